@@ -1,0 +1,88 @@
+"""Diagnostics are data: the compiler's error channel, rendered only at the edge (CLI, API)."""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from netlang.source import Span
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    span: Span
+    message: str = ""
+    primary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str  # "NL3001", a key into diagnostics.codes.CODES
+    severity: Severity
+    message: str  # one sentence, lowercase start, no full stop
+    labels: tuple[Label, ...]  # exactly one primary
+    notes: tuple[str, ...] = ()
+    hint: str | None = None
+
+    @property
+    def span(self) -> Span:
+        return next(label.span for label in self.labels if label.primary)
+
+
+def error(code: str, message: str, span: Span, *, hint: str | None = None,
+          notes: Iterable[str] = (), secondary: Iterable[Label] = ()) -> Diagnostic:
+    """Build an error diagnostic whose primary label is `span`."""
+    return Diagnostic(code, Severity.ERROR, message, (Label(span, primary=True), *secondary),
+                      tuple(notes), hint)
+
+
+def warning(code: str, message: str, span: Span, *, hint: str | None = None,
+            notes: Iterable[str] = ()) -> Diagnostic:
+    return Diagnostic(code, Severity.WARNING, message, (Label(span, primary=True),),
+                      tuple(notes), hint)
+
+
+@dataclass(slots=True)
+class DiagnosticSink:
+    """Collects diagnostics; passes report into it instead of raising."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def report(self, diagnostic: Diagnostic) -> None:
+        if diagnostic not in self.items:
+            self.items.append(diagnostic)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+
+class CompileError(Exception):
+    """Raised at the API boundary when compilation reported errors."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        from netlang.diagnostics.render import render_all
+
+        super().__init__(render_all(diagnostics, color=False))
+
+
+class InternalCompilerError(Exception):
+    """A compiler bug (never a user error)."""
+
+    def __init__(self, stage: str, detail: str) -> None:
+        super().__init__(f"internal compiler error in {stage}: {detail} (please report)")
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A "did you mean `x`?" hint for a misspelt name, or None."""
+    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{matches[0]}`?" if matches else None

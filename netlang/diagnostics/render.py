@@ -1,0 +1,93 @@
+"""Diagnostics -> text (file:line:col, source line, carets, hint) or JSON; the only place they become strings."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
+
+from netlang.diagnostics import Diagnostic, Label, Severity
+from netlang.source import SourceFile
+
+_COLORS = {Severity.ERROR: "\033[1;31m", Severity.WARNING: "\033[1;33m", Severity.NOTE: "\033[1;36m"}
+_RESET = "\033[0m"
+
+
+def use_color(stream: IO[str]) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set."""
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def render(diagnostic: Diagnostic, sources: Mapping[str, SourceFile] | None = None,
+           *, color: bool = False) -> str:
+    """Render one diagnostic in the `file:line:col: error[CODE]: message` form with carets."""
+    span = diagnostic.span
+    severity = diagnostic.severity.value
+    if color:
+        severity = f"{_COLORS[diagnostic.severity]}{severity}{_RESET}"
+    lines = [f"{span}: {severity}[{diagnostic.code}]: {diagnostic.message}"]
+    ordered = sorted(diagnostic.labels, key=lambda label: not label.primary)
+    width = max(len(str(label.span.start.line)) for label in ordered) + 3
+    for label in ordered:
+        lines.extend(_excerpt(label, sources, width, diagnostic.hint if label.primary else None))
+    lines.extend(f"{'':{width}} = note: {note}" for note in diagnostic.notes)
+    return "\n".join(lines)
+
+
+def _excerpt(label: Label, sources: Mapping[str, SourceFile] | None, width: int,
+             hint: str | None) -> list[str]:
+    span = label.span
+    source = (sources or {}).get(span.file)
+    message = label.message if not label.primary or not hint else hint
+    if label.primary and hint and label.message:
+        message = f"{label.message}; {hint}"
+    if source is None:
+        return [f"{'':{width}} = {message}"] if message else []
+    text = source.line(span.start.line).expandtabs(4)
+    start = span.start.column - 1
+    stop = span.end.column - 1 if span.end.line == span.start.line else len(text.rstrip())
+    marks = ("^" if label.primary else "-") * max(1, stop - start)
+    prefix = "" if label.primary else f"{span.file}:{span.start.line}:{span.start.column}\n"
+    tail = f" {message}" if message else ""
+    return [f"{prefix}{span.start.line:>{width - 1}} | {text}".rstrip(),
+            f"{'':{width}}| {' ' * start}{marks}{tail}".rstrip()]
+
+
+def render_all(diagnostics: Iterable[Diagnostic], sources: Mapping[str, SourceFile] | None = None,
+               *, color: bool = False) -> str:
+    diagnostics = list(diagnostics)
+    text = "\n\n".join(render(d, sources, color=color) for d in diagnostics)
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
+    if errors or warnings:
+        text += f"\n\n{_count(errors, 'error')}, {_count(warnings, 'warning')}"
+    return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def to_json(diagnostic: Diagnostic) -> dict[str, Any]:
+    """The same fields as the dataclass, for editors and services."""
+
+    def span(label: Label) -> dict[str, Any]:
+        s = label.span
+        return {"file": s.file, "line": s.start.line, "column": s.start.column,
+                "end_line": s.end.line, "end_column": s.end.column,
+                "message": label.message, "primary": label.primary}
+
+    return {"code": diagnostic.code, "severity": diagnostic.severity.value,
+            "message": diagnostic.message, "labels": [span(label) for label in diagnostic.labels],
+            "notes": list(diagnostic.notes), "hint": diagnostic.hint}
+
+
+def print_diagnostics(diagnostics: list[Diagnostic], sources: Mapping[str, SourceFile],
+                      *, as_json: bool = False, stream: IO[str] | None = None) -> None:
+    stream = stream or sys.stderr
+    if as_json:
+        stream.write(json.dumps([to_json(d) for d in diagnostics], indent=2) + "\n")
+    elif diagnostics:
+        stream.write(render_all(diagnostics, sources, color=use_color(stream)) + "\n")

@@ -1,0 +1,61 @@
+"""Programmatic IR construction: apply registered ops one by one, inferring shapes as they go.
+
+The elaborator builds every graph through this; tests use it to make single-op graphs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from netlang.ir import Graph, Node, TensorType, Value
+from netlang.ops import REGISTRY
+from netlang.ops.registry import ShapeError, bind
+from netlang.source import Span
+
+
+class GraphBuilder:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.inputs: list[Value] = []
+        self.nodes: list[Node] = []
+        self.types: dict[str, TensorType] = {}
+
+    def input(self, name: str, type: TensorType) -> str:
+        self.inputs.append(Value(name, type))
+        self.types[name] = type
+        return name
+
+    def apply(self, op: str, inputs: Sequence[str], attrs: dict[str, Any], name: str,
+              origin: Span | None = None, *, bound: bool = False) -> tuple[str, ...]:
+        """Add one node named `name`; returns its output value names.
+
+        Raises ShapeError when the inputs do not fit, AttrError when `attrs` do not (unless
+        `bound`, meaning they were bound by `ops.registry.bind` already).
+        """
+        spec = REGISTRY[op]
+        low, high = spec.arity
+        if len(inputs) < low or (high is not None and len(inputs) > high):
+            want = f"{low}" if low == high else f"at least {low}" if high is None else f"{low}-{high}"
+            raise ShapeError(f"{op} takes {want} input tensor{'s' if want != '1' else ''}, "
+                             f"got {len(inputs)}", code="NL2011")
+        attrs = attrs if bound else bind(spec, [], attrs)
+        input_types = tuple(self.types[i] for i in inputs)
+        output_types = spec.infer(input_types, attrs)
+        outputs = (name,) if len(output_types) == 1 else tuple(
+            f"{name}:{i}" for i in range(len(output_types)))
+        node = Node(name, op, tuple(inputs), outputs, attrs, input_types, output_types,
+                    spec.params(input_types, attrs), spec.buffers(input_types, attrs), origin)
+        self.nodes.append(node)
+        self.types.update(zip(outputs, output_types))
+        return outputs
+
+    def finish(self, outputs: dict[str, str], **fields: Any) -> Graph:
+        """Close the graph; `outputs` maps each output name to the value it returns."""
+        rename = {value: out for out, value in outputs.items()
+                  if value not in {i.name for i in self.inputs}}
+        for node in self.nodes:
+            node.inputs = tuple(rename.get(v, v) for v in node.inputs)
+            node.outputs = tuple(rename.get(v, v) for v in node.outputs)
+        values = [Value(out, self.types[value]) for out, value in outputs.items()]
+        return Graph(self.name, list(self.inputs), values, list(self.nodes), **fields)

@@ -1,0 +1,102 @@
+"""The IR: a typed, shape-inferred dataflow graph of named nodes. The single source of truth for backends."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from netlang.source import Span
+
+Dim = int | str  # str: a symbolic dim such as the batch "N" or a sequence length "T"
+Shape = tuple[Dim, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TensorType:
+    dtype: str  # "float32", "int64", ...
+    shape: Shape
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    def with_shape(self, shape: Shape) -> TensorType:
+        return TensorType(self.dtype, tuple(shape))
+
+    def __str__(self) -> str:
+        return format_shape(self.shape)
+
+
+def format_shape(shape: Shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def numel(shape: Shape) -> int:
+    """Element count of a fully static shape (symbolic dims count as 1: per sample)."""
+    return math.prod(d for d in shape if isinstance(d, int))
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A named tensor at a graph boundary."""
+
+    name: str
+    type: TensorType
+
+
+@dataclass(slots=True)
+class Node:
+    """One op application. `name` is the hierarchical layer name (`layer1.0.conv1`)."""
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    attrs: dict[str, Any]
+    input_types: tuple[TensorType, ...]
+    output_types: tuple[TensorType, ...]
+    params: dict[str, tuple[int, ...]] = field(default_factory=dict)  # trainable, by local name
+    buffers: dict[str, tuple[int, ...]] = field(default_factory=dict)  # e.g. running statistics
+    origin: Span | None = None
+
+    @property
+    def param_count(self) -> int:
+        return sum(math.prod(shape) for shape in self.params.values())
+
+
+@dataclass(slots=True)
+class Graph:
+    """A compiled model: inputs, nodes in topological order, outputs."""
+
+    name: str
+    inputs: list[Value]
+    outputs: list[Value]
+    nodes: list[Node]
+    arguments: dict[str, Any] = field(default_factory=dict)  # the model's compile-time parameters
+    doc: str = ""
+    origin: Span | None = None
+    train: Any = None  # netlang.semantics.train_spec.TrainSpec, when the source has a `train` section
+
+    def types(self) -> dict[str, TensorType]:
+        """Type of every value, graph inputs and node outputs alike."""
+        table = {value.name: value.type for value in self.inputs}
+        for node in self.nodes:
+            table.update(zip(node.outputs, node.output_types))
+        return table
+
+    def parameters(self) -> dict[str, tuple[int, ...]]:
+        """Trainable parameter shapes by full `state_dict` name, in definition order."""
+        return {f"{n.name}.{k}": s for n in self.nodes for k, s in n.params.items()}
+
+    def buffers(self) -> dict[str, tuple[int, ...]]:
+        return {f"{n.name}.{k}": s for n in self.nodes for k, s in n.buffers.items()}
+
+    @property
+    def param_count(self) -> int:
+        return sum(node.param_count for node in self.nodes)
+
+    def summary(self) -> str:
+        from netlang.summary import summarize, format_summary
+
+        return format_summary(summarize(self))

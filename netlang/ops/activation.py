@@ -1,0 +1,34 @@
+"""Element-wise activations; each keeps its input's type."""
+
+from __future__ import annotations
+
+from netlang.ir import TensorType
+from netlang.ops.registry import Attr, Attrs, Ins, OpSpec, ShapeError, register
+
+
+def _same(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    return (ins[0],)
+
+
+def _axis_checked(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    if not -ins[0].rank <= a["axis"] < ins[0].rank:
+        raise ShapeError(f"axis {a['axis']} is out of range for a {ins[0].rank}-D input",
+                         code="NL3003")
+    return (ins[0],)
+
+
+def _activation(name: str, doc: str, *attrs: Attr) -> OpSpec:
+    infer = _axis_checked if any(a.name == "axis" for a in attrs) else _same
+    return register(OpSpec(name, doc, attrs, infer))
+
+
+relu = _activation("relu", "max(x, 0)")
+leaky_relu = _activation("leaky_relu", "x if x > 0 else slope * x", Attr("slope", "float", 0.01))
+elu = _activation("elu", "x if x > 0 else alpha * (exp(x) - 1)", Attr("alpha", "float", 1.0))
+gelu = _activation("gelu", "Gaussian error linear unit",
+                   Attr("approximate", "str", "none", ("none", "tanh")))
+sigmoid = _activation("sigmoid", "1 / (1 + exp(-x))")
+tanh = _activation("tanh", "hyperbolic tangent")
+silu = _activation("silu", "x * sigmoid(x) (swish)")
+softmax = _activation("softmax", "exp(x) / sum(exp(x)) along `axis`", Attr("axis", "int", -1))
+log_softmax = _activation("log_softmax", "log(softmax(x)) along `axis`", Attr("axis", "int", -1))

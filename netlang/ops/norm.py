@@ -1,0 +1,82 @@
+"""Normalisation and dropout: batchnorm1d/2d, layernorm, local response norm, dropout."""
+
+from __future__ import annotations
+
+from netlang.ir import TensorType
+from netlang.ops.registry import Attr, Attrs, Ins, OpSpec, ShapeError, need_rank, register, static
+
+
+def _batchnorm(n: int, ranks: tuple[int, ...], layout: str) -> OpSpec:
+    name = f"batchnorm{n}d"
+
+    def infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+        need_rank(name, ins[0], ranks, layout)
+        static(name, ins[0], 1, "channels")
+        return (ins[0],)
+
+    def params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
+        c = ins[0].shape[1]
+        assert isinstance(c, int)
+        return {"weight": (c,), "bias": (c,)} if a["affine"] else {}
+
+    def buffers(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
+        c = ins[0].shape[1]
+        assert isinstance(c, int)
+        return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
+
+    return OpSpec(name, f"Batch normalisation over axis 1 of {layout}; running statistics for inference.",
+                  (Attr("eps", "float", 1e-5), Attr("momentum", "float", 0.1),
+                   Attr("affine", "bool", True)), infer, params, buffers)
+
+
+batchnorm1d = register(_batchnorm(1, (2, 3), "[N, C] or [N, C, L]"))
+batchnorm2d = register(_batchnorm(2, (4,), "[N, C, H, W]"))
+
+
+def _trailing(ins: Ins, a: Attrs) -> tuple[int, ...]:
+    dims = a["dims"]
+    if not 1 <= dims < ins[0].rank:
+        raise ShapeError(f"layernorm dims must be between 1 and {ins[0].rank - 1}, got {dims}",
+                         code="NL2005")
+    shape = ins[0].shape[-dims:]
+    for d in shape:
+        if not isinstance(d, int):
+            raise ShapeError(f"layernorm cannot normalise over the symbolic dim `{d}`", code="NL3003")
+    return tuple(int(d) for d in shape)
+
+
+def _layernorm_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    _trailing(ins, a)
+    return (ins[0],)
+
+
+def _layernorm_params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
+    shape = _trailing(ins, a)
+    return {"weight": shape, "bias": shape} if a["affine"] else {}
+
+
+layernorm = register(OpSpec(
+    "layernorm", "Layer normalisation over the last `dims` axes.",
+    (Attr("dims", "int", 1), Attr("eps", "float", 1e-5), Attr("affine", "bool", True)),
+    _layernorm_infer, _layernorm_params))
+
+
+def _lrn_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    need_rank("lrn", ins[0], (3, 4, 5), "[N, C, ...]")
+    return (ins[0],)
+
+
+lrn = register(OpSpec(
+    "lrn", "Local response normalisation across channels (AlexNet, GoogLeNet papers).",
+    (Attr("size", "int", 5), Attr("alpha", "float", 1e-4), Attr("beta", "float", 0.75),
+     Attr("k", "float", 1.0)), _lrn_infer))
+
+
+def _dropout_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    if not 0 <= a["p"] < 1:
+        raise ShapeError(f"dropout probability must be in [0, 1), got {a['p']}", code="NL2005")
+    return (ins[0],)
+
+
+dropout = register(OpSpec("dropout", "Zeroes each element with probability p while training; "
+                          "identity at inference.", (Attr("p", "float", 0.5),), _dropout_infer))

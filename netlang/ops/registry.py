@@ -1,0 +1,216 @@
+"""The op registry: each op's attribute schema, shape rule, parameters and cost, defined once.
+
+Backends keep their lowerings in tables keyed by the same op names; a test checks they are complete.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from netlang.ir import Dim, Shape, TensorType, format_shape
+
+REQUIRED: Any = object()  # marks an attribute without a default
+
+
+class ShapeError(Exception):
+    """A shape rule's verdict that an input does not fit; becomes a diagnostic at the call site."""
+
+    def __init__(self, message: str, hint: str | None = None, code: str = "NL3001") -> None:
+        super().__init__(message)
+        self.message, self.hint, self.code = message, hint, code
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    """One attribute. `kind` is a type name from `CHECKS`; `choices` limits string values."""
+
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    choices: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+Ins = tuple[TensorType, ...]
+Attrs = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OpSpec:
+    """Everything the compiler knows about one op.
+
+    `infer` maps input types and attributes to output types (raising ShapeError); `params` and
+    `buffers` give the `state_dict` entries (local name -> shape), in torch's order; `macs` counts
+    multiply-accumulates per sample.
+    """
+
+    name: str
+    doc: str
+    attrs: tuple[Attr, ...]
+    infer: Callable[[Ins, Attrs], tuple[TensorType, ...]]
+    params: Callable[[Ins, Attrs], dict[str, tuple[int, ...]]] = lambda ins, a: {}
+    buffers: Callable[[Ins, Attrs], dict[str, tuple[int, ...]]] = lambda ins, a: {}
+    macs: Callable[[Ins, tuple[TensorType, ...], Attrs], int] = lambda ins, outs, a: 0
+    arity: tuple[int, int | None] = (1, 1)  # min and max tensor inputs (None: unbounded)
+    tags: frozenset[str] = field(default_factory=frozenset)  # e.g. "init": takes weight init
+
+    def attr(self, name: str) -> Attr | None:
+        return next((a for a in self.attrs if a.name == name), None)
+
+
+REGISTRY: dict[str, OpSpec] = {}
+
+
+def register(spec: OpSpec) -> OpSpec:
+    if spec.name in REGISTRY:
+        raise ValueError(f"op `{spec.name}` registered twice")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+# Attribute kinds: each a predicate on the compile-time value, and how to say what it wants.
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_ints(v: Any) -> bool:
+    return _is_int(v) or (isinstance(v, (list, tuple)) and len(v) > 0 and all(map(_is_int, v)))
+
+
+CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "int": (_is_int, "an integer"),
+    "float": (lambda v: _is_int(v) or isinstance(v, float), "a number"),
+    "bool": (lambda v: isinstance(v, bool), "`true` or `false`"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "ints": (_is_ints, "an integer or a list of integers"),
+    "int_list": (lambda v: isinstance(v, (list, tuple)) and all(map(_is_int, v)),
+                 "a list of integers"),
+    "padding": (lambda v: _is_ints(v) or v in ("same", "valid"),
+                "an integer, a list of integers, \"same\" or \"valid\""),
+}
+
+INIT = Attr("init", "str", "default", ("default", "kaiming", "xavier", "normal", "zeros"))
+
+
+# Helpers shared by the shape rules.
+def need_rank(op: str, t: TensorType, ranks: tuple[int, ...], layout: str,
+              hint: str | None = None) -> None:
+    if t.rank not in ranks:
+        want = " or ".join(f"{r}-D" for r in ranks)
+        raise ShapeError(f"{op} expects a {want} input {layout}, got {format_shape(t.shape)}",
+                         hint, "NL3003")
+
+
+def static(op: str, t: TensorType, axis: int, what: str) -> int:
+    d = t.shape[axis]
+    if not isinstance(d, int):
+        raise ShapeError(f"{op} needs a fixed number of {what}, but the input "
+                         f"{format_shape(t.shape)} has `{d}` there", code="NL3003")
+    return d
+
+
+def tuple_of(value: Any, n: int) -> tuple[int, ...]:
+    """Normalise `3` or `[3, 3]` to an n-tuple; a wrong length is an error."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ShapeError(f"expected {n} values, got {len(value)}: {list(value)}", code="NL2005")
+        return tuple(value)
+    return (value,) * n
+
+
+def window_out(op: str, size: Dim, kernel: int, stride: int, pad_lo: int, pad_hi: int,
+               dilation: int = 1, ceil_mode: bool = False) -> Dim:
+    """Output length of a sliding window (conv or pool), torch's formula; symbolic sizes stay symbolic."""
+    span = dilation * (kernel - 1) + 1
+    if isinstance(size, str):
+        if span == 1 + pad_lo + pad_hi and stride == 1:
+            return size
+        return f"{size}'"
+    padded = size + pad_lo + pad_hi
+    if padded < span:
+        raise ShapeError(f"{op} window ({span}) is larger than its padded input ({padded})",
+                         "use a smaller kernel or more padding, or remove a pooling step earlier",
+                         "NL3004")
+    rounding = math.ceil if ceil_mode else math.floor
+    out = rounding((padded - span) / stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad_lo:
+        out -= 1  # torch: the last window must start inside the input or left padding
+    return out
+
+
+def same_shapes(op: str, ins: Ins) -> TensorType:
+    first = ins[0]
+    for other in ins[1:]:
+        if other.shape != first.shape:
+            raise ShapeError(f"{op} needs inputs of the same shape, got "
+                             + " and ".join(format_shape(t.shape) for t in ins),
+                             "project one side so the shapes agree (e.g. a 1x1 conv2d)", "NL3001")
+    return first
+
+
+class AttrError(Exception):
+    """An argument that does not fit the op's schema; `arg` is its position or keyword, if one."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None,
+                 arg: int | str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.hint, self.arg = code, message, hint, arg
+
+
+def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[str, Any]:
+    """Bind call arguments to `spec.attrs`, filling defaults and checking kinds."""
+    from netlang.diagnostics import did_you_mean
+
+    if len(positional) > len(spec.attrs):
+        raise AttrError("NL2017", f"{spec.name} takes at most {len(spec.attrs)} positional "
+                        f"argument{'s' if len(spec.attrs) != 1 else ''}, got {len(positional)}",
+                        arg=len(spec.attrs))
+    values = dict(zip((a.name for a in spec.attrs), positional))
+    for key, value in keyword.items():
+        if spec.attr(key) is None:
+            names = [a.name for a in spec.attrs]
+            hint = did_you_mean(key, names) or (f"{spec.name} takes: {', '.join(names)}"
+                                                 if names else f"{spec.name} takes no arguments")
+            raise AttrError("NL2003", f"{spec.name} has no argument `{key}`", hint, key)
+        if key in values:
+            raise AttrError("NL2003", f"{spec.name} got `{key}` twice", arg=key)
+        values[key] = value
+    bound: dict[str, Any] = {}
+    for index, attr in enumerate(spec.attrs):
+        where: int | str = index if index < len(positional) else attr.name
+        if attr.name not in values:
+            if attr.required:
+                raise AttrError("NL2004", f"{spec.name} is missing its argument `{attr.name}`",
+                                f"write e.g. {spec.name}({attr.name}=...)")
+            bound[attr.name] = attr.default
+            continue
+        value = values[attr.name]
+        check, wanted = CHECKS[attr.kind]
+        if not (value is None and attr.default is None) and not check(value):
+            raise AttrError("NL2005", f"{spec.name} argument `{attr.name}` must be {wanted}, "
+                            f"got {describe(value)}", arg=where)
+        if attr.choices and value not in attr.choices:
+            raise AttrError("NL2005", f"{spec.name} argument `{attr.name}` must be one of "
+                            + ", ".join(f'"{c}"' for c in attr.choices) + f", got {describe(value)}",
+                            did_you_mean(str(value), attr.choices), where)
+        bound[attr.name] = list(value) if isinstance(value, tuple) else value
+    return bound
+
+
+def describe(value: Any) -> str:
+    """How a compile-time value reads in a message."""
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (int, float)):
+        return f"`{value}`"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return getattr(value, "description", type(value).__name__)

@@ -1,0 +1,100 @@
+"""Layout ops: flatten, reshape, permute, select, upsample."""
+
+from __future__ import annotations
+
+import math
+
+from netlang.ir import Dim, TensorType, format_shape
+from netlang.ops.registry import Attr, Attrs, Ins, OpSpec, ShapeError, need_rank, register
+
+
+def _axis(axis: int, rank: int, op: str) -> int:
+    if not -rank <= axis < rank:
+        raise ShapeError(f"{op} axis {axis} is out of range for a {rank}-D input", code="NL3003")
+    return axis % rank
+
+
+def _product(dims: tuple[Dim, ...]) -> Dim:
+    if all(isinstance(d, int) for d in dims):
+        return math.prod(int(d) for d in dims)
+    return "*".join(str(d) for d in dims)
+
+
+def _flatten_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    shape = ins[0].shape
+    start, end = _axis(a["start"], len(shape), "flatten"), _axis(a["end"], len(shape), "flatten")
+    if start > end:
+        raise ShapeError(f"flatten start {a['start']} comes after end {a['end']}", code="NL2005")
+    return (ins[0].with_shape((*shape[:start], _product(shape[start:end + 1]), *shape[end + 1:])),)
+
+
+flatten = register(OpSpec("flatten", "Merge axes start..end into one ([N, C, H, W] -> [N, C*H*W]).",
+                          (Attr("start", "int", 1), Attr("end", "int", -1)), _flatten_infer))
+
+
+def _reshape_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    x, target = ins[0], list(a["shape"])
+    known = _product(x.shape[1:])
+    if not isinstance(known, int):
+        raise ShapeError(f"reshape needs fixed sizes after the batch axis, got {format_shape(x.shape)}",
+                         code="NL3003")
+    if target.count(-1) > 1 or any(d < -1 or d == 0 for d in target):
+        raise ShapeError(f"reshape target {target} may hold one -1 and otherwise positive sizes",
+                         code="NL2005")
+    rest = math.prod(d for d in target if d != -1)
+    if -1 in target:
+        if known % rest:
+            raise ShapeError(f"cannot reshape {format_shape(x.shape)} to [N, {', '.join(map(str, target))}]",
+                             code="NL3001")
+        target[target.index(-1)] = known // rest
+    elif rest != known:
+        raise ShapeError(f"cannot reshape {format_shape(x.shape)} ({known} values per sample) to "
+                         f"[N, {', '.join(map(str, target))}] ({rest})", code="NL3001")
+    return (x.with_shape((x.shape[0], *target)),)
+
+
+reshape = register(OpSpec("reshape", "New shape for each sample; the batch axis is kept, one -1 is inferred.",
+                          (Attr("shape", "int_list"),), _reshape_infer))
+
+
+def _permute_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    dims = list(a["dims"])
+    if sorted(dims) != list(range(ins[0].rank)):
+        raise ShapeError(f"permute needs a permutation of 0..{ins[0].rank - 1}, got {dims}",
+                         code="NL2005")
+    return (ins[0].with_shape(tuple(ins[0].shape[d] for d in dims)),)
+
+
+permute = register(OpSpec("permute", "Reorder axes (all of them, batch included).",
+                          (Attr("dims", "int_list"),), _permute_infer))
+
+
+def _select_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    shape = ins[0].shape
+    axis = _axis(a["axis"], len(shape), "select")
+    if axis == 0:
+        raise ShapeError("select cannot take from the batch axis", code="NL2005")
+    size = shape[axis]
+    if isinstance(size, int) and not -size <= a["index"] < size:
+        raise ShapeError(f"select index {a['index']} is out of range for size {size}", code="NL3003")
+    return (ins[0].with_shape(shape[:axis] + shape[axis + 1:]),)
+
+
+select = register(OpSpec("select", "Take one index along an axis, dropping it "
+                         "(e.g. the last time step: select(axis=1, index=-1)).",
+                         (Attr("axis", "int"), Attr("index", "int")), _select_infer))
+
+
+def _upsample_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    need_rank("upsample", ins[0], (4,), "[N, C, H, W]")
+    scale = a["scale"]
+    if scale < 1:
+        raise ShapeError(f"upsample scale must be a positive integer, got {scale}", code="NL2005")
+    n, c, h, w = ins[0].shape
+    grow = [d * scale if isinstance(d, int) else f"{d}*{scale}" for d in (h, w)]
+    return (ins[0].with_shape((n, c, *grow)),)
+
+
+upsample = register(OpSpec("upsample", "Enlarge H and W by an integer factor (nearest or bilinear).",
+                           (Attr("scale", "int", 2),
+                            Attr("mode", "str", "nearest", ("nearest", "bilinear"))), _upsample_infer))

@@ -1,0 +1,36 @@
+"""Source text and positions: the first stage's input, and what every later stage points back to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    line: int  # 1-based, like lark
+    column: int  # 1-based, in code points
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    file: str  # display path as the user gave it, never an absolute machine path
+    start: Position
+    end: Position  # exclusive
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.start.line}:{self.start.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A `.net` text and the name under which diagnostics show it."""
+
+    name: str
+    text: str
+
+    def line(self, number: int) -> str:
+        lines = self.text.splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+    def span(self, line: int, column: int, end_line: int, end_column: int) -> Span:
+        return Span(self.name, Position(line, column), Position(end_line, end_column))
