@@ -1,0 +1,71 @@
+"""What a `train` section may say: its keys, and for keys that take calls, the calls and their
+parameters (positional order). The compiler checks sections against this (strict: unknown keys,
+calls and arguments are errors with a suggestion); the trainer interprets the values.
+"""
+
+from __future__ import annotations
+
+# key -> {call name -> parameter names}, or a description of the plain value it takes.
+CallTable = dict[str, tuple[str, ...]]
+
+DATA: CallTable = {
+    "digits": ("size", "split", "flatten"),
+    "mnist": ("root", "size", "split", "download", "limit", "flatten"),
+    "idx": ("images", "labels", "size", "split", "classes", "limit", "flatten"),
+    "image_folder": ("root", "size", "split", "channels", "limit"),
+    "npz": ("path", "split", "x", "y"),
+    "csv": ("path", "split", "label", "header"),
+}
+
+SCHEMA: dict[str, CallTable | str] = {
+    "data": DATA,
+    "test_data": DATA,
+    "batch": "int",
+    "epochs": "int",
+    "optimizer": {
+        "sgd": ("lr", "momentum", "nesterov", "weight_decay"),
+        "adam": ("lr", "betas", "eps", "weight_decay"),
+        "adamw": ("lr", "betas", "eps", "weight_decay"),
+        "rmsprop": ("lr", "alpha", "eps", "momentum", "weight_decay"),
+    },
+    "lr": "float",
+    "schedule": {
+        "none": (),
+        "step": ("step_size", "gamma", "warmup"),
+        "cosine": ("min_lr", "warmup"),
+        "plateau": ("factor", "patience", "monitor", "min_lr", "warmup"),
+        "warmup": ("epochs",),
+    },
+    "loss": {
+        "cross_entropy": ("label_smoothing",),
+        "nll": (),
+        "mse": (),
+        "bce": (),
+        "bce_with_logits": ("pos_weight",),
+    },
+    "regularize": {"l1": ("strength",), "l2": ("strength",)},
+    "early_stop": {"early_stop": ("monitor", "patience", "min_delta", "mode", "restore_best")},
+    "normalize": {"standardize": (), "unit": (), "none": ()},
+    "augment": {
+        "random_crop": ("size", "padding"),
+        "hflip": ("p",),
+        "rotate": ("degrees",),
+        "noise": ("std",),
+    },
+    "init": {"default": (), "kaiming": (), "xavier": (), "normal": ("std",), "zeros": ()},
+    "clip": "float",
+    "seed": "int",
+    "device": "str",
+    "amp": "bool",
+    "classes": "list",
+    "val_every": "int",
+    "weights": "str",
+    "freeze": "list",
+    "unfreeze": "list",
+    "replace": "dict",
+    "lr_mult": "dict",
+    "bn": "str",
+}
+
+# Keys that may be written as a bare call entry, `early_stop(patience=5)`.
+CALL_ENTRIES = {"early_stop"}

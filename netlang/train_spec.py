@@ -1,0 +1,61 @@
+"""The `train` section as data: what the compiler hands to the trainer (no torch here).
+
+A value in a train section is a plain constant (number, string, bool, list) or a `Call`:
+`adam(lr=1e-3)` is Call("adam", (), {"lr": 0.001}); a bare name such as `cosine` or `val_loss`
+that is not a constant in scope is Call("cosine").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from netlang.source import Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    span: Span | None = field(default=None, compare=False)
+
+    def to_json(self) -> Any:
+        """A JSON-able form, for the resolved configuration saved with a run."""
+        return {"call": self.name, "args": [to_json(a) for a in self.args],
+                "kwargs": {k: to_json(v) for k, v in self.kwargs.items()}}
+
+
+def to_json(value: Any) -> Any:
+    if isinstance(value, Call):
+        return value.to_json()
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
+
+
+def from_json(value: Any) -> Any:
+    if isinstance(value, dict) and "call" in value:
+        return Call(value["call"], tuple(from_json(a) for a in value["args"]),
+                    {k: from_json(v) for k, v in value["kwargs"].items()})
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
+
+
+@dataclass(slots=True)
+class Stage:
+    """One stage of a staged (transfer-learning) run; its entries override the section's."""
+
+    name: str
+    entries: dict[str, Any]
+    span: Span | None = None
+
+
+@dataclass(slots=True)
+class TrainSpec:
+    model: str
+    entries: dict[str, Any]
+    stages: list[Stage] = field(default_factory=list)
+    spans: dict[str, Span] = field(default_factory=dict)  # where each entry was written
+    span: Span | None = None
