@@ -1,0 +1,31 @@
+"""The `netlang` command line: a thin click group. Each command lives in its own module, imported
+only when it runs, so `netlang --help`, `check` and `summary` never import torch or onnxruntime."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+# command name -> "module:attribute" of its click.Command
+COMMANDS: dict[str, str] = {
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        command: Any = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="netlang")
+def main() -> None:
+    """netlang: write a neural network down, check its shapes, train it, ship it as ONNX."""
