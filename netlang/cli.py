@@ -10,6 +10,8 @@ import click
 
 # command name -> "module:attribute" of its click.Command
 COMMANDS: dict[str, str] = {
+    "predict": "netlang.commands.predict:predict",
+    "serve": "netlang.commands.serve:serve",
 }
 
 

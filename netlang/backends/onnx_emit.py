@@ -1,0 +1,137 @@
+"""ONNX emission: IR graph + weights -> onnx.ModelProto, built with onnx.helper (no tracing, no torch).
+
+Graph inputs and outputs keep the model's own value names, each node is named after its IR node
+and carries its source position (`file:line:col`) as doc_string, initializers are named like the
+torch `state_dict`, and symbolic dims (the batch `N`, a sequence length `T`) stay symbolic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Mapping
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from netlang.backends.onnx_ops import lower
+from netlang.backends.weights import check_weights, init_weights
+from netlang.ir import Graph, Node, TensorType
+
+OPSET = 20  # the newest opset onnxruntime 1.31 and TensorRT 10 both implement in full
+IR_VERSION = 9  # the IR version that goes with opset 20; onnxruntime 1.31 rejects 14 and above
+
+ELEMENT_TYPES = {"float32": onnx.TensorProto.FLOAT, "float16": onnx.TensorProto.FLOAT16,
+                 "int64": onnx.TensorProto.INT64, "int32": onnx.TensorProto.INT32}
+
+# (producer op, batch norm op, producer output rank) pairs that fold: the batch norm's channel
+# axis 1 is then the producer's output-feature axis.
+FOLDABLE = {("conv1d", "batchnorm1d", 3), ("conv2d", "batchnorm2d", 4), ("linear", "batchnorm1d", 2)}
+
+
+def emit_onnx(graph: Graph, weights: Mapping[str, np.ndarray] | None = None, *, opset: int = OPSET,
+              fold_bn: bool = False, fp16: bool = False, metadata: Mapping[str, str] | None = None,
+              seed: int = 0) -> onnx.ModelProto:
+    """The model as ONNX. Without `weights` the parameters are freshly initialised (`seed`).
+
+    `fold_bn` merges each batch norm into the conv/linear that feeds only it; `fp16` stores
+    weights and computes in float16 behind float32 inputs and outputs. `metadata` adds to the
+    model's metadata_props (always holding `netlang.version`).
+    """
+    weights = dict(weights) if weights is not None else init_weights(graph, seed)
+    check_weights(graph, weights)
+    nodes = list(graph.nodes)
+    if fold_bn:
+        nodes, weights = fold_batchnorms(graph, weights)
+    float_type = np.float16 if fp16 else np.float32
+
+    # 1. boundary casts: float32 at the interface, float16 inside
+    onnx_nodes: list[onnx.NodeProto] = []
+    renamed: dict[str, str] = {}
+    for value in _floats(graph.inputs, fp16):
+        renamed[value.name] = f"{value.name}/fp16"
+        onnx_nodes.append(_cast(value.name, renamed[value.name], onnx.TensorProto.FLOAT16))
+    produced_as = {value.name: f"{value.name}/fp16" for value in _floats(graph.outputs, fp16)}
+
+    # 2. lower every node, tagging each ONNX node with the IR node's source position
+    used: set[str] = set()
+    for node in nodes:
+        lowering = lower(node, [renamed.get(v, v) for v in node.inputs],
+                         [produced_as.get(v, v) for v in node.outputs], float_type)
+        for made in lowering.nodes:
+            made.doc_string = str(node.origin) if node.origin else ""
+        onnx_nodes += lowering.nodes
+        used.update(lowering.used)
+    onnx_nodes += [_cast(inner, outer, onnx.TensorProto.FLOAT) for outer, inner in produced_as.items()]
+
+    # 3. initializers in state_dict order, then the graph and the model
+    initializers = [numpy_helper.from_array(_stored(weights[name], float_type), name)
+                    for name in weights if name in used]
+    onnx_graph = helper.make_graph(onnx_nodes, graph.name,
+                                   [_value_info(v.name, v.type) for v in graph.inputs],
+                                   [_value_info(v.name, v.type) for v in graph.outputs],
+                                   initializers, doc_string=graph.doc)
+    model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", opset)],
+                              ir_version=IR_VERSION, producer_name="netlang",
+                              producer_version=version("netlang"), doc_string=graph.doc)
+    helper.set_model_props(model, {"netlang.version": version("netlang"), **(metadata or {})})
+    return model
+
+
+def fold_batchnorms(graph: Graph, weights: Mapping[str, np.ndarray]
+                    ) -> tuple[list[Node], dict[str, np.ndarray]]:
+    """Fold `y = bn(conv(x))` into one conv with scaled weights and a (new) bias, when the batch
+    norm is the conv's only consumer; the folded conv takes over the batch norm's output."""
+    uses = Counter(v for node in graph.nodes for v in node.inputs)
+    uses.update(v.name for v in graph.outputs)
+    producers = {out: node for node in graph.nodes for out in node.outputs}
+    folded: dict[str, Node] = {}  # producer name -> the producer writing the bn's output
+    dropped: set[str] = set()
+    weights = dict(weights)
+    for bn in graph.nodes:
+        producer = producers.get(bn.inputs[0])
+        if (producer is None or uses[bn.inputs[0]] != 1
+                or (producer.op, bn.op, bn.input_types[0].rank) not in FOLDABLE):
+            continue
+        weights.update(_folded_weights(producer, bn, weights))
+        params = {**producer.params, "bias": (producer.output_types[0].shape[1],)}
+        folded[producer.name] = dataclasses.replace(producer, outputs=bn.outputs,
+                                                    output_types=bn.output_types, params=params)
+        dropped.add(bn.name)
+    nodes = [folded.get(node.name, node) for node in graph.nodes if node.name not in dropped]
+    return nodes, weights
+
+
+def _folded_weights(producer: Node, bn: Node, weights: Mapping[str, np.ndarray]
+                    ) -> dict[str, np.ndarray]:
+    def get(node: Node, local: str, default: float) -> np.ndarray:
+        name = f"{node.name}.{local}"
+        return weights[name].astype(np.float64) if name in weights else np.float64(default)
+
+    scale = get(bn, "weight", 1.0) / np.sqrt(get(bn, "running_var", 1.0) + bn.attrs["eps"])
+    weight = get(producer, "weight", 0.0)
+    weight = weight * scale.reshape(-1, *[1] * (weight.ndim - 1))
+    bias = (get(producer, "bias", 0.0) - get(bn, "running_mean", 0.0)) * scale + get(bn, "bias", 0.0)
+    return {f"{producer.name}.weight": weight.astype(np.float32),
+            f"{producer.name}.bias": np.broadcast_to(bias, scale.shape).astype(np.float32)}
+
+
+def _floats(values: list[Any], fp16: bool) -> list[Any]:
+    return [v for v in values if fp16 and v.type.dtype == "float32"]
+
+
+def _cast(source: str, target: str, to: int) -> onnx.NodeProto:
+    return helper.make_node("Cast", [source], [target], name=f"{target}/cast", to=to)
+
+
+def _stored(array: np.ndarray, float_type: type[np.floating[Any]]) -> np.ndarray:
+    array = np.asarray(array)
+    return array.astype(float_type) if np.issubdtype(array.dtype, np.floating) else array
+
+
+def _value_info(name: str, type: TensorType) -> onnx.ValueInfoProto:
+    """A graph input/output; symbolic dims become dim_params (dynamic axes)."""
+    return helper.make_tensor_value_info(name, ELEMENT_TYPES[type.dtype], list(type.shape))

@@ -1,0 +1,373 @@
+"""ONNX lowering of every registry op: one IR node -> ONNX NodeProtos, with inference semantics.
+
+`LOWERINGS` is keyed by the op names of `netlang.ops.REGISTRY` (a test checks it is complete). A
+lowering reads the IR node and the ONNX names of its inputs and outputs from a `Lowering` and adds
+nodes to it. Parameters are referenced by their `state_dict` names (`features.0.weight`); where
+ONNX wants them rearranged (LSTM/GRU gate order) the graph does it with Gather/Concat, which
+onnxruntime folds at load time, so the initializers stay exactly the checkpoint's tensors.
+Dropout is the identity and batch norm uses its running statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from onnx import NodeProto, helper, numpy_helper
+
+from netlang.ir import Node
+from netlang.ops.conv import _pads as conv_pads
+from netlang.ops.merge import split_sizes
+from netlang.ops.registry import tuple_of
+
+
+class LoweringError(Exception):
+    """An op configuration that ONNX cannot express; becomes a diagnostic at the node's origin."""
+
+    def __init__(self, node: Node, message: str, hint: str | None = None,
+                 code: str = "NL4001") -> None:
+        super().__init__(f"{code}: {node.name} ({node.op}): {message}")
+        self.node, self.message, self.hint, self.code = node, message, hint, code
+
+
+@dataclass(slots=True)
+class Lowering:
+    """One node being lowered: its ONNX input/output names and the nodes made for it so far.
+
+    The node that produces the IR outputs is named like the IR node; helper nodes and their
+    values get the IR name plus `/suffix`. `used` lists the initializers referenced.
+    """
+
+    node: Node
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    float_type: type[np.floating[Any]] = np.float32  # precision of float constants
+    nodes: list[NodeProto] = field(default_factory=list)
+    used: list[str] = field(default_factory=list)
+
+    @property
+    def x(self) -> str:
+        return self.inputs[0]
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return self.node.attrs
+
+    @property
+    def shape(self) -> tuple[int | str, ...]:
+        """The first input's IR shape."""
+        return self.node.input_types[0].shape
+
+    def param(self, local: str) -> str:
+        name = f"{self.node.name}.{local}"
+        self.used.append(name)
+        return name
+
+    def optional(self, local: str) -> str:
+        """The parameter's name if the node has it, else "" (ONNX's absent optional input)."""
+        return self.param(local) if local in self.node.params else ""
+
+    def emit(self, op_type: str, inputs: Sequence[str], suffix: str | None = None,
+             **attrs: Any) -> str:
+        """Add a node; without `suffix` it is the main node and writes the IR outputs.
+        Returns its (first) output name."""
+        if suffix is None:
+            name, outputs = self.node.name, list(self.outputs)
+        else:
+            name = f"{self.node.name}/{suffix}"
+            outputs = [name]
+        while inputs and inputs[-1] == "":
+            inputs = inputs[:-1]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outputs, name=name, **attrs))
+        return outputs[0]
+
+    def const(self, suffix: str, value: np.ndarray) -> str:
+        tensor = numpy_helper.from_array(np.asarray(value), f"{self.node.name}/{suffix}")
+        return self.emit("Constant", [], suffix, value=tensor)
+
+    def floats(self, suffix: str, value: np.ndarray | float) -> str:
+        return self.const(suffix, np.asarray(value, self.float_type))
+
+    def ints(self, suffix: str, value: Sequence[int] | int) -> str:
+        return self.const(suffix, np.asarray(value, np.int64))
+
+
+Lower = Callable[[Lowering], None]
+
+
+def lower(node: Node, inputs: Sequence[str], outputs: Sequence[str],
+          float_type: type[np.floating[Any]] = np.float32) -> Lowering:
+    """Lower one IR node; the result holds its ONNX nodes and the initializers they use."""
+    lowering = Lowering(node, tuple(inputs), tuple(outputs), float_type)
+    LOWERINGS[node.op](lowering)
+    return lowering
+
+
+# Activations and element-wise ops.
+def _simple(op_type: str, **attrs: Callable[[dict[str, Any]], Any]) -> Lower:
+    """A one-node lowering whose ONNX attributes are computed from the IR attributes."""
+    def lower_simple(l: Lowering) -> None:
+        l.emit(op_type, l.inputs, **{k: f(l.attrs) for k, f in attrs.items()})
+    return lower_simple
+
+
+def _silu(l: Lowering) -> None:
+    l.emit("Mul", [l.x, l.emit("Sigmoid", [l.x], "sigmoid")])
+
+
+def _variadic(op_type: str) -> Lower:
+    """A chain of binary nodes (Add, Mul) over two or more inputs."""
+    def lower_chain(l: Lowering) -> None:
+        acc = l.inputs[0]
+        for i, value in enumerate(l.inputs[1:-1], 1):
+            acc = l.emit(op_type, [acc, value], f"{op_type.lower()}{i}")
+        l.emit(op_type, [acc, l.inputs[-1]])
+    return lower_chain
+
+
+def _split(l: Lowering) -> None:
+    sizes = split_sizes(l.node.input_types[0], l.attrs)
+    l.emit("Split", [l.x, l.ints("sizes", sizes)], axis=l.attrs["axis"])
+
+
+# Dense layers and convolutions.
+def _linear(l: Lowering) -> None:
+    weight, bias = l.param("weight"), l.optional("bias")
+    if len(l.shape) == 2:
+        l.emit("Gemm", [l.x, weight, bias], transB=1)
+        return
+    product = l.emit("MatMul", [l.x, l.emit("Transpose", [weight], "weight_t", perm=[1, 0])],
+                     "matmul" if bias else None)
+    if bias:
+        l.emit("Add", [product, bias])
+
+
+def _embedding(l: Lowering) -> None:
+    l.emit("Gather", [l.param("weight"), l.x], axis=0)
+
+
+def _conv(l: Lowering) -> None:
+    a, n = l.attrs, len(l.shape) - 2
+    kernel, stride, dilation = (tuple_of(a[k], n) for k in ("kernel", "stride", "dilation"))
+    pads = conv_pads(l.node.op, a, kernel, dilation, stride)
+    l.emit("Conv", [l.x, l.param("weight"), l.optional("bias")], kernel_shape=list(kernel),
+           strides=list(stride), dilations=list(dilation), group=a["groups"],
+           pads=[lo for lo, _ in pads] + [hi for _, hi in pads])
+
+
+def _conv_transpose(l: Lowering) -> None:
+    a = l.attrs
+    kernel, stride, dilation, pads, extra = (tuple_of(a[k], 2) for k in (
+        "kernel", "stride", "dilation", "padding", "output_padding"))
+    l.emit("ConvTranspose", [l.x, l.param("weight"), l.optional("bias")],
+           kernel_shape=list(kernel), strides=list(stride), dilations=list(dilation),
+           group=a["groups"], pads=list(pads) * 2, output_padding=list(extra))
+
+
+# Normalisation.
+def _batchnorm(l: Lowering) -> None:
+    channels = l.shape[1]
+    if l.attrs["affine"]:
+        scale, bias = l.param("weight"), l.param("bias")
+    else:
+        scale, bias = l.floats("scale", np.ones(channels)), l.floats("bias", np.zeros(channels))
+    l.emit("BatchNormalization", [l.x, scale, bias, l.param("running_mean"), l.param("running_var")],
+           epsilon=float(l.attrs["eps"]))
+
+
+def _layernorm(l: Lowering) -> None:
+    dims = l.attrs["dims"]
+    if l.attrs["affine"]:
+        scale, bias = l.param("weight"), l.param("bias")
+    else:
+        trailing = l.shape[-dims:]
+        scale, bias = l.floats("scale", np.ones(trailing)), l.floats("bias", np.zeros(trailing))
+    l.emit("LayerNormalization", [l.x, scale, bias], axis=-dims, epsilon=float(l.attrs["eps"]))
+
+
+def _lrn(l: Lowering) -> None:
+    """ONNX LRN sums channels [c - (size-1)//2, c + size//2]; torch sums [c - size//2,
+    c + (size-1)//2]. They agree for odd sizes, but onnxruntime implements LRN only for odd
+    sizes on 4-D input; otherwise it is spelt out: x / (k + alpha/size * window_sum(x^2))^beta,
+    the window sum being a 1x1 convolution with a banded 0/1 matrix over the channels."""
+    size, a = l.attrs["size"], l.attrs
+    if size % 2 and len(l.shape) == 4:
+        l.emit("LRN", [l.x], size=size, alpha=float(a["alpha"]), beta=float(a["beta"]),
+               bias=float(a["k"]))
+        return
+    channels = l.shape[1]
+    if not isinstance(channels, int):
+        raise LoweringError(l.node, f"lrn of size {size} on a {len(l.shape)}-D input needs a "
+                            "fixed channel count", "use an odd size on [N, C, H, W]")
+    offset = np.arange(channels)[None, :] - np.arange(channels)[:, None]  # [out c, in c']
+    band = (offset >= -(size // 2)) & (offset <= (size - 1) // 2)
+    band = band.reshape(channels, channels, *[1] * (len(l.shape) - 2))
+    window = l.emit("Conv", [l.emit("Mul", [l.x, l.x], "square"), l.floats("band", band)],
+                    "window_sum")
+    scaled = l.emit("Mul", [window, l.floats("alpha", a["alpha"] / size)], "scaled")
+    shifted = l.emit("Add", [scaled, l.floats("k", a["k"])], "shifted")
+    l.emit("Div", [l.x, l.emit("Pow", [shifted, l.floats("beta", a["beta"])], "denominator")])
+
+
+def _identity(l: Lowering) -> None:
+    l.emit("Identity", l.inputs)
+
+
+# Pooling.
+def _pool(op_type: str) -> Lower:
+    def lower_pool(l: Lowering) -> None:
+        a, n = l.attrs, len(l.shape) - 2
+        stride = a["stride"] if a["stride"] is not None else a["kernel"]
+        attrs: dict[str, Any] = dict(kernel_shape=list(tuple_of(a["kernel"], n)),
+                                     strides=list(tuple_of(stride, n)),
+                                     pads=list(tuple_of(a["padding"], n)) * 2,
+                                     ceil_mode=int(a["ceil_mode"]))
+        if "dilation" in a:
+            attrs["dilations"] = list(tuple_of(a["dilation"], n))
+        if "count_include_pad" in a:
+            attrs["count_include_pad"] = int(a["count_include_pad"])
+        l.emit(op_type, [l.x], **attrs)
+    return lower_pool
+
+
+def _adaptive_avgpool(l: Lowering) -> None:
+    """Adaptive pooling is a plain AveragePool when each output size divides its input size."""
+    spatial = l.shape[2:]
+    out = tuple_of(l.attrs["size"], len(spatial))
+    if all(o == 1 for o in out):
+        l.emit("GlobalAveragePool", [l.x])
+        return
+    if not all(isinstance(i, int) and i % o == 0 for i, o in zip(spatial, out)):
+        raise LoweringError(l.node, f"{l.node.op} from {list(spatial)} to {list(out)} has no ONNX "
+                            "equivalent: each output size must divide its input size (or be 1)",
+                            "choose an output size that divides the input, or pool to 1")
+    kernel = [int(i) // o for i, o in zip(spatial, out)]
+    l.emit("AveragePool", [l.x], kernel_shape=kernel, strides=kernel)
+
+
+def _global(op_type: str) -> Lower:
+    def lower_global(l: Lowering) -> None:
+        axes = list(range(2, len(l.shape)))
+        l.emit(op_type, [l.x, l.ints("axes", axes)], keepdims=0)
+    return lower_global
+
+
+# Layout.
+def _flatten(l: Lowering) -> None:
+    rank = len(l.shape)
+    start, end = l.attrs["start"] % rank, l.attrs["end"] % rank
+    if (start, end) == (1, rank - 1):
+        l.emit("Flatten", [l.x], axis=1)
+        return
+    out = l.node.output_types[0].shape
+    target = [0] * start + [d if isinstance(d, int) else -1 for d in out[start:]]
+    if target.count(-1) > 1:
+        raise LoweringError(l.node, f"flatten of {list(l.shape)} leaves more than one symbolic "
+                            "size to infer")
+    l.emit("Reshape", [l.x, l.ints("shape", target)])
+
+
+def _reshape(l: Lowering) -> None:
+    out = l.node.output_types[0].shape
+    l.emit("Reshape", [l.x, l.ints("shape", [0, *out[1:]])])
+
+
+def _select(l: Lowering) -> None:
+    l.emit("Gather", [l.x, l.ints("index", l.attrs["index"])], axis=l.attrs["axis"])
+
+
+def _upsample(l: Lowering) -> None:
+    """torch's nearest picks floor(i / scale) (ONNX asymmetric + floor); bilinear without
+    align_corners samples at half-pixel centres."""
+    scale = float(l.attrs["scale"])
+    scales = l.const("scales", np.asarray([1.0, 1.0, scale, scale], np.float32))
+    if l.attrs["mode"] == "nearest":
+        modes = dict(mode="nearest", coordinate_transformation_mode="asymmetric",
+                     nearest_mode="floor")
+    else:
+        modes = dict(mode="linear", coordinate_transformation_mode="half_pixel")
+    l.emit("Resize", [l.x, "", scales], **modes)
+
+
+# Recurrent layers.
+# torch's gate blocks, listed in ONNX's order: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h.
+GATE_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2)}
+
+
+def _recurrent(l: Lowering) -> None:
+    """One ONNX LSTM/GRU per layer over time-major input; Y [T, dirs, N, H] becomes
+    [T, N, dirs*H] between layers and [N, T, dirs*H] (batch_first) at the end."""
+    a, op = l.attrs, l.node.op
+    hidden, order = a["hidden"], GATE_ORDER[op]
+    directions = ("", "_reverse")[:2 if a["bidirectional"] else 1]
+    rows = np.concatenate([np.arange(g * hidden, (g + 1) * hidden) for g in order])
+    weight_rows = l.ints("weight_rows", rows[None])  # [1, gates*H]: Gather adds the dirs axis
+    bias_rows = l.ints("bias_rows", np.concatenate([rows, rows + len(order) * hidden])[None])
+    merge_shape = l.ints("merge_shape", [0, 0, -1])
+    x = l.emit("Transpose", [l.x], "time_major", perm=[1, 0, 2]) if a["batch_first"] else l.x
+    extra = {"linear_before_reset": 1} if op == "gru" else {}
+    for layer in range(a["layers"]):
+        w, r, b = [], [], []
+        for suffix in directions:
+            tag = f"l{layer}{suffix}"
+            w.append(l.emit("Gather", [l.param(f"weight_ih_{tag}"), weight_rows], f"W_{tag}"))
+            r.append(l.emit("Gather", [l.param(f"weight_hh_{tag}"), weight_rows], f"R_{tag}"))
+            if a["bias"]:
+                both = l.emit("Concat", [l.param(f"bias_ih_{tag}"), l.param(f"bias_hh_{tag}")],
+                              f"bias_{tag}", axis=0)
+                b.append(l.emit("Gather", [both, bias_rows], f"B_{tag}"))
+        w_r_b = [parts[0] if len(parts) == 1 else
+                 l.emit("Concat", parts, f"{name}_l{layer}_both", axis=0)
+                 for name, parts in (("W", w), ("R", r), ("B", b)) if parts]
+        y = l.emit(op.upper(), [x, *w_r_b], f"Y_l{layer}", hidden_size=hidden,
+                   direction="bidirectional" if len(directions) == 2 else "forward", **extra)
+        if layer < a["layers"] - 1:
+            x = l.emit("Reshape", [l.emit("Transpose", [y], f"Y_l{layer}_tnd", perm=[0, 2, 1, 3]),
+                                   merge_shape], f"out_l{layer}")
+            continue
+        perm = [2, 0, 1, 3] if a["batch_first"] else [0, 2, 1, 3]
+        l.emit("Reshape", [l.emit("Transpose", [y], "Y_ordered", perm=perm), merge_shape])
+
+
+LOWERINGS: dict[str, Lower] = {
+    "relu": _simple("Relu"),
+    "leaky_relu": _simple("LeakyRelu", alpha=lambda a: float(a["slope"])),
+    "elu": _simple("Elu", alpha=lambda a: float(a["alpha"])),
+    "gelu": _simple("Gelu", approximate=lambda a: a["approximate"]),
+    "sigmoid": _simple("Sigmoid"),
+    "tanh": _simple("Tanh"),
+    "silu": _silu,
+    "softmax": _simple("Softmax", axis=lambda a: a["axis"]),
+    "log_softmax": _simple("LogSoftmax", axis=lambda a: a["axis"]),
+    "conv1d": _conv,
+    "conv2d": _conv,
+    "conv_transpose2d": _conv_transpose,
+    "linear": _linear,
+    "embedding": _embedding,
+    "add": _variadic("Add"),
+    "mul": _variadic("Mul"),
+    "concat": _simple("Concat", axis=lambda a: a["axis"]),
+    "split": _split,
+    "batchnorm1d": _batchnorm,
+    "batchnorm2d": _batchnorm,
+    "layernorm": _layernorm,
+    "lrn": _lrn,
+    "dropout": _identity,
+    "maxpool1d": _pool("MaxPool"),
+    "maxpool2d": _pool("MaxPool"),
+    "avgpool1d": _pool("AveragePool"),
+    "avgpool2d": _pool("AveragePool"),
+    "adaptive_avgpool1d": _adaptive_avgpool,
+    "adaptive_avgpool2d": _adaptive_avgpool,
+    "global_avgpool": _global("ReduceMean"),
+    "global_maxpool": _global("ReduceMax"),
+    "flatten": _flatten,
+    "reshape": _reshape,
+    "permute": _simple("Transpose", perm=lambda a: list(a["dims"])),
+    "select": _select,
+    "upsample": _upsample,
+    "lstm": _recurrent,
+    "gru": _recurrent,
+}

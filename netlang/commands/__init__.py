@@ -1,0 +1,1 @@
+"""`netlang` subcommands, one module each, imported lazily by netlang.cli."""

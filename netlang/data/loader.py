@@ -1,0 +1,85 @@
+"""Batching: Dataset + batch size + (seed, epoch) -> an iterable of (x, y) tensor batches.
+
+The data set is wrapped as tensors once (zero-copy) and each batch is one index_select, with the
+augmentation applied to the whole batch; there is no per-sample Python work and no worker
+process, which for in-memory data is faster than torch's DataLoader. The order, and the random
+draws of the augmentation, depend only on (seed, epoch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from netlang.data.augment import Augment
+from netlang.data.dataset import Dataset
+
+if TYPE_CHECKING:
+    import torch
+
+_ORDER, _AUGMENT = 0, 1  # independent random streams per epoch
+
+
+def make_loader(ds: Dataset, batch: int, *, shuffle: bool, seed: int, epoch: int = 0,
+                augment: Augment | None = None, drop_last: bool = False) -> Loader:
+    """Batches of `ds` for one epoch; iterating again gives the same batches.
+
+    Args:
+        ds: the samples; every one appears exactly once per epoch (unless `drop_last`).
+        batch: samples per batch (the last one may be smaller unless `drop_last`).
+        shuffle: a fresh order for each (seed, epoch); in data-set order otherwise.
+        seed, epoch: fix the order and the augmentation's random draws.
+        augment: applied to each whole batch (training batches only).
+        drop_last: leave out a final, smaller batch.
+
+    Batches taken without shuffling or augmentation are views of the data set: don't modify
+    them in place.
+    """
+    if batch < 1:
+        raise ValueError(f"batch={batch!r}: expected a positive integer")
+    return Loader(ds, batch, shuffle, seed, epoch, augment, drop_last)
+
+
+class Loader:
+    """One epoch of batches; `len()` is the number of batches."""
+
+    def __init__(self, ds: Dataset, batch: int, shuffle: bool, seed: int, epoch: int,
+                 augment: Augment | None, drop_last: bool) -> None:
+        self.ds, self.batch, self.shuffle, self.augment = ds, batch, shuffle, augment
+        self.drop_last = drop_last
+        self.seeds = np.random.SeedSequence([seed, epoch]).generate_state(2, np.uint64)
+
+    def __len__(self) -> int:
+        n = len(self.ds)
+        return n // self.batch if self.drop_last else -(-n // self.batch)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        import torch
+
+        x, y = _tensor(self.ds.x), _tensor(self.ds.y)
+        order = (torch.randperm(len(x), generator=_generator(self.seeds[_ORDER]))
+                 if self.shuffle else None)
+        generator = _generator(self.seeds[_AUGMENT])
+        for start in range(0, len(self) * self.batch, self.batch):
+            if order is None:
+                xb, yb = x[start:start + self.batch], y[start:start + self.batch]
+            else:
+                index = order[start:start + self.batch]
+                xb, yb = x.index_select(0, index), y.index_select(0, index)
+            if self.augment is not None:
+                xb = self.augment(xb, generator)
+            yield xb, yb
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    import torch
+
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
+
+
+def _generator(seed: np.uint64) -> torch.Generator:
+    import torch
+
+    return torch.Generator().manual_seed(int(seed) & ((1 << 63) - 1))

@@ -1,0 +1,182 @@
+"""Data sources: a `data` call of a train section -> DataSplits.
+
+`load_data` binds the call's arguments to the parameters listed in `netlang.train_schema.DATA`,
+reads the source, then carves the missing val/test splits out of the training part
+(`split.py`). A source's own test split (MNIST t10k files, an image folder's test/) wins.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netlang.data.args import bind, suggest
+from netlang.data.dataset import DataSplits, Dataset
+from netlang.data.idx import idx_dataset, image_dataset
+from netlang.data.images import load_image_folder
+from netlang.data.mnist import load_mnist
+from netlang.data.resize import parse_size
+from netlang.data.split import parse_split, split_indices, without_test
+from netlang.data.tables import load_csv, load_npz
+from netlang.train_schema import DATA
+from netlang.train_spec import Call
+
+DIGIT_CLASSES = [str(d) for d in range(10)]
+
+
+@dataclass
+class Loaded:
+    """What a source read: the training part and whichever other splits it has of its own."""
+
+    train: Dataset
+    classes: list[str] | None
+    val: Dataset | None = None
+    test: Dataset | None = None
+
+
+def load_data(call: Call, *, seed: int = 0, base_dir: Path | None = None) -> DataSplits:
+    """Read the data a `data` (or `test_data`) entry names, split by `split` and `seed`.
+
+    Args:
+        call: e.g. Call("digits", (), {"size": 32, "split": [0.7, 0.15, 0.15]}).
+        seed: seeds the split; the same seed gives the same split.
+        base_dir: relative paths resolve against it (the .net file's folder); default cwd.
+
+    Raises:
+        ValueError: unknown source or argument, a bad argument value, or unreadable data.
+    """
+    if call.name not in SOURCES:
+        raise ValueError(f"unknown data source {call.name!r}{suggest(call.name, SOURCES)}; "
+                         f"expected one of {', '.join(sorted(SOURCES))}")
+    args = bind(call, DATA[call.name])
+    loaded = SOURCES[call.name](args, base_dir if base_dir is not None else Path.cwd())
+    return _assemble(loaded, args.get("split"), seed, call.name)
+
+
+def _assemble(loaded: Loaded, split: Any, seed: int, source: str) -> DataSplits:
+    """Cut val (and test, unless the source has one) out of the training part."""
+    train, val, test = loaded.train, loaded.val, loaded.test
+    if val is not None:
+        if split is not None:
+            raise ValueError(f"{source}: split has no effect, the source has its own val split")
+    else:
+        fractions = parse_split(split)
+        if test is not None:
+            fractions = without_test(fractions)
+        train_index, val_index, test_index = split_indices(train.y, fractions, seed)
+        val = train.subset(val_index) if fractions[1] > 0 else None
+        if test is None and fractions[2] > 0:
+            test = train.subset(test_index)
+        train = train.subset(train_index)
+    return DataSplits(train, val, test, loaded.classes, tuple(train.x.shape[1:]))
+
+
+# -- the sources: (bound arguments, base folder) -> Loaded ---------------------------------------
+
+def _digits(args: dict[str, Any], base_dir: Path) -> Loaded:
+    """The UCI 8x8 digits shipped in the package (1,797 samples, pixels 0..16)."""
+    raw = (resources.files("netlang.data") / "digits.csv.gz").read_bytes()
+    table = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", dtype=np.int64)
+    x = table[:, :64].reshape(-1, 1, 8, 8).astype(np.float32) / np.float32(16.0)
+    return Loaded(image_dataset(x, table[:, 64], size=_size(args, "digits"),
+                                flatten=_flag(args, "flatten", "digits")), DIGIT_CLASSES)
+
+
+def _mnist(args: dict[str, Any], base_dir: Path) -> Loaded:
+    train, test = load_mnist(_path(args, "root", base_dir, "mnist", must_exist=False),
+                             download=_flag(args, "download", "mnist"),
+                             limit=_limit(args, "mnist"), size=_size(args, "mnist"),
+                             flatten=_flag(args, "flatten", "mnist"))
+    if train is None:  # only the t10k files: split them three ways
+        return Loaded(test, DIGIT_CLASSES)  # type: ignore[arg-type]
+    return Loaded(train, DIGIT_CLASSES, test=test)
+
+
+def _idx(args: dict[str, Any], base_dir: Path) -> Loaded:
+    data = idx_dataset(_path(args, "images", base_dir, "idx"),
+                       _path(args, "labels", base_dir, "idx"), limit=_limit(args, "idx"),
+                       size=_size(args, "idx"), flatten=_flag(args, "flatten", "idx"))
+    classes = args.get("classes")
+    if classes is not None and (not isinstance(classes, (list, tuple))
+                                or len(classes) <= int(data.y.max())):
+        raise ValueError(f"idx: classes={classes!r}: expected a list of names, one per label "
+                         f"0..{int(data.y.max())}")
+    return Loaded(data, [str(c) for c in classes] if classes is not None else None)
+
+
+def _image_folder(args: dict[str, Any], base_dir: Path) -> Loaded:
+    channels = args.get("channels", 3)
+    splits, classes = load_image_folder(_path(args, "root", base_dir, "image_folder"),
+                                        size=_size(args, "image_folder"), channels=channels,
+                                        limit=_limit(args, "image_folder"))
+    return Loaded(splits["train"], classes, val=splits.get("val"), test=splits.get("test"))
+
+
+def _npz(args: dict[str, Any], base_dir: Path) -> Loaded:
+    train, test, classes = load_npz(_path(args, "path", base_dir, "npz"),
+                                    x=_name(args, "x", "npz"), y=_name(args, "y", "npz"))
+    return Loaded(train, classes, test=test)
+
+
+def _csv(args: dict[str, Any], base_dir: Path) -> Loaded:
+    header = args.get("header")
+    if header is not None and not isinstance(header, bool):
+        raise ValueError(f"csv: header={header!r}: expected true or false")
+    data, classes = load_csv(_path(args, "path", base_dir, "csv"), label=args.get("label", -1),
+                             header=header)
+    return Loaded(data, classes)
+
+
+SOURCES: dict[str, Callable[[dict[str, Any], Path], Loaded]] = {
+    "digits": _digits, "mnist": _mnist, "idx": _idx, "image_folder": _image_folder,
+    "npz": _npz, "csv": _csv,
+}
+
+
+# -- argument checks ------------------------------------------------------------------------------
+
+def _path(args: dict[str, Any], name: str, base_dir: Path, source: str, *,
+          must_exist: bool = True) -> Path:
+    value = args.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{source}: {name} must be given as a path string, got {value!r}")
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else base_dir / path
+    if must_exist and not path.exists():
+        raise ValueError(f"{source}: {name}={value!r}: {path} does not exist")
+    return path
+
+
+def _size(args: dict[str, Any], source: str) -> tuple[int, int] | None:
+    try:
+        return parse_size(args["size"]) if args.get("size") is not None else None
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from None
+
+
+def _flag(args: dict[str, Any], name: str, source: str) -> bool:
+    value = args.get(name, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{source}: {name}={value!r}: expected true or false")
+    return value
+
+
+def _limit(args: dict[str, Any], source: str) -> int | None:
+    value = args.get("limit")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{source}: limit={value!r}: expected a positive integer")
+    return value
+
+
+def _name(args: dict[str, Any], name: str, source: str) -> str:
+    value = args.get(name, name)
+    if not isinstance(value, str):
+        raise ValueError(f"{source}: {name}={value!r}: expected an array name")
+    return value

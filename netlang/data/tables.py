@@ -1,0 +1,122 @@
+"""Array and table files: .npz archives and CSV files -> Datasets (plus class names).
+
+Features become float32 (uint8 images are scaled to [0, 1]; other integers stay int64 tokens);
+targets become int64 class ids, float32 regression targets, or, for text labels, ids into the
+sorted list of distinct labels.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+from netlang.data.dataset import Dataset
+
+
+def load_npz(path: Path, *, x: str = "x", y: str = "y"
+             ) -> tuple[Dataset, Dataset | None, list[str] | None]:
+    """(train, test, classes) from the arrays `x`, `y` (and `x_test`, `y_test` if present).
+
+    Raises:
+        ValueError: a named array is missing.
+    """
+    with np.load(path, allow_pickle=False) as archive:
+        missing = [key for key in (x, y) if key not in archive.files]
+        if missing:
+            raise ValueError(f"npz: {path} has no array {missing[0]!r} (it has "
+                             f"{', '.join(archive.files)})")
+        xs = [archive[x]]
+        ys = [archive[y]]
+        if f"{x}_test" in archive.files and f"{y}_test" in archive.files:
+            xs.append(archive[f"{x}_test"])
+            ys.append(archive[f"{y}_test"])
+    targets, classes = encode_targets(ys)
+    parts = [Dataset(features(a), t) for a, t in zip(xs, targets)]
+    return parts[0], (parts[1] if len(parts) > 1 else None), classes
+
+
+def load_csv(path: Path, *, label: int | str = -1, header: bool | None = None
+             ) -> tuple[Dataset, list[str] | None]:
+    """(data set, classes) from a CSV file (optionally .gz) of numeric feature columns and one
+    label column. `header=None` treats the first row as a header when any field of it is not
+    a number.
+
+    Raises:
+        ValueError: unknown label column, or a non-numeric feature column.
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="", encoding="utf-8") as f:
+        rows = [row for row in csv.reader(f) if row]
+    if header is None:
+        header = bool(rows) and not all(map(_is_number, rows[0]))
+    names = rows.pop(0) if header else []
+    if not rows:
+        raise ValueError(f"csv: {path} has no data rows")
+    ragged = next((i for i, row in enumerate(rows) if len(row) != len(rows[0])), None)
+    if ragged is not None:
+        raise ValueError(f"csv: {path}: data row {ragged + 1} has {len(rows[ragged])} fields, "
+                         f"the first has {len(rows[0])}")
+    column = _column(label, names, len(rows[0]), path)
+    table = np.array(rows, dtype=str)
+    feature_columns = [i for i in range(table.shape[1]) if i != column]
+    try:
+        x = table[:, feature_columns].astype(np.float32)
+    except ValueError as error:
+        raise ValueError(f"csv: {path}: feature columns must be numeric ({error})") from None
+    targets, classes = encode_targets([table[:, column]], numeric_text=True)
+    return Dataset(x, targets[0]), classes
+
+
+def features(x: np.ndarray) -> np.ndarray:
+    """uint8 images -> float32 in [0, 1]; other integers -> int64 tokens; else float32."""
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255.0)
+    if np.issubdtype(x.dtype, np.integer):
+        return x.astype(np.int64)
+    if np.issubdtype(x.dtype, np.floating) or x.dtype == np.bool_:
+        return x.astype(np.float32)
+    raise ValueError(f"features of dtype {x.dtype} are not numbers")
+
+
+def encode_targets(ys: list[np.ndarray], *, numeric_text: bool = False
+                   ) -> tuple[list[np.ndarray], list[str] | None]:
+    """Targets of every part -> int64 class ids / float32 values, and class names for text.
+
+    With `numeric_text`, text that reads as numbers is taken as numbers (CSV cells are text):
+    whole numbers become class ids, others float targets.
+    """
+    if numeric_text and all(map(_is_number, np.concatenate(ys))):
+        ys = [y.astype(np.float64) for y in ys]
+        if all(np.all(y == np.round(y)) for y in ys):
+            ys = [y.astype(np.int64) for y in ys]
+    if np.issubdtype(ys[0].dtype, np.integer) or ys[0].dtype == np.bool_:
+        return [y.astype(np.int64) for y in ys], None
+    if np.issubdtype(ys[0].dtype, np.floating):
+        return [y.astype(np.float32) for y in ys], None
+    classes = sorted({str(v) for y in ys for v in y})
+    index = {name: i for i, name in enumerate(classes)}
+    return [np.array([index[str(v)] for v in y], dtype=np.int64) for y in ys], classes
+
+
+def _column(label: int | str, names: list[str], width: int, path: Path) -> int:
+    if isinstance(label, str):
+        if label not in names:
+            raise ValueError(f"csv: {path} has no column {label!r}"
+                             + (f" (columns: {', '.join(names)})" if names else
+                                " (no header row; give the label column's index)"))
+        return names.index(label)
+    if isinstance(label, bool) or not isinstance(label, int) or not -width <= label < width:
+        raise ValueError(f"csv: label={label!r}: expected a column name or an index in "
+                         f"[{-width}, {width - 1}]")
+    return label % width
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,147 @@
+"""The compiler driver and Python API: source -> Program -> ir.Graph, diagnostics as data."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netlang.diagnostics import CompileError, Diagnostic, DiagnosticSink, Severity
+from netlang.ir import Graph
+from netlang.semantics.elaborate import Elaborator
+from netlang.semantics.loader import Loader, Unit
+from netlang.semantics.model_tests import run_tests
+from netlang.semantics.train import check_train_targets, elaborate_train
+from netlang.source import SourceFile
+from netlang.syntax import ast
+
+
+@dataclass
+class Program:
+    """A loaded `.net` file with its imports; builds graphs for its models."""
+
+    root: Unit
+    sources: dict[str, SourceFile]
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings from loading
+
+    @property
+    def models(self) -> list[str]:
+        """Models defined in the root file, in source order."""
+        return [d.name for d in self.root.module.items if isinstance(d, ast.ModelDef)]
+
+    @property
+    def source(self) -> SourceFile:
+        return self.root.source
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.root.source.text.encode()).hexdigest()
+
+    def default_model(self) -> str:
+        """The model to use when none is named: the one with a train section, else the first."""
+        trained = [t.model for t in self.root.trains if t.model in self.models]
+        if trained:
+            return trained[0]
+        if not self.models:
+            raise CompileError([_no_model(self.root)])
+        return self.models[0]
+
+    def build(self, name: str | None = None, arguments: dict[str, Any] | None = None, *,
+              tests: bool = False) -> tuple[Graph | None, list[Diagnostic]]:
+        """Elaborate one model; never raises for user errors. With `tests`, run its test blocks."""
+        sink = DiagnosticSink()
+        try:
+            name = name or self.default_model()
+        except CompileError as exc:
+            return None, exc.diagnostics
+        arguments = dict(arguments or {})
+        elaborator = Elaborator(self.root, sink)
+        graph = elaborator.model(name, arguments)
+        if graph is None:
+            return None, sink.items
+        sections = check_train_targets(self.root, sink)
+        if name in sections:
+            graph.train = elaborate_train(sections[name], self.root, graph.arguments, sink)
+        if tests:
+            def rebuild(shapes: dict[str, tuple[int, ...]]) -> Graph | None:
+                return Elaborator(self.root, sink).model(name, arguments, shapes)
+
+            run_tests(graph, elaborator.tests, self.root, sink, rebuild)
+        if sink.has_errors:
+            return None, sink.items
+        return graph, sink.items
+
+    def model(self, name: str | None = None, **arguments: Any) -> Graph:
+        """The IR graph of model `name` with the given compile-time arguments.
+
+        Raises:
+            CompileError: with the diagnostics, if the model does not compile.
+        """
+        graph, diagnostics = self.build(name, arguments)
+        if graph is None:
+            raise CompileError(diagnostics)
+        return graph
+
+    def check(self) -> list[Diagnostic]:
+        """Every model in the root file with default arguments, its tests and train section."""
+        diagnostics = list(self.diagnostics)
+        sink = DiagnosticSink(diagnostics)
+        for name in self.models:
+            for diagnostic in self.build(name, tests=True)[1]:
+                sink.report(diagnostic)
+        for diagnostic in self._check_blocks():
+            sink.report(diagnostic)
+        check_train_targets(self.root, sink)
+        return sink.items
+
+    def _check_blocks(self) -> list[Diagnostic]:
+        """Library files have no models: at least their constants must evaluate."""
+        sink = DiagnosticSink()
+        elaborator = Elaborator(self.root, sink)
+        for item in self.root.module.items:
+            if isinstance(item, ast.ConstDef):
+                try:
+                    elaborator._const(self.root, item)
+                except Exception as failed:  # noqa: BLE001 - Failed carries a diagnostic
+                    diagnostic = getattr(failed, "diagnostic", None)
+                    if diagnostic is None:
+                        raise
+                    sink.report(diagnostic)
+        return sink.items
+
+
+def _no_model(unit: Unit) -> Diagnostic:
+    from netlang.diagnostics import error
+
+    return error("NL2014", "this file defines no model", unit.source.span(1, 1, 1, 2),
+                 hint="a file with only blocks is a library: `import` it from a model file")
+
+
+def compile_source(source: SourceFile) -> tuple[Program | None, list[Diagnostic]]:
+    """Parse and load imports; returns the program (None on errors) and the diagnostics."""
+    sink = DiagnosticSink()
+    loader = Loader(sink)
+    unit = loader.load_source(source)
+    if unit is None or sink.has_errors:
+        return None, sink.items
+    program = Program(unit, loader.sources, [d for d in sink.items if d.severity != Severity.ERROR])
+    return program, sink.items
+
+
+def read_source(path: str | Path) -> SourceFile:
+    path = Path(path)
+    return SourceFile(str(path), path.read_text(encoding="utf-8"))
+
+
+def load(path_or_source: str | Path, *, name: str | None = None) -> Program:
+    """Load a `.net` file (a path) or source text (anything with a newline or a `{`)."""
+    text = str(path_or_source)
+    if isinstance(path_or_source, Path) or ("\n" not in text and "{" not in text):
+        source = read_source(path_or_source)
+    else:
+        source = SourceFile(name or "<string>", text)
+    program, diagnostics = compile_source(source)
+    if program is None:
+        raise CompileError(diagnostics)
+    return program

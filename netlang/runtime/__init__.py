@@ -1,0 +1,26 @@
+"""Inference runtime: exported ONNX file -> onnxruntime session on a chosen device -> predictions.
+
+Stages, in order: `device` (which provider can run), `session` (load + netlang metadata),
+`preprocess` (files -> input batch), `predict` (batch -> top-k labels). Imports onnxruntime, so
+only `netlang predict`/`serve` and user code import this package.
+"""
+
+from __future__ import annotations
+
+from netlang.runtime.device import DeviceError, providers_for
+from netlang.runtime.predict import Guess, predict
+from netlang.runtime.preprocess import load_input
+from netlang.runtime.session import ModelInfo, Preprocess, make_session, model_info, provider_of
+
+__all__ = [
+    "DeviceError",
+    "Guess",
+    "ModelInfo",
+    "Preprocess",
+    "load_input",
+    "make_session",
+    "model_info",
+    "predict",
+    "provider_of",
+    "providers_for",
+]

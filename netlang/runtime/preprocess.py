@@ -1,0 +1,90 @@
+"""Input loading: an image or .npy file -> a batch (leading dim) in the model input's dtype.
+
+Images follow the model's "netlang.preprocess" metadata: resize to (H, W), convert to C channels,
+scale to [0, 1], subtract mean and divide by std per channel, lay out as C x H x W. Without that
+metadata a 4-D input [N, C, H, W] with static C, H, W still gets the resize and [0, 1] scaling.
+A .npy file is taken as the model's tensor itself (one sample, or a batch if it already has the
+batch dim) unless it is a uint8 H x W [x C] picture, which goes through the image path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from netlang.runtime.session import ModelInfo, Preprocess
+from netlang.runtime.signature import TensorSpec
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+
+
+def single_input(info: ModelInfo) -> TensorSpec:
+    """The model's only input; file-based prediction cannot fill several."""
+    if len(info.signature.inputs) != 1:
+        names = ", ".join(t.name for t in info.signature.inputs)
+        raise ValueError(f"predict from files needs a single-input model; this one has {names}")
+    return info.signature.inputs[0]
+
+
+def image_recipe(info: ModelInfo) -> Preprocess:
+    """The metadata's recipe, or one derived from a static [N, C, H, W] input shape."""
+    if info.preprocess is not None:
+        return info.preprocess
+    spec = single_input(info)
+    if len(spec.shape) == 4 and all(isinstance(d, int) for d in spec.shape[1:]):
+        channels, height, width = (int(d or 0) for d in spec.shape[1:])
+        if channels in (1, 3):
+            return Preprocess((height, width), channels, (0.0,) * channels, (1.0,) * channels)
+    raise ValueError(
+        f"cannot turn an image into input {spec.name!r} of shape {spec.v2_shape}: the model has "
+        "no 'netlang.preprocess' metadata and its input is not [N, 1|3, H, W]"
+    )
+
+
+def image_to_array(image: object, recipe: Preprocess) -> np.ndarray:
+    """A PIL image -> float32 C x H x W, resized, scaled to [0, 1] and standardised."""
+    from PIL import Image
+
+    assert isinstance(image, Image.Image)
+    height, width = recipe.size
+    mode = "L" if recipe.channels == 1 else "RGB"
+    pixels = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+    array = np.asarray(pixels, dtype=np.float32) / 255.0
+    array = array.reshape(height, width, recipe.channels).transpose(2, 0, 1)
+    mean = np.asarray(recipe.mean, dtype=np.float32).reshape(-1, 1, 1)
+    std = np.asarray(recipe.std, dtype=np.float32).reshape(-1, 1, 1)
+    return (array - mean) / std
+
+
+def load_input(path: str | Path, info: ModelInfo) -> np.ndarray:
+    """One file -> a batch for the model's single input (leading batch dim, input dtype)."""
+    path = Path(path)
+    spec = single_input(info)
+    dtype = np.dtype(spec.datatype.numpy)
+    if path.suffix.lower() == ".npy":
+        array = np.load(path, allow_pickle=False)
+        if array.dtype == np.uint8 and array.ndim in (2, 3) and len(spec.shape) == 4:
+            from PIL import Image
+
+            return image_to_array(Image.fromarray(array), image_recipe(info))[None].astype(dtype)
+        return _as_batch(array, spec, path).astype(dtype)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return image_to_array(image, image_recipe(info))[None].astype(dtype)
+    raise ValueError(f"{path.name}: unsupported input file type (use an image or a .npy array)")
+
+
+def _as_batch(array: np.ndarray, spec: TensorSpec, path: Path) -> np.ndarray:
+    if array.ndim == len(spec.shape) - 1:
+        array = array[None]
+    if array.ndim != len(spec.shape) or any(
+        d is not None and d != a for d, a in zip(spec.shape, array.shape, strict=True)
+    ):
+        raise ValueError(
+            f"{path.name}: array of shape {list(array.shape)} does not fit input {spec.name!r} "
+            f"of shape {spec.v2_shape} (with or without the batch dim)"
+        )
+    return array

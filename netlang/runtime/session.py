@@ -1,0 +1,102 @@
+"""Loading: an ONNX file + a device word -> an onnxruntime session, and its netlang metadata.
+
+`make_session` fails loudly when an explicitly requested accelerator is unavailable; `model_info`
+reads the metadata our exporter writes ("netlang.classes", "netlang.preprocess", "netlang.model",
+"netlang.version") and tolerates files that carry none of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+from netlang.runtime.device import DeviceError, providers_for
+from netlang.runtime.signature import Signature, signature_of_session
+
+
+@dataclass(frozen=True, slots=True)
+class Preprocess:
+    """How an image becomes the model's input: resize, C channels, scale to [0, 1], standardise."""
+
+    size: tuple[int, int]  # (H, W)
+    channels: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    signature: Signature
+    classes: tuple[str, ...] | None
+    preprocess: Preprocess | None
+    model: str | None  # "netlang.model": the source model's name
+    version: str | None  # "netlang.version": the netlang release that exported it
+
+
+def make_session(
+    path: str | Path, device: str = "auto", *, intra_op_threads: int = 0
+) -> ort.InferenceSession:
+    """An inference session on `device`; `session.get_providers()[0]` is the provider that runs."""
+    providers = providers_for(device)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    session = ort.InferenceSession(str(path), options, providers=providers)
+    if session.get_providers()[0] != providers[0]:
+        raise DeviceError(f"onnxruntime could not put this model on {providers[0]}")
+    return session
+
+
+def provider_of(session: ort.InferenceSession) -> str:
+    """The execution provider that runs the session's nodes first."""
+    return str(session.get_providers()[0])
+
+
+def model_info(session: ort.InferenceSession) -> ModelInfo:
+    """Signature plus the netlang metadata of the session's model."""
+    metadata = session.get_modelmeta().custom_metadata_map
+    return ModelInfo(
+        signature=signature_of_session(session),
+        classes=_classes(metadata.get("netlang.classes")),
+        preprocess=_preprocess(metadata.get("netlang.preprocess")),
+        model=metadata.get("netlang.model"),
+        version=metadata.get("netlang.version"),
+    )
+
+
+def _json(key: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"model metadata {key!r} is not valid JSON: {e}") from None
+
+
+def _classes(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    classes = _json("netlang.classes", text)
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise ValueError("model metadata 'netlang.classes' must be a JSON list of strings")
+    return tuple(classes)
+
+
+def _preprocess(text: str | None) -> Preprocess | None:
+    if text is None:
+        return None
+    spec = _json("netlang.preprocess", text)
+    try:
+        height, width = (int(v) for v in spec["size"])
+        channels = int(spec.get("channels", 3))
+        mean = tuple(float(v) for v in spec.get("mean", [0.0] * channels))
+        std = tuple(float(v) for v in spec.get("std", [1.0] * channels))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"model metadata 'netlang.preprocess' is malformed: {e!r}") from None
+    if channels not in (1, 3) or len(mean) != channels or len(std) != channels or 0.0 in std:
+        raise ValueError(
+            "model metadata 'netlang.preprocess' needs channels 1 or 3 and one non-zero "
+            "mean/std per channel"
+        )
+    return Preprocess((height, width), channels, mean, std)

@@ -1,0 +1,1 @@
+"""Semantics: AST modules -> elaborated, shape-inferred IR graphs (imports, blocks, expressions)."""

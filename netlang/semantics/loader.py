@@ -1,0 +1,126 @@
+"""Loading: a root file and its imports -> a `Unit` per file, with namespaces and load diagnostics."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from netlang.diagnostics import DiagnosticSink, Label, did_you_mean, error
+from netlang.source import Position, SourceFile, Span
+from netlang.syntax import ast
+from netlang.syntax.parser import parse
+
+STDLIB_PREFIX = "stdlib/"
+
+
+@dataclass(slots=True)
+class Unit:
+    """One parsed file and the names visible in it (its own definitions shadow imported ones)."""
+
+    source: SourceFile
+    module: ast.Module
+    definitions: dict[str, ast.ModelDef | ast.BlockDef | ast.ConstDef] = field(default_factory=dict)
+    trains: list[ast.TrainDef] = field(default_factory=list)
+    # name -> (defining unit, definition); includes imported names
+    namespace: dict[str, tuple[Unit, ast.ModelDef | ast.BlockDef | ast.ConstDef]] = field(
+        default_factory=dict)
+
+
+def stdlib_names() -> list[str]:
+    folder = resources.files("netlang").joinpath("stdlib")
+    return sorted(p.name.removesuffix(".net") for p in folder.iterdir() if p.name.endswith(".net"))
+
+
+def read_stdlib(name: str) -> str | None:
+    path = resources.files("netlang").joinpath(f"stdlib/{name}.net")
+    return path.read_text() if path.is_file() else None
+
+
+class Loader:
+    """Reads files once each, follows imports, reports missing files and cycles."""
+
+    def __init__(self, sink: DiagnosticSink) -> None:
+        self.sink = sink
+        self.sources: dict[str, SourceFile] = {}
+        self.units: dict[str, Unit | None] = {}
+        self._stack: list[str] = []
+
+    def load_source(self, source: SourceFile) -> Unit | None:
+        self.sources[source.name] = source
+        if source.name in self.units:
+            return self.units[source.name]
+        module, diagnostics = parse(source)
+        for d in diagnostics:
+            self.sink.report(d)
+        if module is None:
+            self.units[source.name] = None
+            return None
+        unit = Unit(source, module)
+        self.units[source.name] = unit
+        self._stack.append(source.name)
+        self._collect(unit)
+        self._stack.pop()
+        return unit
+
+    def _collect(self, unit: Unit) -> None:
+        for item in unit.module.items:
+            if isinstance(item, ast.Import):
+                self._import(unit, item)
+            elif isinstance(item, ast.TrainDef):
+                unit.trains.append(item)
+            else:
+                previous = unit.definitions.get(item.name)
+                if previous is not None:
+                    self.sink.report(error(
+                        "NL2006", f"`{item.name}` is defined twice", header_span(unit.source, item),
+                        secondary=[Label(header_span(unit.source, previous), "first defined here")]))
+                    continue
+                unit.definitions[item.name] = item
+                unit.namespace[item.name] = (unit, item)
+
+    def _import(self, unit: Unit, item: ast.Import) -> None:
+        name = self._resolve(unit.source.name, item.path)
+        text = self._read(name)
+        if text is None:
+            hint = did_you_mean(item.path, stdlib_names()) if not item.path.startswith(".") else None
+            self.sink.report(error("NL2008", f"cannot find import \"{item.path}\"", item.span,
+                                   hint=hint or "standard-library names: " + ", ".join(stdlib_names())))
+            return
+        if name in self._stack:
+            cycle = " -> ".join([*self._stack[self._stack.index(name):], name])
+            self.sink.report(error("NL2009", f"import cycle: {cycle}", item.span))
+            return
+        imported = self.load_source(SourceFile(name, text))
+        if imported is None:
+            return
+        for key, definition in imported.definitions.items():
+            clash = unit.namespace.get(key)
+            if clash is None:
+                unit.namespace[key] = (imported, definition)
+            elif clash[0] is not unit and clash[1] is not definition:
+                self.sink.report(error("NL2006", f"`{key}` is imported twice, from "
+                                       f"{clash[0].source.name} and {imported.source.name}",
+                                       item.span))
+
+    @staticmethod
+    def _resolve(importer: str, path: str) -> str:
+        if path.startswith(("./", "../")):
+            base = posixpath.dirname(importer) if not importer.startswith("<") else ""
+            return posixpath.normpath(posixpath.join(base, path))
+        return f"{STDLIB_PREFIX}{path.removesuffix('.net')}.net"
+
+    @staticmethod
+    def _read(name: str) -> str | None:
+        if name.startswith(STDLIB_PREFIX):
+            return read_stdlib(name[len(STDLIB_PREFIX):].removesuffix(".net"))
+        path = Path(name)
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def header_span(source: SourceFile, item: ast.Node) -> Span:
+    """A definition's first line, where its name is: the place to point at, not its whole body."""
+    start = item.span.start
+    text = source.line(start.line).rstrip().removesuffix("{").rstrip()
+    return Span(item.span.file, start, Position(start.line, max(len(text) + 1, start.column + 1)))

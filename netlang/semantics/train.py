@@ -1,0 +1,113 @@
+"""Train sections: ast.TrainDef -> TrainSpec, checked strictly against `train_schema.SCHEMA`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netlang.diagnostics import DiagnosticSink, did_you_mean, error
+from netlang.ops.registry import describe
+from netlang.semantics.elaborate import Elaborator, Failed, Frame, Scope, fail
+from netlang.semantics.loader import Unit
+from netlang.semantics.values import Layer, Poison
+from netlang.source import Span
+from netlang.syntax import ast
+from netlang.train_schema import SCHEMA
+from netlang.train_spec import Call, Stage, TrainSpec
+
+_PLAIN = {"int": int, "float": (int, float), "bool": bool, "str": str, "list": list, "dict": Call}
+LISTS = {"regularize", "augment"}  # keys that take one call or a list of calls
+
+
+def elaborate_train(train: ast.TrainDef, unit: Unit, arguments: dict[str, Any],
+                    sink: DiagnosticSink) -> TrainSpec:
+    """Evaluate a train section with the model's arguments in scope; unknown names are symbols."""
+    elaborator = Elaborator(unit, sink)
+    frame = Frame(unit, Scope(()), "train", variables=dict(arguments), symbols=True)
+    spec = TrainSpec(train.model, {}, span=train.span)
+    spec.entries = _entries(train.entries, elaborator, frame, spec, sink, top=True)
+    return spec
+
+
+def _entries(items: tuple[ast.TrainEntry | ast.StageDef, ...], elaborator: Elaborator,
+             frame: Frame, spec: TrainSpec, sink: DiagnosticSink, top: bool) -> dict[str, Any]:
+    entries: dict[str, Any] = {}
+    for item in items:
+        try:
+            if isinstance(item, ast.StageDef):
+                if not top:
+                    raise fail("NL2015", "stages cannot be nested", item.span)
+                if any(s.name == item.name for s in spec.stages):
+                    raise fail("NL2006", f"stage `{item.name}` is defined twice", item.span)
+                stage_entries = _entries(item.entries, elaborator, frame, spec, sink, top=False)
+                spec.stages.append(Stage(item.name, stage_entries, item.span))
+                continue
+            if item.key in entries:
+                raise fail("NL2006", f"`{item.key}` is given twice", item.span)
+            value = elaborator.eval(item.value, frame)
+            if isinstance(value, Poison):
+                continue
+            entries[item.key] = _check(item, value)
+            spec.spans.setdefault(item.key, item.span)
+        except Failed as failed:
+            sink.report(failed.diagnostic)
+    return entries
+
+
+def _check(item: ast.TrainEntry, value: Any) -> Any:
+    rule = SCHEMA.get(item.key)
+    span = item.span
+    if rule is None:
+        raise fail("NL2015", f"unknown train setting `{item.key}`", span,
+                   did_you_mean(item.key, SCHEMA) or "settings: " + ", ".join(sorted(SCHEMA)))
+    if isinstance(rule, str):
+        wanted = _PLAIN[rule]
+        if isinstance(value, bool) and rule not in ("bool",) or not isinstance(value, wanted):
+            if not (rule == "dict" and isinstance(value, Call)):
+                raise fail("NL2005", f"`{item.key}` takes {_article(rule)}, got {describe(value)}",
+                           span)
+        return value
+    calls = value if item.key in LISTS and isinstance(value, list) else [value]
+    for call in calls:
+        _check_call(item.key, call, rule, span)
+    return calls if item.key in LISTS else value
+
+
+def _check_call(key: str, call: Any, table: dict[str, tuple[str, ...]], span: Span) -> None:
+    if isinstance(call, Layer):
+        call = Call(call.name, call.args, call.kwargs, call.span)
+    if not isinstance(call, Call):
+        raise fail("NL2005", f"`{key}` takes one of {', '.join(table)}, got {describe(call)}", span)
+    where = call.span or span
+    if call.name not in table:
+        raise fail("NL2015", f"unknown {key} `{call.name}`", where,
+                   did_you_mean(call.name, table) or f"choose one of {', '.join(table)}")
+    params = table[call.name]
+    if len(call.args) > len(params):
+        raise fail("NL2017", f"{call.name} takes at most {len(params)} positional argument"
+                   f"{'s' if len(params) != 1 else ''}, got {len(call.args)}", where)
+    for name in call.kwargs:
+        if name not in params:
+            raise fail("NL2003", f"{call.name} has no argument `{name}`", where,
+                       did_you_mean(name, params) or
+                       (f"{call.name} takes: {', '.join(params)}" if params else
+                        f"{call.name} takes no arguments"))
+
+
+def _article(kind: str) -> str:
+    return {"int": "an integer", "float": "a number", "bool": "`true` or `false`",
+            "str": "a string", "list": "a list", "dict": "named values"}[kind]
+
+
+def check_train_targets(unit: Unit, sink: DiagnosticSink) -> dict[str, ast.TrainDef]:
+    """Train sections by model; each must name a model of this program, once."""
+    sections: dict[str, ast.TrainDef] = {}
+    models = [n for n, (_, d) in unit.namespace.items() if isinstance(d, ast.ModelDef)]
+    for train in unit.trains:
+        if train.model not in models:
+            sink.report(error("NL2014", f"train section for unknown model `{train.model}`",
+                              train.span, hint=did_you_mean(train.model, models)))
+        elif train.model in sections:
+            sink.report(error("NL2006", f"model `{train.model}` has two train sections", train.span))
+        else:
+            sections[train.model] = train
+    return sections

@@ -1,0 +1,302 @@
+"""The V2 inference server as a raw ASGI app: HTTP requests -> health, metadata, config, infer
+and metrics responses, for one or more ONNX models.
+
+Raw ASGI rather than a framework so that every byte is under our control: infer bodies are read
+with a hard size cap and parsed by hand (binary extension, no Content-Type needed), and every
+failure, routing ones included, is a JSON `{"error": ...}` that tritonclient can read. Guards run
+before routing: Host (on loopback, against DNS rebinding), browser Origin, then the bearer token
+(health probes are exempt). Inference runs in a thread pool so probes answer during long runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import numpy as np
+
+from netlang.runtime.signature import Signature
+from netlang.serve.metrics import Labels, Metrics
+from netlang.serve.protocol import ServeError, encode_infer, parse_infer
+from netlang.serve.scheduler import BatchScheduler, DirectScheduler
+
+log = logging.getLogger("netlang.serve")
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_MODEL_PATH = re.compile(
+    r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?(?P<action>/ready|/config|/infer)?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Guards:
+    max_body_bytes: int = 64 * 1024 * 1024  # Triton's default --http-max-input-size
+    token: str | None = None
+    allow_origins: frozenset[str] = frozenset()
+    allowed_hosts: frozenset[str] | None = None  # None: any Host header
+
+
+@dataclass(eq=False)
+class ServedModel:
+    name: str
+    signature: Signature
+    provider: str
+    config: dict[str, Any]
+    scheduler: DirectScheduler | BatchScheduler
+    warm_up: Callable[[], None]
+    ready: bool = False
+
+    @property
+    def labels(self) -> Labels:
+        return (("model", self.name), ("version", "1"))
+
+    def metadata(self) -> dict[str, Any]:
+        def tensors(specs: Any) -> list[dict[str, Any]]:
+            return [{"name": t.name, "datatype": t.datatype.v2, "shape": t.v2_shape} for t in specs]
+
+        return {
+            "name": self.name,
+            "versions": ["1"],
+            "platform": "onnxruntime_onnx",
+            "inputs": tensors(self.signature.inputs),
+            "outputs": tensors(self.signature.outputs),
+        }
+
+
+def _json(status: int, document: Any) -> Response:
+    body = json.dumps(document, separators=(",", ":")).encode()
+    return status, [(b"content-type", b"application/json")], body
+
+
+def _error(status: int, message: str) -> Response:
+    return _json(status, {"error": message})
+
+
+class App:
+    """ASGI callable serving `models` under the Open Inference Protocol."""
+
+    def __init__(
+        self, models: list[ServedModel], guards: Guards, metrics: Metrics, executor: Executor
+    ) -> None:
+        self.models = {m.name: m for m in models}
+        self.guards = guards
+        self.metrics = metrics
+        self.executor = executor
+        self._routes: dict[str, tuple[str, Callable[[], Response]]] = {
+            "/v2/health/live": ("GET", lambda: _json(200, {"live": True})),
+            "/v2/health/ready": ("GET", self._server_ready),
+            "/v2": ("GET", self._server_metadata),
+            "/metrics": ("GET", self._metrics),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            status, headers, body = await self._handle(scope, receive)
+        except ServeError as e:
+            status, headers, body = _error(e.status, e.message)
+        except Exception:
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            status, headers, body = _error(500, "internal server error")
+        self.metrics.responses.inc((("code", str(status)),))
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(self, scope: Scope, receive: Receive) -> Response:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        self._check_host(headers.get("host", ""))
+        origin = headers.get("origin")
+        if origin is not None and origin not in self.guards.allow_origins:
+            raise ServeError(403, "browser cross-origin requests are refused (see --allow-origin)")
+        path, method = scope["path"], scope["method"]
+        if not path.startswith("/v2/health/"):
+            self._check_token(headers.get("authorization", ""))
+        if path in self._routes:
+            allowed, handler = self._routes[path]
+            _check_method(method, allowed)
+            return handler()
+        match = _MODEL_PATH.fullmatch(path)
+        if match is None:
+            raise ServeError(404, f"no such endpoint: {path[:200]}")
+        model = self._model(match["name"], match["version"])
+        action = match["action"]
+        if action == "/infer":
+            _check_method(method, "POST")
+            return await self._infer(model, receive, headers)
+        _check_method(method, "GET")
+        if action == "/ready":
+            if not model.ready:
+                raise ServeError(400, f"model {model.name!r} is not ready")
+            return _json(200, {"name": model.name, "ready": True})
+        if action == "/config":
+            return _json(200, model.config)
+        return _json(200, model.metadata())
+
+    def _check_host(self, host: str) -> None:
+        if self.guards.allowed_hosts is None:
+            return
+        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if hostname.startswith("["):
+            hostname = hostname[1:].split("]", 1)[0]
+        if hostname not in self.guards.allowed_hosts:
+            raise ServeError(403, "Host header not allowed for a loopback-bound server")
+
+    def _check_token(self, authorization: str) -> None:
+        token = self.guards.token
+        if token is None:
+            return
+        scheme, _, given = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+            raise ServeError(401, "missing or wrong bearer token")
+
+    def _model(self, name: str, version_: str | None) -> ServedModel:
+        model = self.models.get(name)
+        if model is None:
+            raise ServeError(404, f"unknown model {name[:100]!r}")
+        if version_ not in (None, "1"):
+            raise ServeError(404, f"model {name!r} has no version {version_[:20]!r}; it has '1'")
+        return model
+
+    def _server_ready(self) -> Response:
+        if all(m.ready for m in self.models.values()):
+            return _json(200, {"ready": True})
+        return _error(400, "server is not ready")
+
+    def _server_metadata(self) -> Response:
+        try:
+            release = version("netlang")
+        except PackageNotFoundError:
+            release = "unknown"
+        extensions = ["binary_tensor_data", "model_configuration"]
+        return _json(200, {"name": "netlang", "version": release, "extensions": extensions})
+
+    def _metrics(self) -> Response:
+        body = self.metrics.render().encode()
+        return 200, [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")], body
+
+    async def _infer(self, model: ServedModel, receive: Receive, headers: dict[str, str]) -> Response:
+        started = time.perf_counter()
+        try:
+            body = await _read_body(receive, headers, self.guards.max_body_bytes)
+            request = parse_infer(body, headers.get("inference-header-content-length"), model.signature)
+            outputs = await model.scheduler.submit(request.inputs)
+            payload, header_length = encode_infer(model.name, request, outputs)
+        except ServeError as e:
+            reason = {503: "REJECTED", 500: "BACKEND"}.get(e.status, "BAD_REQUEST")
+            self.metrics.failure.inc(model.labels + (("reason", reason),))
+            raise
+        self.metrics.success.inc(model.labels)
+        self.metrics.request_seconds.observe(model.labels, time.perf_counter() - started)
+        if header_length is None:
+            return 200, [(b"content-type", b"application/json")], payload
+        response_headers = [
+            (b"content-type", b"application/octet-stream"),
+            (b"inference-header-content-length", str(header_length).encode()),
+        ]
+        return 200, response_headers, payload
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self._start()
+                except Exception as e:  # noqa: BLE001 - reported to the ASGI server, which exits
+                    await send({"type": "lifespan.startup.failed", "message": str(e)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for model in self.models.values():
+                    await model.scheduler.stop()
+                self.executor.shutdown(wait=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for model in self.models.values():
+            await model.scheduler.start()
+            try:
+                await loop.run_in_executor(self.executor, model.warm_up)
+            except Exception:  # noqa: BLE001 - a model may reject zeros; serving can still work
+                log.warning("warm-up inference of %s failed; serving anyway", model.name)
+            model.ready = True
+            log.info("model %s ready on %s", model.name, model.provider)
+
+
+def _check_method(method: str, allowed: str) -> None:
+    if method != allowed:
+        raise ServeError(405, "Method Not Allowed")
+
+
+async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
+    """The request body, refused with 413 past `limit` bytes (before or after decompression)."""
+    declared = headers.get("content-length")
+    if declared is not None:
+        if not (declared.isascii() and declared.isdigit()):
+            raise ServeError(400, "Content-Length must be a non-negative integer")
+        if int(declared) > limit:
+            raise ServeError(413, f"request body of {declared} bytes exceeds the limit of {limit}")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ServeError(400, "client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise ServeError(413, f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("gzip", "deflate"):
+        return _decompress(body, limit)
+    if encoding not in ("", "identity"):
+        raise ServeError(415, f"unsupported Content-Encoding {encoding[:40]!r}")
+    return body
+
+
+def _decompress(body: bytes, limit: int) -> bytes:
+    decompressor = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, auto-detected
+    try:
+        data = decompressor.decompress(body, limit + 1)
+    except zlib.error:
+        raise ServeError(400, "request body is not valid gzip/deflate data") from None
+    if len(data) > limit or decompressor.unconsumed_tail:
+        raise ServeError(413, f"decompressed request body exceeds the limit of {limit} bytes")
+    if not decompressor.eof:
+        raise ServeError(400, "compressed request body is truncated")
+    return data
+
+
+def zeros_for(signature: Signature) -> dict[str, np.ndarray]:
+    """Warm-up feeds: zeros (empty strings for BYTES), variable dims set to 1."""
+    feeds = {}
+    for spec in signature.inputs:
+        shape = tuple(1 if d is None else d for d in spec.shape)
+        if spec.datatype.v2 == "BYTES":
+            feeds[spec.name] = np.full(shape, "", dtype=object)
+        else:
+            feeds[spec.name] = np.zeros(shape, dtype=spec.datatype.numpy)
+    return feeds

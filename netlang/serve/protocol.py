@@ -1,0 +1,325 @@
+"""Open Inference Protocol (KServe V2) infer bodies: raw request bytes -> `InferRequest`, and
+result arrays -> response bytes, with Triton's binary tensor data extension in both directions.
+
+The request is parsed by hand from bytes (never by Content-Type, which tritonclient omits or gets
+wrong): a JSON header of `Inference-Header-Content-Length` bytes, then the binary blobs of the
+inputs that carry `parameters.binary_data_size`, in input order. Every way a body can be wrong is
+a `ServeError` with a 4xx status and a message naming the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from netlang.runtime.signature import DataType, Signature, TensorSpec, datatype_of_array
+
+_UNSUPPORTED_REQUEST_PARAMETERS = ("sequence_id", "sequence_start", "sequence_end")
+_SHARED_MEMORY = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
+_INTEGER_KINDS = "biu"
+_NUMBER_KINDS = "biuf"
+
+
+class ServeError(Exception):
+    """A request the server refuses: `status` is the HTTP code, the message goes to the client."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedOutput:
+    name: str
+    binary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InferRequest:
+    id: str | None
+    inputs: dict[str, np.ndarray]
+    outputs: tuple[RequestedOutput, ...]
+
+    @property
+    def rows(self) -> int:
+        """The batch (dim 0) size, as counted by the dynamic batcher."""
+        first = next(iter(self.inputs.values()))
+        return int(first.shape[0]) if first.ndim else 1
+
+
+def bad(message: str) -> ServeError:
+    return ServeError(400, message)
+
+
+def parse_infer(body: bytes, header_length: str | None, signature: Signature) -> InferRequest:
+    """Validate and decode one infer body against the model's signature."""
+    request = _parse_header(body, header_length)
+    offset = len(body) if header_length is None else int(header_length)
+    parameters = _parameters(request, "request")
+    for key in _UNSUPPORTED_REQUEST_PARAMETERS:
+        if parameters.get(key):
+            raise bad(f"unsupported parameter {key!r}: sequence batching is not implemented")
+    binary_default = parameters.get("binary_data_output", False)
+    if not isinstance(binary_default, bool):
+        raise bad("parameter 'binary_data_output' must be a boolean")
+    request_id = request.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise bad("'id' must be a string")
+
+    raw_inputs = request.get("inputs")
+    if not isinstance(raw_inputs, list) or not raw_inputs:
+        raise bad("'inputs' must be a non-empty list")
+    specs = {t.name: t for t in signature.inputs}
+    inputs: dict[str, np.ndarray] = {}
+    for raw in raw_inputs:
+        spec, shape = _input_header(raw, specs, inputs)
+        array, offset = _input_data(raw, spec, shape, body, offset)
+        inputs[spec.name] = array
+    if offset != len(body):
+        raise bad(f"{len(body) - offset} bytes of binary data were not claimed by any input")
+    missing = [name for name in specs if name not in inputs]
+    if missing:
+        raise bad(f"missing input(s): {', '.join(missing)}")
+    _check_batch_agrees(inputs, signature)
+    outputs = _requested_outputs(request, signature, binary_default)
+    return InferRequest(request_id, inputs, outputs)
+
+
+def _parse_header(body: bytes, header_length: str | None) -> dict[str, Any]:
+    end = len(body)
+    if header_length is not None:
+        if not (header_length.isascii() and header_length.isdigit()):
+            raise bad("Inference-Header-Content-Length must be a non-negative integer")
+        end = int(header_length)
+        if end > len(body):
+            raise bad(
+                f"Inference-Header-Content-Length {end} exceeds the body length {len(body)}"
+            )
+    try:
+        request = json.loads(body[:end])
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise bad(f"malformed JSON in the request header: {type(e).__name__}") from None
+    if not isinstance(request, dict):
+        raise bad("the request header must be a JSON object")
+    return request
+
+
+def _parameters(owner: dict[str, Any], what: str) -> dict[str, Any]:
+    parameters = owner.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise bad(f"'parameters' of the {what} must be an object")
+    return parameters
+
+
+def _input_header(
+    raw: Any, specs: dict[str, TensorSpec], seen: dict[str, np.ndarray]
+) -> tuple[TensorSpec, tuple[int, ...]]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise bad("each input must be an object with a string 'name'")
+    name = raw["name"]
+    if name not in specs:
+        raise bad(f"unknown input {name!r}; the model's inputs are: {', '.join(specs)}")
+    if name in seen:
+        raise bad(f"input {name!r} is given twice")
+    spec = specs[name]
+    if raw.get("datatype") != spec.datatype.v2:
+        raise bad(
+            f"input {name!r} has datatype {raw.get('datatype')!r}; the model expects "
+            f"{spec.datatype.v2}"
+        )
+    shape = raw.get("shape")
+    if not isinstance(shape, list) or not all(
+        type(d) is int and d >= 0 for d in shape  # noqa: E721 - bool is not a dimension
+    ):
+        raise bad(f"input {name!r}: 'shape' must be a list of non-negative integers")
+    if len(shape) != len(spec.shape) or any(
+        want is not None and want != got for want, got in zip(spec.shape, shape, strict=True)
+    ):
+        raise bad(f"input {name!r} has shape {shape}; the model expects {spec.v2_shape}")
+    return spec, tuple(shape)
+
+
+def _input_data(
+    raw: dict[str, Any], spec: TensorSpec, shape: tuple[int, ...], body: bytes, offset: int
+) -> tuple[np.ndarray, int]:
+    parameters = _parameters(raw, f"input {spec.name!r}")
+    if any(key in parameters for key in _SHARED_MEMORY):
+        raise bad("shared-memory inputs are not supported")
+    count = math.prod(shape)
+    if "binary_data_size" not in parameters:
+        if "data" not in raw:
+            raise bad(f"input {spec.name!r} has neither 'data' nor 'binary_data_size'")
+        return _json_tensor(raw["data"], spec, shape, count), offset
+    size = parameters["binary_data_size"]
+    if type(size) is not int or size < 0:  # noqa: E721 - bool is not a size
+        raise bad(f"input {spec.name!r}: 'binary_data_size' must be a non-negative integer")
+    if offset + size > len(body):
+        raise bad(
+            f"input {spec.name!r} claims {size} bytes of binary data but only "
+            f"{len(body) - offset} remain"
+        )
+    blob = body[offset : offset + size]
+    return _binary_tensor(blob, spec, shape, count), offset + size
+
+
+def _binary_tensor(
+    blob: bytes, spec: TensorSpec, shape: tuple[int, ...], count: int
+) -> np.ndarray:
+    datatype = spec.datatype
+    if datatype.v2 == "BYTES":
+        return np.array(_split_bytes(blob, spec.name, count), dtype=object).reshape(shape)
+    if len(blob) != count * datatype.itemsize:
+        raise bad(
+            f"input {spec.name!r}: binary_data_size is {len(blob)} bytes but shape {list(shape)} "
+            f"of {datatype.v2} needs {count * datatype.itemsize}"
+        )
+    if datatype.v2 == "BOOL" and blob and max(blob) > 1:
+        raise bad(f"input {spec.name!r}: BOOL bytes must be 0 or 1")
+    array = np.frombuffer(blob, dtype=np.dtype(datatype.numpy).newbyteorder("<"))
+    return array.astype(datatype.numpy, copy=False).reshape(shape)
+
+
+def _split_bytes(blob: bytes, name: str, count: int) -> list[str]:
+    """BYTES elements: each a 4-byte little-endian length, then that many UTF-8 bytes."""
+    items, position = [], 0
+    while position < len(blob):
+        if position + 4 > len(blob):
+            raise bad(f"input {name!r}: truncated BYTES element length")
+        (length,) = struct.unpack_from("<I", blob, position)
+        position += 4
+        if position + length > len(blob):
+            raise bad(f"input {name!r}: BYTES element runs past binary_data_size")
+        try:
+            items.append(blob[position : position + length].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise bad(f"input {name!r}: BYTES elements must be UTF-8 for this model") from None
+        position += length
+    if len(items) != count:
+        raise bad(f"input {name!r}: {len(items)} BYTES elements for a shape of {count}")
+    return items
+
+
+def _json_tensor(data: Any, spec: TensorSpec, shape: tuple[int, ...], count: int) -> np.ndarray:
+    datatype = spec.datatype
+    if not isinstance(data, list):
+        raise bad(f"input {spec.name!r}: 'data' must be a (possibly nested) list")
+    try:
+        array = np.array(data, dtype=object if datatype.v2 == "BYTES" else None)
+    except (ValueError, TypeError):
+        raise bad(f"input {spec.name!r}: 'data' is ragged or not numeric") from None
+    if array.size != count:
+        raise bad(
+            f"input {spec.name!r}: {array.size} data elements for shape {list(shape)} "
+            f"({count} elements)"
+        )
+    array = array.reshape(shape)
+    if datatype.v2 == "BYTES":
+        if not all(isinstance(v, str) for v in array.flat):
+            raise bad(f"input {spec.name!r}: BYTES data must be strings")
+        return array
+    return _coerce(array, datatype, spec.name)
+
+
+def _coerce(array: np.ndarray, datatype: DataType, name: str) -> np.ndarray:
+    """JSON numbers -> the model dtype, refusing lossy kinds (floats into ints, numbers as bools)."""
+    target = np.dtype(datatype.numpy)
+    allowed = "b" if target.kind == "b" else _INTEGER_KINDS if target.kind in "iu" else _NUMBER_KINDS
+    if array.size and array.dtype.kind not in allowed:
+        raise bad(f"input {name!r}: data of kind {array.dtype.kind!r} cannot be {datatype.v2}")
+    if target.kind in "iu" and array.size:
+        info = np.iinfo(target)
+        if int(array.min()) < info.min or int(array.max()) > info.max:
+            raise bad(f"input {name!r}: a value is out of range for {datatype.v2}")
+    return array.astype(target)
+
+
+def _check_batch_agrees(inputs: dict[str, np.ndarray], signature: Signature) -> None:
+    if not signature.batchable:
+        return
+    rows = {int(a.shape[0]) for a in inputs.values()}
+    if len(rows) > 1:
+        raise bad(f"inputs disagree on the batch size (dim 0): {sorted(rows)}")
+
+
+def _requested_outputs(
+    request: dict[str, Any], signature: Signature, binary_default: bool
+) -> tuple[RequestedOutput, ...]:
+    raw_outputs = request.get("outputs")
+    if raw_outputs is None or raw_outputs == []:
+        return tuple(RequestedOutput(t.name, binary_default) for t in signature.outputs)
+    if not isinstance(raw_outputs, list):
+        raise bad("'outputs' must be a list")
+    known = [t.name for t in signature.outputs]
+    outputs: list[RequestedOutput] = []
+    for raw in raw_outputs:
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            raise bad("each requested output must be an object with a string 'name'")
+        name = raw["name"]
+        if name not in known:
+            raise bad(f"unknown output {name!r}; the model's outputs are: {', '.join(known)}")
+        if any(o.name == name for o in outputs):
+            raise bad(f"output {name!r} is requested twice")
+        parameters = _parameters(raw, f"output {name!r}")
+        if parameters.get("classification"):
+            raise bad("unsupported parameter 'classification'")
+        if any(key in parameters for key in _SHARED_MEMORY):
+            raise bad("shared-memory outputs are not supported")
+        binary = parameters.get("binary_data", binary_default)
+        if not isinstance(binary, bool):
+            raise bad(f"output {name!r}: 'binary_data' must be a boolean")
+        outputs.append(RequestedOutput(name, binary))
+    return tuple(outputs)
+
+
+def encode_infer(
+    model_name: str, request: InferRequest, results: dict[str, np.ndarray]
+) -> tuple[bytes, int | None]:
+    """Response body, and the JSON header's length when binary blobs follow it (else None)."""
+    entries, blobs = [], []
+    for wanted in request.outputs:
+        array = results[wanted.name]
+        datatype = datatype_of_array(array)
+        entry: dict[str, Any] = {
+            "name": wanted.name,
+            "datatype": datatype.v2,
+            "shape": list(array.shape),
+        }
+        if wanted.binary:
+            blob = _to_binary(array, datatype)
+            entry["parameters"] = {"binary_data_size": len(blob)}
+            blobs.append(blob)
+        else:
+            entry["data"] = _to_json(array, datatype)
+        entries.append(entry)
+    response: dict[str, Any] = {"model_name": model_name, "model_version": "1"}
+    if request.id is not None:
+        response["id"] = request.id
+    response["outputs"] = entries
+    header = json.dumps(response, separators=(",", ":")).encode()
+    if not blobs:
+        return header, None
+    return b"".join([header, *blobs]), len(header)
+
+
+def _to_binary(array: np.ndarray, datatype: DataType) -> bytes:
+    if datatype.v2 == "BYTES":
+        parts = []
+        for value in array.reshape(-1):
+            raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
+            parts.append(struct.pack("<I", len(raw)) + raw)
+        return b"".join(parts)
+    little = np.dtype(datatype.numpy).newbyteorder("<")
+    return np.ascontiguousarray(array, dtype=little).tobytes()
+
+
+def _to_json(array: np.ndarray, datatype: DataType) -> list[Any]:
+    flat = array.reshape(-1)
+    if datatype.v2 == "BYTES":
+        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in flat]
+    return flat.tolist()

@@ -1,0 +1,300 @@
+"""Parsing: SourceFile -> ast.Module, or syntax diagnostics (never an exception)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import lark
+from lark import Token, Transformer, v_args
+
+from netlang.diagnostics import Diagnostic, error
+from netlang.source import SourceFile, Span
+from netlang.syntax import ast
+
+# Human names for terminals in "expected ..." messages.
+TOKEN_NAMES = {
+    "NAME": "a name", "KWARG": "a name", "INT": "an integer", "FLOAT": "a number",
+    "STRING": "a string", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`",
+    "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`",
+    "SEMICOLON": "`;`", "__ANON_0": "`->`", "COMPARE": "a comparison", "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*` or `/`", "$END": "end of file",
+}
+
+
+@cache
+def _parser() -> lark.Lark:
+    grammar = resources.files("netlang").joinpath("grammar/netlang.lark").read_text()
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
+    """Parse one file. Returns the module, or None and the syntax errors."""
+    try:
+        tree = _parser().parse(source.text)
+    except lark.exceptions.UnexpectedInput as exc:
+        return None, [_syntax_error(source, exc)]
+    return _ToAst(source).transform(tree), []
+
+
+def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> Diagnostic:
+    line, column = max(exc.line, 1), max(exc.column, 1)
+    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        char = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else "?"
+        hint = "strings use double quotes" if char == "'" else None
+        return error("NL1001", f"unexpected character `{char}`",
+                     source.span(line, column, line, column + 1), hint=hint)
+    token = getattr(exc, "token", None)
+    if isinstance(exc, lark.exceptions.UnexpectedEOF) or (token is not None and token.type == "$END"):
+        last = source.text.rstrip().splitlines() or [""]
+        end_line, end_column = len(last), len(last[-1]) + 1
+        return error("NL1003", "unexpected end of file",
+                     source.span(end_line, end_column, end_line, end_column + 1),
+                     hint=_eof_hint(source.text))
+    assert token is not None
+    expected = sorted({TOKEN_NAMES.get(t, _describe(t)) for t in getattr(exc, "expected", ())})
+    width = max(1, len(str(token)))
+    hint = _token_hint(str(token), expected)
+    if hint is None and 0 < len(expected) <= 5:
+        hint = "expected " + ", ".join(expected[:-1]) + (" or " if len(expected) > 1 else "") + expected[-1]
+    return error("NL1002", f"unexpected `{token}`", source.span(line, column, line, column + width),
+                 hint=hint)
+
+
+def _describe(terminal: str) -> str:
+    pattern = _parser().get_terminal(terminal).pattern
+    return f"`{pattern.value}`" if pattern.type == "str" else terminal.lower()
+
+
+def _token_hint(token: str, expected: list[str]) -> str | None:
+    """Known mistakes get a specific hint (lark's match_examples, by token)."""
+    if token == "=" and "a comparison" in expected:
+        return "use `==` to compare"
+    if token in {"'"}:
+        return "strings use double quotes"
+    return None
+
+
+def _eof_hint(text: str) -> str | None:
+    opened = text.count("{") - text.count("}")
+    if opened > 0:
+        return f"{opened} `{{` not closed"
+    return "a flow cannot end with `->`" if text.rstrip().endswith("->") else None
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
+
+
+def _string(token: Token) -> str:
+    """The value of a string literal: quotes removed, simple escapes resolved."""
+    body, out, i = str(token)[1:-1], [], 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body):
+            out.append(_ESCAPES.get(body[i + 1], body[i + 1]))
+            i += 2
+        else:
+            out.append(body[i])
+            i += 1
+    return "".join(out)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer[Token, Any]):
+    """Parse tree -> AST. Structural only: no name lookup or evaluation happens here."""
+
+    def __init__(self, source: SourceFile) -> None:
+        super().__init__()
+        self.source = source
+
+    def _span(self, meta: Any) -> Span:
+        if getattr(meta, "empty", False):
+            return self.source.span(1, 1, 1, 1)
+        return self.source.span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tok(self, token: Token) -> Span:
+        return self.source.span(token.line, token.column, token.end_line or token.line,
+                                token.end_column or token.column + len(token))
+
+    # ---- top level
+    def start(self, meta: Any, items: list[ast.Definition]) -> ast.Module:
+        return ast.Module(self._span(meta), tuple(items))
+
+    def import_decl(self, meta: Any, c: list[Token]) -> ast.Import:
+        return ast.Import(self._span(meta), _string(c[0]))
+
+    def const_decl(self, meta: Any, c: list[Any]) -> ast.ConstDef:
+        return ast.ConstDef(self._span(meta), str(c[0]), c[1])
+
+    def model_def(self, meta: Any, c: list[Any]) -> ast.ModelDef:
+        return ast.ModelDef(self._span(meta), str(c[0]), c[1] or (), c[2])
+
+    def block_def(self, meta: Any, c: list[Any]) -> ast.BlockDef:
+        params, inputs = (c[1], c[2]) if c[2] is not None else ((), c[1])
+        return ast.BlockDef(self._span(meta), str(c[0]), params, inputs, c[3])
+
+    def train_def(self, meta: Any, c: list[Any]) -> ast.TrainDef:
+        return ast.TrainDef(self._span(meta), str(c[0]), tuple(x for x in c[1:] if x is not None))
+
+    def params(self, meta: Any, c: list[Any]) -> tuple[ast.Param, ...]:
+        return tuple(p for p in c if p is not None)
+
+    def param(self, meta: Any, c: list[Any]) -> ast.Param:
+        return ast.Param(self._span(meta), str(c[0]), str(c[1]) if c[1] else None, c[2])
+
+    def param_default(self, meta: Any, c: list[Any]) -> ast.Param:
+        return ast.Param(self._span(meta), str(c[0]), None, c[1])
+
+    def param_typed_default(self, meta: Any, c: list[Any]) -> ast.Param:
+        return ast.Param(self._span(meta), str(c[0]), str(c[1]), c[2])
+
+    def body(self, meta: Any, c: list[Any]) -> tuple[ast.Stmt, ...]:
+        return tuple(s for s in c if isinstance(s, ast.Node))
+
+    # ---- statements
+    def input_decl(self, meta: Any, c: list[Any]) -> ast.InputDecl:
+        dtype, dims = c[1]
+        return ast.InputDecl(self._span(meta), str(c[0]), dtype, dims)
+
+    def tensor_type(self, meta: Any, c: list[Any]) -> tuple[str, tuple[ast.Expr, ...]]:
+        return str(c[0]), tuple(d for d in c[1:] if d is not None)
+
+    def shape_annotation(self, meta: Any, c: list[Any]) -> ast.ShapeAnnotation:
+        return ast.ShapeAnnotation(self._span(meta), str(c[0]) if c[0] else None,
+                                   tuple(d for d in c[1:] if d is not None))
+
+    def output_decl(self, meta: Any, c: list[Token]) -> ast.OutputDecl:
+        return ast.OutputDecl(self._span(meta), tuple(ast.Name(self._tok(t), str(t)) for t in c))
+
+    def assign(self, meta: Any, c: list[Any]) -> ast.Assign:
+        targets = tuple(ast.Name(self._tok(t), str(t)) for t in c[:-1])
+        return ast.Assign(self._span(meta), targets, c[-1])
+
+    def annotated_assign(self, meta: Any, c: list[Any]) -> ast.Assign:
+        return ast.Assign(self._span(meta), (ast.Name(self._tok(c[0]), str(c[0])),), c[2], c[1])
+
+    def return_stmt(self, meta: Any, c: list[Any]) -> ast.Return:
+        return ast.Return(self._span(meta), tuple(c))
+
+    def if_stmt(self, meta: Any, c: list[Any]) -> ast.If:
+        return ast.If(self._span(meta), c[0], c[1], c[2] or ())
+
+    def elif_clause(self, meta: Any, c: list[Any]) -> tuple[ast.Stmt, ...]:
+        return (ast.If(self._span(meta), c[0], c[1], c[2] or ()),)
+
+    def else_clause(self, meta: Any, c: list[Any]) -> tuple[ast.Stmt, ...]:
+        return tuple(c[0])
+
+    def for_stmt(self, meta: Any, c: list[Any]) -> ast.For:
+        return ast.For(self._span(meta), ast.Name(self._tok(c[0]), str(c[0])), c[1], c[2])
+
+    def assert_stmt(self, meta: Any, c: list[Any]) -> ast.Assert:
+        return ast.Assert(self._span(meta), c[0], _string(c[1]) if c[1] else None)
+
+    def test_block(self, meta: Any, c: list[Any]) -> ast.TestBlock:
+        return ast.TestBlock(self._span(meta), tuple(x for x in c if isinstance(x, ast.Node)))
+
+    def test_shapes(self, meta: Any, c: list[Any]) -> ast.TestShapes:
+        return ast.TestShapes(self._span(meta), c[0], c[1])
+
+    def shape_list(self, meta: Any, c: list[Any]) -> tuple[ast.Expr, ...]:
+        return tuple(c)
+
+    def test_check(self, meta: Any, c: list[Any]) -> ast.TestCheck:
+        return ast.TestCheck(self._span(meta), c[0])
+
+    def doc(self, meta: Any, c: list[Token]) -> ast.Doc:
+        return ast.Doc(self._span(meta), _string(c[0]))
+
+    # ---- train sections
+    def train_entry(self, meta: Any, c: list[Any]) -> ast.TrainEntry:
+        return ast.TrainEntry(self._span(meta), str(c[0]), c[1])
+
+    def train_kwargs(self, meta: Any, c: list[Any]) -> ast.TrainEntry:
+        span = self._span(meta)
+        call = ast.Call(span, ast.Name(self._tok(c[0]), str(c[0])), (), tuple(c[1:]))
+        return ast.TrainEntry(span, str(c[0]), call)
+
+    def stage_def(self, meta: Any, c: list[Any]) -> ast.StageDef:
+        return ast.StageDef(self._span(meta), str(c[0]), tuple(x for x in c[1:] if x is not None))
+
+    # ---- expressions
+    def flow(self, meta: Any, c: list[Any]) -> ast.Flow:
+        source, stage = c
+        if isinstance(source, ast.Flow):
+            return ast.Flow(self._span(meta), source.source, (*source.stages, stage))
+        return ast.Flow(self._span(meta), source, (stage,))
+
+    def stage(self, meta: Any, c: list[Any]) -> ast.Stage:
+        label = c[0]
+        return ast.Stage(self._span(meta), str(label) if label else None,
+                         self._tok(label) if label else None, c[1])
+
+    def stage_name(self, meta: Any, c: list[Token]) -> ast.Name:
+        return ast.Name(self._span(meta), str(c[0]))
+
+    def stage_call(self, meta: Any, c: list[Any]) -> ast.Call:
+        args, keywords = c[1] or ((), ())
+        return ast.Call(self._span(meta), ast.Name(self._tok(c[0]), str(c[0])), args, keywords)
+
+    def group(self, meta: Any, c: list[ast.Stage]) -> ast.Group:
+        return ast.Group(self._span(meta), tuple(c))
+
+    def call(self, meta: Any, c: list[Any]) -> ast.Call:
+        args, keywords = c[1] or ((), ())
+        return ast.Call(self._span(meta), c[0], args, keywords)
+
+    def arguments(self, meta: Any, c: list[Any]) -> tuple[tuple[ast.Expr, ...], tuple[ast.Keyword, ...]]:
+        items = [x for x in c if x is not None]
+        return (tuple(x for x in items if not isinstance(x, ast.Keyword)),
+                tuple(x for x in items if isinstance(x, ast.Keyword)))
+
+    def keyword(self, meta: Any, c: list[Any]) -> ast.Keyword:
+        return ast.Keyword(self._span(meta), str(c[0]), c[1])
+
+    def index(self, meta: Any, c: list[Any]) -> ast.Index:
+        return ast.Index(self._span(meta), c[0], c[1])
+
+    def or_op(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(self._span(meta), "or", c[0], c[1])
+
+    def and_op(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(self._span(meta), "and", c[0], c[1])
+
+    def not_op(self, meta: Any, c: list[Any]) -> ast.Unary:
+        return ast.Unary(self._span(meta), "not", c[0])
+
+    def compare(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(self._span(meta), str(c[1]), c[0], c[2])
+
+    binary = compare
+
+    def power(self, meta: Any, c: list[Any]) -> ast.Binary:
+        return ast.Binary(self._span(meta), "**", c[0], c[1])
+
+    def unary(self, meta: Any, c: list[Any]) -> ast.Unary:
+        return ast.Unary(self._span(meta), str(c[0]), c[1])
+
+    def name(self, meta: Any, c: list[Token]) -> ast.Name:
+        return ast.Name(self._span(meta), str(c[0]))
+
+    def int(self, meta: Any, c: list[Token]) -> ast.Constant:
+        return ast.Constant(self._span(meta), int(str(c[0]).replace("_", "")))
+
+    def float(self, meta: Any, c: list[Token]) -> ast.Constant:
+        return ast.Constant(self._span(meta), float(str(c[0]).replace("_", "")))
+
+    def string(self, meta: Any, c: list[Token]) -> ast.Constant:
+        return ast.Constant(self._span(meta), _string(c[0]))
+
+    def true(self, meta: Any, c: list[Any]) -> ast.Constant:
+        return ast.Constant(self._span(meta), True)
+
+    def false(self, meta: Any, c: list[Any]) -> ast.Constant:
+        return ast.Constant(self._span(meta), False)
+
+    def list(self, meta: Any, c: list[Any]) -> ast.ListExpr:
+        return ast.ListExpr(self._span(meta), tuple(x for x in c if x is not None))
+
+    def tuple(self, meta: Any, c: list[Any]) -> ast.TupleExpr:
+        return ast.TupleExpr(self._span(meta), tuple(x for x in c if x is not None))

@@ -1,0 +1,341 @@
+"""The training loop: module + DataSplits + TrainConfig -> trained weights and a run directory.
+
+fit() reads as the run's outline; each step is a helper below. Bit-reproducible on CPU: one seed
+drives the weights' dropout RNG (saved in every checkpoint) and the shuffling (seeded per epoch),
+and deterministic kernels are switched on for the duration of the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import torch
+
+from netlang.train import checkpoint as ckpt
+from netlang.train.config import TrainConfig
+from netlang.train.early_stop import EarlyStopping
+from netlang.train.evaluate import MakeLoader, evaluate, first_output
+from netlang.train.finish import finish_run, start_run_dir
+from netlang.train.objective import (LossFn, build_loss, count_correct, penalised_weights,
+                                     penalty)
+from netlang.train.optim import LRSchedule, build_optimizer
+from netlang.train.progress import Progress
+from netlang.train.report import write_metrics
+
+if TYPE_CHECKING:
+    from netlang.data import Augment
+
+Log = Callable[[str], Any]
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or infinite; the message names the epoch and batch."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    history: list[dict[str, Any]]
+    best_epoch: int | None  # 1-based epoch whose weights best.safetensors holds
+    stop_reason: str  # "completed" | "early_stop" | "interrupted"
+    test: dict[str, Any] | None = None  # test.json's content, when there was a test split
+
+
+@dataclass
+class _Run:
+    """Everything the epoch loop reads and mutates; its state_dict is the resume checkpoint."""
+
+    module: torch.nn.Module
+    config: TrainConfig
+    device: torch.device
+    optimizer: torch.optim.Optimizer
+    schedule: LRSchedule
+    scaler: torch.amp.GradScaler
+    tracker: EarlyStopping
+    loss_fn: LossFn
+    augment: Augment | None
+    weights: list[torch.nn.Parameter]
+    examples: int
+    epoch: int = 0  # epochs finished
+    batch: int = 0  # batches finished in the current epoch
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("loss", "correct", "counted", "samples", "seconds"), 0.0))
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, torch.Tensor] | None = None
+    in_step: bool = False
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "batch": self.batch, "sums": dict(self.sums),
+                "history": self.history, "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
+                "tracker": self.tracker.state_dict(), "rng": ckpt.rng_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch, self.batch = state["epoch"], state["batch"]
+        self.sums, self.history = dict(state["sums"]), list(state["history"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.tracker.load_state_dict(state["tracker"])
+        self.schedule.start_epoch(self.epoch)
+        ckpt.set_rng_state(state["rng"])
+
+
+def fit(module: torch.nn.Module, splits: Any, config: TrainConfig, run_dir: Path | str, *,
+        source_text: str, resume: bool = False, log: Log = print, loader: MakeLoader | None = None,
+        augment: Augment | None = None, weight_names: Collection[str] | None = None,
+        metadata: dict[str, Any] | None = None, stream: TextIO | None = None) -> TrainResult:
+    """Train `module` on `splits` as `config` says, recording everything in `run_dir`.
+
+    Args:
+        module: the model; it is trained in place (on config.device) and ends with the final
+            weights, or the best epoch's when early stopping restores them.
+        splits: train/val/test Datasets (x, y arrays), `classes` and `input_shape`.
+        config: the resolved configuration.
+        run_dir: the run directory; created if missing.
+        source_text: the `.net` source, saved as source.net.
+        resume: continue from run_dir/checkpoints (after an interrupt, or with more epochs).
+        log: where summary lines and messages go.
+        loader: batches a Dataset; defaults to netlang.data.make_loader.
+        augment: applied to training batches only, `augment(x, generator) -> x`.
+        weight_names: the state_dict names L1/L2 act on (the IR knows them); None guesses.
+        metadata: extra config.json entries (model arguments, normalisation statistics).
+        stream: the progress bar's terminal (stdout by default).
+
+    Returns:
+        What happened: history, best epoch, why it stopped, test results.
+
+    Raises:
+        NonFiniteLoss: the loss became NaN or infinite.
+        ValueError: the configuration does not fit the data (e.g. val_loss with no val split),
+            or `resume` finds no checkpoint or a different configuration.
+    """
+    from netlang.data import make_loader
+
+    run_dir, loader = Path(run_dir), loader or make_loader
+    device = _device(config.device)
+    with _determinism(device):
+        run = _prepare(module, splits, config, device, augment, weight_names)
+        start_run_dir(run_dir, config, splits, source_text, metadata, resume)
+        if resume:
+            _restore(run, run_dir, log)
+        else:
+            torch.manual_seed(config.seed)
+        progress = Progress(config.epochs, log, stream)
+        try:
+            with _deferred_interrupt() as interrupt:
+                reason = _epochs(run, splits, run_dir, loader, progress, interrupt)
+        except KeyboardInterrupt:
+            _save_interrupted(run, run_dir, log)
+            return TrainResult(run_dir, run.history, run.tracker.best_epoch, "interrupted")
+        test = finish_run(run, splits, run_dir, loader, reason, log)
+    return TrainResult(run_dir, run.history, run.tracker.best_epoch, reason, test)
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device cuda was asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+@contextlib.contextmanager
+def _determinism(device: torch.device) -> Iterator[None]:
+    """Deterministic kernels on CPU (bit-reproducible runs); CUDA keeps its fast kernels."""
+    previous = (torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled())
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+
+def _prepare(module: torch.nn.Module, splits: Any, config: TrainConfig, device: torch.device,
+             augment: Augment | None, weight_names: Collection[str] | None) -> _Run:
+    module.to(device).train()
+    params = [p for p in module.parameters() if p.requires_grad]
+    optimizer = build_optimizer(params, config.optimizer)
+    monitor = _monitor(config, splits)
+    stop = config.early_stop
+    tracker = EarlyStopping(monitor, stop.mode if stop else _mode(monitor),
+                            stop.patience if stop else None, stop.min_delta if stop else 0.0)
+    amp = config.amp and device.type == "cuda"
+    return _Run(module, config, device, optimizer,
+                LRSchedule(optimizer, config.schedule, config.epochs),
+                torch.amp.GradScaler(device.type, enabled=amp), tracker,
+                build_loss(config.loss, device), augment, penalised_weights(module, weight_names), len(splits.train))
+
+
+def _monitor(config: TrainConfig, splits: Any) -> str:
+    """The metric that picks the best epoch: early stopping's, else val_loss (train_loss w/o val)."""
+    monitored = [config.early_stop.monitor] if config.early_stop else []
+    if config.schedule.name == "plateau":
+        monitored.append(str(config.schedule.options.get("monitor", "val_loss")))
+    missing = [m for m in monitored if m.startswith("val_")]
+    if splits.val is None and missing:
+        raise ValueError(f"{missing[0]} needs a validation split, and the data has none: "
+                         "give the data a split with a val part")
+    if config.early_stop:
+        return config.early_stop.monitor
+    return "val_loss" if splits.val is not None else "train_loss"
+
+
+def _mode(monitor: str) -> str:
+    return "max" if monitor.endswith("accuracy") else "min"
+
+
+def _restore(run: _Run, run_dir: Path, log: Log) -> None:
+    folder = run_dir / "checkpoints"
+    if not (folder / ckpt.STATE).is_file():
+        raise ValueError(f"nothing to resume: {folder / ckpt.STATE} does not exist")
+    run.module.load_state_dict(ckpt.load_weights(folder / ckpt.LAST))
+    run.load_state_dict(ckpt.load_state(folder / ckpt.STATE))
+    if run.tracker.best_epoch is not None:
+        run.best = ckpt.load_weights(folder / ckpt.BEST)
+    where = f"epoch {run.epoch + 1}" + (f", batch {run.batch + 1}" if run.batch else "")
+    log(f"resuming {run_dir} at {where}")
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[threading.Event]:
+    """The first Ctrl-C only sets an event, so that the loop stops between two batches and saves a
+    consistent checkpoint; a second Ctrl-C interrupts at once."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        requested.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _epochs(run: _Run, splits: Any, run_dir: Path, loader: MakeLoader, progress: Progress,
+            interrupt: threading.Event) -> str:
+    """Train epoch after epoch; returns why it stopped ("completed" or "early_stop")."""
+    while run.epoch < run.config.epochs:
+        lr = run.optimizer.param_groups[0]["lr"]
+        progress.start_epoch()
+        _train_epoch(run, splits.train, loader, progress, interrupt)
+        row = _close_epoch(run, splits, loader, lr)
+        improved = _track(run, row, run_dir)
+        ckpt.save_weights(run_dir / "checkpoints" / ckpt.LAST, ckpt.snapshot(run.module))
+        ckpt.save_state(run_dir / "checkpoints" / ckpt.STATE, run.state_dict())
+        write_metrics(run_dir, run.history)
+        progress.end_epoch(row, "  *" if improved else "")
+        if run.tracker.should_stop:
+            return "early_stop"
+    return "completed"
+
+
+def _train_epoch(run: _Run, dataset: Any, loader: MakeLoader, progress: Progress,
+                 interrupt: threading.Event) -> None:
+    """Train on the epoch's batches from run.batch on (skipping those a resumed run has done)."""
+    config = run.config
+    batches = loader(dataset, config.batch, shuffle=True, seed=config.seed, epoch=run.epoch,
+                     augment=run.augment)
+    total = len(batches)
+    started = time.perf_counter() - run.sums["seconds"]
+    for k, (x, y) in enumerate(batches):
+        if k < run.batch:
+            continue
+        _step(run, torch.as_tensor(x).to(run.device), torch.as_tensor(y).to(run.device))
+        run.batch = k + 1
+        run.sums["seconds"] = time.perf_counter() - started
+        sums = run.sums
+        progress.batch(run.epoch, run.batch, total, int(sums["samples"]),
+                       sums["loss"] / sums["samples"],
+                       sums["correct"] / sums["counted"] if sums["counted"] else None)
+        if interrupt.is_set():
+            raise KeyboardInterrupt
+
+
+def _step(run: _Run, x: torch.Tensor, y: torch.Tensor) -> None:
+    """One optimisation step on one batch; adds its loss and accuracy counts to run.sums."""
+    config, module = run.config, run.module
+    run.in_step = True
+    run.optimizer.zero_grad(set_to_none=True)
+    amp_type = torch.float16 if run.device.type == "cuda" else torch.bfloat16
+    with torch.autocast(run.device.type, dtype=amp_type, enabled=config.amp):
+        out = first_output(module(x))
+        loss = run.loss_fn(out, y)
+    value = float(loss.detach())
+    if value != value or value in (float("inf"), float("-inf")):
+        run.in_step = False
+        raise NonFiniteLoss(
+            f"the loss became {value} in epoch {run.epoch + 1}, batch {run.batch + 1}; "
+            "try a lower learning rate, gradient clipping (clip), or check the data for NaNs")
+    extra = penalty(run.weights, config.penalties, run.examples)
+    run.scaler.scale(loss if extra is None else loss + extra).backward()
+    if config.clip is not None:
+        run.scaler.unscale_(run.optimizer)
+        torch.nn.utils.clip_grad_norm_(module.parameters(), config.clip)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.in_step = False
+    counts = count_correct(out.detach(), y, config.loss.name)
+    run.sums["loss"] += value * len(y)
+    run.sums["samples"] += len(y)
+    if counts is not None:
+        run.sums["correct"] += counts[0]
+        run.sums["counted"] += counts[1]
+
+
+def _close_epoch(run: _Run, splits: Any, loader: MakeLoader, lr: float) -> dict[str, Any]:
+    """Validate if due, append the epoch's metrics row, advance the schedule; returns the row."""
+    config, sums = run.config, run.sums
+    row: dict[str, Any] = {
+        "epoch": run.epoch + 1, "train_loss": sums["loss"] / max(sums["samples"], 1),
+        "train_accuracy": sums["correct"] / sums["counted"] if sums["counted"] else None,
+        "val_loss": None, "val_accuracy": None, "lr": lr}
+    last = run.epoch + 1 == config.epochs
+    if splits.val is not None and ((run.epoch + 1) % config.val_every == 0 or last):
+        result = evaluate(run.module, splits.val, loss_fn=run.loss_fn,
+                          loss_name=config.loss.name, batch=config.batch, loader=loader,
+                          device=run.device)
+        row["val_loss"], row["val_accuracy"] = result.loss, result.accuracy
+    row["seconds"] = round(sums["seconds"], 3)
+    run.history.append(row)
+    run.schedule.end_epoch(run.epoch, row)
+    run.epoch, run.batch = run.epoch + 1, 0
+    run.sums = dict.fromkeys(sums, 0.0)
+    return row
+
+
+def _track(run: _Run, row: dict[str, Any], run_dir: Path) -> bool:
+    """Feed the monitored metric to the tracker; on a new best, keep and save those weights."""
+    value = row.get(run.tracker.monitor)
+    if value is None or not run.tracker.update(row["epoch"], value):
+        return False
+    run.best = ckpt.snapshot(run.module)
+    ckpt.save_weights(run_dir / "checkpoints" / ckpt.BEST, run.best)
+    return True
+
+
+def _save_interrupted(run: _Run, run_dir: Path, log: Log) -> None:
+    """Ctrl-C: save where the run stands, unless a step was cut in half (then keep the last)."""
+    if run.in_step:
+        log(f"\ninterrupted in the middle of a step; the last checkpoint in {run_dir} is kept")
+        return
+    ckpt.save_weights(run_dir / "checkpoints" / ckpt.LAST, ckpt.snapshot(run.module))
+    ckpt.save_state(run_dir / "checkpoints" / ckpt.STATE, run.state_dict())
+    write_metrics(run_dir, run.history)
+    log(f"\ninterrupted at epoch {run.epoch + 1}, batch {run.batch}; checkpoint saved to "
+        f"{run_dir / 'checkpoints'}; continue with --resume --out {run_dir}")
