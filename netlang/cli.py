@@ -10,8 +10,12 @@ import click
 
 # command name -> "module:attribute" of its click.Command
 COMMANDS: dict[str, str] = {
+    "check": "netlang.commands.check:check",
+    "summary": "netlang.commands.summary:summary",
+    "explain": "netlang.commands.explain:explain",
     "predict": "netlang.commands.predict:predict",
     "serve": "netlang.commands.serve:serve",
+    "train": "netlang.commands.train:train",
 }
 
 

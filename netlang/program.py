@@ -118,15 +118,16 @@ def _no_model(unit: Unit) -> Diagnostic:
                  hint="a file with only blocks is a library: `import` it from a model file")
 
 
-def compile_source(source: SourceFile) -> tuple[Program | None, list[Diagnostic]]:
-    """Parse and load imports; returns the program (None on errors) and the diagnostics."""
+def compile_source(source: SourceFile) -> tuple[Program | None, list[Diagnostic],
+                                                dict[str, SourceFile]]:
+    """Parse and load imports: the program (None on errors), diagnostics, and every file read."""
     sink = DiagnosticSink()
     loader = Loader(sink)
     unit = loader.load_source(source)
     if unit is None or sink.has_errors:
-        return None, sink.items
+        return None, sink.items, loader.sources
     program = Program(unit, loader.sources, [d for d in sink.items if d.severity != Severity.ERROR])
-    return program, sink.items
+    return program, sink.items, loader.sources
 
 
 def read_source(path: str | Path) -> SourceFile:
@@ -141,7 +142,7 @@ def load(path_or_source: str | Path, *, name: str | None = None) -> Program:
         source = read_source(path_or_source)
     else:
         source = SourceFile(name or "<string>", text)
-    program, diagnostics = compile_source(source)
+    program, diagnostics, _ = compile_source(source)
     if program is None:
         raise CompileError(diagnostics)
     return program

@@ -19,7 +19,8 @@ from netlang.backends.torch_init import SCHEMES, initialize, scheme_for
 from netlang.backends.torch_ops import Lowered, lower
 
 
-def to_torch(graph: ir.Graph, *, init: str | None = None, seed: int | None = None) -> fx.GraphModule:
+def to_torch(graph: ir.Graph, *, init: str | None = None,
+             seed: int | None = None) -> fx.GraphModule:
     """Build a trainable torch module computing `graph`.
 
     Args:
@@ -33,7 +34,8 @@ def to_torch(graph: ir.Graph, *, init: str | None = None, seed: int | None = Non
         output, or a tuple of the outputs in `graph.outputs` order.
 
     Raises:
-        ValueError: an unknown `init`, or a layer name that clashes with a torch.nn.Module attribute.
+        ValueError: an unknown `init`, or a layer name that clashes with a torch.nn.Module
+            attribute.
         InternalCompilerError: the IR and torch disagree on a layer's parameters.
     """
     if init is not None and init not in SCHEMES:
@@ -105,8 +107,8 @@ def _identifier(name: str) -> str:
 
 
 def _check_name(name: str) -> None:
-    """A submodule must not shadow a GraphModule attribute (`self.train(x)` would call the method)."""
+    """A submodule must not shadow a GraphModule attribute (`self.train(x)` calls the method)."""
     head = name.split(".")[0]
     if hasattr(fx.GraphModule, head):
-        raise ValueError(f"layer name `{name}` clashes with the torch.nn.Module attribute `{head}`; "
-                         "rename the layer")
+        raise ValueError(f"layer name `{name}` clashes with the torch.nn.Module attribute "
+                         f"`{head}`; rename the layer")

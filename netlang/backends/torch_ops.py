@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +35,7 @@ class Lowered:
     target: nn.Module | Callable[..., Any]
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
-    inputs: str = "each"
+    inputs: Literal["each", "list", "fold"] = "each"
     take: int | None = None
 
 
@@ -49,14 +49,15 @@ def _channels_in(node: Node) -> int:
     return c
 
 
-def _last(node: Node, axis: int) -> int:
+def _static_size(node: Node, axis: int) -> int:
     d = node.input_types[0].shape[axis]
     if not isinstance(d, int):
-        raise InternalCompilerError("torch lowering", f"{node.name}: symbolic size `{d}` on axis {axis}")
+        raise InternalCompilerError("torch lowering",
+                                    f"{node.name}: symbolic size `{d}` on axis {axis}")
     return d
 
 
-# Parametric and stateful ops: standard torch.nn modules.
+# Ops with parameters, buffers or train/eval behaviour (and lrn): standard torch.nn modules.
 def _conv(n: int) -> Lowering:
     module = {1: nn.Conv1d, 2: nn.Conv2d}[n]
 
@@ -79,7 +80,8 @@ def _conv_transpose2d(node: Node) -> Lowered:
 
 
 def _linear(node: Node) -> Lowered:
-    return Lowered(nn.Linear(_last(node, -1), node.attrs["features"], bias=node.attrs["bias"]))
+    a = node.attrs
+    return Lowered(nn.Linear(_static_size(node, -1), a["features"], bias=a["bias"]))
 
 
 def _embedding(node: Node) -> Lowered:
@@ -100,14 +102,15 @@ def _batchnorm(n: int) -> Lowering:
 
 def _layernorm(node: Node) -> Lowered:
     a = node.attrs
-    shape = tuple(_last(node, axis) for axis in range(-a["dims"], 0))
-    return Lowered(nn.LayerNorm(shape, eps=a["eps"], elementwise_affine=a["affine"], bias=a["affine"]))
+    shape = tuple(_static_size(node, axis) for axis in range(-a["dims"], 0))
+    return Lowered(nn.LayerNorm(shape, eps=a["eps"], elementwise_affine=a["affine"],
+                                bias=a["affine"]))
 
 
 def _recurrent(module: type[nn.RNNBase]) -> Lowering:
     def lower(node: Node) -> Lowered:
         a = node.attrs
-        rnn = module(_last(node, 2), a["hidden"], num_layers=a["layers"], bias=a["bias"],
+        rnn = module(_static_size(node, 2), a["hidden"], num_layers=a["layers"], bias=a["bias"],
                      batch_first=a["batch_first"], dropout=a["dropout"],
                      bidirectional=a["bidirectional"])
         return Lowered(rnn, take=0)  # (output, state): the sequence only
@@ -115,10 +118,15 @@ def _recurrent(module: type[nn.RNNBase]) -> Lowering:
     return lower
 
 
+def _lrn(node: Node) -> Lowered:
+    a = node.attrs
+    return Lowered(nn.LocalResponseNorm(a["size"], alpha=a["alpha"], beta=a["beta"], k=a["k"]))
+
+
 # Parameterless ops: torch functions with constant arguments.
 def _call(target: Callable[..., Any], **keywords: str) -> Lowering:
     """A function whose keyword arguments are node attributes (`keyword="attr"`)."""
-    return lambda node: Lowered(target, kwargs={kw: node.attrs[attr] for kw, attr in keywords.items()})
+    return lambda node: Lowered(target, kwargs={kw: node.attrs[a] for kw, a in keywords.items()})
 
 
 def _pool(kind: str, n: int) -> Lowering:
@@ -166,11 +174,6 @@ def _upsample(node: Node) -> Lowered:
     return Lowered(F.interpolate, kwargs={
         "scale_factor": float(node.attrs["scale"]), "mode": mode,
         "align_corners": False if mode == "bilinear" else None})
-
-
-def _lrn(node: Node) -> Lowered:
-    a = node.attrs
-    return Lowered(nn.LocalResponseNorm(a["size"], alpha=a["alpha"], beta=a["beta"], k=a["k"]))
 
 
 LOWERINGS: dict[str, Lowering] = {

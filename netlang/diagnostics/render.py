@@ -32,7 +32,7 @@ def render(diagnostic: Diagnostic, sources: Mapping[str, SourceFile] | None = No
     width = max(len(str(label.span.start.line)) for label in ordered) + 3
     for label in ordered:
         lines.extend(_excerpt(label, sources, width, diagnostic.hint if label.primary else None))
-    lines.extend(f"{'':{width}} = note: {note}" for note in diagnostic.notes)
+    lines.extend(f"{'':{width}}= note: {note}" for note in diagnostic.notes)
     return "\n".join(lines)
 
 

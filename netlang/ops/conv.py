@@ -80,6 +80,9 @@ def _transpose_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     pads, extra = tuple_of(a["padding"], 2), tuple_of(a["output_padding"], 2)
     spatial = []
     for size, k, s, p, d, e in zip(ins[0].shape[2:], kernel, stride, pads, dilation, extra):
+        if not (e < s or e < d):
+            raise ShapeError(f"{op} output_padding {a['output_padding']} must be smaller than the "
+                             f"stride or the dilation", code="NL2005")
         if isinstance(size, str):
             spatial.append(f"{size}'")
             continue

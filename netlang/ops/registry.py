@@ -168,8 +168,9 @@ def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[s
     from netlang.diagnostics import did_you_mean
 
     if len(positional) > len(spec.attrs):
-        raise AttrError("NL2017", f"{spec.name} takes at most {len(spec.attrs)} positional "
-                        f"argument{'s' if len(spec.attrs) != 1 else ''}, got {len(positional)}",
+        most = (f"at most {len(spec.attrs)} positional argument{'s' if len(spec.attrs) != 1 else ''}"
+                if spec.attrs else "no arguments")
+        raise AttrError("NL2017", f"{spec.name} takes {most}, got {len(positional)}",
                         arg=len(spec.attrs))
     values = dict(zip((a.name for a in spec.attrs), positional))
     for key, value in keyword.items():

@@ -8,6 +8,7 @@ from typing import Any
 from netlang.semantics.values import Builtin, Tensor
 
 MAX_LENGTH = 100_000  # longest list or range a program may build
+SHAPE_BUILTINS = {"channels", "shape", "rank", "dim"}  # the builtins that take tensors
 
 
 class BuiltinError(Exception):

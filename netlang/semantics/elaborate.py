@@ -18,7 +18,7 @@ from netlang.graph_builder import GraphBuilder
 from netlang.ir import Graph, TensorType, format_shape
 from netlang.ops import REGISTRY
 from netlang.ops.registry import AttrError, ShapeError, bind, describe
-from netlang.semantics.builtins import BUILTINS, BuiltinError
+from netlang.semantics.builtins import BUILTINS, SHAPE_BUILTINS, BuiltinError
 from netlang.semantics.expressions import EvalError, binary, unary
 from netlang.semantics.loader import Unit, header_span
 from netlang.semantics.values import POISON, BlockRef, Builtin, Layer, Poison, Tensor
@@ -169,9 +169,18 @@ class Elaborator:
                 self.statement(stmt, frame)
             except Failed as failed:
                 self.report(failed.diagnostic)
-                if isinstance(stmt, ast.Assign):
-                    for target in stmt.targets:
-                        frame.variables[target.id] = POISON
+                self._poison(stmt, frame)
+
+    @staticmethod
+    def _poison(stmt: ast.Stmt, frame: Frame) -> None:
+        """After a failed statement, what it defines exists as POISON: no follow-on errors."""
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                frame.variables[target.id] = POISON
+        elif isinstance(stmt, ast.InputDecl):
+            frame.variables[stmt.name] = POISON
+        elif isinstance(stmt, ast.Return) and frame.kind == "block":
+            frame.returned = (POISON,)
 
     def report(self, diagnostic: Diagnostic) -> None:
         notes = tuple(f"in block `{name}`, instantiated at {site}"
@@ -464,6 +473,10 @@ class Elaborator:
         if any(isinstance(v, Poison) for v in (func, *args, *kwargs.values())):
             return POISON
         if isinstance(func, Builtin):
+            if func.name not in SHAPE_BUILTINS:
+                for arg, node in zip(args, call.args):
+                    if isinstance(arg, Tensor):
+                        raise self._constant_required(arg, node.span, f"an argument of {func.name}")
             try:
                 return func.function(*args, **kwargs)
             except (BuiltinError, TypeError) as exc:

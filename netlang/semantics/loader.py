@@ -84,9 +84,13 @@ class Loader:
         name = self._resolve(unit.source.name, item.path)
         text = self._read(name)
         if text is None:
-            hint = did_you_mean(item.path, stdlib_names()) if not item.path.startswith(".") else None
+            if item.path.startswith("."):
+                hint = f"there is no file {name}"
+            else:
+                hint = did_you_mean(item.path, stdlib_names()) or (
+                    "standard-library names: " + ", ".join(stdlib_names()))
             self.sink.report(error("NL2008", f"cannot find import \"{item.path}\"", item.span,
-                                   hint=hint or "standard-library names: " + ", ".join(stdlib_names())))
+                                   hint=hint))
             return
         if name in self._stack:
             cycle = " -> ".join([*self._stack[self._stack.index(name):], name])

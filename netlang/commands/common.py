@@ -1,0 +1,58 @@
+"""Helpers shared by the CLI commands: loading with diagnostics, `--set` values, exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from netlang.diagnostics import Diagnostic, Severity
+from netlang.diagnostics.render import print_diagnostics
+from netlang.program import Program, compile_source, read_source
+from netlang.source import SourceFile
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def load_program(path: str) -> tuple[Program | None, list[Diagnostic], dict[str, SourceFile]]:
+    """Read and load a file; an unreadable file is a usage error (exit 2)."""
+    try:
+        source = read_source(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}", 2)
+    return compile_source(source)
+
+
+def report(diagnostics: list[Diagnostic], sources: dict[str, SourceFile], *,
+           as_json: bool = False) -> bool:
+    """Print diagnostics to stderr; True when there were errors."""
+    print_diagnostics(diagnostics, sources, as_json=as_json)
+    return any(d.severity is Severity.ERROR for d in diagnostics)
+
+
+def parse_settings(settings: tuple[str, ...]) -> dict[str, Any]:
+    """`--set classes=10 --set widths=[1,2]`: values are `.net` constants, never Python code."""
+    from netlang.diagnostics import DiagnosticSink
+    from netlang.semantics.elaborate import Elaborator, Failed, Frame, Scope
+    from netlang.semantics.loader import Loader
+
+    values: dict[str, Any] = {}
+    for setting in settings:
+        key, sep, text = setting.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise click.BadParameter(f"expected NAME=VALUE, got {setting!r}", param_hint="--set")
+        sink = DiagnosticSink()
+        unit = Loader(sink).load_source(SourceFile("--set", f"{key.strip()} = {text}"))
+        if unit is None:
+            raise click.BadParameter(f"cannot read the value {text!r}", param_hint="--set")
+        definition = unit.definitions[key.strip()]
+        try:
+            values[key.strip()] = Elaborator(unit, sink).eval(
+                definition.value, Frame(unit, Scope(()), "const"))  # type: ignore[union-attr]
+        except Failed as failed:
+            raise click.BadParameter(failed.diagnostic.message, param_hint="--set") from None
+    return values

@@ -1,0 +1,31 @@
+"""`netlang summary FILE`: the per-layer shape, parameter and cost table, before any tensor exists."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from netlang.commands.common import load_program, parse_settings, report
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--model", "model", default=None, help="Model to summarise (default: the trained "
+              "one, else the first).")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Set a model parameter, e.g. --set classes=10 (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def summary(file: str, model: str | None, settings: tuple[str, ...], as_json: bool) -> None:
+    """Print layer names, ops, output shapes and parameter counts, then totals."""
+    from netlang.summary import format_summary, summarize
+
+    program, diagnostics, sources = load_program(file)
+    graph = None
+    if program is not None:
+        graph, diagnostics = program.build(model, parse_settings(settings))
+    if report(diagnostics, sources) or graph is None:
+        sys.exit(1)
+    result = summarize(graph)
+    click.echo(json.dumps(result.to_json(), indent=2) if as_json else format_summary(result))

@@ -1,0 +1,135 @@
+"""Elaboration: names, control flow, blocks, imports and shapes, checked against hand-derived values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import netlang
+from netlang.diagnostics import CompileError
+
+
+def graph_of(source: str, model: str | None = None, **arguments: object) -> netlang.ir.Graph:  # type: ignore[name-defined]
+    return netlang.load(source).model(model, **arguments)
+
+
+def test_unlabelled_layers_take_their_index_in_the_scope_like_nn_sequential() -> None:
+    g = graph_of("""model A { input x: float32[N, 4]
+        y = x -> linear(8) -> relu -> head: { linear(4) -> relu -> linear(2) }
+        output y }""")
+    assert [n.name for n in g.nodes] == ["0", "1", "head.0", "head.1", "head.2"]
+    assert list(g.parameters()) == ["0.weight", "0.bias", "head.0.weight", "head.0.bias",
+                                    "head.2.weight", "head.2.bias"]
+
+
+def test_blocks_open_a_scope_named_by_label_or_index() -> None:
+    g = graph_of("""
+        block Unit(n: int)(x) { return x -> fc: linear(n) -> relu }
+        block Stack(n: int, depth: int)(x) {
+            for i in range(depth) { x = x -> Unit(n) }
+            return x
+        }
+        model A { input x: float32[N, 4]
+            y = x -> body: Stack(6, 3)
+            output y }""")
+    assert list(g.parameters()) == [f"body.{i}.fc.{p}" for i in range(3) for p in ("weight", "bias")]
+
+
+def test_if_chooses_a_branch_at_compile_time_from_input_shape() -> None:
+    source = """
+        block Shortcut(planes: int)(x) {
+            s = x
+            if channels(x) != planes { s = x -> proj: conv2d(planes, kernel=1) }
+            return s
+        }
+        model A(c: int = 8) { input x: float32[N, 8, 4, 4]
+            y = x -> Shortcut(c)
+            output y }"""
+    assert graph_of(source).nodes == []
+    g = graph_of(source, c=16)
+    assert [(n.name, n.output_types[0].shape) for n in g.nodes] == [("0.proj", ("N", 16, 4, 4))]
+
+
+def test_symbolic_sequence_length_flows_through_recurrent_layers() -> None:
+    g = graph_of("""model A { input tokens: int64[N, T]
+        y = tokens -> embedding(100, 16) -> lstm(32, bidirectional=true) -> select(axis=1, index=-1)
+        output y }""")
+    assert [n.output_types[0].shape for n in g.nodes] == [("N", "T", 16), ("N", "T", 64), ("N", 64)]
+
+
+def test_split_returns_several_tensors_and_concat_joins_them() -> None:
+    g = graph_of("""model A { input x: float32[N, 10, 4, 4]
+        a, b = split(x, [4, 6])
+        y = concat(b, a, axis=1)
+        output y }""")
+    assert g.outputs[0].type.shape == ("N", 10, 4, 4)
+    assert g.nodes[1].inputs == ("0:1", "0:0")
+
+
+def test_constants_lists_and_arithmetic_drive_architecture() -> None:
+    g = graph_of("""
+        widths = [8, 16, 32]
+        model A(scale: int = 2) { input x: float32[N, 3, 32, 32]
+            for w in widths { x = x -> conv2d(w * scale, kernel=3, padding=1) -> maxpool2d(2) }
+            y = x -> flatten
+            output y }""")
+    assert g.outputs[0].type.shape == ("N", 64 * 4 * 4)
+
+
+def test_shape_annotations_and_tests_hold_for_a_correct_model() -> None:
+    program = netlang.load("""model A { input x: float32[N, 3, 8, 8]
+        h: [N, 4, 8, 8] = x -> conv2d(4, kernel=3, padding="same")
+        y = h -> global_avgpool
+        output y
+        test { input [5, 3, 8, 8] -> output [5, 4]; params == 112; layers == 2 } }""")
+    assert program.check() == []
+
+
+def test_relative_import_is_resolved_next_to_the_importing_file(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "blocks.net").write_text("block Head(n: int)(x) { return x -> linear(n) }")
+    (tmp_path / "main.net").write_text('import "./lib/blocks.net"\n'
+                                       "model A { input x: float32[N, 3]\n y = x -> Head(2)\n output y }")
+    g = netlang.load(tmp_path / "main.net").model()
+    assert g.param_count == 3 * 2 + 2
+
+
+def test_model_arguments_are_type_checked() -> None:
+    program = netlang.load("model A(classes: int = 3) { input x: float32[N, 2]\n"
+                           " y = x -> linear(classes)\n output y }")
+    assert program.model(classes=5).outputs[0].type.shape == ("N", 5)
+    with pytest.raises(CompileError, match="declared `int`"):
+        program.model(classes="five")
+    with pytest.raises(CompileError, match="no parameter `clases`"):
+        program.model(clases=5)
+
+
+def test_train_section_becomes_data_with_symbols_and_model_arguments() -> None:
+    from netlang.train_spec import Call
+
+    g = graph_of("""model A(classes: int = 3) { input x: float32[N, 64]
+            y = x -> linear(classes)
+            output y }
+        train A {
+            data digits(flatten=true)
+            optimizer sgd(lr=0.1, momentum=0.9, nesterov=true)
+            schedule cosine
+            regularize [l1(1e-5), l2(1e-4)]
+            early_stop monitor=val_accuracy patience=3
+            classes ["a", "b", "c"]
+            stage head { epochs 2 freeze ["0"] }
+        }""")
+    spec = g.train
+    assert spec.entries["optimizer"] == Call("sgd", (), {"lr": 0.1, "momentum": 0.9, "nesterov": True})
+    assert spec.entries["schedule"] == Call("cosine")
+    assert [c.name for c in spec.entries["regularize"]] == ["l1", "l2"]
+    assert spec.entries["early_stop"].kwargs["monitor"] == Call("val_accuracy")
+    assert spec.stages[0].name == "head" and spec.stages[0].entries == {"epochs": 2, "freeze": ["0"]}
+
+
+def test_load_accepts_source_text_and_reports_all_errors_at_once() -> None:
+    with pytest.raises(CompileError) as info:
+        netlang.load("model A { input x: float32[N, 2]\n a = x -> lineer(2)\n b = x -> relu(3)\n"
+                     " output a, b }").model()
+    assert [d.code for d in info.value.diagnostics] == ["NL2001", "NL2017"]
