@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from netlang.data.args import bind, is_number
+from netlang.data.args import bind, is_number, suggest
 from netlang.data.resize import parse_size
 from netlang.train_schema import SCHEMA
 from netlang.train_spec import Call
@@ -45,8 +45,8 @@ def make_augment(calls: list[Call]) -> Augment:
 def _step(call: Call) -> Augment:
     table: Any = SCHEMA["augment"]
     if call.name not in table:
-        raise ValueError(f"unknown augmentation {call.name!r}; expected one of "
-                         f"{', '.join(sorted(table))}")
+        raise ValueError(f"unknown augmentation {call.name!r}{suggest(call.name, table)}; "
+                         f"expected one of {', '.join(sorted(table))}")
     args = bind(call, table[call.name])
     match call.name:
         case "random_crop":

@@ -1,10 +1,13 @@
-"""In-memory data sets: the values every data source produces and the loader consumes."""
+"""In-memory data sets: the values every data source produces and the loader consumes, and
+image arrays -> Dataset (resized, optionally flattened)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from netlang.data.resize import resize
 
 
 @dataclass
@@ -39,3 +42,13 @@ class DataSplits:
     test: Dataset | None
     classes: list[str] | None  # class names in label order
     input_shape: tuple[int, ...]  # per sample, e.g. (1, 32, 32)
+
+
+def image_dataset(x: np.ndarray, y: np.ndarray, *, size: tuple[int, int] | None,
+                  flatten: bool) -> Dataset:
+    """Images in [0, 1], [n, C, H, W] -> a Dataset, resized to `size` and maybe flattened."""
+    if size is not None and size != x.shape[-2:]:
+        x = resize(x, size)
+    if flatten:
+        x = x.reshape(len(x), -1)
+    return Dataset(np.ascontiguousarray(x, dtype=np.float32), y)

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from netlang.data.dataset import Dataset
-from netlang.data.resize import resize
+from netlang.data.dataset import Dataset, image_dataset
 
 # IDX type code -> numpy dtype (big-endian where it matters)
 _TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
@@ -57,13 +56,3 @@ def idx_dataset(images: Path, labels: Path, *, limit: int | None = None,
     x, y = x[:limit], y[:limit]
     return image_dataset(x[:, None].astype(np.float32) / 255.0, y.astype(np.int64),
                          size=size, flatten=flatten)
-
-
-def image_dataset(x: np.ndarray, y: np.ndarray, *, size: tuple[int, int] | None,
-                  flatten: bool) -> Dataset:
-    """Images in [0, 1], [n, C, H, W] -> a Dataset, resized to `size` and maybe flattened."""
-    if size is not None and size != x.shape[-2:]:
-        x = resize(x, size)
-    if flatten:
-        x = x.reshape(len(x), -1)
-    return Dataset(np.ascontiguousarray(x, dtype=np.float32), y)

@@ -34,6 +34,8 @@ def load_image_folder(root: Path, *, size: tuple[int, int] | None = None, channe
     """
     if channels not in _MODES:
         raise ValueError(f"image_folder: channels={channels!r}; expected 1 or 3")
+    if not root.is_dir():
+        raise ValueError(f"image_folder: {root} is not a folder")
     folders = ({name: root / name for name in SPLIT_FOLDERS if (root / name).is_dir()}
                if (root / "train").is_dir() else {"train": root})
     classes = _classes(folders["train"])

@@ -49,7 +49,7 @@ class Loader:
                  augment: Augment | None, drop_last: bool) -> None:
         self.ds, self.batch, self.shuffle, self.augment = ds, batch, shuffle, augment
         self.drop_last = drop_last
-        self.seeds = np.random.SeedSequence([seed, epoch]).generate_state(2, np.uint64)
+        self.seeds = np.random.SeedSequence([seed % 2**64, epoch]).generate_state(2, np.uint64)
 
     def __len__(self) -> int:
         n = len(self.ds)

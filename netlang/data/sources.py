@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from netlang.data.args import bind, suggest
-from netlang.data.dataset import DataSplits, Dataset
-from netlang.data.idx import idx_dataset, image_dataset
+from netlang.data.dataset import DataSplits, Dataset, image_dataset
+from netlang.data.idx import idx_dataset
 from netlang.data.images import load_image_folder
 from netlang.data.mnist import load_mnist
 from netlang.data.resize import parse_size
@@ -64,8 +64,9 @@ def _assemble(loaded: Loaded, split: Any, seed: int, source: str) -> DataSplits:
     """Cut val (and test, unless the source has one) out of the training part."""
     train, val, test = loaded.train, loaded.val, loaded.test
     if val is not None:
-        if split is not None:
-            raise ValueError(f"{source}: split has no effect, the source has its own val split")
+        if split is not None and parse_split(split)[0] != 1:
+            raise ValueError(f"{source}: split={split!r} has no effect, the source has its own "
+                             "val split (omit split, or use split=1.0)")
     else:
         fractions = parse_split(split)
         if test is not None:
