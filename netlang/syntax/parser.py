@@ -53,7 +53,7 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
                      source.span(end_line, end_column, end_line, end_column + 1),
                      hint=_eof_hint(source.text))
     assert token is not None
-    expected = sorted({TOKEN_NAMES.get(t, _describe(t)) for t in getattr(exc, "expected", ())})
+    expected = sorted({_describe(t) for t in getattr(exc, "expected", ())})
     width = max(1, len(str(token)))
     hint = _token_hint(str(token), expected)
     if hint is None and 0 < len(expected) <= 5:
@@ -63,6 +63,9 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
 
 
 def _describe(terminal: str) -> str:
+    """A terminal as a person would name it: `{`, a name, end of file."""
+    if terminal in TOKEN_NAMES:
+        return TOKEN_NAMES[terminal]
     pattern = _parser().get_terminal(terminal).pattern
     return f"`{pattern.value}`" if pattern.type == "str" else terminal.lower()
 
