@@ -35,3 +35,7 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="netlang")
 def main() -> None:
     """netlang: write a neural network down, check its shapes, train it, ship it as ONNX."""
+
+
+if __name__ == "__main__":
+    main()
