@@ -13,9 +13,12 @@ COMMANDS: dict[str, str] = {
     "check": "netlang.commands.check:check",
     "summary": "netlang.commands.summary:summary",
     "explain": "netlang.commands.explain:explain",
+    "compile": "netlang.commands.compile:compile_command",
+    "export": "netlang.commands.export:export",
     "predict": "netlang.commands.predict:predict",
     "serve": "netlang.commands.serve:serve",
     "train": "netlang.commands.train:train",
+    "import-weights": "netlang.commands.import_weights:import_weights",
 }
 
 

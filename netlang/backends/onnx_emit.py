@@ -1,4 +1,5 @@
-"""ONNX emission: IR graph + weights -> onnx.ModelProto, built with onnx.helper (no tracing, no torch).
+"""ONNX emission: IR graph + weights -> onnx.ModelProto, built with onnx.helper (no tracing, no
+torch).
 
 Graph inputs and outputs keep the model's own value names, each node is named after its IR node
 and carries its source position (`file:line:col`) as doc_string, initializers are named like the
@@ -21,15 +22,17 @@ from netlang.backends.onnx_ops import lower
 from netlang.backends.weights import check_weights, init_weights
 from netlang.ir import Graph, Node, TensorType
 
-OPSET = 20  # the newest opset onnxruntime 1.31 and TensorRT 10 both implement in full
-IR_VERSION = 9  # the IR version that goes with opset 20; onnxruntime 1.31 rejects 14 and above
+OPSET = 20  # the default and the oldest we emit (Gelu is new in 20); also TensorRT 10's
+IR_VERSION = 9  # the IR version that goes with opset 20
+MAX_IR_VERSION = 13  # onnxruntime 1.31 rejects 14 and above, so opsets 20-26 can be asked for
 
 ELEMENT_TYPES = {"float32": onnx.TensorProto.FLOAT, "float16": onnx.TensorProto.FLOAT16,
                  "int64": onnx.TensorProto.INT64, "int32": onnx.TensorProto.INT32}
 
 # (producer op, batch norm op, producer output rank) pairs that fold: the batch norm's channel
 # axis 1 is then the producer's output-feature axis.
-FOLDABLE = {("conv1d", "batchnorm1d", 3), ("conv2d", "batchnorm2d", 4), ("linear", "batchnorm1d", 2)}
+FOLDABLE = {("conv1d", "batchnorm1d", 3), ("conv2d", "batchnorm2d", 4),
+            ("linear", "batchnorm1d", 2)}
 
 
 def emit_onnx(graph: Graph, weights: Mapping[str, np.ndarray] | None = None, *, opset: int = OPSET,
@@ -55,6 +58,7 @@ def emit_onnx(graph: Graph, weights: Mapping[str, np.ndarray] | None = None, *, 
         renamed[value.name] = f"{value.name}/fp16"
         onnx_nodes.append(_cast(value.name, renamed[value.name], onnx.TensorProto.FLOAT16))
     produced_as = {value.name: f"{value.name}/fp16" for value in _floats(graph.outputs, fp16)}
+    renamed.update(produced_as)  # an output may also feed later nodes
 
     # 2. lower every node, tagging each ONNX node with the IR node's source position
     used: set[str] = set()
@@ -65,20 +69,36 @@ def emit_onnx(graph: Graph, weights: Mapping[str, np.ndarray] | None = None, *, 
             made.doc_string = str(node.origin) if node.origin else ""
         onnx_nodes += lowering.nodes
         used.update(lowering.used)
-    onnx_nodes += [_cast(inner, outer, onnx.TensorProto.FLOAT) for outer, inner in produced_as.items()]
+    onnx_nodes += [_cast(inner, outer, onnx.TensorProto.FLOAT)
+                   for outer, inner in produced_as.items()]
 
-    # 3. initializers in state_dict order, then the graph and the model
+    # 3. initializers in state_dict order (node by node, parameters before buffers), then the
+    # graph and the model
+    names = [f"{node.name}.{local}" for node in nodes for local in {**node.params, **node.buffers}]
     initializers = [numpy_helper.from_array(_stored(weights[name], float_type), name)
-                    for name in weights if name in used]
+                    for name in names if name in used]
     onnx_graph = helper.make_graph(onnx_nodes, graph.name,
                                    [_value_info(v.name, v.type) for v in graph.inputs],
                                    [_value_info(v.name, v.type) for v in graph.outputs],
                                    initializers, doc_string=graph.doc)
     model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", opset)],
-                              ir_version=IR_VERSION, producer_name="netlang",
+                              ir_version=ir_version(opset), producer_name="netlang",
                               producer_version=version("netlang"), doc_string=graph.doc)
     helper.set_model_props(model, {"netlang.version": version("netlang"), **(metadata or {})})
     return model
+
+
+def ir_version(opset: int) -> int:
+    """The IR version to declare for `opset`; ValueError outside what netlang and onnxruntime
+    support."""
+    if opset < OPSET:
+        raise ValueError(f"opset {opset} is too old: netlang emits Gelu and needs opset {OPSET} "
+                         "or newer")
+    required = max(IR_VERSION, helper.find_min_ir_version_for([helper.make_opsetid("", opset)]))
+    if required > MAX_IR_VERSION:
+        raise ValueError(f"opset {opset} needs ONNX IR version {required}; onnxruntime 1.31 reads "
+                         f"IR versions up to {MAX_IR_VERSION}")
+    return required
 
 
 def fold_batchnorms(graph: Graph, weights: Mapping[str, np.ndarray]
@@ -114,7 +134,8 @@ def _folded_weights(producer: Node, bn: Node, weights: Mapping[str, np.ndarray]
     scale = get(bn, "weight", 1.0) / np.sqrt(get(bn, "running_var", 1.0) + bn.attrs["eps"])
     weight = get(producer, "weight", 0.0)
     weight = weight * scale.reshape(-1, *[1] * (weight.ndim - 1))
-    bias = (get(producer, "bias", 0.0) - get(bn, "running_mean", 0.0)) * scale + get(bn, "bias", 0.0)
+    shift = get(bn, "bias", 0.0)
+    bias = (get(producer, "bias", 0.0) - get(bn, "running_mean", 0.0)) * scale + shift
     return {f"{producer.name}.weight": weight.astype(np.float32),
             f"{producer.name}.bias": np.broadcast_to(bias, scale.shape).astype(np.float32)}
 

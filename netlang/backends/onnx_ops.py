@@ -10,6 +10,7 @@ Dropout is the identity and batch norm uses its running statistics.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +19,9 @@ import numpy as np
 from onnx import NodeProto, helper, numpy_helper
 
 from netlang.ir import Node
-from netlang.ops.conv import _pads as conv_pads
+from netlang.ops.conv import conv_pads
 from netlang.ops.merge import split_sizes
-from netlang.ops.registry import tuple_of
+from netlang.ops.registry import tuple_of, window_out
 
 
 class LoweringError(Exception):
@@ -108,187 +109,220 @@ def lower(node: Node, inputs: Sequence[str], outputs: Sequence[str],
 # Activations and element-wise ops.
 def _simple(op_type: str, **attrs: Callable[[dict[str, Any]], Any]) -> Lower:
     """A one-node lowering whose ONNX attributes are computed from the IR attributes."""
-    def lower_simple(l: Lowering) -> None:
-        l.emit(op_type, l.inputs, **{k: f(l.attrs) for k, f in attrs.items()})
+    def lower_simple(ctx: Lowering) -> None:
+        ctx.emit(op_type, ctx.inputs, **{k: f(ctx.attrs) for k, f in attrs.items()})
     return lower_simple
 
 
-def _silu(l: Lowering) -> None:
-    l.emit("Mul", [l.x, l.emit("Sigmoid", [l.x], "sigmoid")])
+def _silu(ctx: Lowering) -> None:
+    ctx.emit("Mul", [ctx.x, ctx.emit("Sigmoid", [ctx.x], "sigmoid")])
 
 
 def _variadic(op_type: str) -> Lower:
     """A chain of binary nodes (Add, Mul) over two or more inputs."""
-    def lower_chain(l: Lowering) -> None:
-        acc = l.inputs[0]
-        for i, value in enumerate(l.inputs[1:-1], 1):
-            acc = l.emit(op_type, [acc, value], f"{op_type.lower()}{i}")
-        l.emit(op_type, [acc, l.inputs[-1]])
+    def lower_chain(ctx: Lowering) -> None:
+        acc = ctx.inputs[0]
+        for i, value in enumerate(ctx.inputs[1:-1], 1):
+            acc = ctx.emit(op_type, [acc, value], f"{op_type.lower()}{i}")
+        ctx.emit(op_type, [acc, ctx.inputs[-1]])
     return lower_chain
 
 
-def _split(l: Lowering) -> None:
-    sizes = split_sizes(l.node.input_types[0], l.attrs)
-    l.emit("Split", [l.x, l.ints("sizes", sizes)], axis=l.attrs["axis"])
+def _split(ctx: Lowering) -> None:
+    sizes = split_sizes(ctx.node.input_types[0], ctx.attrs)
+    ctx.emit("Split", [ctx.x, ctx.ints("sizes", sizes)], axis=ctx.attrs["axis"])
 
 
 # Dense layers and convolutions.
-def _linear(l: Lowering) -> None:
-    weight, bias = l.param("weight"), l.optional("bias")
-    if len(l.shape) == 2:
-        l.emit("Gemm", [l.x, weight, bias], transB=1)
+def _linear(ctx: Lowering) -> None:
+    weight, bias = ctx.param("weight"), ctx.optional("bias")
+    if len(ctx.shape) == 2:
+        ctx.emit("Gemm", [ctx.x, weight, bias], transB=1)
         return
-    product = l.emit("MatMul", [l.x, l.emit("Transpose", [weight], "weight_t", perm=[1, 0])],
-                     "matmul" if bias else None)
+    transposed = ctx.emit("Transpose", [weight], "weight_t", perm=[1, 0])
+    product = ctx.emit("MatMul", [ctx.x, transposed], "matmul" if bias else None)
     if bias:
-        l.emit("Add", [product, bias])
+        ctx.emit("Add", [product, bias])
 
 
-def _embedding(l: Lowering) -> None:
-    l.emit("Gather", [l.param("weight"), l.x], axis=0)
+def _embedding(ctx: Lowering) -> None:
+    ctx.emit("Gather", [ctx.param("weight"), ctx.x], axis=0)
 
 
-def _conv(l: Lowering) -> None:
-    a, n = l.attrs, len(l.shape) - 2
+def _conv(ctx: Lowering) -> None:
+    a, n = ctx.attrs, len(ctx.shape) - 2
     kernel, stride, dilation = (tuple_of(a[k], n) for k in ("kernel", "stride", "dilation"))
-    pads = conv_pads(l.node.op, a, kernel, dilation, stride)
-    l.emit("Conv", [l.x, l.param("weight"), l.optional("bias")], kernel_shape=list(kernel),
-           strides=list(stride), dilations=list(dilation), group=a["groups"],
-           pads=[lo for lo, _ in pads] + [hi for _, hi in pads])
+    pads = conv_pads(ctx.node.op, a, kernel, dilation, stride)
+    ctx.emit("Conv", [ctx.x, ctx.param("weight"), ctx.optional("bias")],
+             kernel_shape=list(kernel), strides=list(stride), dilations=list(dilation),
+             group=a["groups"], pads=[lo for lo, _ in pads] + [hi for _, hi in pads])
 
 
-def _conv_transpose(l: Lowering) -> None:
-    a = l.attrs
+def _conv_transpose(ctx: Lowering) -> None:
+    a = ctx.attrs
     kernel, stride, dilation, pads, extra = (tuple_of(a[k], 2) for k in (
         "kernel", "stride", "dilation", "padding", "output_padding"))
-    l.emit("ConvTranspose", [l.x, l.param("weight"), l.optional("bias")],
-           kernel_shape=list(kernel), strides=list(stride), dilations=list(dilation),
-           group=a["groups"], pads=list(pads) * 2, output_padding=list(extra))
+    ctx.emit("ConvTranspose", [ctx.x, ctx.param("weight"), ctx.optional("bias")],
+             kernel_shape=list(kernel), strides=list(stride), dilations=list(dilation),
+             group=a["groups"], pads=list(pads) * 2, output_padding=list(extra))
 
 
 # Normalisation.
-def _batchnorm(l: Lowering) -> None:
-    channels = l.shape[1]
-    if l.attrs["affine"]:
-        scale, bias = l.param("weight"), l.param("bias")
-    else:
-        scale, bias = l.floats("scale", np.ones(channels)), l.floats("bias", np.zeros(channels))
-    l.emit("BatchNormalization", [l.x, scale, bias, l.param("running_mean"), l.param("running_var")],
-           epsilon=float(l.attrs["eps"]))
+def _batchnorm(ctx: Lowering) -> None:
+    scale, bias = _affine(ctx, ctx.shape[1:2])
+    statistics = [ctx.param("running_mean"), ctx.param("running_var")]
+    ctx.emit("BatchNormalization", [ctx.x, scale, bias, *statistics],
+             epsilon=float(ctx.attrs["eps"]))
 
 
-def _layernorm(l: Lowering) -> None:
-    dims = l.attrs["dims"]
-    if l.attrs["affine"]:
-        scale, bias = l.param("weight"), l.param("bias")
-    else:
-        trailing = l.shape[-dims:]
-        scale, bias = l.floats("scale", np.ones(trailing)), l.floats("bias", np.zeros(trailing))
-    l.emit("LayerNormalization", [l.x, scale, bias], axis=-dims, epsilon=float(l.attrs["eps"]))
+def _layernorm(ctx: Lowering) -> None:
+    dims = ctx.attrs["dims"]
+    scale, bias = _affine(ctx, ctx.shape[-dims:])
+    ctx.emit("LayerNormalization", [ctx.x, scale, bias], axis=-dims,
+             epsilon=float(ctx.attrs["eps"]))
 
 
-def _lrn(l: Lowering) -> None:
+def _affine(ctx: Lowering, shape: tuple[int | str, ...]) -> tuple[str, str]:
+    """The learned scale and shift, or constants 1 and 0 of `shape` when `affine` is off."""
+    if ctx.attrs["affine"]:
+        return ctx.param("weight"), ctx.param("bias")
+    return ctx.floats("scale", np.ones(shape)), ctx.floats("bias", np.zeros(shape))
+
+
+def _lrn(ctx: Lowering) -> None:
     """ONNX LRN sums channels [c - (size-1)//2, c + size//2]; torch sums [c - size//2,
     c + (size-1)//2]. They agree for odd sizes, but onnxruntime implements LRN only for odd
     sizes on 4-D input; otherwise it is spelt out: x / (k + alpha/size * window_sum(x^2))^beta,
     the window sum being a 1x1 convolution with a banded 0/1 matrix over the channels."""
-    size, a = l.attrs["size"], l.attrs
-    if size % 2 and len(l.shape) == 4:
-        l.emit("LRN", [l.x], size=size, alpha=float(a["alpha"]), beta=float(a["beta"]),
-               bias=float(a["k"]))
+    size, a = ctx.attrs["size"], ctx.attrs
+    if size % 2 and len(ctx.shape) == 4:
+        ctx.emit("LRN", [ctx.x], size=size, alpha=float(a["alpha"]), beta=float(a["beta"]),
+                 bias=float(a["k"]))
         return
-    channels = l.shape[1]
+    channels = ctx.shape[1]
     if not isinstance(channels, int):
-        raise LoweringError(l.node, f"lrn of size {size} on a {len(l.shape)}-D input needs a "
+        raise LoweringError(ctx.node, f"lrn of size {size} on a {len(ctx.shape)}-D input needs a "
                             "fixed channel count", "use an odd size on [N, C, H, W]")
     offset = np.arange(channels)[None, :] - np.arange(channels)[:, None]  # [out c, in c']
     band = (offset >= -(size // 2)) & (offset <= (size - 1) // 2)
-    band = band.reshape(channels, channels, *[1] * (len(l.shape) - 2))
-    window = l.emit("Conv", [l.emit("Mul", [l.x, l.x], "square"), l.floats("band", band)],
-                    "window_sum")
-    scaled = l.emit("Mul", [window, l.floats("alpha", a["alpha"] / size)], "scaled")
-    shifted = l.emit("Add", [scaled, l.floats("k", a["k"])], "shifted")
-    l.emit("Div", [l.x, l.emit("Pow", [shifted, l.floats("beta", a["beta"])], "denominator")])
+    band = band.reshape(channels, channels, *[1] * (len(ctx.shape) - 2))
+    square = ctx.emit("Mul", [ctx.x, ctx.x], "square")
+    window = ctx.emit("Conv", [square, ctx.floats("band", band)], "window_sum")
+    scaled = ctx.emit("Mul", [window, ctx.floats("alpha", a["alpha"] / size)], "scaled")
+    shifted = ctx.emit("Add", [scaled, ctx.floats("k", a["k"])], "shifted")
+    denominator = ctx.emit("Pow", [shifted, ctx.floats("beta", a["beta"])], "denominator")
+    ctx.emit("Div", [ctx.x, denominator])
 
 
-def _identity(l: Lowering) -> None:
-    l.emit("Identity", l.inputs)
+def _identity(ctx: Lowering) -> None:
+    ctx.emit("Identity", ctx.inputs)
 
 
 # Pooling.
 def _pool(op_type: str) -> Lower:
-    def lower_pool(l: Lowering) -> None:
-        a, n = l.attrs, len(l.shape) - 2
-        stride = a["stride"] if a["stride"] is not None else a["kernel"]
-        attrs: dict[str, Any] = dict(kernel_shape=list(tuple_of(a["kernel"], n)),
-                                     strides=list(tuple_of(stride, n)),
-                                     pads=list(tuple_of(a["padding"], n)) * 2,
-                                     ceil_mode=int(a["ceil_mode"]))
+    def lower_pool(ctx: Lowering) -> None:
+        a, n = ctx.attrs, len(ctx.shape) - 2
+        kernel = tuple_of(a["kernel"], n)
+        stride = tuple_of(a["stride"] if a["stride"] is not None else a["kernel"], n)
+        pads, dilation = tuple_of(a["padding"], n), tuple_of(a.get("dilation", 1), n)
+        ceil_mode, trim = _ceil_mode(ctx, kernel, stride, pads, dilation)
+        attrs: dict[str, Any] = dict(kernel_shape=list(kernel), strides=list(stride),
+                                     pads=list(pads) * 2, ceil_mode=ceil_mode)
         if "dilation" in a:
-            attrs["dilations"] = list(tuple_of(a["dilation"], n))
+            attrs["dilations"] = list(dilation)
         if "count_include_pad" in a:
             attrs["count_include_pad"] = int(a["count_include_pad"])
-        l.emit(op_type, [l.x], **attrs)
+        if not trim:
+            ctx.emit(op_type, [ctx.x], **attrs)
+            return
+        pooled = ctx.emit(op_type, [ctx.x], "pool", **attrs)
+        axes, ends = zip(*trim.items())
+        ctx.emit("Slice", [pooled, ctx.ints("starts", [0] * len(axes)), ctx.ints("ends", ends),
+                           ctx.ints("axes", axes)])
     return lower_pool
 
 
-def _adaptive_avgpool(l: Lowering) -> None:
+def _ceil_mode(ctx: Lowering, kernel: tuple[int, ...], stride: tuple[int, ...],
+               pads: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[int, dict[int, int]]:
+    """ONNX's ceil_mode flag, and the axes whose extra last window must be cut off (axis -> size).
+
+    torch drops a last window that would start in the right padding; onnx's shape inference
+    keeps it (onnxruntime drops it too), so where that rule bites the output is sliced to
+    torch's size, making the declared and inferred shapes agree."""
+    spatial, outs = ctx.shape[2:], ctx.node.output_types[0].shape[2:]
+    if not ctx.attrs["ceil_mode"]:
+        return 0, {}
+    if not all(isinstance(size, int) for size in spatial):
+        return 1, {}
+    floors = tuple(window_out(ctx.node.op, size, k, s, p, p, d) for size, k, s, p, d
+                   in zip(spatial, kernel, stride, pads, dilation))
+    if outs == floors:
+        return 0, {}
+    trim = {}
+    for axis, (size, k, s, p, d, out) in enumerate(zip(spatial, kernel, stride, pads, dilation,
+                                                       outs), 2):
+        if math.ceil((int(size) + 2 * p - d * (k - 1) - 1) / s) + 1 != out:
+            trim[axis] = int(out)
+    return 1, trim
+
+
+def _adaptive_avgpool(ctx: Lowering) -> None:
     """Adaptive pooling is a plain AveragePool when each output size divides its input size."""
-    spatial = l.shape[2:]
-    out = tuple_of(l.attrs["size"], len(spatial))
+    spatial = ctx.shape[2:]
+    out = tuple_of(ctx.attrs["size"], len(spatial))
     if all(o == 1 for o in out):
-        l.emit("GlobalAveragePool", [l.x])
+        ctx.emit("GlobalAveragePool", [ctx.x])
         return
     if not all(isinstance(i, int) and i % o == 0 for i, o in zip(spatial, out)):
-        raise LoweringError(l.node, f"{l.node.op} from {list(spatial)} to {list(out)} has no ONNX "
-                            "equivalent: each output size must divide its input size (or be 1)",
-                            "choose an output size that divides the input, or pool to 1")
+        raise LoweringError(ctx.node, f"{ctx.node.op} from {list(spatial)} to {list(out)} has no "
+                            "ONNX equivalent: each output size must divide its input size (or be "
+                            "1)", "choose an output size that divides the input, or pool to 1")
     kernel = [int(i) // o for i, o in zip(spatial, out)]
-    l.emit("AveragePool", [l.x], kernel_shape=kernel, strides=kernel)
+    ctx.emit("AveragePool", [ctx.x], kernel_shape=kernel, strides=kernel)
 
 
 def _global(op_type: str) -> Lower:
-    def lower_global(l: Lowering) -> None:
-        axes = list(range(2, len(l.shape)))
-        l.emit(op_type, [l.x, l.ints("axes", axes)], keepdims=0)
+    def lower_global(ctx: Lowering) -> None:
+        axes = list(range(2, len(ctx.shape)))
+        ctx.emit(op_type, [ctx.x, ctx.ints("axes", axes)], keepdims=0)
     return lower_global
 
 
 # Layout.
-def _flatten(l: Lowering) -> None:
-    rank = len(l.shape)
-    start, end = l.attrs["start"] % rank, l.attrs["end"] % rank
+def _flatten(ctx: Lowering) -> None:
+    rank = len(ctx.shape)
+    start, end = ctx.attrs["start"] % rank, ctx.attrs["end"] % rank
     if (start, end) == (1, rank - 1):
-        l.emit("Flatten", [l.x], axis=1)
+        ctx.emit("Flatten", [ctx.x], axis=1)
         return
-    out = l.node.output_types[0].shape
+    out = ctx.node.output_types[0].shape
     target = [0] * start + [d if isinstance(d, int) else -1 for d in out[start:]]
     if target.count(-1) > 1:
-        raise LoweringError(l.node, f"flatten of {list(l.shape)} leaves more than one symbolic "
-                            "size to infer")
-    l.emit("Reshape", [l.x, l.ints("shape", target)])
+        raise LoweringError(ctx.node, f"flatten of {list(ctx.shape)} leaves more than one "
+                            "symbolic size to infer")
+    ctx.emit("Reshape", [ctx.x, ctx.ints("shape", target)])
 
 
-def _reshape(l: Lowering) -> None:
-    out = l.node.output_types[0].shape
-    l.emit("Reshape", [l.x, l.ints("shape", [0, *out[1:]])])
+def _reshape(ctx: Lowering) -> None:
+    out = ctx.node.output_types[0].shape
+    ctx.emit("Reshape", [ctx.x, ctx.ints("shape", [0, *out[1:]])])
 
 
-def _select(l: Lowering) -> None:
-    l.emit("Gather", [l.x, l.ints("index", l.attrs["index"])], axis=l.attrs["axis"])
+def _select(ctx: Lowering) -> None:
+    ctx.emit("Gather", [ctx.x, ctx.ints("index", ctx.attrs["index"])], axis=ctx.attrs["axis"])
 
 
-def _upsample(l: Lowering) -> None:
+def _upsample(ctx: Lowering) -> None:
     """torch's nearest picks floor(i / scale) (ONNX asymmetric + floor); bilinear without
     align_corners samples at half-pixel centres."""
-    scale = float(l.attrs["scale"])
-    scales = l.const("scales", np.asarray([1.0, 1.0, scale, scale], np.float32))
-    if l.attrs["mode"] == "nearest":
+    scale = float(ctx.attrs["scale"])
+    scales = ctx.const("scales", np.asarray([1.0, 1.0, scale, scale], np.float32))
+    if ctx.attrs["mode"] == "nearest":
         modes = dict(mode="nearest", coordinate_transformation_mode="asymmetric",
                      nearest_mode="floor")
     else:
         modes = dict(mode="linear", coordinate_transformation_mode="half_pixel")
-    l.emit("Resize", [l.x, "", scales], **modes)
+    ctx.emit("Resize", [ctx.x, "", scales], **modes)
 
 
 # Recurrent layers.
@@ -296,39 +330,40 @@ def _upsample(l: Lowering) -> None:
 GATE_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2)}
 
 
-def _recurrent(l: Lowering) -> None:
+def _recurrent(ctx: Lowering) -> None:
     """One ONNX LSTM/GRU per layer over time-major input; Y [T, dirs, N, H] becomes
     [T, N, dirs*H] between layers and [N, T, dirs*H] (batch_first) at the end."""
-    a, op = l.attrs, l.node.op
+    a, op = ctx.attrs, ctx.node.op
     hidden, order = a["hidden"], GATE_ORDER[op]
     directions = ("", "_reverse")[:2 if a["bidirectional"] else 1]
     rows = np.concatenate([np.arange(g * hidden, (g + 1) * hidden) for g in order])
-    weight_rows = l.ints("weight_rows", rows[None])  # [1, gates*H]: Gather adds the dirs axis
-    bias_rows = l.ints("bias_rows", np.concatenate([rows, rows + len(order) * hidden])[None])
-    merge_shape = l.ints("merge_shape", [0, 0, -1])
-    x = l.emit("Transpose", [l.x], "time_major", perm=[1, 0, 2]) if a["batch_first"] else l.x
+    weight_rows = ctx.ints("weight_rows", rows[None])  # [1, gates*H]: Gather adds the dirs axis
+    bias_rows = (ctx.ints("bias_rows", np.concatenate([rows, rows + len(order) * hidden])[None])
+                 if a["bias"] else "")
+    merge_shape = ctx.ints("merge_shape", [0, 0, -1])
+    x = ctx.emit("Transpose", [ctx.x], "time_major", perm=[1, 0, 2]) if a["batch_first"] else ctx.x
     extra = {"linear_before_reset": 1} if op == "gru" else {}
     for layer in range(a["layers"]):
         w, r, b = [], [], []
         for suffix in directions:
             tag = f"l{layer}{suffix}"
-            w.append(l.emit("Gather", [l.param(f"weight_ih_{tag}"), weight_rows], f"W_{tag}"))
-            r.append(l.emit("Gather", [l.param(f"weight_hh_{tag}"), weight_rows], f"R_{tag}"))
+            w.append(ctx.emit("Gather", [ctx.param(f"weight_ih_{tag}"), weight_rows], f"W_{tag}"))
+            r.append(ctx.emit("Gather", [ctx.param(f"weight_hh_{tag}"), weight_rows], f"R_{tag}"))
             if a["bias"]:
-                both = l.emit("Concat", [l.param(f"bias_ih_{tag}"), l.param(f"bias_hh_{tag}")],
-                              f"bias_{tag}", axis=0)
-                b.append(l.emit("Gather", [both, bias_rows], f"B_{tag}"))
+                biases = [ctx.param(f"bias_ih_{tag}"), ctx.param(f"bias_hh_{tag}")]
+                both = ctx.emit("Concat", biases, f"bias_{tag}", axis=0)
+                b.append(ctx.emit("Gather", [both, bias_rows], f"B_{tag}"))
         w_r_b = [parts[0] if len(parts) == 1 else
-                 l.emit("Concat", parts, f"{name}_l{layer}_both", axis=0)
+                 ctx.emit("Concat", parts, f"{name}_l{layer}_both", axis=0)
                  for name, parts in (("W", w), ("R", r), ("B", b)) if parts]
-        y = l.emit(op.upper(), [x, *w_r_b], f"Y_l{layer}", hidden_size=hidden,
-                   direction="bidirectional" if len(directions) == 2 else "forward", **extra)
+        y = ctx.emit(op.upper(), [x, *w_r_b], f"Y_l{layer}", hidden_size=hidden,
+                     direction="bidirectional" if len(directions) == 2 else "forward", **extra)
         if layer < a["layers"] - 1:
-            x = l.emit("Reshape", [l.emit("Transpose", [y], f"Y_l{layer}_tnd", perm=[0, 2, 1, 3]),
-                                   merge_shape], f"out_l{layer}")
+            y = ctx.emit("Transpose", [y], f"Y_l{layer}_tnd", perm=[0, 2, 1, 3])
+            x = ctx.emit("Reshape", [y, merge_shape], f"out_l{layer}")
             continue
         perm = [2, 0, 1, 3] if a["batch_first"] else [0, 2, 1, 3]
-        l.emit("Reshape", [l.emit("Transpose", [y], "Y_ordered", perm=perm), merge_shape])
+        ctx.emit("Reshape", [ctx.emit("Transpose", [y], "Y_ordered", perm=perm), merge_shape])
 
 
 LOWERINGS: dict[str, Lower] = {

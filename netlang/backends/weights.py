@@ -3,7 +3,8 @@
 `netlang compile` uses these when no checkpoint is given, so an ONNX file can be emitted (and its
 shapes and speed checked) on a machine without PyTorch. The distributions follow torch's defaults
 (`reset_parameters` of nn.Conv*/Linear/Embedding/BatchNorm/LayerNorm/LSTM/GRU); the `init`
-attribute picks another scheme for weight tensors, with zero biases.
+attribute picks another scheme for weight tensors, with zero biases, by the same rules as
+`netlang.backends.torch_init`.
 """
 
 from __future__ import annotations
@@ -16,48 +17,51 @@ import numpy as np
 from netlang.ir import Graph, Node
 
 NORMS = ("batchnorm1d", "batchnorm2d", "layernorm")
-Init = Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]
+CONVOLUTIONS = ("conv1d", "conv2d", "conv_transpose2d")
+Init = Callable[[np.random.Generator, tuple[int, ...], str], np.ndarray]  # (rng, shape, op)
 
 
-def init_weights(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
-    """Every parameter and buffer of `graph`, in `state_dict` order (parameters first per node,
-    then buffers, as torch lists them), drawn from one generator seeded by `seed`."""
+def init_weights(graph: Graph, seed: int = 0, *, init: str | None = None) -> dict[str, np.ndarray]:
+    """Every parameter and buffer of `graph`, in `state_dict` order (node by node, parameters
+    before buffers), drawn from one generator seeded by `seed`. `init` is the model-wide scheme
+    for layers whose own `init` is "default", as in `to_torch(graph, init=...)`."""
     rng = np.random.default_rng(seed)
     weights: dict[str, np.ndarray] = {}
     for node in graph.nodes:
         for local, shape in {**node.params, **node.buffers}.items():
-            weights[f"{node.name}.{local}"] = _initial(node, local, shape, rng)
+            weights[f"{node.name}.{local}"] = _initial(node, local, shape, rng, init)
     return weights
 
 
-def _initial(node: Node, local: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+def _initial(node: Node, local: str, shape: tuple[int, ...], rng: np.random.Generator,
+             model_init: str | None) -> np.ndarray:
     if local == "num_batches_tracked":
         return np.zeros(shape, np.int64)
     if node.op in NORMS:  # affine weight and running_var start at 1, bias and running_mean at 0
         return np.full(shape, 1.0 if local in ("weight", "running_var") else 0.0, np.float32)
     scheme = node.attrs.get("init", "default")
+    scheme = (model_init or "default") if scheme == "default" else scheme
     if scheme == "default":
-        return _torch_default(node, local, shape, rng).astype(np.float32)
-    if scheme == "zeros" or not local.startswith("weight"):
-        return np.zeros(shape, np.float32)
-    return SCHEMES[scheme](rng, shape).astype(np.float32)
+        value = _torch_default(node, shape, rng)
+    elif local.startswith("weight"):
+        value = SCHEMES[scheme](rng, shape, node.op)
+    else:
+        return np.zeros(shape, np.float32)  # biases start at zero under every named scheme
+    if node.op == "embedding" and node.attrs.get("padding_idx") is not None:
+        value[node.attrs["padding_idx"]] = 0  # the padding token's vector stays zero
+    return value.astype(np.float32)
 
 
-def _torch_default(node: Node, local: str, shape: tuple[int, ...],
-                   rng: np.random.Generator) -> np.ndarray:
+def _torch_default(node: Node, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     if node.op in ("lstm", "gru"):
         bound = 1 / math.sqrt(node.attrs["hidden"])
         return rng.uniform(-bound, bound, shape)
     if node.op == "embedding":
-        table = rng.standard_normal(shape)
-        if node.attrs.get("padding_idx") is not None:
-            table[node.attrs["padding_idx"]] = 0
-        return table
+        return rng.standard_normal(shape)
     # Conv*/Linear: kaiming_uniform(a=sqrt(5)) gives bound 1/sqrt(fan_in); the bias uses the
     # weight's fan_in with the same bound.
     fan_in = _fan_in(node.params["weight"])
-    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-    return rng.uniform(-bound, bound, shape)
+    return rng.uniform(-1, 1, shape) / math.sqrt(fan_in)
 
 
 def _fan_in(shape: tuple[int, ...]) -> int:
@@ -69,10 +73,17 @@ def _fan_out(shape: tuple[int, ...]) -> int:
     return shape[0] * math.prod(shape[2:]) if len(shape) >= 2 else shape[0]
 
 
+def _kaiming(rng: np.random.Generator, shape: tuple[int, ...], op: str) -> np.ndarray:
+    """kaiming_normal_ for ReLU; convolutions use fan_out, as torchvision's ResNet does."""
+    fan = _fan_out(shape) if op in CONVOLUTIONS else _fan_in(shape)
+    return rng.normal(0.0, math.sqrt(2 / fan), shape)
+
+
 SCHEMES: dict[str, Init] = {
-    "kaiming": lambda rng, s: rng.normal(0.0, math.sqrt(2 / _fan_in(s)), s),  # kaiming_normal_, relu
-    "xavier": lambda rng, s: rng.uniform(-1, 1, s) * math.sqrt(6 / (_fan_in(s) + _fan_out(s))),
-    "normal": lambda rng, s: rng.normal(0.0, 0.01, s),
+    "kaiming": _kaiming,
+    "xavier": lambda rng, s, op: rng.uniform(-1, 1, s) * math.sqrt(6 / (_fan_in(s) + _fan_out(s))),
+    "normal": lambda rng, s, op: rng.normal(0.0, 0.01, s),
+    "zeros": lambda rng, s, op: np.zeros(s),
 }
 
 

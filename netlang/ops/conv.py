@@ -13,7 +13,7 @@ _ATTRS = (Attr("channels", "int"), Attr("kernel", "ints"), Attr("stride", "ints"
           Attr("bias", "bool", True), INIT)
 
 
-def _pads(op: str, a: Attrs, kernel: tuple[int, ...], dilation: tuple[int, ...],
+def conv_pads(op: str, a: Attrs, kernel: tuple[int, ...], dilation: tuple[int, ...],
           stride: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
     """Per-axis (low, high) padding; `same` splits odd totals as torch does (extra on the high side)."""
     padding = a["padding"]
@@ -50,7 +50,7 @@ def _conv(n: int) -> OpSpec:
 
     def infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
         _, kernel, stride, dilation = _geometry(name, ins, a, n)
-        pads = _pads(name, a, kernel, dilation, stride)
+        pads = conv_pads(name, a, kernel, dilation, stride)
         spatial = tuple(window_out(name, size, k, s, lo, hi, d) for size, k, s, (lo, hi), d
                         in zip(ins[0].shape[2:], kernel, stride, pads, dilation))
         return (ins[0].with_shape((ins[0].shape[0], a["channels"], *spatial)),)

@@ -1,0 +1,130 @@
+"""Shipping: a trained run (or a self-describing checkpoint) or a source file -> ONNX with metadata.
+
+The ONNX carries what `predict` and `serve` need to use it alone: class names, preprocessing,
+and where it came from (source file name and sha256, model, arguments). No torch here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netlang.ir import Graph
+from netlang.program import compile_source
+from netlang.source import SourceFile
+
+# safetensors metadata keys that make a checkpoint self-describing (written by import-weights)
+SOURCE_KEY, SOURCE_NAME_KEY, MODEL_KEY, ARGUMENTS_KEY = (
+    "netlang.source", "netlang.source_name", "netlang.model", "netlang.arguments")
+
+
+@dataclass
+class Trained:
+    """A model with its weights and what is known about its data."""
+
+    source: SourceFile
+    graph: Graph
+    weights: dict[str, np.ndarray]
+    classes: list[str] | None = None
+    normalization: dict[str, Any] | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class ExportError(Exception):
+    """A run or checkpoint that cannot be exported; the message says why."""
+
+
+def build(source: SourceFile, model: str | None, arguments: dict[str, Any]) -> Graph:
+    """Compile `model` of `source`; compile errors become an ExportError with the rendered text."""
+    from netlang.diagnostics import CompileError
+    from netlang.diagnostics.render import render_all
+
+    program, diagnostics, sources = compile_source(source)
+    if program is None:
+        raise ExportError(render_all(diagnostics, sources))
+    try:
+        return program.model(model, **arguments)
+    except CompileError as exc:
+        raise ExportError(render_all(exc.diagnostics, sources)) from None
+
+
+def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
+    """A run directory (`netlang train --out`), a checkpoint inside one, or a self-describing
+    safetensors file (from `netlang import-weights`)."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
+    path = Path(path)
+    if path.is_dir():
+        run_dir, weights_file = path, path / "checkpoints" / f"{checkpoint}.safetensors"
+        if not weights_file.is_file():
+            weights_file = path / "checkpoints" / "last.safetensors"
+    else:
+        run_dir, weights_file = path.parent.parent, path
+    if not weights_file.is_file():
+        raise ExportError(f"no checkpoint at {weights_file}")
+    weights = load_file(str(weights_file))
+    config_file = run_dir / "config.json"
+    if path.is_dir() or (config_file.is_file() and (run_dir / "source.net").is_file()):
+        if not config_file.is_file():
+            raise ExportError(f"{run_dir} is not a run directory: no config.json")
+        config = json.loads(config_file.read_text())
+        source = SourceFile(config.get("source_name", "source.net"),
+                            (run_dir / "source.net").read_text())
+        graph = build(source, config["model"], config.get("arguments", {}))
+        return Trained(source, graph, weights, config.get("classes"), config.get("normalization"))
+    with safe_open(str(weights_file), "np") as handle:
+        meta = handle.metadata() or {}
+    if SOURCE_KEY not in meta:
+        raise ExportError(f"{weights_file} says nothing about its model: export a run directory, "
+                          "or a checkpoint written by `netlang import-weights`")
+    source = SourceFile(meta.get(SOURCE_NAME_KEY, "model.net"), meta[SOURCE_KEY])
+    graph = build(source, meta.get(MODEL_KEY), json.loads(meta.get(ARGUMENTS_KEY, "{}")))
+    return Trained(source, graph, weights)
+
+
+def onnx_metadata(trained: Trained) -> dict[str, str]:
+    """The ONNX metadata_props: provenance, class names, preprocessing."""
+    graph = trained.graph
+    meta = {"netlang.source_file": Path(trained.source.name).name,
+            "netlang.source_sha256": hashlib.sha256(trained.source.text.encode()).hexdigest(),
+            "netlang.model": graph.name,
+            "netlang.arguments": json.dumps(graph.arguments, sort_keys=True)}
+    if trained.classes:
+        meta["netlang.classes"] = json.dumps([str(c) for c in trained.classes])
+    preprocess = _preprocess(graph, trained.normalization)
+    if preprocess:
+        meta["netlang.preprocess"] = json.dumps(preprocess, sort_keys=True)
+    return {**meta, **trained.extra}
+
+
+def _preprocess(graph: Graph, normalization: dict[str, Any] | None) -> dict[str, Any]:
+    recipe: dict[str, Any] = {}
+    shape = graph.inputs[0].type.shape if len(graph.inputs) == 1 else ()
+    if len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]):
+        recipe.update(channels=shape[1], size=[shape[2], shape[3]])
+    if normalization and "mean" in normalization:
+        recipe.update(mean=normalization["mean"], std=normalization["std"])
+    return recipe
+
+
+def to_onnx(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> Any:
+    from netlang.backends.onnx_emit import emit_onnx
+
+    weights = {k: np.asarray(v) for k, v in trained.weights.items()}
+    return emit_onnx(trained.graph, weights, fold_bn=fold_bn, fp16=fp16,
+                     metadata=onnx_metadata(trained))
+
+
+def save(model: Any, path: str | Path) -> Path:
+    import onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path

@@ -1,0 +1,69 @@
+"""Torch-free initial weights: same names, shapes and dtypes as the torch module's state_dict, and
+the same distributions as torch's initialisers (compared by their statistics)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from netlang.backends.torch_module import to_torch
+from netlang.backends.weights import init_weights
+from netlang.graph_builder import GraphBuilder
+from netlang.ir import Graph, TensorType
+
+
+def zoo() -> Graph:
+    """One of each parameterised op family, large enough for stable statistics."""
+    b = GraphBuilder("Zoo")
+    image = b.input("image", TensorType("float32", ("N", 8, 12, 12)))
+    tokens = b.input("tokens", TensorType("int64", ("N", "T")))
+    (x,) = b.apply("conv2d", [image], {"channels": 32, "kernel": 3}, "conv")
+    (x,) = b.apply("batchnorm2d", [x], {}, "bn")
+    (x,) = b.apply("conv_transpose2d", [x], {"channels": 16, "kernel": 3}, "up")
+    (x,) = b.apply("global_avgpool", [x], {}, "pool")
+    (x,) = b.apply("linear", [x], {"features": 200}, "fc")
+    (x,) = b.apply("layernorm", [x], {}, "ln")
+    (e,) = b.apply("embedding", [tokens], {"num": 100, "dim": 24, "padding_idx": 0}, "embed")
+    (e,) = b.apply("lstm", [e], {"hidden": 32}, "lstm")
+    (e,) = b.apply("gru", [e], {"hidden": 32, "bidirectional": True}, "gru")
+    return b.finish({"x": x, "e": e})
+
+
+def test_names_shapes_and_dtypes_equal_the_torch_state_dict() -> None:
+    graph = zoo()
+    ours = init_weights(graph)
+    theirs = to_torch(graph).state_dict()
+    assert list(ours) == list(theirs)
+    for name, tensor in theirs.items():
+        assert ours[name].shape == tuple(tensor.shape), name
+        assert ours[name].dtype == tensor.numpy().dtype, name
+
+
+@pytest.mark.parametrize("scheme", [None, "kaiming", "xavier", "normal", "zeros"])
+def test_distributions_match_torch_initialisers(scheme: str | None) -> None:
+    graph = zoo()
+    ours = init_weights(graph, seed=1, init=scheme)
+    theirs = {k: v.numpy() for k, v in to_torch(graph, init=scheme, seed=1).state_dict().items()}
+    for name, reference in theirs.items():
+        mine = ours[name].astype(np.float64)
+        if reference.std() == 0:  # constants: zeros, ones, padding rows
+            np.testing.assert_array_equal(ours[name], reference, err_msg=name)
+            continue
+        assert np.abs(mine).max() <= np.abs(reference).max() * 1.5, name
+        if reference.size >= 100:  # five standard errors of the difference of two samples
+            error = 5 * np.sqrt(2 / reference.size)
+            assert abs(mine.mean() - reference.mean()) < error * reference.std(), name
+            assert abs(mine.std() / reference.std() - 1) < error, name
+
+
+def test_seed_makes_weights_reproducible() -> None:
+    graph = zoo()
+    first, again, other = init_weights(graph, 4), init_weights(graph, 4), init_weights(graph, 5)
+    assert all(np.array_equal(first[k], again[k]) for k in first)
+    assert not np.array_equal(first["conv.weight"], other["conv.weight"])
+
+
+def test_padding_token_vector_is_zero() -> None:
+    assert not init_weights(zoo())["embed.weight"][0].any()
+    assert torch.count_nonzero(to_torch(zoo()).state_dict()["embed.weight"][0]) == 0
