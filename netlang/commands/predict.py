@@ -14,11 +14,21 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.command()
 @click.argument("model", type=_FILE)
 @click.argument("inputs", nargs=-1, required=True, type=_FILE)
-@click.option("--top-k", "k", default=5, show_default=True, type=click.IntRange(min=1),
-              help="Labels shown per input.")
-@click.option("--device", default="auto", show_default=True,
-              type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]),
-              help="auto takes CUDA only when it really loads; cuda/tensorrt never fall back.")
+@click.option(
+    "--top-k",
+    "k",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Labels shown per input.",
+)
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]),
+    help="auto takes CUDA only when it really loads; cuda/tensorrt never fall back.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 def predict(model: Path, inputs: tuple[Path, ...], k: int, device: str, as_json: bool) -> None:
     """Classify INPUTS (images or .npy arrays) with an exported ONNX MODEL."""

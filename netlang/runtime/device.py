@@ -1,9 +1,10 @@
 """Device choice: a `--device` word ("auto", "cpu", "cuda", "tensorrt") -> onnxruntime providers.
 
-onnxruntime-gpu lists the CUDA and TensorRT providers even on hosts without a GPU or CUDA libraries,
-and when such a provider fails to load it prints errors and quietly runs on CPU. So a provider counts
-as usable only after a trial session on a one-node model actually got it, with onnxruntime's logging
-silenced for the trial; an explicit request that cannot be met is an error, never a CPU fallback.
+onnxruntime-gpu lists the CUDA and TensorRT providers even on hosts without a GPU or CUDA
+libraries, and when such a provider fails to load it prints errors and quietly runs on CPU. So a
+provider counts as usable only after a trial session on a one-node model actually got it, with
+onnxruntime's logging silenced for the trial; an explicit request that cannot be met is an error,
+never a CPU fallback.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _probe_model() -> bytes:
 
 @functools.cache
 def provider_usable(provider: str) -> bool:
-    """True when a session asking for `provider` really gets it (libraries load, a device exists)."""
+    """True when a session asking for `provider` really gets it (libraries load, a GPU exists)."""
     if provider == CPU:
         return True
     if provider not in ort.get_available_providers():

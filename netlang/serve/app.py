@@ -11,6 +11,7 @@ before routing: Host (on loopback, against DNS rebinding), browser Origin, then 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
@@ -36,6 +37,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
+OFF_LOOP_BYTES = 1 << 20  # infer bodies larger than this are parsed in a worker thread
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _MODEL_PATH = re.compile(
     r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?(?P<action>/ready|/config|/infer)?"
@@ -113,6 +115,7 @@ class App:
             status, headers, body = await self._handle(scope, receive)
         except ServeError as e:
             status, headers, body = _error(e.status, e.message)
+            headers += [(k.encode(), v.encode()) for k, v in e.headers]
         except Exception:
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             status, headers, body = _error(500, "internal server error")
@@ -193,24 +196,31 @@ class App:
         body = self.metrics.render().encode()
         return 200, [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")], body
 
-    async def _infer(self, model: ServedModel, receive: Receive, headers: dict[str, str]) -> Response:
+    async def _infer(
+        self, model: ServedModel, receive: Receive, headers: dict[str, str]
+    ) -> Response:
         started = time.perf_counter()
         try:
             body = await _read_body(receive, headers, self.guards.max_body_bytes)
-            request = parse_infer(body, headers.get("inference-header-content-length"), model.signature)
+            header_length = headers.get("inference-header-content-length")
+            parse = functools.partial(parse_infer, body, header_length, model.signature)
+            if len(body) > OFF_LOOP_BYTES:  # parsing big JSON here would stall health probes
+                request = await asyncio.get_running_loop().run_in_executor(None, parse)
+            else:
+                request = parse()
             outputs = await model.scheduler.submit(request.inputs)
-            payload, header_length = encode_infer(model.name, request, outputs)
+            payload, json_length = encode_infer(model.name, request, outputs)
         except ServeError as e:
             reason = {503: "REJECTED", 500: "BACKEND"}.get(e.status, "BAD_REQUEST")
             self.metrics.failure.inc(model.labels + (("reason", reason),))
             raise
         self.metrics.success.inc(model.labels)
         self.metrics.request_seconds.observe(model.labels, time.perf_counter() - started)
-        if header_length is None:
+        if json_length is None:
             return 200, [(b"content-type", b"application/json")], payload
         response_headers = [
             (b"content-type", b"application/octet-stream"),
-            (b"inference-header-content-length", str(header_length).encode()),
+            (b"inference-header-content-length", str(json_length).encode()),
         ]
         return 200, response_headers, payload
 
@@ -245,7 +255,7 @@ class App:
 
 def _check_method(method: str, allowed: str) -> None:
     if method != allowed:
-        raise ServeError(405, "Method Not Allowed")
+        raise ServeError(405, "Method Not Allowed", (("allow", allowed),))
 
 
 async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:

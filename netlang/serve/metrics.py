@@ -73,7 +73,9 @@ class Histogram:
         lines = []
         for labels, counts in sorted(self.counts.items()):
             for bound, count in zip([*self.buckets, math.inf], counts, strict=True):
-                lines.append(f"{self.name}_bucket{_labels(labels, (('le', _number(bound)),))} {count}")
+                lines.append(
+                    f"{self.name}_bucket{_labels(labels, (('le', _number(bound)),))} {count}"
+                )
             lines.append(f"{self.name}_sum{_labels(labels)} {_number(self.sums[labels])}")
             lines.append(f"{self.name}_count{_labels(labels)} {counts[-1]}")
         return lines
@@ -98,7 +100,7 @@ class Metrics:
             "netlang_inference_exec_count_total", "Model executions (batches run)."
         )
         self.pending = Gauge(
-            "netlang_inference_pending_request_count", "Requests waiting to be executed."
+            "netlang_inference_pending_request_count", "Requests admitted and not yet answered."
         )
         self.request_seconds = Histogram(
             "netlang_inference_request_duration_seconds", "End-to-end inference request latency."
@@ -117,10 +119,17 @@ class Metrics:
     def render(self) -> str:
         lines: list[str] = []
         families: list[Counter | Histogram] = [
-            self.success, self.failure, self.inferences, self.executions, self.pending,
-            self.request_seconds, self.queue_seconds, self.compute_seconds, self.batch_size,
+            self.success,
+            self.failure,
+            self.inferences,
+            self.executions,
+            self.pending,
+            self.request_seconds,
+            self.queue_seconds,
+            self.compute_seconds,
+            self.batch_size,
             self.responses,
-        ]  # fmt: skip
+        ]
         for family in families:
             lines.append(f"# HELP {family.name} {family.help}")
             lines.append(f"# TYPE {family.name} {family.kind}")

@@ -26,12 +26,16 @@ _NUMBER_KINDS = "biuf"
 
 
 class ServeError(Exception):
-    """A request the server refuses: `status` is the HTTP code, the message goes to the client."""
+    """A request the server refuses: `status` is the HTTP code, the message goes to the client,
+    `headers` (lower-case name, value) go with it (e.g. `allow` on a 405)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(
+        self, status: int, message: str, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +49,6 @@ class InferRequest:
     id: str | None
     inputs: dict[str, np.ndarray]
     outputs: tuple[RequestedOutput, ...]
-
-    @property
-    def rows(self) -> int:
-        """The batch (dim 0) size, as counted by the dynamic batcher."""
-        first = next(iter(self.inputs.values()))
-        return int(first.shape[0]) if first.ndim else 1
 
 
 def bad(message: str) -> ServeError:
@@ -98,9 +96,7 @@ def _parse_header(body: bytes, header_length: str | None) -> dict[str, Any]:
             raise bad("Inference-Header-Content-Length must be a non-negative integer")
         end = int(header_length)
         if end > len(body):
-            raise bad(
-                f"Inference-Header-Content-Length {end} exceeds the body length {len(body)}"
-            )
+            raise bad(f"Inference-Header-Content-Length {end} exceeds the body length {len(body)}")
     try:
         request = json.loads(body[:end])
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
@@ -134,9 +130,7 @@ def _input_header(
             f"{spec.datatype.v2}"
         )
     shape = raw.get("shape")
-    if not isinstance(shape, list) or not all(
-        type(d) is int and d >= 0 for d in shape  # noqa: E721 - bool is not a dimension
-    ):
+    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
         raise bad(f"input {name!r}: 'shape' must be a list of non-negative integers")
     if len(shape) != len(spec.shape) or any(
         want is not None and want != got for want, got in zip(spec.shape, shape, strict=True)
@@ -157,7 +151,7 @@ def _input_data(
             raise bad(f"input {spec.name!r} has neither 'data' nor 'binary_data_size'")
         return _json_tensor(raw["data"], spec, shape, count), offset
     size = parameters["binary_data_size"]
-    if type(size) is not int or size < 0:  # noqa: E721 - bool is not a size
+    if type(size) is not int or size < 0:
         raise bad(f"input {spec.name!r}: 'binary_data_size' must be a non-negative integer")
     if offset + size > len(body):
         raise bad(
@@ -168,9 +162,7 @@ def _input_data(
     return _binary_tensor(blob, spec, shape, count), offset + size
 
 
-def _binary_tensor(
-    blob: bytes, spec: TensorSpec, shape: tuple[int, ...], count: int
-) -> np.ndarray:
+def _binary_tensor(blob: bytes, spec: TensorSpec, shape: tuple[int, ...], count: int) -> np.ndarray:
     datatype = spec.datatype
     if datatype.v2 == "BYTES":
         return np.array(_split_bytes(blob, spec.name, count), dtype=object).reshape(shape)
@@ -227,9 +219,11 @@ def _json_tensor(data: Any, spec: TensorSpec, shape: tuple[int, ...], count: int
 
 
 def _coerce(array: np.ndarray, datatype: DataType, name: str) -> np.ndarray:
-    """JSON numbers -> the model dtype, refusing lossy kinds (floats into ints, numbers as bools)."""
+    """JSON numbers -> the model dtype, refusing lossy kinds (floats as ints, numbers as bools)."""
     target = np.dtype(datatype.numpy)
-    allowed = "b" if target.kind == "b" else _INTEGER_KINDS if target.kind in "iu" else _NUMBER_KINDS
+    allowed = (
+        "b" if target.kind == "b" else _INTEGER_KINDS if target.kind in "iu" else _NUMBER_KINDS
+    )
     if array.size and array.dtype.kind not in allowed:
         raise bad(f"input {name!r}: data of kind {array.dtype.kind!r} cannot be {datatype.v2}")
     if target.kind in "iu" and array.size:

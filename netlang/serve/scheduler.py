@@ -12,8 +12,10 @@ long after the oldest request for more rows. Both bound the number of waiting re
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -41,7 +43,7 @@ def _timed(run: RunFn, feeds: Arrays) -> tuple[Arrays, float, float]:
     return outputs, started, time.perf_counter()
 
 
-class _Scheduler:
+class _Scheduler(ABC):
     def __init__(
         self, run: RunFn, executor: Executor, max_queue: int, metrics: Metrics, labels: Labels
     ) -> None:
@@ -50,17 +52,23 @@ class _Scheduler:
         self._max_queue = max_queue
         self._metrics = metrics
         self._labels = labels
-        self.waiting = 0
+        self.held = 0  # requests admitted and not yet answered
 
-    def _admit(self) -> None:
-        if self.waiting >= self._max_queue:
-            raise ServeError(503, f"queue full ({self._max_queue} requests waiting); retry later")
-        self.waiting += 1
+    async def submit(self, inputs: Arrays) -> Arrays:
+        """The model's outputs for exactly these inputs' rows; 503 when too many are held."""
+        if self.held >= self._max_queue:
+            raise ServeError(503, f"queue full ({self._max_queue} requests held); retry later")
+        self.held += 1
         self._metrics.pending.inc(self._labels)
+        try:
+            return await self._submit(inputs)
+        finally:
+            self.held -= 1
+            self._metrics.pending.inc(self._labels, -1)
 
-    def _left_queue(self, count: int) -> None:
-        self.waiting -= count
-        self._metrics.pending.inc(self._labels, -count)
+    @abstractmethod
+    async def _submit(self, inputs: Arrays) -> Arrays:
+        """Schedule one admitted request."""
 
     async def _execute(self, feeds: Arrays, rows: int) -> tuple[Arrays, float]:
         """Run off the event loop; record the execution; return outputs and its start time."""
@@ -89,13 +97,9 @@ class _Scheduler:
 class DirectScheduler(_Scheduler):
     """One execution per request, concurrently in the executor's threads."""
 
-    async def submit(self, inputs: Arrays) -> Arrays:
-        self._admit()
+    async def _submit(self, inputs: Arrays) -> Arrays:
         arrived = time.perf_counter()
-        try:
-            outputs, started = await self._execute(inputs, rows_of(inputs))
-        finally:
-            self._left_queue(1)
+        outputs, started = await self._execute(inputs, rows_of(inputs))
         self._metrics.queue_seconds.observe(self._labels, max(0.0, started - arrived))
         return outputs
 
@@ -142,8 +146,7 @@ class BatchScheduler(_Scheduler):
             if not pending.future.done():
                 pending.future.set_exception(ServeError(503, "server is shutting down"))
 
-    async def submit(self, inputs: Arrays) -> Arrays:
-        self._admit()
+    async def _submit(self, inputs: Arrays) -> Arrays:
         key = tuple((n, a.dtype.str, a.shape[1:]) for n, a in sorted(inputs.items()))
         future: asyncio.Future[Arrays] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(inputs, rows_of(inputs), key, future))
@@ -157,7 +160,6 @@ class BatchScheduler(_Scheduler):
             while self._queue:
                 await self._wait_for_rows()
                 batch = self._take()
-                self._left_queue(len(batch))
                 await self._run_batch(batch)
 
     async def _wait_for_rows(self) -> None:
@@ -221,5 +223,5 @@ def _split(outputs: Arrays, sizes: list[int]) -> list[Arrays]:
     bounds = np.cumsum([0, *sizes])
     return [
         {name: array[lo:hi] for name, array in outputs.items()}
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        for lo, hi in itertools.pairwise(bounds)
     ]

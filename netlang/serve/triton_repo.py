@@ -73,7 +73,9 @@ def _field(key: str, value: Any, depth: int) -> str:
         return f"{pad}{key} {{\n{body}{pad}}}\n"
     if isinstance(value, list) and value and isinstance(value[0], dict):
         items = ",\n".join(
-            f"{pad}  {{\n" + "".join(_field(k, v, depth + 2) for k, v in item.items()) + f"{pad}  }}"
+            f"{pad}  {{\n"
+            + "".join(_field(k, v, depth + 2) for k, v in item.items())
+            + f"{pad}  }}"
             for item in value
         )
         return f"{pad}{key} [\n{items}\n{pad}]\n"
@@ -117,8 +119,9 @@ def write_triton_repo(
         full = onnx.load(str(onnx_path))
         target = version_dir / "model.onnx"
         target.mkdir(exist_ok=True)
-        onnx.save(full, str(target / "model.onnx"), save_as_external_data=True,
-                  location="model.onnx.data")  # fmt: skip
+        onnx.save(
+            full, str(target / "model.onnx"), save_as_external_data=True, location="model.onnx.data"
+        )
     else:
         shutil.copyfile(onnx_path, version_dir / "model.onnx")
     (model_dir / "config.pbtxt").write_text(config_pbtxt(config))

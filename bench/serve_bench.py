@@ -1,0 +1,180 @@
+"""Serving benchmark: ResNet-18 ONNX behind `netlang serve` on loopback -> throughput and p50/p99.
+
+Exports torchvision's resnet18 (random weights; speed does not depend on them) with a symbolic
+batch dim, then measures in one run: raw in-process `session.run` (batch 1: the latency limit;
+batch 16: the throughput limit) and two real servers (dynamic batching off / on) driven by
+batch-1 binary V2 requests from 1 or 16 keep-alive connections. On a shared machine the
+background load drifts, so the configurations are measured in interleaved rounds and pooled.
+Bounded: rounds x (6 slices of --seconds) plus export and start-up, about 2 minutes by default.
+
+    python bench/serve_bench.py [--rounds 4] [--seconds 3] [--max-batch-size 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+Slice = tuple[int, list[float], float]  # rows finished in the window, call latencies, window s
+WARM_UP_S = 0.5
+
+
+def export_resnet18(path: Path) -> None:
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet18(weights=None).eval()
+    torch.onnx.export(
+        model,
+        (torch.randn(1, 3, 224, 224),),
+        str(path),
+        dynamo=False,
+        opset_version=17,
+        input_names=["input"],
+        output_names=["logits"],
+        dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
+    )
+
+
+def raw_slice(session: object, batch: int, seconds: float) -> Slice:
+    """Back-to-back `session.run` calls for `seconds` (after one warm-up call)."""
+    x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224)).astype(np.float32)
+    session.run(None, {"input": x})  # type: ignore[attr-defined]
+    latencies, start = [], time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        t = time.perf_counter()
+        session.run(None, {"input": x})  # type: ignore[attr-defined]
+        latencies.append(time.perf_counter() - t)
+    return batch * len(latencies), latencies, time.perf_counter() - start
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(path: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    command = [sys.executable, "-c", "from netlang.cli import main; main()", "serve", str(path)]
+    command += ["--name", "resnet18", "--port", str(port), *extra]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1):
+                return process, port
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("netlang serve did not become ready")
+
+
+def binary_request() -> tuple[bytes, dict[str, str]]:
+    """A batch-1 request in tritonclient's default binary form."""
+    blob = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32).tobytes()
+    tensor = {"name": "input", "shape": [1, 3, 224, 224], "datatype": "FP32"}
+    tensor["parameters"] = {"binary_data_size": len(blob)}
+    outputs = [{"name": "logits", "parameters": {"binary_data": True}}]
+    header = json.dumps({"inputs": [tensor], "outputs": outputs}).encode()
+    return header + blob, {"Inference-Header-Content-Length": str(len(header))}
+
+
+def server_slice(port: int, concurrency: int, seconds: float) -> Slice:
+    """`concurrency` keep-alive clients sending back-to-back requests; a warm-up, then `seconds`.
+    Throughput counts responses that arrived inside the window; latency, requests sent in it."""
+    body, headers = binary_request()
+    samples: list[tuple[float, float]] = []
+    errors: list[int] = []
+    measure_from = time.perf_counter() + WARM_UP_S
+    stop_at = measure_from + seconds
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while (start := time.perf_counter()) < stop_at:
+            connection.request("POST", "/v2/models/resnet18/infer", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                errors.append(response.status)
+            samples.append((start, time.perf_counter()))
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"server answered {len(errors)} requests with {set(errors)}")
+    rows = sum(measure_from <= done <= stop_at for _, done in samples)
+    return rows, [done - start for start, done in samples if start >= measure_from], seconds
+
+
+def report(label: str, rows: int, latencies: list[float], seconds: float) -> str:
+    p50, p99 = np.percentile(np.array(latencies) * 1e3, [50, 99])
+    return f"| {label} | {rows / seconds:.1f} | {p50:.1f} | {p99:.1f} | {len(latencies)} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per slice")
+    parser.add_argument("--max-batch-size", type=int, default=16)
+    args = parser.parse_args()
+    import onnxruntime as ort
+
+    begun = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "resnet18.onnx"
+        export_resnet18(model)
+        session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+        off, off_port = start_server(model, [])
+        on, on_port = start_server(model, ["--max-batch-size", str(args.max_batch_size)])
+        s, b = args.seconds, args.max_batch_size
+        slices: dict[str, Callable[[], Slice]] = {
+            "raw session.run, batch 1": lambda: raw_slice(session, 1, s),
+            f"raw session.run, batch {b}": lambda: raw_slice(session, b, s),
+            "serve, batching off, concurrency 1": lambda: server_slice(off_port, 1, s),
+            "serve, batching off, concurrency 16": lambda: server_slice(off_port, 16, s),
+            f"serve, batching on (max {b}), concurrency 1": lambda: server_slice(on_port, 1, s),
+            f"serve, batching on (max {b}), concurrency 16": lambda: server_slice(on_port, 16, s),
+        }
+        pooled: dict[str, Slice] = {label: (0, [], 0.0) for label in slices}
+        try:
+            for _ in range(args.rounds):
+                for label, measure in slices.items():
+                    rows, latencies, seconds = measure()
+                    total = pooled[label]
+                    pooled[label] = (total[0] + rows, total[1] + latencies, total[2] + seconds)
+        finally:
+            for process in (off, on):
+                process.terminate()
+                process.wait(timeout=30)
+    load = os.getloadavg()[0]
+    print(
+        f"{os.cpu_count()} CPUs, load average {load:.2f} at the end, onnxruntime {ort.__version__},"
+    )
+    print(f"{args.rounds} interleaved rounds x {args.seconds:g} s per configuration, ", end="")
+    print(f"{time.perf_counter() - begun:.0f} s in all\n")
+    print("| configuration | rows/s | p50 ms | p99 ms | calls |")
+    print("|---|---:|---:|---:|---:|")
+    for label, (rows, latencies, seconds) in pooled.items():
+        print(report(label, rows, latencies, seconds))
+
+
+if __name__ == "__main__":
+    main()

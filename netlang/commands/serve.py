@@ -1,0 +1,131 @@
+"""`netlang serve MODEL.onnx...`: serve ONNX models over the Open Inference Protocol (KServe V2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.command()
+@click.argument("models", nargs=-1, required=True, type=_FILE)
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    help="Model name for the URL, once per model in order (default: the file stem).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; anything but loopback should come with --token-file.",
+)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]),
+    help="auto takes CUDA only when it really loads; cuda/tensorrt never fall back.",
+)
+@click.option(
+    "--max-batch-size",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Turn on dynamic batching, merging requests up to this many rows (0: off).",
+)
+@click.option(
+    "--max-queue-delay-us",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="With batching: how long the oldest request may wait for more rows.",
+)
+@click.option(
+    "--max-queue-size",
+    default=1024,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Requests a model may hold (queued or running); more get 503.",
+)
+@click.option(
+    "--max-body-bytes",
+    default=64 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Largest request body (also after gzip); more: 413.",
+)
+@click.option(
+    "--token-file",
+    type=_FILE,
+    help="Require 'Authorization: Bearer <token>' (health probes exempt).",
+)
+@click.option(
+    "--allow-origin",
+    "allow_origins",
+    multiple=True,
+    help="Browser Origin to accept (repeatable); other Origin headers get 403.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Server processes, each with its own copy of the models.",
+)
+@click.option(
+    "--threads",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Inference threads per process (0: one per core, at most 8).",
+)
+def serve(
+    models: tuple[Path, ...],
+    names: tuple[str, ...],
+    host: str,
+    port: int,
+    device: str,
+    max_batch_size: int,
+    max_queue_delay_us: int,
+    max_queue_size: int,
+    max_body_bytes: int,
+    token_file: Path | None,
+    allow_origins: tuple[str, ...],
+    workers: int,
+    threads: int,
+) -> None:
+    """Serve ONNX MODELS over HTTP for tritonclient, curl and KServe V2 clients."""
+    from netlang.runtime import DeviceError
+    from netlang.serve.server import ServeConfig, serve_forever
+    from netlang.serve.triton_repo import check_model_name
+
+    if len(names) > len(models):
+        raise click.UsageError("more --name options than models")
+    all_names = list(names) + [p.stem for p in models[len(names) :]]
+    if len(set(all_names)) != len(all_names):
+        raise click.UsageError(f"model names must be unique: {', '.join(all_names)}")
+    try:
+        for n in all_names:
+            check_model_name(n)
+        config = ServeConfig(
+            models=[(str(p), n) for p, n in zip(models, all_names, strict=True)],
+            host=host,
+            port=port,
+            device=device,
+            max_batch_size=max_batch_size,
+            max_queue_delay_us=max_queue_delay_us,
+            max_queue_size=max_queue_size,
+            max_body_bytes=max_body_bytes,
+            token_file=str(token_file) if token_file else None,
+            allow_origins=list(allow_origins),
+            workers=workers,
+            threads=threads,
+        )
+        serve_forever(config)
+    except (DeviceError, ValueError, OSError) as e:
+        raise click.ClickException(str(e)) from None

@@ -1,0 +1,156 @@
+"""Server assembly: a `ServeConfig` (CLI options) -> loaded models -> the ASGI app under uvicorn.
+
+With `workers > 1` uvicorn starts processes that each build their own app (and sessions) from the
+config, passed through an environment variable to `app_from_environment`. Uvicorn handles
+SIGTERM/SIGINT by refusing new connections and letting in-flight requests finish ("draining")
+before the app's lifespan shutdown stops the schedulers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from netlang.serve.app import LOOPBACK_HOSTS, App, Guards, ServedModel, zeros_for
+from netlang.serve.metrics import Metrics
+from netlang.serve.scheduler import Arrays, BatchScheduler, DirectScheduler
+
+log = logging.getLogger("netlang.serve")
+CONFIG_ENV = "NETLANG_SERVE_CONFIG"
+GRACEFUL_SHUTDOWN_S = 30
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    models: list[tuple[str, str]]  # (onnx path, model name)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    device: str = "auto"
+    max_batch_size: int = 0  # 0: dynamic batching off
+    max_queue_delay_us: int = 0
+    max_queue_size: int = 1024
+    max_body_bytes: int = 64 * 1024 * 1024
+    token_file: str | None = None
+    allow_origins: list[str] = field(default_factory=list)
+    workers: int = 1
+    threads: int = 0  # inference threads; 0: one per CPU core, at most 8
+
+
+def read_token(path: str) -> str:
+    token = Path(path).read_text().strip()
+    if not token or any(c.isspace() for c in token):
+        raise ValueError("the token file must hold one non-empty token without spaces")
+    return token
+
+
+def guards_for(config: ServeConfig) -> Guards:
+    return Guards(
+        max_body_bytes=config.max_body_bytes,
+        token=read_token(config.token_file) if config.token_file else None,
+        allow_origins=frozenset(config.allow_origins),
+        allowed_hosts=LOOPBACK_HOSTS if config.host in LOOPBACK_HOSTS else None,
+    )
+
+
+def load_served_model(
+    path: str, name: str, config: ServeConfig, executor: Executor, metrics: Metrics
+) -> ServedModel:
+    """Session + signature + scheduler for one ONNX file."""
+    from netlang.runtime import make_session, provider_of
+    from netlang.runtime.device import CPU
+    from netlang.runtime.signature import signature_of_session
+    from netlang.serve.triton_repo import model_config
+
+    session = make_session(path, config.device)
+    signature = signature_of_session(session)
+    provider = provider_of(session)
+    batching = config.max_batch_size > 0 and signature.batchable
+    if config.max_batch_size > 0 and not batching:
+        log.warning("model %s has a fixed dim 0 somewhere; dynamic batching is off for it", name)
+    names = [t.name for t in signature.outputs]
+
+    def run(feeds: Arrays) -> Arrays:
+        return dict(zip(names, session.run(names, feeds), strict=True))
+
+    kind = "cpu" if provider == CPU else "gpu"
+    triton = model_config(
+        signature, name, config.max_batch_size if batching else 0, kind, config.max_queue_delay_us
+    )
+    labels = (("model", name), ("version", "1"))
+    scheduler: DirectScheduler | BatchScheduler
+    if batching:
+        scheduler = BatchScheduler(
+            run,
+            executor,
+            config.max_queue_size,
+            metrics,
+            labels,
+            max_batch_size=config.max_batch_size,
+            max_delay_s=config.max_queue_delay_us / 1e6,
+        )
+    else:
+        scheduler = DirectScheduler(run, executor, config.max_queue_size, metrics, labels)
+    log.info(
+        "loaded %s from %s on %s (batching %s)",
+        name,
+        Path(path).name,
+        provider,
+        f"up to {config.max_batch_size} rows" if batching else "off",
+    )
+    return ServedModel(
+        name, signature, provider, triton, scheduler, lambda: run(zeros_for(signature))
+    )
+
+
+def build_app(config: ServeConfig) -> App:
+    """Load every model and assemble the app (sessions are created here, not at first request)."""
+    guards = guards_for(config)
+    threads = config.threads or min(8, os.cpu_count() or 1)
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="netlang-infer")
+    metrics = Metrics(max(1, config.max_batch_size))
+    models = [load_served_model(p, n, config, executor, metrics) for p, n in config.models]
+    return App(models, guards, metrics, executor)
+
+
+def app_from_environment() -> App:
+    """uvicorn factory for worker processes: the config travels as JSON in CONFIG_ENV."""
+    raw = json.loads(os.environ[CONFIG_ENV])
+    raw["models"] = [tuple(m) for m in raw["models"]]
+    _configure_logging()
+    return build_app(ServeConfig(**raw))
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+
+
+def serve_forever(config: ServeConfig) -> None:
+    """Run uvicorn until SIGTERM/SIGINT, then drain in-flight requests and stop."""
+    import uvicorn
+
+    _configure_logging()
+    if config.host not in LOOPBACK_HOSTS and not config.token_file:
+        log.warning(
+            "listening on %s without --token-file: anyone who can reach it may infer", config.host
+        )
+    common = {
+        "host": config.host,
+        "port": config.port,
+        "access_log": False,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+        "log_level": "info",
+    }
+    if config.workers > 1:
+        os.environ[CONFIG_ENV] = json.dumps(asdict(config))
+        uvicorn.run(
+            "netlang.serve.server:app_from_environment",
+            factory=True,
+            workers=config.workers,
+            **common,
+        )
+    else:
+        uvicorn.run(build_app(config), **common)  # type: ignore[arg-type]

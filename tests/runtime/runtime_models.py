@@ -1,0 +1,43 @@
+"""ONNX image classifiers built with onnx.helper for the runtime tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+H, W = 4, 6
+MEAN = [0.485, 0.456, 0.406]
+STD = [0.229, 0.224, 0.225]
+CLASSES = ["ant", "bee", "cow", "doe", "elk"]
+WEIGHT = np.random.default_rng(0).standard_normal((3 * H * W, len(CLASSES))).astype(np.float32)
+
+
+def save_image_classifier(path: Path, *, softmax: bool = False, metadata: bool = True) -> Path:
+    """image FP32 [N, 3, H, W] -> Flatten -> MatMul -> logits (or Softmax probabilities)."""
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, H, W])
+    y = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", len(CLASSES)])
+    nodes = [
+        helper.make_node("Flatten", ["image"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "W"], ["logits" if softmax else "scores"]),
+    ]
+    if softmax:
+        nodes.append(helper.make_node("Softmax", ["logits"], ["scores"], axis=1))
+    graph = helper.make_graph(nodes, "img", [x], [y], [numpy_helper.from_array(WEIGHT, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
+    if metadata:
+        preprocess = {"size": [H, W], "channels": 3, "mean": MEAN, "std": STD}
+        helper.set_model_props(
+            model,
+            {
+                "netlang.classes": json.dumps(CLASSES),
+                "netlang.preprocess": json.dumps(preprocess),
+                "netlang.model": "Tiny",
+                "netlang.version": "0.1.0",
+            },
+        )
+    onnx.save(model, str(path))
+    return path

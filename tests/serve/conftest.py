@@ -1,0 +1,88 @@
+"""Fixtures: ONNX models on disk and real `netlang serve` processes on free loopback ports."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from serve_models import save_classifier, save_fixed, save_mixed
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("models")
+    save_classifier(d / "clf.onnx")
+    save_mixed(d / "mixed.onnx")
+    save_fixed(d / "fixed.onnx")
+    return d
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str  # "127.0.0.1:PORT", as tritonclient wants it
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(args: list[str]) -> Server:
+    """Start `netlang serve ARGS --port P` and wait until /v2/health/ready answers 200."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from netlang.cli import main; main()",
+        "serve",
+        *args,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--threads",
+        "2",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            url = f"http://127.0.0.1:{port}/v2/health/ready"
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return Server(f"127.0.0.1:{port}", port, process)
+        except (urllib.error.URLError, OSError):
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            assert process.stderr is not None
+            raise RuntimeError(process.stderr.read().decode(errors="replace"))
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def plain_server(model_dir: Path) -> Iterator[Server]:
+    """Batching off, two models, default guards."""
+    server = start_server([str(model_dir / "clf.onnx"), str(model_dir / "mixed.onnx")])
+    yield server
+    server.stop()

@@ -1,0 +1,138 @@
+"""The infer body codec in-process: the exact bytes tritonclient 2.73.0 sends (captured in the
+serving reference, §2.2) decode to the right tensors, and our responses decode with tritonclient's
+own InferResult parser."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tritonclient.http as httpclient
+
+from netlang.runtime.signature import BY_V2, Signature, TensorSpec
+from netlang.serve.protocol import ServeError, encode_infer, parse_infer
+
+MIXED = Signature(
+    inputs=(
+        TensorSpec("s", BY_V2["BYTES"], (2,)),
+        TensorSpec("b", BY_V2["BOOL"], (2,)),
+        TensorSpec("l", BY_V2["INT64"], (1,)),
+    ),
+    outputs=(TensorSpec("y", BY_V2["FP32"], (None,)),),
+)
+XY = Signature(
+    inputs=(TensorSpec("x", BY_V2["FP32"], (None, 3)),),
+    outputs=(TensorSpec("y", BY_V2["FP32"], (None, 3)), TensorSpec("n", BY_V2["INT32"], (None,))),
+)
+
+
+def test_tritonclient_capture_c_mixed_binary_and_json_inputs() -> None:
+    header = (
+        b'{"inputs":[{"name":"s","shape":[2],"datatype":"BYTES",'
+        b'"parameters":{"binary_data_size":11}},'
+        b'{"name":"b","shape":[2],"datatype":"BOOL","parameters":{"binary_data_size":2}},'
+        b'{"name":"l","shape":[1],"datatype":"INT64","data":[7]}],'
+        b'"outputs":[{"name":"y","parameters":{"binary_data":false}}]}'
+    )
+    blobs = b"\x02\x00\x00\x00ab\x01\x00\x00\x00c" + b"\x01\x00"
+    request = parse_infer(header + blobs, str(len(header)), MIXED)
+    assert request.inputs["s"].tolist() == ["ab", "c"]
+    assert request.inputs["b"].dtype == np.bool_ and request.inputs["b"].tolist() == [True, False]
+    assert request.inputs["l"].dtype == np.int64 and request.inputs["l"].tolist() == [7]
+    assert [(o.name, o.binary) for o in request.outputs] == [("y", False)]
+
+
+def test_tritonclient_capture_b_no_outputs_listed_means_all_outputs_binary() -> None:
+    header = (
+        b'{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32",'
+        b'"parameters":{"binary_data_size":12}}],'
+        b'"parameters":{"binary_data_output":true}}'
+    )
+    body = header + np.array([1.0, 2.0, 3.0], "<f4").tobytes()
+    request = parse_infer(body, str(len(header)), XY)
+    np.testing.assert_array_equal(request.inputs["x"], [[1.0, 2.0, 3.0]])
+    assert [(o.name, o.binary) for o in request.outputs] == [("y", True), ("n", True)]
+
+
+def test_nested_json_data_is_accepted_in_row_major_order() -> None:
+    body = json.dumps(
+        {
+            "inputs": [
+                {"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [[1, 2, 3], [4, 5, 6]]}
+            ]
+        }
+    ).encode()
+    request = parse_infer(body, None, XY)
+    np.testing.assert_array_equal(
+        request.inputs["x"], np.arange(1, 7, dtype=np.float32).reshape(2, 3)
+    )
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_responses_decode_with_tritonclients_parser(binary: bool) -> None:
+    body = json.dumps(
+        {
+            "id": "r1",
+            "inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [0] * 6}],
+            "parameters": {"binary_data_output": binary},
+        }
+    ).encode()
+    request = parse_infer(body, None, XY)
+    y = np.array([[1.5, -2.0, np.pi], [0.0, 1e-8, 3e8]], np.float32)
+    n = np.array([7, -9], np.int32)
+    payload, header_length = encode_infer("m", request, {"y": y, "n": n})
+    assert (header_length is not None) == binary
+    result = httpclient.InferResult.from_response_body(payload, header_length=header_length)
+    assert result.get_response()["id"] == "r1"
+    assert result.get_response()["model_name"] == "m"
+    np.testing.assert_array_equal(result.as_numpy("y"), y)
+    np.testing.assert_array_equal(result.as_numpy("n"), n)
+
+
+def test_inputs_disagreeing_on_the_batch_size_are_refused() -> None:
+    sig = Signature(
+        inputs=(TensorSpec("a", BY_V2["FP32"], (None,)), TensorSpec("b", BY_V2["FP32"], (None,))),
+        outputs=(TensorSpec("y", BY_V2["FP32"], (None,)),),
+    )
+    body = json.dumps(
+        {
+            "inputs": [
+                {"name": "a", "shape": [2], "datatype": "FP32", "data": [1, 2]},
+                {"name": "b", "shape": [3], "datatype": "FP32", "data": [1, 2, 3]},
+            ]
+        }
+    )
+    with pytest.raises(ServeError, match="batch size") as e:
+        parse_infer(body.encode(), None, sig)
+    assert e.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [([1, 2, 300], "out of range"), ([True, 1, 2], None), ([1, 2, 3], None)],
+)
+def test_integer_json_data_is_range_checked(data: list[object], message: str | None) -> None:
+    sig = Signature(
+        inputs=(TensorSpec("q", BY_V2["INT8"], (3,)),),
+        outputs=(TensorSpec("y", BY_V2["INT8"], (3,)),),
+    )
+    body = json.dumps({"inputs": [{"name": "q", "shape": [3], "datatype": "INT8", "data": data}]})
+    if message is None:
+        assert parse_infer(body.encode(), None, sig).inputs["q"].tolist() == [int(v) for v in data]
+    else:
+        with pytest.raises(ServeError, match=message):
+            parse_infer(body.encode(), None, sig)
+
+
+def test_bool_bytes_other_than_0_and_1_are_refused() -> None:
+    sig = Signature(
+        inputs=(TensorSpec("b", BY_V2["BOOL"], (2,)),),
+        outputs=(TensorSpec("y", BY_V2["BOOL"], (2,)),),
+    )
+    header = (
+        b'{"inputs":[{"name":"b","shape":[2],"datatype":"BOOL",'
+        b'"parameters":{"binary_data_size":2}}]}'
+    )
+    with pytest.raises(ServeError, match="0 or 1"):
+        parse_infer(header + b"\x01\x07", str(len(header)), sig)
