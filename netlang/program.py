@@ -9,7 +9,7 @@ from typing import Any
 
 from netlang.diagnostics import CompileError, Diagnostic, DiagnosticSink, Severity
 from netlang.ir import Graph
-from netlang.semantics.elaborate import Elaborator
+from netlang.semantics.elaborate import Elaborator, Failed
 from netlang.semantics.loader import Loader, Unit
 from netlang.semantics.model_tests import run_tests
 from netlang.semantics.train import check_train_targets, elaborate_train
@@ -90,24 +90,21 @@ class Program:
         for name in self.models:
             for diagnostic in self.build(name, tests=True)[1]:
                 sink.report(diagnostic)
-        for diagnostic in self._check_blocks():
+        for diagnostic in self._check_constants():
             sink.report(diagnostic)
         check_train_targets(self.root, sink)
         return sink.items
 
-    def _check_blocks(self) -> list[Diagnostic]:
-        """Library files have no models: at least their constants must evaluate."""
+    def _check_constants(self) -> list[Diagnostic]:
+        """Library files may have no models: at least their constants must evaluate."""
         sink = DiagnosticSink()
         elaborator = Elaborator(self.root, sink)
         for item in self.root.module.items:
             if isinstance(item, ast.ConstDef):
                 try:
-                    elaborator._const(self.root, item)
-                except Exception as failed:  # noqa: BLE001 - Failed carries a diagnostic
-                    diagnostic = getattr(failed, "diagnostic", None)
-                    if diagnostic is None:
-                        raise
-                    sink.report(diagnostic)
+                    elaborator.constant(self.root, item)
+                except Failed as failed:
+                    sink.report(failed.diagnostic)
         return sink.items
 
 

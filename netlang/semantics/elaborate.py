@@ -385,13 +385,13 @@ class Elaborator:
             if isinstance(definition, ast.BlockDef):
                 return BlockRef(definition, unit)
             if isinstance(definition, ast.ConstDef):
-                return self._const(unit, definition)
+                return self.constant(unit, definition)
             return _ModelRef(name)
         if name in REGISTRY:
             return Layer(name, span)
         return BUILTINS.get(name)
 
-    def _const(self, unit: Unit, definition: ast.ConstDef) -> Any:
+    def constant(self, unit: Unit, definition: ast.ConstDef) -> Any:
         if definition in self.constants:
             raise fail("NL2010", f"constant `{definition.name}` is defined in terms of itself",
                        definition.span)
