@@ -481,7 +481,8 @@ class Elaborator:
                 return func.function(*args, **kwargs)
             except (BuiltinError, TypeError) as exc:
                 raise fail("NL2005", f"{func.name}: {exc}", call.span) from None
-        layer = self._layer(func, call.func.span)
+        layer = self._layer(func, call.func.span,
+                            call.func.id if isinstance(call.func, ast.Name) else None)
         inputs: list[Tensor] = []
         while args and _tensors(args[0]) is not None:  # leading tensors: apply now
             inputs.extend(_tensors(args.pop(0)) or [])
@@ -490,7 +491,7 @@ class Elaborator:
             return layer
         return self._apply(layer, inputs, None, None, call.span, frame)
 
-    def _layer(self, value: Any, span: Span) -> Layer:
+    def _layer(self, value: Any, span: Span, name: str | None = None) -> Layer:
         if isinstance(value, Layer):
             return value
         if isinstance(value, BlockRef):
@@ -498,7 +499,9 @@ class Elaborator:
         if isinstance(value, _ModelRef):
             raise fail("NL2018", f"model `{value.name}` cannot be used as a layer", span,
                        "define the reusable part as a `block`")
-        raise fail("NL2018", f"expected a layer or block, got {describe(value)}", span)
+        hint = (f"`{name}` is a variable or parameter here, hiding the layer `{name}`; rename it"
+                if name in REGISTRY else None)
+        raise fail("NL2018", f"expected a layer or block, got {describe(value)}", span, hint)
 
     def _with_arguments(self, layer: Layer, args: list[Any], kwargs: dict[str, Any],
                         call: ast.Call) -> Layer:
@@ -525,12 +528,12 @@ class Elaborator:
                     value = self._stage(inner, value, frame)
             return value
         if isinstance(body, ast.Name):
-            layer = self._layer(self._name(body.id, body.span, frame), body.span)
+            layer = self._layer(self._name(body.id, body.span, frame), body.span, body.id)
             layer = Layer(layer.name, body.span, layer.args, layer.arg_spans, layer.kwargs,
                           layer.kwarg_spans, layer.block)
         else:
             func = self._name(body.func.id, body.func.span, frame)  # type: ignore[union-attr]
-            layer = self._layer(func, body.func.span)
+            layer = self._layer(func, body.func.span, body.func.id)  # type: ignore[union-attr]
             args, kwargs = self._arguments(body, frame)
             if any(isinstance(v, Poison) for v in (*args, *kwargs.values())):
                 return POISON
