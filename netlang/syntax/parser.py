@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import lark
@@ -26,7 +29,29 @@ TOKEN_NAMES = {
 @cache
 def _parser() -> lark.Lark:
     grammar = resources.files("netlang").joinpath("grammar/netlang.lark").read_text()
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    options: dict[str, Any] = {"parser": "lalr", "propagate_positions": True,
+                               "maybe_placeholders": True}
+    cache_file = _cache_file(grammar)
+    if cache_file is not None:
+        try:
+            return lark.Lark(grammar, cache=str(cache_file), **options)
+        except OSError:
+            pass  # an unwritable cache costs start-up time, nothing else
+    return lark.Lark(grammar, **options)
+
+
+def _cache_file(grammar: str) -> Path | None:
+    """Where the analysed grammar is cached (building the LALR tables costs ~0.25 s a process):
+    a private folder of the user's own, never a shared temporary directory."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "netlang"
+    try:
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if base.stat().st_uid != os.getuid():
+            return None
+    except OSError:
+        return None
+    digest = hashlib.sha256(f"{lark.__version__}\n{grammar}".encode()).hexdigest()[:16]
+    return base / f"grammar-{digest}.lark"
 
 
 def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
