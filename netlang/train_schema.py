@@ -52,7 +52,7 @@ SCHEMA: dict[str, CallTable | str] = {
         "rotate": ("degrees",),
         "noise": ("std",),
     },
-    "init": {"default": (), "kaiming": (), "xavier": (), "normal": ("std",), "zeros": ()},
+    "init": {"default": (), "kaiming": (), "xavier": (), "normal": (), "zeros": ()},
     "clip": "float",
     "seed": "int",
     "device": "str",

@@ -32,7 +32,7 @@ class OptimizerConfig:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleConfig:
-    """A per-epoch learning-rate schedule, optionally preceded by `warmup` epochs of linear warm-up."""
+    """A per-epoch learning-rate schedule, after `warmup` epochs of linear warm-up."""
 
     name: str = "none"  # none | step | cosine | plateau
     warmup: int = 0
@@ -113,7 +113,8 @@ def resolve_config(spec: TrainSpec | None, model: str,
         overrides: CLI values (epochs, batch, lr, device, amp, seed, out); None means "not given".
 
     Raises:
-        ValueError: a value of the wrong kind or range, a staged section, or a transfer-learning key.
+        ValueError: a value of the wrong kind or range, a staged section, or a transfer
+            learning key.
     """
     entries = dict(spec.entries) if spec is not None else {}
     if spec is not None and spec.stages:
@@ -198,7 +199,8 @@ def _optimizer(entries: dict[str, Any]) -> OptimizerConfig:
 def _schedule(entries: dict[str, Any]) -> ScheduleConfig:
     name, options = _bind("schedule", entries.get("schedule", Call("none")))
     if name == "warmup":
-        return ScheduleConfig("none", _positive_int("train.schedule.warmup", options.get("epochs", 1)))
+        warmup = _positive_int("train.schedule.warmup", options.get("epochs", 1))
+        return ScheduleConfig("none", warmup)
     warmup = _non_negative_int("train.schedule.warmup", options.pop("warmup", 0))
     checks = {"step_size": _positive_int, "gamma": _positive_float, "min_lr": _non_negative,
               "factor": _fraction, "patience": _non_negative_int, "monitor": _monitor}
@@ -219,7 +221,8 @@ def _penalties(entries: dict[str, Any]) -> tuple[Penalty, ...]:
         name, options = _bind("regularize", call)
         if "strength" not in options:
             raise ValueError(f"train.regularize: {name} needs a strength, e.g. {name}(1e-4)")
-        penalties.append(Penalty(name, _non_negative(f"train.regularize.{name}", options["strength"])))
+        strength = _non_negative(f"train.regularize.{name}", options["strength"])
+        penalties.append(Penalty(name, strength))
     kinds = [p.kind for p in penalties]
     if len(set(kinds)) != len(kinds):
         raise ValueError("train.regularize: each of l1 and l2 may be given once")
@@ -261,6 +264,17 @@ def _single_call(key: str) -> Any:
     return build
 
 
+def _init(entries: dict[str, Any]) -> Call | None:
+    """A weight-init scheme by name; the torch backend takes no arguments for it."""
+    if "init" not in entries:
+        return None
+    name, options = _bind("init", entries["init"])
+    if options:
+        raise ValueError(f"train.init: {name} takes no arguments here (the torch backend fixes "
+                         f"them); write `init {name}`")
+    return Call(name)
+
+
 def _augment(entries: dict[str, Any]) -> tuple[Call, ...]:
     calls = []
     for call in _as_list(entries.get("augment", [])):
@@ -281,28 +295,6 @@ def _classes(entries: dict[str, Any]) -> tuple[str, ...] | None:
 
 def _plain(key: str, check: Any, default: Any) -> Any:
     return lambda entries: check(f"train.{key}", entries[key]) if key in entries else default
-
-
-_BUILDERS = {
-    "data": _single_call("data"),
-    "test_data": _single_call("test_data"),
-    "batch": _plain("batch", lambda k, v: _positive_int(k, v), 32),
-    "epochs": _plain("epochs", lambda k, v: _positive_int(k, v), 10),
-    "optimizer": _optimizer,
-    "schedule": _schedule,
-    "loss": _loss,
-    "penalties": _penalties,
-    "early_stop": _early_stop,
-    "normalize": _normalize,
-    "augment": _augment,
-    "init": _single_call("init"),
-    "clip": _plain("clip", lambda k, v: _positive_float(k, v), None),
-    "seed": _plain("seed", lambda k, v: _int(k, v), 0),
-    "device": _plain("device", lambda k, v: _device(k, v), "auto"),
-    "amp": _plain("amp", lambda k, v: _bool(k, v), False),
-    "classes": _classes,
-    "val_every": _plain("val_every", lambda k, v: _positive_int(k, v), 1),
-}
 
 
 # --- value checks: (what, value) -> value, or ValueError naming `what` ---------------------------
@@ -390,3 +382,26 @@ def _device(what: str, value: Any) -> str:
     if value not in DEVICES:
         raise ValueError(f"{what} must be one of {', '.join(DEVICES)}, got {value!r}")
     return str(value)
+
+
+# TrainConfig field -> its builder from the section's entries (after the checks they use).
+_BUILDERS = {
+    "data": _single_call("data"),
+    "test_data": _single_call("test_data"),
+    "batch": _plain("batch", _positive_int, 32),
+    "epochs": _plain("epochs", _positive_int, 10),
+    "optimizer": _optimizer,
+    "schedule": _schedule,
+    "loss": _loss,
+    "penalties": _penalties,
+    "early_stop": _early_stop,
+    "normalize": _normalize,
+    "augment": _augment,
+    "init": _init,
+    "clip": _plain("clip", _positive_float, None),
+    "seed": _plain("seed", _int, 0),
+    "device": _plain("device", _device, "auto"),
+    "amp": _plain("amp", _bool, False),
+    "classes": _classes,
+    "val_every": _plain("val_every", _positive_int, 1),
+}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +10,9 @@ import torch
 
 from netlang.train.objective import LossFn, count_correct
 
-# netlang.data.make_loader's signature: (dataset, batch, *, shuffle, seed, epoch, augment) -> batches
-MakeLoader = Callable[..., Iterable[tuple[Any, Any]]]
+# netlang.data.make_loader's signature: (dataset, batch, *, shuffle, seed, epoch, augment) -> an
+# iterable of (x, y) batches that has a len()
+MakeLoader = Callable[..., Any]
 
 
 @dataclass
@@ -43,7 +44,7 @@ def evaluate(module: torch.nn.Module, dataset: Any, *, loss_fn: LossFn, loss_nam
             seen += len(y)
             counts = count_correct(out, y, loss_name)
             if counts is not None:
-                correct, counted = correct + counts[0], counted + counts[1]
+                correct, counted = correct + int(counts[0]), counted + counts[1]
             if counts is not None and out.dim() == 2 and out.shape[1] > 1:
                 predictions.append(out.argmax(1).cpu())
             targets.append(y.cpu())

@@ -1,5 +1,5 @@
 """The run directory's bookends: source + config -> source.net and config.json before training;
-trained module + test split -> restored best weights, curves.png, test.json and confusion files after.
+trained module + test split -> best weights restored, curves.png, test.json, confusion files after.
 """
 
 from __future__ import annotations
@@ -9,20 +9,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netlang.train.config import TrainConfig
-from netlang.train.evaluate import MakeLoader, confusion_matrix, evaluate
+from netlang.train.evaluate import Evaluation, MakeLoader, confusion_matrix, evaluate
 from netlang.train.plots import plot_confusion, plot_curves
 from netlang.train.report import format_confusion, write_json
 
 if TYPE_CHECKING:
+    from netlang.data import DataSplits
     from netlang.train.loop import Log, _Run
 
 # Settings a resumed run may change: how long it runs, where it runs, where it writes.
 RESUMABLE_CHANGES = ("epochs", "device", "out")
 
 
-def start_run_dir(run_dir: Path, config: TrainConfig, splits: Any, source_text: str,
-                  metadata: dict[str, Any] | None, resume: bool) -> None:
-    """Create the folders and write source.net and config.json (checked against the old on resume)."""
+def start_run_dir(run_dir: Path, config: TrainConfig, splits: DataSplits,
+                  source_text: str, metadata: dict[str, Any] | None, resume: bool) -> None:
+    """Create the folders, write source.net and config.json (checked against the old on resume)."""
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     resolved = config.to_json()
     if resume and (run_dir / "config.json").is_file():
@@ -44,8 +45,8 @@ def _check_same(saved: dict[str, Any], resolved: dict[str, Any]) -> None:
                          "a resumed run must train as the interrupted one did")
 
 
-def finish_run(run: _Run, splits: Any, run_dir: Path, loader: MakeLoader, reason: str,
-               log: Log) -> dict[str, Any] | None:
+def finish_run(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
+               reason: str, log: Log) -> dict[str, Any] | None:
     """Restore the best weights if asked, draw the curves, evaluate on the test split."""
     stop = run.config.early_stop
     tracker = run.tracker
@@ -57,14 +58,16 @@ def finish_run(run: _Run, splits: Any, run_dir: Path, loader: MakeLoader, reason
         log(f"restored the weights of epoch {tracker.best_epoch} "
             f"({tracker.monitor} {tracker.best:.4f})")
     plot_curves(run_dir / "curves.png", run.history,
-                tracker.best_epoch if stop is not None else None)
+                tracker.best_epoch if stop is not None else None,
+                run.epoch if reason == "early_stop" else None)
     if splits.test is None:
         log("no test split: skipping the test evaluation")
         return None
     return _test(run, splits, run_dir, loader, log)
 
 
-def _test(run: _Run, splits: Any, run_dir: Path, loader: MakeLoader, log: Log) -> dict[str, Any]:
+def _test(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
+          log: Log) -> dict[str, Any]:
     result = evaluate(run.module, splits.test, loss_fn=run.loss_fn, loss_name=run.config.loss.name,
                       batch=run.config.batch, loader=loader, device=run.device)
     test: dict[str, Any] = {"loss": result.loss, "accuracy": result.accuracy,
@@ -81,8 +84,9 @@ def _test(run: _Run, splits: Any, run_dir: Path, loader: MakeLoader, log: Log) -
     return test
 
 
-def _class_names(splits: Any, result: Any) -> list[str]:
+def _class_names(splits: DataSplits, result: Evaluation) -> list[str]:
     if splits.classes is not None:
         return [str(c) for c in splits.classes]
+    assert result.predictions is not None
     count = int(max(result.targets.max(), result.predictions.max())) + 1
     return [str(i) for i in range(count)]

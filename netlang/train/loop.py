@@ -1,13 +1,14 @@
 """The training loop: module + DataSplits + TrainConfig -> trained weights and a run directory.
 
-fit() reads as the run's outline; each step is a helper below. Bit-reproducible on CPU: one seed
-drives the weights' dropout RNG (saved in every checkpoint) and the shuffling (seeded per epoch),
-and deterministic kernels are switched on for the duration of the run.
+fit() reads as the run's outline; each step is a helper below. Bit-reproducible on CPU: the seed
+fixes the global RNG that dropout draws from (saved in every checkpoint) and the loader's order
+and augmentation (seeded per epoch), and deterministic kernels are on for the run's duration.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import threading
 import time
@@ -30,9 +31,11 @@ from netlang.train.progress import Progress
 from netlang.train.report import write_metrics
 
 if TYPE_CHECKING:
-    from netlang.data import Augment
+    from netlang.data import DataSplits
 
 Log = Callable[[str], Any]
+# On CUDA, batch results are read back (a wait for the device) at most this often.
+FLUSH_SECONDS = 0.25
 
 
 class NonFiniteLoss(RuntimeError):
@@ -60,7 +63,7 @@ class _Run:
     scaler: torch.amp.GradScaler
     tracker: EarlyStopping
     loss_fn: LossFn
-    augment: Augment | None
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
     weights: list[torch.nn.Parameter]
     examples: int
     epoch: int = 0  # epochs finished
@@ -70,6 +73,8 @@ class _Run:
     history: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, torch.Tensor] | None = None
     in_step: bool = False
+    # (batch index, samples, counted, [loss, correct]) per trained batch not yet read back
+    pending: list[tuple[int, int, int, torch.Tensor]] = field(default_factory=list)
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "batch": self.batch, "sums": dict(self.sums),
@@ -88,9 +93,9 @@ class _Run:
         ckpt.set_rng_state(state["rng"])
 
 
-def fit(module: torch.nn.Module, splits: Any, config: TrainConfig, run_dir: Path | str, *,
-        source_text: str, resume: bool = False, log: Log = print, loader: MakeLoader | None = None,
-        augment: Augment | None = None, weight_names: Collection[str] | None = None,
+def fit(module: torch.nn.Module, splits: DataSplits, config: TrainConfig,
+        run_dir: Path | str, *, source_text: str, resume: bool = False, log: Log = print,
+        loader: MakeLoader | None = None, weight_names: Collection[str] | None = None,
         metadata: dict[str, Any] | None = None, stream: TextIO | None = None) -> TrainResult:
     """Train `module` on `splits` as `config` says, recording everything in `run_dir`.
 
@@ -104,7 +109,6 @@ def fit(module: torch.nn.Module, splits: Any, config: TrainConfig, run_dir: Path
         resume: continue from run_dir/checkpoints (after an interrupt, or with more epochs).
         log: where summary lines and messages go.
         loader: batches a Dataset; defaults to netlang.data.make_loader.
-        augment: applied to training batches only, `augment(x, generator) -> x`.
         weight_names: the state_dict names L1/L2 act on (the IR knows them); None guesses.
         metadata: extra config.json entries (model arguments, normalisation statistics).
         stream: the progress bar's terminal (stdout by default).
@@ -122,7 +126,7 @@ def fit(module: torch.nn.Module, splits: Any, config: TrainConfig, run_dir: Path
     run_dir, loader = Path(run_dir), loader or make_loader
     device = _device(config.device)
     with _determinism(device):
-        run = _prepare(module, splits, config, device, augment, weight_names)
+        run = _prepare(module, splits, config, device, weight_names)
         start_run_dir(run_dir, config, splits, source_text, metadata, resume)
         if resume:
             _restore(run, run_dir, log)
@@ -160,8 +164,10 @@ def _determinism(device: torch.device) -> Iterator[None]:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
 
-def _prepare(module: torch.nn.Module, splits: Any, config: TrainConfig, device: torch.device,
-             augment: Augment | None, weight_names: Collection[str] | None) -> _Run:
+def _prepare(module: torch.nn.Module, splits: DataSplits, config: TrainConfig,
+             device: torch.device, weight_names: Collection[str] | None) -> _Run:
+    from netlang.data import make_augment
+
     module.to(device).train()
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = build_optimizer(params, config.optimizer)
@@ -173,11 +179,13 @@ def _prepare(module: torch.nn.Module, splits: Any, config: TrainConfig, device: 
     return _Run(module, config, device, optimizer,
                 LRSchedule(optimizer, config.schedule, config.epochs),
                 torch.amp.GradScaler(device.type, enabled=amp), tracker,
-                build_loss(config.loss, device), augment, penalised_weights(module, weight_names), len(splits.train))
+                build_loss(config.loss, device),
+                make_augment(list(config.augment)) if config.augment else None,
+                penalised_weights(module, weight_names), len(splits.train))
 
 
-def _monitor(config: TrainConfig, splits: Any) -> str:
-    """The metric that picks the best epoch: early stopping's, else val_loss (train_loss w/o val)."""
+def _monitor(config: TrainConfig, splits: DataSplits) -> str:
+    """The metric that picks the best epoch: early stopping's, else val_loss (or train_loss)."""
     monitored = [config.early_stop.monitor] if config.early_stop else []
     if config.schedule.name == "plateau":
         monitored.append(str(config.schedule.options.get("monitor", "val_loss")))
@@ -227,10 +235,10 @@ def _deferred_interrupt() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _epochs(run: _Run, splits: Any, run_dir: Path, loader: MakeLoader, progress: Progress,
-            interrupt: threading.Event) -> str:
+def _epochs(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
+            progress: Progress, interrupt: threading.Event) -> str:
     """Train epoch after epoch; returns why it stopped ("completed" or "early_stop")."""
-    while run.epoch < run.config.epochs:
+    while run.epoch < run.config.epochs and not run.tracker.should_stop:
         lr = run.optimizer.param_groups[0]["lr"]
         progress.start_epoch()
         _train_epoch(run, splits.train, loader, progress, interrupt)
@@ -240,9 +248,7 @@ def _epochs(run: _Run, splits: Any, run_dir: Path, loader: MakeLoader, progress:
         ckpt.save_state(run_dir / "checkpoints" / ckpt.STATE, run.state_dict())
         write_metrics(run_dir, run.history)
         progress.end_epoch(row, "  *" if improved else "")
-        if run.tracker.should_stop:
-            return "early_stop"
-    return "completed"
+    return "early_stop" if run.tracker.should_stop else "completed"
 
 
 def _train_epoch(run: _Run, dataset: Any, loader: MakeLoader, progress: Progress,
@@ -252,23 +258,25 @@ def _train_epoch(run: _Run, dataset: Any, loader: MakeLoader, progress: Progress
     batches = loader(dataset, config.batch, shuffle=True, seed=config.seed, epoch=run.epoch,
                      augment=run.augment)
     total = len(batches)
-    started = time.perf_counter() - run.sums["seconds"]
+    started = flushed = time.perf_counter() - run.sums["seconds"]
     for k, (x, y) in enumerate(batches):
         if k < run.batch:
             continue
         _step(run, torch.as_tensor(x).to(run.device), torch.as_tensor(y).to(run.device))
         run.batch = k + 1
-        run.sums["seconds"] = time.perf_counter() - started
-        sums = run.sums
-        progress.batch(run.epoch, run.batch, total, int(sums["samples"]),
-                       sums["loss"] / sums["samples"],
-                       sums["correct"] / sums["counted"] if sums["counted"] else None)
+        now = time.perf_counter()
+        run.sums["seconds"] = now - started
+        if run.device.type == "cpu" or now - flushed > FLUSH_SECONDS or run.batch == total:
+            _flush(run)
+            flushed = now
+            progress.batch(run.epoch, run.batch, total, *_running(run.sums))
         if interrupt.is_set():
             raise KeyboardInterrupt
+    _flush(run)
 
 
 def _step(run: _Run, x: torch.Tensor, y: torch.Tensor) -> None:
-    """One optimisation step on one batch; adds its loss and accuracy counts to run.sums."""
+    """One optimisation step on one batch; queues its loss and accuracy count for _flush."""
     config, module = run.config, run.module
     run.in_step = True
     run.optimizer.zero_grad(set_to_none=True)
@@ -276,12 +284,6 @@ def _step(run: _Run, x: torch.Tensor, y: torch.Tensor) -> None:
     with torch.autocast(run.device.type, dtype=amp_type, enabled=config.amp):
         out = first_output(module(x))
         loss = run.loss_fn(out, y)
-    value = float(loss.detach())
-    if value != value or value in (float("inf"), float("-inf")):
-        run.in_step = False
-        raise NonFiniteLoss(
-            f"the loss became {value} in epoch {run.epoch + 1}, batch {run.batch + 1}; "
-            "try a lower learning rate, gradient clipping (clip), or check the data for NaNs")
     extra = penalty(run.weights, config.penalties, run.examples)
     run.scaler.scale(loss if extra is None else loss + extra).backward()
     if config.clip is not None:
@@ -289,16 +291,39 @@ def _step(run: _Run, x: torch.Tensor, y: torch.Tensor) -> None:
         torch.nn.utils.clip_grad_norm_(module.parameters(), config.clip)
     run.scaler.step(run.optimizer)
     run.scaler.update()
-    run.in_step = False
     counts = count_correct(out.detach(), y, config.loss.name)
-    run.sums["loss"] += value * len(y)
-    run.sums["samples"] += len(y)
-    if counts is not None:
-        run.sums["correct"] += counts[0]
-        run.sums["counted"] += counts[1]
+    correct = counts[0].to(loss.dtype) if counts is not None else torch.zeros_like(loss)
+    run.pending.append((run.batch, len(y), counts[1] if counts is not None else 0,
+                        torch.stack([loss.detach(), correct.detach()]).float()))
+    run.in_step = False
 
 
-def _close_epoch(run: _Run, splits: Any, loader: MakeLoader, lr: float) -> dict[str, Any]:
+def _flush(run: _Run) -> None:
+    """Read the queued batch results (one wait for the device), stop on the first non-finite
+    loss, and add them to run.sums batch by batch, so the sums do not depend on when this ran."""
+    if not run.pending:
+        return
+    values = torch.stack([stats for *_, stats in run.pending]).tolist()
+    for (batch, samples, counted, _), (loss, correct) in zip(run.pending, values):
+        if not math.isfinite(loss):
+            raise NonFiniteLoss(
+                f"the loss became {loss} in epoch {run.epoch + 1}, batch {batch + 1}; try a lower "
+                "learning rate, gradient clipping (clip), or check the data for NaNs")
+        run.sums["loss"] += loss * samples
+        run.sums["samples"] += samples
+        run.sums["correct"] += correct
+        run.sums["counted"] += counted
+    run.pending.clear()
+
+
+def _running(sums: dict[str, float]) -> tuple[int, float, float | None]:
+    """(samples, mean loss, accuracy) so far this epoch, for the progress bar."""
+    return (int(sums["samples"]), sums["loss"] / max(sums["samples"], 1),
+            sums["correct"] / sums["counted"] if sums["counted"] else None)
+
+
+def _close_epoch(run: _Run, splits: DataSplits, loader: MakeLoader,
+                 lr: float) -> dict[str, Any]:
     """Validate if due, append the epoch's metrics row, advance the schedule; returns the row."""
     config, sums = run.config, run.sums
     row: dict[str, Any] = {
@@ -334,8 +359,9 @@ def _save_interrupted(run: _Run, run_dir: Path, log: Log) -> None:
     if run.in_step:
         log(f"\ninterrupted in the middle of a step; the last checkpoint in {run_dir} is kept")
         return
+    _flush(run)
     ckpt.save_weights(run_dir / "checkpoints" / ckpt.LAST, ckpt.snapshot(run.module))
     ckpt.save_state(run_dir / "checkpoints" / ckpt.STATE, run.state_dict())
     write_metrics(run_dir, run.history)
-    log(f"\ninterrupted at epoch {run.epoch + 1}, batch {run.batch}; checkpoint saved to "
+    log(f"\ninterrupted in epoch {run.epoch + 1} after batch {run.batch}; checkpoint saved to "
         f"{run_dir / 'checkpoints'}; continue with --resume --out {run_dir}")

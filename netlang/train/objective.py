@@ -1,4 +1,4 @@
-"""What training minimises: LossConfig + Penalty list -> data loss, penalty term and accuracy counts.
+"""What training minimises: LossConfig + Penalty list -> data loss, penalty term, accuracy counts.
 
 The L1/L2 penalties are the course's formulas, added to the data loss; they are distinct from an
 optimiser's weight_decay (which AdamW decouples from the gradient altogether).
@@ -40,20 +40,22 @@ def build_loss(config: LossConfig, device: torch.device | None = None) -> LossFn
 
 
 def _regression_target(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Integer class labels against [N, C] outputs become one-hot rows; anything else is reshaped."""
+    """Class ids against [N, C] outputs become one-hot rows; anything else is reshaped."""
     if not y.is_floating_point() and out.dim() == 2 and out.shape[1] > 1:
         return F.one_hot(y.long(), out.shape[1]).to(out.dtype)
     return y.to(out.dtype).view_as(out)
 
 
-def count_correct(out: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[int, int] | None:
-    """(correct, counted) predictions in a batch; None where accuracy means nothing (regression)."""
+def count_correct(out: torch.Tensor, y: torch.Tensor,
+                  loss: str) -> tuple[torch.Tensor, int] | None:
+    """(correct, counted) predictions in a batch, the first as a tensor on the batch's device
+    (reading it would wait for the GPU); None where accuracy means nothing (regression)."""
     if loss in ("bce", "bce_with_logits"):
         predicted = out > (0.5 if loss == "bce" else 0.0)
-        return int((predicted == y.view_as(out).bool()).sum()), out.numel()
+        return (predicted == y.view_as(out).bool()).sum(), out.numel()
     if y.is_floating_point() or out.dim() < 2 or out.shape[1] < 2:
         return None
-    return int((out.argmax(1) == y).sum()), y.numel()
+    return (out.argmax(1) == y).sum(), y.numel()
 
 
 def penalised_weights(module: torch.nn.Module,

@@ -1,4 +1,5 @@
-"""Optimisers and learning-rate schedules: OptimizerConfig / ScheduleConfig -> torch optimiser / LRSchedule.
+"""Optimisers and learning-rate schedules: OptimizerConfig / ScheduleConfig -> torch optimiser /
+LRSchedule.
 
 The schedule is per epoch and computed in closed form from the epoch number, so that resuming needs
 only the plateau state; linear warm-up composes with every schedule.
@@ -98,7 +99,8 @@ class LRSchedule:
             return
         self.bad_epochs += 1
         if self.bad_epochs > self.config.options.get("patience", 10):
-            factor, low = self.config.options.get("factor", 0.1), self.config.options.get("min_lr", 0.0)
+            options = self.config.options
+            factor, low = options.get("factor", 0.1), options.get("min_lr", 0.0)
             self.plateau_lr = [max(lr * factor, low) for lr in self.plateau_lr]
             self.bad_epochs = 0
 

@@ -12,10 +12,13 @@ from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
-def plot_curves(path: Path, history: Sequence[dict[str, Any]], stop_epoch: int | None) -> None:
-    """Train vs val loss (left) and accuracy (right); a dashed line marks the early-stop epoch."""
+def plot_curves(path: Path, history: Sequence[dict[str, Any]], best_epoch: int | None,
+                stop_epoch: int | None) -> None:
+    """Train vs val loss (left) and accuracy (right); a dashed line marks the best epoch (the
+    weights early stopping keeps), a dotted one the epoch where early stopping ended the run."""
     figure = Figure(figsize=(10, 4))
     FigureCanvasAgg(figure)
     for axes, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
@@ -24,8 +27,11 @@ def plot_curves(path: Path, history: Sequence[dict[str, Any]], stop_epoch: int |
                       if row.get(f"{split}_{metric}") is not None]
             if points:
                 axes.plot(*zip(*points), marker="o", markersize=3, label=split)
+        if best_epoch is not None:
+            axes.axvline(best_epoch, color="grey", linestyle="--", label=f"best epoch {best_epoch}")
         if stop_epoch is not None:
-            axes.axvline(stop_epoch, color="grey", linestyle="--", label=f"best epoch {stop_epoch}")
+            axes.axvline(stop_epoch, color="red", linestyle=":", label=f"early stop {stop_epoch}")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("epoch")
         axes.set_ylabel(metric)
         axes.grid(alpha=0.3)

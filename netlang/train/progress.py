@@ -1,4 +1,4 @@
-"""Console feedback: batch counters -> a redrawn progress bar on a terminal, one summary line per epoch.
+"""Console feedback: batch counters -> a progress bar redrawn on a terminal, a line per epoch.
 
 When the stream is not a terminal (a log file, CI), only the summary lines are written.
 """

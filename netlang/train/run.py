@@ -1,0 +1,113 @@
+"""`netlang train` as a function: a `.net` file (+ CLI overrides) -> a trained run directory.
+
+load -> model graph -> its train section -> TrainConfig -> data splits -> normalisation (train
+statistics only) -> torch module -> fit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from netlang import ir
+from netlang.ops import REGISTRY
+from netlang.train.config import TrainConfig, resolve_config
+from netlang.train.loop import TrainResult, fit
+from netlang.train_spec import Call
+
+
+def train_file(path: str | Path, model: str | None = None,
+               overrides: Mapping[str, Any] | None = None, *, resume: bool = False,
+               log: Callable[[str], Any] = print) -> TrainResult:
+    """Train the model `model` (default: the one with a train section) of the file at `path`.
+
+    Args:
+        path: the `.net` file; relative data paths resolve against its folder.
+        model: which model; None picks the file's trained model.
+        overrides: CLI values (epochs, batch, lr, device, amp, seed, out); None means unset.
+        resume: continue the run in `out` (or the newest runs/<model>-* folder).
+        log: where progress lines and messages go.
+
+    Raises:
+        CompileError: the file does not compile.
+        ValueError: a bad train section or override, missing data, or nothing to resume.
+    """
+    import netlang
+    from netlang.backends.torch_module import to_torch
+
+    program = netlang.load(Path(path))
+    graph = program.model(model)
+    config = resolve_config(graph.train, graph.name, overrides)
+    splits, normalization = prepare_data(config, Path(path).parent)
+    module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
+    run_dir = _run_dir(config, resume)
+    metadata = {"arguments": graph.arguments, "normalization": normalization}
+    return fit(module, splits, config, run_dir, source_text=program.source.text, resume=resume,
+               log=log, weight_names=weight_names(graph), metadata=metadata)
+
+
+def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, Any] | None]:
+    """The splits, normalised with statistics of the train split; returns them with the
+    statistics as {"kind", "mean", "std"} (None when not normalised)."""
+    from netlang.data import Standardizer, load_data
+
+    if config.data is None:
+        raise ValueError(f"the train section of {config.model} names no data: add e.g. "
+                         "`data digits(split = [0.8, 0.1, 0.1])`")
+    splits = load_data(config.data, seed=config.seed, base_dir=base_dir)
+    if config.test_data is not None:
+        splits = replace(splits, test=_test_split(config.test_data, config.seed, base_dir))
+    if config.classes is not None:
+        splits = replace(splits, classes=list(config.classes))
+    if config.normalize == "none" or splits.train.x.dtype.kind != "f":
+        return splits, None
+    if config.normalize == "standardize":
+        standardizer = Standardizer.fit(splits.train.x)
+    else:
+        standardizer = _unit_scaler(splits.train.x)
+    scaled = {name: None if ds is None else replace(ds, x=standardizer(ds.x))
+              for name, ds in (("train", splits.train), ("val", splits.val), ("test", splits.test))}
+    return replace(splits, **scaled), {"kind": config.normalize, **standardizer.to_metadata()}
+
+
+def _test_split(call: Call, seed: int, base_dir: Path) -> Any:
+    """All of `test_data`: the source's own test split if it has one, else every sample."""
+    from netlang.data import load_data
+
+    if "split" not in call.kwargs:
+        call = Call(call.name, call.args, {**call.kwargs, "split": 1.0})
+    loaded = load_data(call, seed=seed, base_dir=base_dir)
+    return loaded.test if loaded.test is not None else loaded.train
+
+
+def _unit_scaler(x: Any) -> Any:
+    """Min-max scaling to [0, 1] per channel, as a Standardizer (mean = min, std = max - min)."""
+    import numpy as np
+
+    from netlang.data import Standardizer
+
+    axes = (0, *range(2, x.ndim))
+    low, high = x.min(axis=axes), x.max(axis=axes)
+    span = np.where(high > low, high - low, 1.0)
+    return Standardizer(low.astype(np.float32), span.astype(np.float32))
+
+
+def weight_names(graph: ir.Graph) -> list[str]:
+    """The state_dict names of connection weights (layers that take a weight init), for L1/L2."""
+    return [f"{node.name}.{name}" for node in graph.nodes if "init" in REGISTRY[node.op].tags
+            for name in node.params if name.startswith("weight")]
+
+
+def _run_dir(config: TrainConfig, resume: bool) -> Path:
+    if config.out is not None:
+        return Path(config.out)
+    if resume:
+        runs = sorted(Path("runs").glob(f"{config.model}-*"))
+        if not runs:
+            raise ValueError(f"nothing to resume: no runs/{config.model}-* folder; "
+                             "name the run with --out")
+        return runs[-1]
+    return Path("runs") / f"{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
