@@ -161,8 +161,8 @@ def _bind(key: str, call: Any) -> tuple[str, dict[str, Any]]:
                          f"expected one of {', '.join(table)}")
     names = table[call.name]
     if len(call.args) > len(names):
-        raise ValueError(f"train.{key}: {call.name} takes at most {len(names)} positional "
-                         f"arguments, got {len(call.args)}")
+        most = f"at most {len(names)} positional arguments" if names else "no arguments"
+        raise ValueError(f"train.{key}: {call.name} takes {most}, got {len(call.args)}")
     bound = dict(zip(names, call.args))
     for name, value in call.kwargs.items():
         if name not in names:
@@ -262,17 +262,6 @@ def _single_call(key: str) -> Any:
         name, options = _bind(key, entries[key])
         return Call(name, (), options)
     return build
-
-
-def _init(entries: dict[str, Any]) -> Call | None:
-    """A weight-init scheme by name; the torch backend takes no arguments for it."""
-    if "init" not in entries:
-        return None
-    name, options = _bind("init", entries["init"])
-    if options:
-        raise ValueError(f"train.init: {name} takes no arguments here (the torch backend fixes "
-                         f"them); write `init {name}`")
-    return Call(name)
 
 
 def _augment(entries: dict[str, Any]) -> tuple[Call, ...]:
@@ -397,7 +386,7 @@ _BUILDERS = {
     "early_stop": _early_stop,
     "normalize": _normalize,
     "augment": _augment,
-    "init": _init,
+    "init": _single_call("init"),
     "clip": _plain("clip", _positive_float, None),
     "seed": _plain("seed", _int, 0),
     "device": _plain("device", _device, "auto"),

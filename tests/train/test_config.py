@@ -99,5 +99,5 @@ def test_to_json_is_plain_json_with_calls_spelled_out() -> None:
 
 def test_init_schemes_are_names_only() -> None:
     assert resolve(init=Call("kaiming")).init == Call("kaiming")
-    with pytest.raises(ValueError, match="train.init: normal takes no arguments"):
+    with pytest.raises(ValueError, match="train.init: normal takes no arguments, got 1"):
         resolve(init=Call("normal", (0.1,)))
