@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -11,6 +12,14 @@ from netlang.diagnostics import Diagnostic, Severity
 from netlang.diagnostics.render import print_diagnostics
 from netlang.program import Program, compile_source, read_source
 from netlang.source import SourceFile
+
+
+# Options shared by the commands that run ONNX models (predict, serve).
+ONNX_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+DEVICE_OPTION = click.option(
+    "--device", default="auto", show_default=True,
+    type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]),
+    help="auto takes CUDA only when it really loads; cuda/tensorrt never fall back.")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

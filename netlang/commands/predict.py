@@ -8,12 +8,13 @@ from typing import Any
 
 import click
 
-_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+from netlang.commands.common import DEVICE_OPTION, ONNX_FILE
+
 
 
 @click.command()
-@click.argument("model", type=_FILE)
-@click.argument("inputs", nargs=-1, required=True, type=_FILE)
+@click.argument("model", type=ONNX_FILE)
+@click.argument("inputs", nargs=-1, required=True, type=ONNX_FILE)
 @click.option(
     "--top-k",
     "k",
@@ -22,13 +23,7 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     type=click.IntRange(min=1),
     help="Labels shown per input.",
 )
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]),
-    help="auto takes CUDA only when it really loads; cuda/tensorrt never fall back.",
-)
+@DEVICE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 def predict(model: Path, inputs: tuple[Path, ...], k: int, device: str, as_json: bool) -> None:
     """Classify INPUTS (images or .npy arrays) with an exported ONNX MODEL."""

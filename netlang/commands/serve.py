@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+from netlang.commands.common import DEVICE_OPTION, ONNX_FILE
+
 
 
 @click.command()
-@click.argument("models", nargs=-1, required=True, type=_FILE)
+@click.argument("models", nargs=-1, required=True, type=ONNX_FILE)
 @click.option(
     "--name",
     "names",
@@ -24,13 +25,7 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="Address to bind; anything but loopback should come with --token-file.",
 )
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]),
-    help="auto takes CUDA only when it really loads; cuda/tensorrt never fall back.",
-)
+@DEVICE_OPTION
 @click.option(
     "--max-batch-size",
     default=0,
@@ -61,7 +56,7 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option(
     "--token-file",
-    type=_FILE,
+    type=ONNX_FILE,
     help="Require 'Authorization: Bearer <token>' (health probes exempt).",
 )
 @click.option(
