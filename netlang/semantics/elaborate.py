@@ -94,22 +94,28 @@ class Elaborator:
         self.constants: list[ast.ConstDef] = []  # being evaluated: catches self-reference
         self.input_shapes: dict[str, tuple[int, ...]] = {}
         self.tests: list[ast.TestBlock] = []  # the last model's `test` blocks
+        self.aliases: list[str] = []  # model aliases being expanded: catches cycles
 
     # ---- entry points -----------------------------------------------------------------
     def model(self, name: str, arguments: dict[str, Any],
               input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph | None:
-        definition = self._model_def(name)
-        if definition is None:
+        entry = self._model_def(self.root, name, self._file_span())
+        if entry is None:
             return None
-        unit = self.root.namespace[name][0]
-        frame = Frame(unit, Scope(()), "model")
-        self.builder = GraphBuilder(name)
         self.input_shapes = input_shapes or {}
+        return self._model(*entry, arguments)
+
+    def _model(self, unit: Unit, definition: ast.ModelDef,
+               arguments: dict[str, Any]) -> Graph | None:
+        frame = Frame(unit, Scope(()), "model")
         errors_before = len(self.sink.items)
         self._bind_model_arguments(definition, arguments, frame)
+        if definition.base is not None:
+            return self._alias(unit, definition, frame, errors_before)
+        self.builder = GraphBuilder(definition.name)
         self.run(definition.body, frame)
         if not frame.outputs and not self._errors_since(errors_before):
-            self.sink.report(error("NL2019", f"model `{name}` has no output",
+            self.sink.report(error("NL2019", f"model `{definition.name}` has no output",
                                    header_span(unit.source, definition),
                                    hint="add `output NAME` for the tensor it returns"))
         self._warn_unused(frame)
@@ -121,20 +127,69 @@ class Elaborator:
         self.tests = frame.tests
         return graph
 
+    def _alias(self, unit: Unit, definition: ast.ModelDef, frame: Frame,
+               errors_before: int) -> Graph | None:
+        """`model ResNet50(classes: int = 1000) = ResNet("bottleneck", [3, 4, 6, 3])`: the base
+        model with these arguments, under the alias's name and parameters; an alias parameter
+        that the base also has is passed on unless the call sets it."""
+        base = definition.base
+        assert base is not None and isinstance(base.func, ast.Name)
+        try:
+            for stmt in definition.body:
+                if not isinstance(stmt, (ast.Doc, ast.TestBlock)):
+                    raise fail("NL2021", "a model alias may only have a doc string and tests",
+                               stmt.span)
+            if definition.name in self.aliases:
+                chain = " -> ".join([*self.aliases[self.aliases.index(definition.name):],
+                                     definition.name])
+                raise fail("NL2010", f"model alias `{definition.name}` refers back to itself "
+                           f"({chain})", base.span)
+            entry = self._model_def(unit, base.func.id, base.func.span)
+            if entry is None:
+                return None
+            args, kwargs = self._arguments(base, frame)
+            params = [p.name for p in entry[1].params]
+            if len(args) > len(params):
+                raise fail("NL2017", f"model `{base.func.id}` takes {len(params)} arguments, got "
+                           f"{len(args)}", base.span)
+            kwargs.update(zip(params, args))
+            for param in definition.params:  # the alias's own parameters pass through by name
+                if param.name in params:
+                    kwargs.setdefault(param.name, frame.variables[param.name])
+        except Failed as failed:
+            self.report(failed.diagnostic)
+            return None
+        if self._errors_since(errors_before):
+            return None
+        self.aliases.append(definition.name)
+        try:
+            graph = self._model(*entry, kwargs)
+        finally:
+            self.aliases.pop()
+        if graph is None:
+            return None
+        graph.name = definition.name
+        graph.arguments = {p.name: frame.variables[p.name] for p in definition.params}
+        graph.doc = next((s.text for s in definition.body if isinstance(s, ast.Doc)), graph.doc)
+        graph.origin = header_span(unit.source, definition)
+        self.tests = [s for s in definition.body if isinstance(s, ast.TestBlock)]
+        return graph
+
     def _errors_since(self, count: int) -> bool:
         return any(d.severity.value == "error" for d in self.sink.items[count:])
 
-    def _model_def(self, name: str) -> ast.ModelDef | None:
-        entry = self.root.namespace.get(name)
-        models = [k for k, (_, d) in self.root.namespace.items() if isinstance(d, ast.ModelDef)]
+    def _model_def(self, unit: Unit, name: str,
+                   span: Span) -> tuple[Unit, ast.ModelDef] | None:
+        entry = unit.namespace.get(name)
+        models = [k for k, (_, d) in unit.namespace.items() if isinstance(d, ast.ModelDef)]
         if entry is None or not isinstance(entry[1], ast.ModelDef):
             what = "a block" if entry and isinstance(entry[1], ast.BlockDef) else None
             message = f"`{name}` is {what}, not a model" if what else f"no model named `{name}`"
             hint = did_you_mean(name, models) or (
                 "models here: " + ", ".join(models) if models else "this file defines no model")
-            self.sink.report(error("NL2014", message, self._file_span(), hint=hint))
+            self.sink.report(error("NL2014", message, span, hint=hint))
             return None
-        return entry[1]
+        return entry[0], entry[1]
 
     def _file_span(self) -> Span:
         return self.root.source.span(1, 1, 1, 2)

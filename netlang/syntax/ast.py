@@ -177,9 +177,12 @@ class Param(Node):
 
 @dataclass(frozen=True, slots=True)
 class ModelDef(Node):
+    """`model Name(params) { body }`, or an alias `model Name(params) = Base(args) { tests }`."""
+
     name: str
     params: tuple[Param, ...]
     body: tuple[Stmt, ...]
+    base: Call | None = None
 
 
 @dataclass(frozen=True, slots=True)

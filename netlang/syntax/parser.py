@@ -157,6 +157,12 @@ class _ToAst(Transformer[Token, Any]):
     def model_def(self, meta: Any, c: list[Any]) -> ast.ModelDef:
         return ast.ModelDef(self._span(meta), str(c[0]), c[1] or (), c[2])
 
+    def model_alias(self, meta: Any, c: list[Any]) -> ast.ModelDef:
+        name, params, base, arguments, body = c
+        args, keywords = arguments or ((), ())
+        call = ast.Call(self._span(meta), ast.Name(self._tok(base), str(base)), args, keywords)
+        return ast.ModelDef(self._span(meta), str(name), params or (), body or (), call)
+
     def block_def(self, meta: Any, c: list[Any]) -> ast.BlockDef:
         params, inputs = (c[1], c[2]) if c[2] is not None else ((), c[1])
         return ast.BlockDef(self._span(meta), str(c[0]), params, inputs, c[3])

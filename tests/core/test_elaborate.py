@@ -133,3 +133,15 @@ def test_load_accepts_source_text_and_reports_all_errors_at_once() -> None:
         netlang.load("model A { input x: float32[N, 2]\n a = x -> lineer(2)\n b = x -> relu(3)\n"
                      " output a, b }").model()
     assert [d.code for d in info.value.diagnostics] == ["NL2001", "NL2017"]
+
+
+def test_model_alias_fixes_arguments_and_passes_its_own_parameters_through() -> None:
+    program = netlang.load("""
+        model Net(width: int = 4, classes: int = 2) { input x: float32[N, 3]
+            y = x -> hidden: linear(width) -> relu -> head: linear(classes)
+            output y }
+        model Wide(classes: int = 2) = Net(16) { "wide" }""")
+    g = program.model("Wide", classes=5)
+    assert g.name == "Wide" and g.doc == "wide" and g.arguments == {"classes": 5}
+    assert g.parameters()["hidden.weight"] == (16, 3)
+    assert g.outputs[0].type.shape == ("N", 5)
