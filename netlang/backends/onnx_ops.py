@@ -267,18 +267,31 @@ def _ceil_mode(ctx: Lowering, kernel: tuple[int, ...], stride: tuple[int, ...],
 
 
 def _adaptive_avgpool(ctx: Lowering) -> None:
-    """Adaptive pooling is a plain AveragePool when each output size divides its input size."""
+    """Adaptive pooling along an axis is an AveragePool when the output size divides the input
+    size, and a nearest (floor) upsampling when the input size divides the output size: each
+    output bin i then covers exactly input i // (out / in), as torch computes it (a 1x1 map
+    pooled to 7x7 is VGG's trunk on a 32x32 image)."""
     spatial = ctx.shape[2:]
     out = tuple_of(ctx.attrs["size"], len(spatial))
     if all(o == 1 for o in out):
         ctx.emit("GlobalAveragePool", [ctx.x])
         return
-    if not all(isinstance(i, int) and i % o == 0 for i, o in zip(spatial, out)):
+    if not all(isinstance(i, int) and (i % o == 0 or o % i == 0) for i, o in zip(spatial, out)):
         raise LoweringError(ctx.node, f"{ctx.node.op} from {list(spatial)} to {list(out)} has no "
-                            "ONNX equivalent: each output size must divide its input size (or be "
-                            "1)", "choose an output size that divides the input, or pool to 1")
-    kernel = [int(i) // o for i, o in zip(spatial, out)]
-    ctx.emit("AveragePool", [ctx.x], kernel_shape=kernel, strides=kernel)
+                            "ONNX equivalent: each output size must divide its input size or be "
+                            "a multiple of it", "choose an output size that divides the input, "
+                            "or pool to 1")
+    kernel = [max(int(i) // o, 1) for i, o in zip(spatial, out)]
+    scales = [max(o // int(i), 1) for i, o in zip(spatial, out)]
+    grows = any(s > 1 for s in scales)
+    pooled = ctx.x
+    if any(k > 1 for k in kernel) or not grows:
+        pooled = ctx.emit("AveragePool", [ctx.x], "pool" if grows else None,
+                          kernel_shape=kernel, strides=kernel)
+    if grows:
+        factors = ctx.const("scales", np.asarray([1.0, 1.0, *scales], np.float32))
+        ctx.emit("Resize", [pooled, "", factors], mode="nearest",
+                 coordinate_transformation_mode="asymmetric", nearest_mode="floor")
 
 
 def _global(op_type: str) -> Lower:
