@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+STD_FLOOR = 0.01  # relative to the mean std over channels/features
+
 
 @dataclass(frozen=True)
 class Standardizer:
@@ -21,7 +23,9 @@ class Standardizer:
     def fit(cls, x: np.ndarray) -> Standardizer:
         """Statistics of `x`, which must be the TRAIN split only (no peeking at val/test).
 
-        A constant channel gets std 1, so it maps to 0 instead of dividing by zero.
+        A constant channel gets std 1, so it maps to 0 instead of dividing by zero; a nearly
+        constant one (a border pixel that is ink once in a small split) gets a floor of 1% of the
+        mean std, so unseen inputs do not land tens of standard deviations out.
 
         Raises:
             ValueError: `x` is not a float batch with a channel/feature axis.
@@ -32,7 +36,8 @@ class Standardizer:
         axes = (0, *range(2, x.ndim))
         mean = x.mean(axis=axes, dtype=np.float64)
         std = x.std(axis=axes, dtype=np.float64)
-        return cls(mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32))
+        std = np.where(std > 0, np.maximum(std, STD_FLOOR * std.mean()), 1.0)
+        return cls(mean.astype(np.float32), std.astype(np.float32))
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> Standardizer:
