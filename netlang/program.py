@@ -9,7 +9,8 @@ from typing import Any
 
 from netlang.diagnostics import CompileError, Diagnostic, DiagnosticSink, Severity
 from netlang.ir import Graph
-from netlang.semantics.elaborate import Elaborator, Failed
+from netlang.semantics.elaborate import Elaborator
+from netlang.semantics.frames import Failed
 from netlang.semantics.loader import Loader, Unit
 from netlang.semantics.model_tests import run_tests
 from netlang.semantics.train import check_train_targets, elaborate_train

@@ -46,7 +46,8 @@ def report(diagnostics: list[Diagnostic], sources: dict[str, SourceFile], *,
 def parse_settings(settings: tuple[str, ...]) -> dict[str, Any]:
     """`--set classes=10 --set widths=[1,2]`: values are `.net` constants, never Python code."""
     from netlang.diagnostics import DiagnosticSink
-    from netlang.semantics.elaborate import Elaborator, Failed, Frame, Scope
+    from netlang.semantics.elaborate import Elaborator
+    from netlang.semantics.frames import Failed, Frame, Scope
     from netlang.semantics.loader import Loader
 
     values: dict[str, Any] = {}

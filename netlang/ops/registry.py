@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from netlang.ir import Dim, Shape, TensorType, format_shape
+from netlang.ir import Dim, TensorType, format_shape
 
 REQUIRED: Any = object()  # marks an attribute without a default
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from netlang.diagnostics import DiagnosticSink, error
 from netlang.ir import Graph, format_shape
-from netlang.semantics.elaborate import Elaborator, Failed, Frame, Scope
+from netlang.semantics.elaborate import Elaborator
+from netlang.semantics.frames import Failed, Frame, Scope
 from netlang.semantics.loader import Unit
 from netlang.syntax import ast
 from netlang.summary import summarize

@@ -6,7 +6,8 @@ from typing import Any
 
 from netlang.diagnostics import DiagnosticSink, did_you_mean, error
 from netlang.ops.registry import describe
-from netlang.semantics.elaborate import Elaborator, Failed, Frame, Scope, fail
+from netlang.semantics.elaborate import Elaborator
+from netlang.semantics.frames import Failed, Frame, Scope, fail
 from netlang.semantics.loader import Unit
 from netlang.semantics.values import Layer, Poison
 from netlang.source import Span
