@@ -59,12 +59,14 @@ SCHEMA: dict[str, CallTable | str] = {
     "amp": "bool",
     "classes": "list",
     "val_every": "int",
+    "sync_bn": "bool",  # batch norm over the global batch when training on several processes
     "weights": "str",
     "freeze": "list",
     "unfreeze": "list",
-    "replace": "dict",
+    "replace": "list",
     "lr_mult": "dict",
-    "bn": "str",
+    # `train` is a keyword, so batch-norm layers that keep learning say `bn trainable`.
+    "bn": {"frozen": (), "trainable": ()},
 }
 
 # Keys that may be written as a bare call entry, `early_stop(patience=5)`.

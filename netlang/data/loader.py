@@ -3,7 +3,9 @@
 The data set is wrapped as tensors once (zero-copy) and each batch is one index_select, with the
 augmentation applied to the whole batch; there is no per-sample Python work and no worker
 process, which for in-memory data is faster than torch's DataLoader. The order, and the random
-draws of the augmentation, depend only on (seed, epoch).
+draws of the augmentation, depend only on (seed, epoch). For data-parallel training, `shard=(r, W)`
+gives rank r every W-th index of the same epoch order (trimmed to a multiple of W, so that every
+rank has as many batches, of equal sizes), and its own augmentation stream.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ _ORDER, _AUGMENT = 0, 1  # independent random streams per epoch
 
 
 def make_loader(ds: Dataset, batch: int, *, shuffle: bool, seed: int, epoch: int = 0,
-                augment: Augment | None = None, drop_last: bool = False) -> Loader:
+                augment: Augment | None = None, drop_last: bool = False,
+                shard: tuple[int, int] = (0, 1)) -> Loader:
     """Batches of `ds` for one epoch; iterating again gives the same batches.
 
     Args:
@@ -33,26 +36,33 @@ def make_loader(ds: Dataset, batch: int, *, shuffle: bool, seed: int, epoch: int
         seed, epoch: fix the order and the augmentation's random draws.
         augment: applied to each whole batch (training batches only).
         drop_last: leave out a final, smaller batch.
+        shard: (rank, ranks): this rank's part of the epoch; `batch` is then per rank.
 
     Batches taken without shuffling or augmentation are views of the data set: don't modify
     them in place.
     """
     if batch < 1:
         raise ValueError(f"batch={batch!r}: expected a positive integer")
-    return Loader(ds, batch, shuffle, seed, epoch, augment, drop_last)
+    rank, ranks = shard
+    if not 0 <= rank < ranks:
+        raise ValueError(f"shard={shard!r}: expected (rank, ranks) with 0 <= rank < ranks")
+    return Loader(ds, batch, shuffle, seed, epoch, augment, drop_last, shard)
 
 
 class Loader:
     """One epoch of batches; `len()` is the number of batches."""
 
     def __init__(self, ds: Dataset, batch: int, shuffle: bool, seed: int, epoch: int,
-                 augment: Augment | None, drop_last: bool) -> None:
+                 augment: Augment | None, drop_last: bool,
+                 shard: tuple[int, int] = (0, 1)) -> None:
         self.ds, self.batch, self.shuffle, self.augment = ds, batch, shuffle, augment
-        self.drop_last = drop_last
-        self.seeds = np.random.SeedSequence([seed % 2**64, epoch]).generate_state(2, np.uint64)
+        self.drop_last, (self.rank, self.ranks) = drop_last, shard
+        # the order's seed, then one augmentation seed per rank (rank 0's is the unsharded one)
+        self.seeds = np.random.SeedSequence([seed % 2**64, epoch]).generate_state(
+            2 + self.rank, np.uint64)
 
     def __len__(self) -> int:
-        n = len(self.ds)
+        n = len(self.ds) // self.ranks
         return n // self.batch if self.drop_last else -(-n // self.batch)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -61,7 +71,10 @@ class Loader:
         x, y = _tensor(self.ds.x), _tensor(self.ds.y)
         order = (torch.randperm(len(x), generator=_generator(self.seeds[_ORDER]))
                  if self.shuffle else None)
-        generator = _generator(self.seeds[_AUGMENT])
+        if self.ranks > 1:
+            order = torch.arange(len(x)) if order is None else order
+            order = order[:len(x) - len(x) % self.ranks][self.rank::self.ranks]
+        generator = _generator(self.seeds[_AUGMENT + self.rank])
         for start in range(0, len(self) * self.batch, self.batch):
             if order is None:
                 xb, yb = x[start:start + self.batch], y[start:start + self.batch]

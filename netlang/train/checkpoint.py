@@ -2,12 +2,16 @@
 
 Training state holds only tensors and plain Python values, so `torch.load(weights_only=True)`
 reads it back; files are written to a temporary name and renamed, so a Ctrl-C never leaves half a
-checkpoint behind.
+checkpoint behind, and `signals_held` keeps a SIGTERM (how torchrun stops the workers of a failed
+job) from landing between the weights and the state of one epoch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,20 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
 def load_state(path: Path) -> dict[str, Any]:
     state: dict[str, Any] = torch.load(path, weights_only=True, map_location="cpu")
     return state
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Defer SIGTERM and SIGINT until the block ends (where the platform can)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGTERM, signal.SIGINT}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def rng_state() -> dict[str, Any]:

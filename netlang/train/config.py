@@ -12,12 +12,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from netlang.train_schema import SCHEMA
-from netlang.train_spec import Call, TrainSpec, to_json
+from netlang.train_spec import Call, Stage, TrainSpec, to_json
 
 # Metrics the loop records each epoch; any of them may be monitored.
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-# Keys that belong to transfer learning (issue 6); the trainer refuses them rather than ignore them.
-TRANSFER_KEYS = ("weights", "freeze", "unfreeze", "replace", "lr_mult", "bn")
+# What a `stage { ... }` may set; everything else holds for the whole run.
+STAGE_KEYS = ("epochs", "optimizer", "lr", "schedule", "freeze", "unfreeze", "lr_mult", "bn",
+              "early_stop")
 OVERRIDES = ("epochs", "batch", "lr", "device", "amp", "seed", "out")
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
@@ -61,6 +62,22 @@ class EarlyStopConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StageConfig:
+    """One stage of a staged run: its length, optimiser, schedule, stopping rule, frozen layers
+    (patterns, see netlang.train.transfer), learning-rate multipliers and batch-norm mode."""
+
+    name: str
+    epochs: int
+    optimizer: OptimizerConfig
+    schedule: ScheduleConfig
+    early_stop: EarlyStopConfig | None
+    freeze: tuple[str, ...] = ()
+    unfreeze: tuple[str, ...] = ()
+    lr_mult: dict[str, float] = field(default_factory=dict)
+    bn: str = "frozen"  # frozen: frozen batch-norm layers stay in eval mode | trainable
+
+
+@dataclass(frozen=True, slots=True)
 class TrainConfig:
     model: str
     data: Call | None = None
@@ -81,7 +98,26 @@ class TrainConfig:
     amp: bool = False
     classes: tuple[str, ...] | None = None
     val_every: int = 1
+    sync_bn: bool = False  # batch norm statistics over all processes' batches (distributed)
     out: str | None = None
+    weights: str | None = None  # checkpoint to start from, relative to the .net file
+    replace: tuple[str, ...] = ()  # layers initialised anew instead of loaded
+    freeze: tuple[str, ...] = ()
+    unfreeze: tuple[str, ...] = ()
+    lr_mult: dict[str, float] = field(default_factory=dict)
+    bn: str = "frozen"
+    stages: tuple[StageConfig, ...] = ()  # empty: one implicit stage from the fields above
+
+    @property
+    def staged(self) -> bool:
+        """Whether the run needs the stage machinery (stages, frozen layers or multipliers)."""
+        return bool(self.stages or self.freeze or self.lr_mult)
+
+    def plan(self) -> tuple[StageConfig, ...]:
+        """The stages to run in order: the declared ones, or the whole run as one stage."""
+        return self.stages or (StageConfig("main", self.epochs, self.optimizer, self.schedule,
+                                           self.early_stop, self.freeze, self.unfreeze,
+                                           dict(self.lr_mult), self.bn),)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (calls as {"call", "args", "kwargs"}), for config.json."""
@@ -113,23 +149,52 @@ def resolve_config(spec: TrainSpec | None, model: str,
         overrides: CLI values (epochs, batch, lr, device, amp, seed, out); None means "not given".
 
     Raises:
-        ValueError: a value of the wrong kind or range, a staged section, or a transfer
-            learning key.
+        ValueError: a value of the wrong kind or range, or a stage setting that cannot change
+            within a run.
     """
     entries = dict(spec.entries) if spec is not None else {}
-    if spec is not None and spec.stages:
-        raise ValueError("staged train sections (transfer learning) are not supported by "
-                         "`netlang train` yet (issue 6)")
-    refused = sorted(set(entries) & set(TRANSFER_KEYS))
-    if refused:
-        raise ValueError(f"train keys {', '.join(refused)} belong to transfer learning, which "
-                         "`netlang train` does not support yet (issue 6)")
     unknown = sorted(set(entries) - set(SCHEMA))
     if unknown:
         raise ValueError(f"unknown train keys: {', '.join(unknown)}")
     config = TrainConfig(model=model, **{name: build(entries)
                                          for name, build in _BUILDERS.items()})
+    if config.replace and config.weights is None:
+        raise ValueError("train.replace names layers to initialise instead of loading, but "
+                         "there is no `weights` to load from")
+    stages = tuple(_stage(entries, stage) for stage in (spec.stages if spec else []))
+    if stages:
+        config = replace(config, stages=stages, epochs=sum(s.epochs for s in stages))
     return _apply_overrides(config, dict(overrides or {}))
+
+
+def _stage(section: dict[str, Any], stage: Stage) -> StageConfig:
+    """A stage's settings: its own entries, the section's for the rest."""
+    fixed = sorted(set(stage.entries) - set(STAGE_KEYS))
+    if fixed:
+        raise ValueError(f"train: stage {stage.name} sets {', '.join(fixed)}, which holds for "
+                         f"the whole run; a stage may set {', '.join(STAGE_KEYS)}")
+    entries = _inherit(section, stage.entries)
+    try:
+        return StageConfig(stage.name, _plain("epochs", _positive_int, 10)(entries),
+                           _optimizer(entries), _schedule(entries), _early_stop(entries),
+                           _patterns("freeze")(entries), _patterns("unfreeze")(entries),
+                           _lr_mult(entries), _bn(entries))
+    except ValueError as error:
+        raise ValueError(f"stage {stage.name}: {error}") from None
+
+
+def _inherit(section: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """section + stage entries, where a stage's `lr` beats the section optimiser's lr= and a
+    stage optimiser with its own lr= beats the section's `lr`."""
+    entries = {**section, **own}
+    optimizer = entries.get("optimizer")
+    if "lr" in own and "optimizer" not in own and optimizer is not None:
+        name, options = _bind("optimizer", optimizer)
+        options.pop("lr", None)
+        entries["optimizer"] = Call(name, (), options)
+    if "optimizer" in own and "lr" not in own and "lr" in _bind("optimizer", own["optimizer"])[1]:
+        entries.pop("lr", None)
+    return entries
 
 
 def _apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
@@ -137,9 +202,15 @@ def _apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainCon
     unknown = sorted(set(given) - set(OVERRIDES))
     if unknown:
         raise ValueError(f"unknown overrides: {', '.join(unknown)}")
+    if "lr" in given and config.stages:
+        raise ValueError("--lr: a staged run sets its learning rate per stage; edit the stages")
     if "lr" in given:
         lr = _positive_float("--lr", given.pop("lr"))
         config = replace(config, optimizer=replace(config.optimizer, lr=lr))
+    if "epochs" in given and config.stages:
+        epochs = _positive_int("--epochs", given.pop("epochs"))
+        stages = tuple(replace(stage, epochs=epochs) for stage in config.stages)
+        config = replace(config, stages=stages, epochs=epochs * len(stages))
     checks = {"epochs": _positive_int, "batch": _positive_int, "seed": _int,
               "device": _device, "amp": _bool, "out": _str}
     return replace(config, **{k: checks[k](f"--{k}", v) for k, v in given.items()})
@@ -282,6 +353,30 @@ def _classes(entries: dict[str, Any]) -> tuple[str, ...] | None:
     return tuple(str(c) for c in _as_list(entries["classes"]))
 
 
+def _patterns(key: str) -> Any:
+    """A list of layer patterns (names, prefixes, globs, ranges a..b) -> a tuple of strings."""
+    def build(entries: dict[str, Any]) -> tuple[str, ...]:
+        values = _as_list(entries.get(key, []))
+        return tuple(_str(f"train.{key}", value) for value in values)
+    return build
+
+
+def _lr_mult(entries: dict[str, Any]) -> dict[str, float]:
+    """`lr_mult layer1=0.1 fc=10` (a call's keyword arguments) -> {layer: factor}."""
+    value = entries.get("lr_mult")
+    if value is None:
+        return {}
+    if not isinstance(value, Call) or value.args:
+        raise ValueError(f"train.lr_mult expects layer=factor pairs, e.g. `lr_mult fc=10`, "
+                         f"got {value!r}")
+    return {name: _positive_float(f"train.lr_mult.{name}", factor)
+            for name, factor in value.kwargs.items()}
+
+
+def _bn(entries: dict[str, Any]) -> str:
+    return _bind("bn", entries.get("bn", Call("frozen")))[0]
+
+
 def _plain(key: str, check: Any, default: Any) -> Any:
     return lambda entries: check(f"train.{key}", entries[key]) if key in entries else default
 
@@ -393,4 +488,11 @@ _BUILDERS = {
     "amp": _plain("amp", _bool, False),
     "classes": _classes,
     "val_every": _plain("val_every", _positive_int, 1),
+    "weights": _plain("weights", _str, None),
+    "replace": _patterns("replace"),
+    "freeze": _patterns("freeze"),
+    "unfreeze": _patterns("unfreeze"),
+    "lr_mult": _lr_mult,
+    "bn": _bn,
+    "sync_bn": _plain("sync_bn", _bool, False),
 }

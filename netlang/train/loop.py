@@ -3,6 +3,8 @@
 fit() reads as the run's outline; each step is a helper below. Bit-reproducible on CPU: the seed
 fixes the global RNG that dropout draws from (saved in every checkpoint) and the loader's order
 and augmentation (seeded per epoch), and deterministic kernels are on for the run's duration.
+On several processes (a distributed World), each rank trains on its shard of every global batch
+through DistributedDataParallel; rank 0 alone prints and writes the run directory.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -21,6 +23,7 @@ import torch
 
 from netlang.train import checkpoint as ckpt
 from netlang.train.config import TrainConfig
+from netlang.train.distributed import World
 from netlang.train.early_stop import EarlyStopping
 from netlang.train.evaluate import MakeLoader, evaluate, first_output
 from netlang.train.finish import finish_run, start_run_dir
@@ -29,6 +32,7 @@ from netlang.train.objective import (LossFn, build_loss, count_correct, penalise
 from netlang.train.optim import LRSchedule, build_optimizer
 from netlang.train.progress import Progress
 from netlang.train.report import write_metrics
+from netlang.train.transfer import Layers, StagePlan
 
 if TYPE_CHECKING:
     from netlang.data import DataSplits
@@ -56,6 +60,7 @@ class _Run:
     """Everything the epoch loop reads and mutates; its state_dict is the resume checkpoint."""
 
     module: torch.nn.Module
+    forward: torch.nn.Module  # what training steps call: module, or DDP around it
     config: TrainConfig
     device: torch.device
     optimizer: torch.optim.Optimizer
@@ -66,6 +71,7 @@ class _Run:
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
     weights: list[torch.nn.Parameter]
     examples: int
+    world: World
     epoch: int = 0  # epochs finished
     batch: int = 0  # batches finished in the current epoch
     sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
@@ -75,12 +81,16 @@ class _Run:
     in_step: bool = False
     # (batch index, samples, counted, [loss, correct]) per trained batch not yet read back
     pending: list[tuple[int, int, int, torch.Tensor]] = field(default_factory=list)
+    plan: StagePlan | None = None  # a staged run's stages (None: one plain stage)
+    stage: int = 0  # the stage running now
+    stage_start: int = 0  # the run epoch it started at
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "batch": self.batch, "sums": dict(self.sums),
                 "history": self.history, "optimizer": self.optimizer.state_dict(),
                 "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
-                "tracker": self.tracker.state_dict(), "rng": ckpt.rng_state()}
+                "tracker": self.tracker.state_dict(), "rng": ckpt.rng_state(),
+                "stage": self.stage, "stage_start": self.stage_start}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epoch, self.batch = state["epoch"], state["batch"]
@@ -96,7 +106,9 @@ class _Run:
 def fit(module: torch.nn.Module, splits: DataSplits, config: TrainConfig,
         run_dir: Path | str, *, source_text: str, resume: bool = False, log: Log = print,
         loader: MakeLoader | None = None, weight_names: Collection[str] | None = None,
-        metadata: dict[str, Any] | None = None, stream: TextIO | None = None) -> TrainResult:
+        metadata: dict[str, Any] | None = None, stream: TextIO | None = None,
+        layers: Sequence[str] | None = None,
+        world: World | None = None) -> TrainResult:
     """Train `module` on `splits` as `config` says, recording everything in `run_dir`.
 
     Args:
@@ -112,6 +124,10 @@ def fit(module: torch.nn.Module, splits: DataSplits, config: TrainConfig,
         weight_names: the state_dict names L1/L2 act on (the IR knows them); None guesses.
         metadata: extra config.json entries (model arguments, normalisation statistics).
         stream: the progress bar's terminal (stdout by default).
+        layers: the model's layer names in model order (the IR's nodes), which a staged run's
+            patterns name; None takes the module's submodules.
+        world: this process's rank in a distributed job (its process group joined); None for a
+            lone process. `config.batch` is then the global batch, split evenly across ranks.
 
     Returns:
         What happened: history, best epoch, why it stopped, test results.
@@ -123,24 +139,34 @@ def fit(module: torch.nn.Module, splits: DataSplits, config: TrainConfig,
     """
     from netlang.data import make_loader
 
-    run_dir, loader = Path(run_dir), loader or make_loader
-    device = _device(config.device)
+    run_dir, loader, world = Path(run_dir), loader or make_loader, world or World()
+    log = log if world.is_main else _silent
+    device = world.device(_device(config.device))
     with _determinism(device):
-        run = _prepare(module, splits, config, device, weight_names)
-        start_run_dir(run_dir, config, splits, source_text, metadata, resume)
+        run = _prepare(module, splits, config, device, weight_names, world)
+        if config.staged:
+            _start_stages(run, splits, layers)
+        if world.is_main:
+            start_run_dir(run_dir, config, splits, source_text, metadata, resume)
+        if world.distributed:
+            log(f"{world.describe_batch(config.batch)} (global batch = ranks x per-rank batch)")
         if resume:
-            _restore(run, run_dir, log)
+            _restore(run, run_dir, log, splits)
         else:
-            torch.manual_seed(config.seed)
-        progress = Progress(config.epochs, log, stream)
+            torch.manual_seed(config.seed + world.rank)
+        progress = Progress(config.epochs, log, stream, draw=world.is_main)
         try:
             with _deferred_interrupt() as interrupt:
-                reason = _epochs(run, splits, run_dir, loader, progress, interrupt)
+                reason = _stages(run, splits, run_dir, loader, progress, interrupt, log)
         except KeyboardInterrupt:
             _save_interrupted(run, run_dir, log)
             return TrainResult(run_dir, run.history, run.tracker.best_epoch, "interrupted")
-        test = finish_run(run, splits, run_dir, loader, reason, log)
+        test = finish_run(run, splits, run_dir, loader, reason, log) if world.is_main else None
     return TrainResult(run_dir, run.history, run.tracker.best_epoch, reason, test)
+
+
+def _silent(line: str) -> None:
+    """The log of ranks other than 0."""
 
 
 def _device(name: str) -> torch.device:
@@ -165,23 +191,28 @@ def _determinism(device: torch.device) -> Iterator[None]:
 
 
 def _prepare(module: torch.nn.Module, splits: DataSplits, config: TrainConfig,
-             device: torch.device, weight_names: Collection[str] | None) -> _Run:
+             device: torch.device, weight_names: Collection[str] | None, world: World) -> _Run:
     from netlang.data import make_augment
 
     module.to(device).train()
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = build_optimizer(params, config.optimizer)
-    monitor = _monitor(config, splits)
-    stop = config.early_stop
-    tracker = EarlyStopping(monitor, stop.mode if stop else _mode(monitor),
-                            stop.patience if stop else None, stop.min_delta if stop else 0.0)
+    tracker = _tracker(config, splits)
     amp = config.amp and device.type == "cuda"
-    return _Run(module, config, device, optimizer,
+    forward = world.wrap(module, device, config.sync_bn)
+    return _Run(module, forward, config, device, optimizer,
                 LRSchedule(optimizer, config.schedule, config.epochs),
                 torch.amp.GradScaler(device.type, enabled=amp), tracker,
                 build_loss(config.loss, device),
                 make_augment(list(config.augment)) if config.augment else None,
-                penalised_weights(module, weight_names), len(splits.train))
+                penalised_weights(module, weight_names), len(splits.train), world)
+
+
+def _tracker(config: TrainConfig, splits: DataSplits) -> EarlyStopping:
+    monitor = _monitor(config, splits)
+    stop = config.early_stop
+    return EarlyStopping(monitor, stop.mode if stop else _mode(monitor),
+                         stop.patience if stop else None, stop.min_delta if stop else 0.0)
 
 
 def _monitor(config: TrainConfig, splits: DataSplits) -> str:
@@ -202,16 +233,30 @@ def _mode(monitor: str) -> str:
     return "max" if monitor.endswith("accuracy") else "min"
 
 
-def _restore(run: _Run, run_dir: Path, log: Log) -> None:
+def _restore(run: _Run, run_dir: Path, log: Log, splits: DataSplits) -> None:
+    """Load the checkpoint; rank 0 reads it and sends it to the others (no shared disk needed)."""
     folder = run_dir / "checkpoints"
-    if not (folder / ckpt.STATE).is_file():
-        raise ValueError(f"nothing to resume: {folder / ckpt.STATE} does not exist")
-    run.module.load_state_dict(ckpt.load_weights(folder / ckpt.LAST))
-    run.load_state_dict(ckpt.load_state(folder / ckpt.STATE))
-    if run.tracker.best_epoch is not None:
-        run.best = ckpt.load_weights(folder / ckpt.BEST)
+    saved = _read_checkpoint(folder) if run.world.is_main else None
+    last, state, best = run.world.broadcast(saved)
+    run.module.load_state_dict(last)
+    state = run.world.adopt_state(state, run.config.seed)
+    if run.plan is not None:  # the saved optimiser state belongs to the saved stage's groups
+        _enter_stage(run, splits, state["stage"], state["stage_start"])
+    run.load_state_dict(state)
+    run.best = best
     where = f"epoch {run.epoch + 1}" + (f", batch {run.batch + 1}" if run.batch else "")
     log(f"resuming {run_dir} at {where}")
+
+
+def _read_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any],
+                                            dict[str, torch.Tensor] | None]:
+    """(last weights, resume state, best weights or None)."""
+    if not (folder / ckpt.STATE).is_file():
+        raise ValueError(f"nothing to resume: {folder / ckpt.STATE} does not exist")
+    state = ckpt.load_state(folder / ckpt.STATE)
+    best = (ckpt.load_weights(folder / ckpt.BEST) if state["tracker"]["best_epoch"] is not None
+            else None)
+    return ckpt.load_weights(folder / ckpt.LAST), state, best
 
 
 @contextlib.contextmanager
@@ -235,6 +280,51 @@ def _deferred_interrupt() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _start_stages(run: _Run, splits: DataSplits, layers: Sequence[str] | None) -> None:
+    """Check every stage against the model and the data, then enter the first."""
+    names = layers if layers is not None else [
+        name for name, sub in run.module.named_modules() if name and not any(sub.children())]
+    run.plan = StagePlan.build(run.config, Layers(names))
+    for stage in run.plan.stages:
+        _monitor(replace(run.config, early_stop=stage.early_stop, schedule=stage.schedule), splits)
+    _enter_stage(run, splits, 0, 0)
+
+
+def _enter_stage(run: _Run, splits: DataSplits, index: int, start: int) -> None:
+    """Switch to stage `index`, from run epoch `start` on: its frozen layers (frozen batch norms
+    stay in eval mode), and a new optimiser, schedule and early stopping of its own."""
+    assert run.plan is not None
+    stage = run.plan.stages[index]
+    config = replace(run.config, epochs=start + stage.epochs, optimizer=stage.optimizer,
+                     schedule=stage.schedule, early_stop=stage.early_stop)
+    run.optimizer = build_optimizer(run.plan.apply(run.module, index), config.optimizer)
+    run.forward = run.world.wrap(run.module, run.device, False)  # DDP sees the new frozen set
+    run.schedule = LRSchedule(run.optimizer, config.schedule, stage.epochs, start)
+    run.tracker = _tracker(config, splits)
+    run.config, run.stage, run.stage_start, run.best = config, index, start, None
+
+
+def _stages(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
+            progress: Progress, interrupt: threading.Event, log: Log) -> str:
+    """Train the current stage and each later one in turn; returns why the last one stopped.
+    A stage that stops early hands its best weights on when it restores them."""
+    reason = _epochs(run, splits, run_dir, loader, progress, interrupt)
+    while run.plan is not None and run.stage + 1 < len(run.plan.stages):
+        stop, tracker = run.config.early_stop, run.tracker
+        if reason == "early_stop":
+            log(f"stage {run.plan.stages[run.stage].name}: early stop after epoch {run.epoch}")
+        if stop is not None and stop.restore_best and run.best is not None:
+            run.module.load_state_dict(run.best)
+            log(f"restored the weights of epoch {tracker.best_epoch} "
+                f"({tracker.monitor} {tracker.best:.4f})")
+        _enter_stage(run, splits, run.stage + 1, run.epoch)
+        stage = run.plan.stages[run.stage]
+        log(f"stage {run.stage + 1}/{len(run.plan.stages)} {stage.name}: {stage.epochs} epochs, "
+            f"{stage.optimizer.name} lr {stage.optimizer.lr:g}")
+        reason = _epochs(run, splits, run_dir, loader, progress, interrupt)
+    return reason
+
+
 def _epochs(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
             progress: Progress, interrupt: threading.Event) -> str:
     """Train epoch after epoch; returns why it stopped ("completed" or "early_stop")."""
@@ -244,9 +334,7 @@ def _epochs(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
         _train_epoch(run, splits.train, loader, progress, interrupt)
         row = _close_epoch(run, splits, loader, lr)
         improved = _track(run, row, run_dir)
-        ckpt.save_weights(run_dir / "checkpoints" / ckpt.LAST, ckpt.snapshot(run.module))
-        ckpt.save_state(run_dir / "checkpoints" / ckpt.STATE, run.state_dict())
-        write_metrics(run_dir, run.history)
+        _save_checkpoint(run, run_dir)
         progress.end_epoch(row, "  *" if improved else "")
     return "early_stop" if run.tracker.should_stop else "completed"
 
@@ -254,9 +342,10 @@ def _epochs(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
 def _train_epoch(run: _Run, dataset: Any, loader: MakeLoader, progress: Progress,
                  interrupt: threading.Event) -> None:
     """Train on the epoch's batches from run.batch on (skipping those a resumed run has done)."""
-    config = run.config
-    batches = loader(dataset, config.batch, shuffle=True, seed=config.seed, epoch=run.epoch,
-                     augment=run.augment)
+    config, world = run.config, run.world
+    shard = {"shard": (world.rank, world.size)} if world.distributed else {}
+    batches = loader(dataset, world.local_batch(config.batch), shuffle=True, seed=config.seed,
+                     epoch=run.epoch, augment=run.augment, **shard)
     total = len(batches)
     started = flushed = time.perf_counter() - run.sums["seconds"]
     for k, (x, y) in enumerate(batches):
@@ -270,7 +359,7 @@ def _train_epoch(run: _Run, dataset: Any, loader: MakeLoader, progress: Progress
             _flush(run)
             flushed = now
             progress.batch(run.epoch, run.batch, total, *_running(run.sums))
-        if interrupt.is_set():
+        if world.any(interrupt.is_set()):
             raise KeyboardInterrupt
     _flush(run)
 
@@ -282,7 +371,7 @@ def _step(run: _Run, x: torch.Tensor, y: torch.Tensor) -> None:
     run.optimizer.zero_grad(set_to_none=True)
     amp_type = torch.float16 if run.device.type == "cuda" else torch.bfloat16
     with torch.autocast(run.device.type, dtype=amp_type, enabled=config.amp):
-        out = first_output(module(x))
+        out = first_output(run.forward(x))
         loss = run.loss_fn(out, y)
     extra = penalty(run.weights, config.penalties, run.examples)
     run.scaler.scale(loss if extra is None else loss + extra).backward()
@@ -325,17 +414,18 @@ def _running(sums: dict[str, float]) -> tuple[int, float, float | None]:
 def _close_epoch(run: _Run, splits: DataSplits, loader: MakeLoader,
                  lr: float) -> dict[str, Any]:
     """Validate if due, append the epoch's metrics row, advance the schedule; returns the row."""
-    config, sums = run.config, run.sums
+    config, sums = run.config, run.world.reduce_sums(run.sums)
+    run.world.sync_buffers(run.module)
     row: dict[str, Any] = {
         "epoch": run.epoch + 1, "train_loss": sums["loss"] / max(sums["samples"], 1),
         "train_accuracy": sums["correct"] / sums["counted"] if sums["counted"] else None,
         "val_loss": None, "val_accuracy": None, "lr": lr}
     last = run.epoch + 1 == config.epochs
     if splits.val is not None and ((run.epoch + 1) % config.val_every == 0 or last):
-        result = evaluate(run.module, splits.val, loss_fn=run.loss_fn,
-                          loss_name=config.loss.name, batch=config.batch, loader=loader,
-                          device=run.device)
-        row["val_loss"], row["val_accuracy"] = result.loss, result.accuracy
+        result = evaluate(run.module, run.world.shard(splits.val), loss_fn=run.loss_fn,
+                          loss_name=config.loss.name, batch=run.world.local_batch(config.batch),
+                          loader=loader, device=run.device)
+        row["val_loss"], row["val_accuracy"] = run.world.reduce_evaluation(result)
     row["seconds"] = round(sums["seconds"], 3)
     run.history.append(row)
     run.schedule.end_epoch(run.epoch, row)
@@ -350,8 +440,21 @@ def _track(run: _Run, row: dict[str, Any], run_dir: Path) -> bool:
     if value is None or not run.tracker.update(row["epoch"], value):
         return False
     run.best = ckpt.snapshot(run.module)
-    ckpt.save_weights(run_dir / "checkpoints" / ckpt.BEST, run.best)
+    if run.world.is_main:
+        ckpt.save_weights(run_dir / "checkpoints" / ckpt.BEST, run.best)
     return True
+
+
+def _save_checkpoint(run: _Run, run_dir: Path) -> None:
+    """The last weights, the resume state (gathered from every rank) and the metrics; rank 0
+    writes them, with termination signals held so that a killed job keeps a matching set."""
+    state = run.world.checkpoint_state(run.state_dict())
+    if not run.world.is_main:
+        return
+    with ckpt.signals_held():
+        ckpt.save_weights(run_dir / "checkpoints" / ckpt.LAST, ckpt.snapshot(run.module))
+        ckpt.save_state(run_dir / "checkpoints" / ckpt.STATE, state)
+        write_metrics(run_dir, run.history)
 
 
 def _save_interrupted(run: _Run, run_dir: Path, log: Log) -> None:
@@ -360,8 +463,6 @@ def _save_interrupted(run: _Run, run_dir: Path, log: Log) -> None:
         log(f"\ninterrupted in the middle of a step; the last checkpoint in {run_dir} is kept")
         return
     _flush(run)
-    ckpt.save_weights(run_dir / "checkpoints" / ckpt.LAST, ckpt.snapshot(run.module))
-    ckpt.save_state(run_dir / "checkpoints" / ckpt.STATE, run.state_dict())
-    write_metrics(run_dir, run.history)
+    _save_checkpoint(run, run_dir)
     log(f"\ninterrupted in epoch {run.epoch + 1} after batch {run.batch}; checkpoint saved to "
         f"{run_dir / 'checkpoints'}; continue with --resume --out {run_dir}")

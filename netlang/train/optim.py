@@ -42,26 +42,28 @@ class LRSchedule:
     first W epochs, and `schedule` is constant, step (gamma ** (t // step_size)), cosine (from the
     base rate down to min_lr over the remaining epochs) or plateau (multiplied by `factor` after
     `patience` epochs without improvement of the monitored metric), t counting epochs after warm-up.
+    A later stage of a staged run passes `start`, the run epoch its own first epoch is.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, config: ScheduleConfig,
-                 epochs: int) -> None:
+                 epochs: int, start: int = 0) -> None:
         self.optimizer = optimizer
         self.config = config
         self.epochs = epochs
+        self.start = start
         self.base = [float(group["lr"]) for group in optimizer.param_groups]
         self.plateau_lr = list(self.base)
         self.best: float | None = None
         self.bad_epochs = 0
-        self.start_epoch(0)
+        self.start_epoch(start)
 
     @property
     def monitor(self) -> str:
         return str(self.config.options.get("monitor", "val_loss"))
 
     def start_epoch(self, epoch: int) -> None:
-        """Set the learning rate for `epoch` (0-based)."""
-        for group, lr in zip(self.optimizer.param_groups, self.rates(epoch)):
+        """Set the learning rate for run epoch `epoch` (0-based)."""
+        for group, lr in zip(self.optimizer.param_groups, self.rates(epoch - self.start)):
             group["lr"] = lr
 
     def rates(self, epoch: int) -> list[float]:
@@ -86,7 +88,8 @@ class LRSchedule:
     def end_epoch(self, epoch: int, metrics: dict[str, float | None]) -> None:
         """Record the finished `epoch`'s metrics (plateau only) and set the next epoch's rate."""
         value = metrics.get(self.monitor)
-        if self.config.name == "plateau" and epoch >= self.config.warmup and value is not None:
+        if (self.config.name == "plateau" and epoch - self.start >= self.config.warmup
+                and value is not None):
             self._observe(value)
         self.start_epoch(epoch + 1)
 

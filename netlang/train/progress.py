@@ -25,11 +25,12 @@ def _percent(value: float | None) -> str:
 
 class Progress:
     def __init__(self, epochs: int, log: Callable[[str], Any],
-                 stream: TextIO | None = None) -> None:
+                 stream: TextIO | None = None, *, draw: bool = True) -> None:
+        """`draw=False` never touches the terminal (ranks other than 0 of a distributed run)."""
         self.epochs = epochs
         self.log = log
         self.stream = stream if stream is not None else sys.stdout
-        self.is_tty = self.stream.isatty()
+        self.is_tty = draw and self.stream.isatty()
         self.started = 0.0
         self.drawn = 0.0
 

@@ -1,7 +1,9 @@
 """`netlang train` as a function: a `.net` file (+ CLI overrides) -> a trained run directory.
 
 load -> model graph -> its train section -> TrainConfig -> data splits -> normalisation (train
-statistics only) -> torch module -> fit.
+statistics only) -> torch module (-> checkpoint weights and their mapping report, for transfer
+learning) -> fit. Under torchrun (RANK / WORLD_SIZE set) every worker runs this, joined to the
+job's process group for fit's duration.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from netlang import ir
 from netlang.ops import REGISTRY
+from netlang.train import distributed, transfer
 from netlang.train.config import TrainConfig, resolve_config
 from netlang.train.loop import TrainResult, fit
 from netlang.train_spec import Call
@@ -43,10 +46,26 @@ def train_file(path: str | Path, model: str | None = None,
     config = resolve_config(graph.train, graph.name, overrides)
     splits, normalization = prepare_data(config, Path(path).parent)
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
-    run_dir = _run_dir(config, resume)
-    metadata = {"arguments": graph.arguments, "normalization": normalization}
-    return fit(module, splits, config, run_dir, source_text=program.source.text, resume=resume,
-               log=log, weight_names=weight_names(graph), metadata=metadata)
+    with distributed.joined(config.device) as world:
+        if config.weights is not None or config.staged:
+            report = transfer.prepare(module, graph, config, Path(path).parent, load=not resume)
+            if world.is_main:
+                log(report)
+        run_dir = Path(world.broadcast(str(_run_dir(config, resume)) if world.is_main else ""))
+        metadata = {"arguments": graph.arguments, "normalization": normalization,
+                    "processes": world.size}
+        return fit(module, splits, config, run_dir, source_text=program.source.text,
+                   resume=resume, log=log, weight_names=weight_names(graph), metadata=metadata,
+                   world=world, layers=[node.name for node in graph.nodes])
+
+
+def planned_run_dir(path: str | Path, model: str | None,
+                    overrides: Mapping[str, Any] | None, resume: bool) -> Path:
+    """The run directory train_file will use (a launcher names it once for all its workers)."""
+    import netlang
+
+    graph = netlang.load(Path(path)).model(model)
+    return _run_dir(resolve_config(graph.train, graph.name, overrides), resume)
 
 
 def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, Any] | None]:

@@ -67,16 +67,17 @@ def test_an_explicit_mode_wins() -> None:
     ({"early_stop": Call("early_stop", (), {"monitor": Call("val_f1")})}, "unknown metric"),
     ({"lr": 0.1, "optimizer": Call("sgd", (0.2,))}, "learning rate is given twice"),
     ({"device": "tpu"}, "train.device must be one of auto, cpu, cuda"),
-    ({"freeze": ["conv1"]}, "transfer learning"),
+    ({"lr_mult": [0.1]}, "train.lr_mult expects layer=factor pairs"),
+    ({"replace": ["fc"]}, "there is no `weights` to load from"),
 ])
 def test_bad_values_name_the_key(entries: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace(")", r"\)")):
         resolve(**entries)
 
 
-def test_staged_sections_are_refused_not_ignored() -> None:
-    with pytest.raises(ValueError, match="issue 6"):
-        resolve_config(TrainSpec("M", {}, [Stage("head", {})]), "M")
+def test_a_stage_cannot_change_a_run_wide_setting() -> None:
+    with pytest.raises(ValueError, match="stage head sets batch, which holds for the whole run"):
+        resolve_config(TrainSpec("M", {}, [Stage("head", {"batch": 8})]), "M")
 
 
 def test_cli_overrides_win_and_none_means_unset() -> None:
