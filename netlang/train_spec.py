@@ -7,6 +7,7 @@ that is not a constant in scope is Call("cosine").
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,28 @@ class Call:
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     span: Span | None = field(default=None, compare=False)
+
+    def bind(self, params: tuple[str, ...]) -> dict[str, Any]:
+        """Positional and keyword arguments -> {parameter: value}, by `params`' order.
+
+        Raises:
+            ValueError: too many positional arguments, an unknown or a repeated argument.
+        """
+        if len(self.args) > len(params):
+            most = (f"at most {len(params)} positional arguments ({', '.join(params)})"
+                    if params else "no arguments")
+            raise ValueError(f"{self.name} takes {most}, got {len(self.args)}")
+        bound = dict(zip(params, self.args))
+        for name, value in self.kwargs.items():
+            if name not in params:
+                close = difflib.get_close_matches(name, params, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"{self.name} has no argument {name!r}{hint}; its arguments "
+                                 f"are {', '.join(params) or '(none)'}")
+            if name in bound:
+                raise ValueError(f"{self.name}: argument {name!r} is given twice")
+            bound[name] = value
+        return bound
 
     def to_json(self) -> Any:
         """A JSON-able form, for the resolved configuration saved with a run."""

@@ -1,4 +1,4 @@
-"""Argument binding for data and augmentation calls: Call + parameter names -> {name: value}."""
+"""Small helpers for checking data and augmentation arguments."""
 
 from __future__ import annotations
 
@@ -6,27 +6,6 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-from netlang.train_spec import Call
-
-
-def bind(call: Call, params: tuple[str, ...]) -> dict[str, Any]:
-    """Positional and keyword arguments of `call` -> {parameter: value}.
-
-    Raises:
-        ValueError: too many positional arguments, an unknown or a repeated argument.
-    """
-    if len(call.args) > len(params):
-        raise ValueError(f"{call.name} takes at most {len(params)} positional arguments "
-                         f"({', '.join(params)}), got {len(call.args)}")
-    args = dict(zip(params, call.args))
-    for name, value in call.kwargs.items():
-        if name not in params:
-            raise ValueError(f"{call.name} has no argument {name!r}{suggest(name, params)}; "
-                             f"its arguments are {', '.join(params) or '(none)'}")
-        if name in args:
-            raise ValueError(f"{call.name}: argument {name!r} is given twice")
-        args[name] = value
-    return args
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:

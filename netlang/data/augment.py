@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from netlang.data.args import bind, is_number, suggest
+from netlang.data.args import is_number, suggest
 from netlang.data.resize import parse_size
 from netlang.train_schema import SCHEMA
 from netlang.train_spec import Call
@@ -47,7 +47,7 @@ def _step(call: Call) -> Augment:
     if call.name not in table:
         raise ValueError(f"unknown augmentation {call.name!r}{suggest(call.name, table)}; "
                          f"expected one of {', '.join(sorted(table))}")
-    args = bind(call, table[call.name])
+    args = call.bind(table[call.name])
     match call.name:
         case "random_crop":
             size = parse_size(args["size"]) if args.get("size") is not None else None

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from netlang.data.args import bind, suggest
+from netlang.data.args import suggest
 from netlang.data.dataset import DataSplits, Dataset, image_dataset
 from netlang.data.idx import idx_dataset
 from netlang.data.images import load_image_folder
@@ -55,7 +55,7 @@ def load_data(call: Call, *, seed: int = 0, base_dir: Path | None = None) -> Dat
     if call.name not in SOURCES:
         raise ValueError(f"unknown data source {call.name!r}{suggest(call.name, SOURCES)}; "
                          f"expected one of {', '.join(sorted(SOURCES))}")
-    args = bind(call, DATA[call.name])
+    args = call.bind(DATA[call.name])
     loaded = SOURCES[call.name](args, base_dir if base_dir is not None else Path.cwd())
     return _assemble(loaded, args.get("split"), seed, call.name)
 

@@ -230,19 +230,10 @@ def _bind(key: str, call: Any) -> tuple[str, dict[str, Any]]:
     if call.name not in table:
         raise ValueError(f"train.{key}: unknown choice {call.name!r}; "
                          f"expected one of {', '.join(table)}")
-    names = table[call.name]
-    if len(call.args) > len(names):
-        most = f"at most {len(names)} positional arguments" if names else "no arguments"
-        raise ValueError(f"train.{key}: {call.name} takes {most}, got {len(call.args)}")
-    bound = dict(zip(names, call.args))
-    for name, value in call.kwargs.items():
-        if name not in names:
-            raise ValueError(f"train.{key}: {call.name} has no argument {name!r}; "
-                             f"expected one of {', '.join(names) or '(none)'}")
-        if name in bound:
-            raise ValueError(f"train.{key}: {call.name} got {name!r} twice")
-        bound[name] = value
-    return call.name, bound
+    try:
+        return call.name, call.bind(table[call.name])
+    except ValueError as error:
+        raise ValueError(f"train.{key}: {error}") from None
 
 
 def _table(key: str) -> dict[str, tuple[str, ...]]:
