@@ -1,4 +1,5 @@
-"""Every ```netlang example in docs/language.md compiles cleanly, and the docs cover every layer."""
+"""Every ```netlang example in docs/language.md and the README compiles cleanly, and the docs
+cover every layer."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from netlang.ops import REGISTRY
 from netlang.program import compile_source
 from netlang.source import SourceFile
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "language.md"
-EXAMPLES = re.findall(r"```netlang\n(.*?)```", DOC.read_text(), flags=re.S)
+REPO = Path(__file__).resolve().parents[2]
+DOC = REPO / "docs" / "language.md"
+EXAMPLES = [example for page in (DOC, REPO / "README.md")
+            for example in re.findall(r"```netlang\n(.*?)```", page.read_text(), flags=re.S)]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])
