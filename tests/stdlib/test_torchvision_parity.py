@@ -66,8 +66,6 @@ CASES = {
 OUTPUT_CASES = ["resnet18", "resnet18_10_classes_grey", "resnet50", "googlenet", "googlenet_aux",
                 "resnet34", "resnext50_32x4d", "alexnet", "vgg11", "vgg11_bn"]
 SLOW = {"resnet34", "resnext50_32x4d", "alexnet", "vgg11", "vgg11_bn"}
-ONNX_CASES = {"resnet18", "resnet18_10_classes_grey", "googlenet", "googlenet_aux", "alexnet",
-              "vgg11_bn"}
 
 
 def _grey(model: torch.nn.Module) -> torch.nn.Module:
@@ -156,12 +154,13 @@ def test_torchvision_weights_load_strictly_and_give_the_same_outputs(twin: Twin)
 
 
 def test_onnx_with_torchvision_weights_gives_the_same_outputs(twin: Twin) -> None:
-    if twin.name not in ONNX_CASES:
-        pytest.skip("ONNX parity is checked on a representative subset")
+    """Within ONNX_TOLERANCE of the output scale: with random weights a ResNet-50's logits reach
+    ~8, where float32 rounding alone (torch vs float64) is ~2e-4."""
     weights = {name: tensor.numpy() for name, tensor in twin.state.items()}
     model = emit_onnx(twin.graph, weights)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     outputs = session.run(None, {twin.graph.inputs[0].name: twin.image.numpy()})
     assert len(outputs) == len(twin.expected)
     for got, want in zip(outputs, twin.expected):
-        assert np.abs(got - want.numpy()).max() <= ONNX_TOLERANCE
+        scale = max(1.0, float(np.abs(want.numpy()).max()))
+        assert np.abs(got - want.numpy()).max() <= ONNX_TOLERANCE * scale
