@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -54,13 +55,33 @@ def _cache_file(grammar: str) -> Path | None:
     return base / f"grammar-{digest}.lark"
 
 
+# A definition starts at the beginning of a line with one of these: where parsing resumes.
+_DEFINITION = re.compile(r"^(model|block|train|import)\b", re.M)
+
+
 def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
-    """Parse one file. Returns the module, or None and the syntax errors."""
-    try:
-        tree = _parser().parse(source.text)
-    except lark.exceptions.UnexpectedInput as exc:
-        return None, [_syntax_error(source, exc)]
-    return _ToAst(source).transform(tree), []
+    """Parse one file. Returns the module, or None and the syntax errors.
+
+    After an error, parsing resumes at the next definition (a line starting with `model`,
+    `block`, `train` or `import`), so independent mistakes are all reported in one run.
+    """
+    errors: list[Diagnostic] = []
+    text = source.text
+    while True:
+        try:
+            tree = _parser().parse(text)
+        except lark.exceptions.UnexpectedInput as exc:
+            errors.append(_syntax_error(source, exc))
+            position = exc.pos_in_stream
+            if position is None or position < 0:  # the end of the file: nothing follows
+                return None, errors
+            resume = _DEFINITION.search(text, text.find("\n", position) + 1 or len(text))
+            if resume is None:
+                return None, errors
+            # Blank out what was parsed (keeping newlines), so positions stay the file's own.
+            text = re.sub(r"[^\n]", " ", text[:resume.start()]) + text[resume.start():]
+            continue
+        return (None, errors) if errors else (_ToAst(source).transform(tree), [])
 
 
 def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> Diagnostic:
