@@ -47,8 +47,19 @@ def run(folder: Path, nproc: int, threads: int, device: str) -> tuple[float, flo
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    command = [sys.executable, "-m", "netlang", "train", str(folder / "bench.net"), "--out",
-               str(out), "--device", device, "--nproc", str(nproc)]
+    command = [
+        sys.executable,
+        "-m",
+        "netlang",
+        "train",
+        str(folder / "bench.net"),
+        "--out",
+        str(out),
+        "--device",
+        device,
+        "--nproc",
+        str(nproc),
+    ]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
@@ -76,43 +87,60 @@ def _test_accuracy(out: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--nprocs", default="1,1,2",
-                        help="processes per configuration, comma-separated")
-    parser.add_argument("--threads", default="1,2,1",
-                        help="OMP threads per process for each configuration (0: torch's default)")
+    parser.add_argument(
+        "--nprocs", default="1,1,2", help="processes per configuration, comma-separated"
+    )
+    parser.add_argument(
+        "--threads",
+        default="1,2,1",
+        help="OMP threads per process for each configuration (0: torch's default)",
+    )
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--sync-bn", choices=["true", "false"], default="true",
-                        help="batch norm over the global batch (4 small all-reduces per layer "
-                             "and step) or per rank")
+    parser.add_argument(
+        "--sync-bn",
+        choices=["true", "false"],
+        default="true",
+        help="batch norm over the global batch (4 small all-reduces per layer "
+        "and step) or per rank",
+    )
     args = parser.parse_args()
-    configs = list(zip((int(n) for n in args.nprocs.split(",")),
-                       (int(t) for t in args.threads.split(","))))
+    configs = list(
+        zip((int(n) for n in args.nprocs.split(",")), (int(t) for t in args.threads.split(",")))
+    )
     results: dict[tuple[int, int], list[tuple[float, float, float]]] = {c: [] for c in configs}
     loads = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "bench.net").write_text(SOURCE.replace("BATCH", str(args.batch))
-                                          .replace("EPOCHS", str(args.epochs))
-                                          .replace("SYNC", args.sync_bn))
+        (folder / "bench.net").write_text(
+            SOURCE.replace("BATCH", str(args.batch))
+            .replace("EPOCHS", str(args.epochs))
+            .replace("SYNC", args.sync_bn)
+        )
         for _ in range(args.repeats):
             for config in configs:
                 loads.append(os.getloadavg()[0])
                 results[config].append(run(folder, *config, args.device))
     base = statistics.median(r[0] for r in results[configs[0]])
-    print(f"device {args.device}, global batch {args.batch}, sync_bn {args.sync_bn}, "
-          f"{args.epochs} epochs "
-          f"(images/s over epochs 2..{args.epochs}), {args.repeats} runs each, "
-          f"1-min load average {min(loads):.2f}-{max(loads):.2f}, {os.cpu_count()} cores\n")
-    print("| processes | threads each | train images/s | vs first row | wall s (whole command) "
-          "| test accuracy |")
+    print(
+        f"device {args.device}, global batch {args.batch}, sync_bn {args.sync_bn}, "
+        f"{args.epochs} epochs "
+        f"(images/s over epochs 2..{args.epochs}), {args.repeats} runs each, "
+        f"1-min load average {min(loads):.2f}-{max(loads):.2f}, {os.cpu_count()} cores\n"
+    )
+    print(
+        "| processes | threads each | train images/s | vs first row | wall s (whole command) "
+        "| test accuracy |"
+    )
     print("|---|---|---|---|---|---|")
     for (nproc, threads), rows in results.items():
         speed = statistics.median(r[0] for r in rows)
-        print(f"| {nproc} | {threads or 'default'} | {speed:,.0f} | {speed / base:.2f}x | "
-              f"{statistics.median(r[1] for r in rows):.1f} | "
-              f"{statistics.median(r[2] for r in rows):.3f} |")
+        print(
+            f"| {nproc} | {threads or 'default'} | {speed:,.0f} | {speed / base:.2f}x | "
+            f"{statistics.median(r[1] for r in rows):.1f} | "
+            f"{statistics.median(r[2] for r in rows):.3f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,9 @@ OPSET = 20
 BATCHES = (1, 8)
 
 
-def compile_ours(source_path: Path, model: str, out: Path
-                 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+def compile_ours(
+    source_path: Path, model: str, out: Path
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """`netlang compile` in process: the weights it drew (for the torch side) and the seconds
     each stage took."""
     stages, start = {}, time.perf_counter()
@@ -71,9 +72,16 @@ def compile_ours(source_path: Path, model: str, out: Path
 
 
 def export_theirs(module: torch.nn.Module, out: Path) -> None:
-    torch.onnx.export(module, (torch.zeros(1, 3, 224, 224),), str(out), dynamo=False,
-                      opset_version=OPSET, input_names=["image"], output_names=["logits"],
-                      dynamic_axes={"image": {0: "N"}, "logits": {0: "N"}})
+    torch.onnx.export(
+        module,
+        (torch.zeros(1, 3, 224, 224),),
+        str(out),
+        dynamo=False,
+        opset_version=OPSET,
+        input_names=["image"],
+        output_names=["logits"],
+        dynamic_axes={"image": {0: "N"}, "logits": {0: "N"}},
+    )
 
 
 def timed(work: Callable[[], Any]) -> float:
@@ -94,22 +102,28 @@ def session_options(threads: int, optimized_path: Path | None = None) -> ort.Ses
 
 
 def session(path: Path, threads: int) -> ort.InferenceSession:
-    return ort.InferenceSession(str(path), session_options(threads),
-                                providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        str(path), session_options(threads), providers=["CPUExecutionProvider"]
+    )
 
 
-def node_counts(path: Path, threads: int, workdir: Path
-                ) -> tuple[int, int, dict[str, int], list[str]]:
+def node_counts(
+    path: Path, threads: int, workdir: Path
+) -> tuple[int, int, dict[str, int], list[str]]:
     """Nodes in the file, nodes onnxruntime runs after optimising it, the latter by type, and
     each of the latter as op type + attributes (names aside), to compare two files' kernels."""
     optimized = workdir / f"{path.stem}.optimized.onnx"
-    ort.InferenceSession(str(path), session_options(threads, optimized),
-                         providers=["CPUExecutionProvider"])
+    ort.InferenceSession(
+        str(path), session_options(threads, optimized), providers=["CPUExecutionProvider"]
+    )
     original = onnx.load(str(path), load_external_data=False)
     after = onnx.load(str(optimized), load_external_data=False)
     kinds = Counter(node.op_type for node in after.graph.node)
-    signature = [node.op_type + str(sorted((a.name, str(onnx.helper.get_attribute_value(a)))
-                                           for a in node.attribute)) for node in after.graph.node]
+    signature = [
+        node.op_type
+        + str(sorted((a.name, str(onnx.helper.get_attribute_value(a))) for a in node.attribute))
+        for node in after.graph.node
+    ]
     return len(original.graph.node), len(after.graph.node), dict(sorted(kinds.items())), signature
 
 
@@ -128,11 +142,14 @@ def bench_model(label: str, args: argparse.Namespace, workdir: Path) -> dict[str
         export_theirs_s.append(timed(lambda: export_theirs(module, theirs_path)))
     result: dict[str, Any] = {
         "compile_ours_s": statistics.median(compile_ours_s),
-        "compile_ours_stages_s": {k: statistics.median(run[k] for run in stages)
-                                  for k in stages[0]},
+        "compile_ours_stages_s": {
+            k: statistics.median(run[k] for run in stages) for k in stages[0]
+        },
         "export_torch_s": statistics.median(export_theirs_s),
-        "file_mb": {"ours": ours_path.stat().st_size / 1e6,
-                    "torch": theirs_path.stat().st_size / 1e6},
+        "file_mb": {
+            "ours": ours_path.stat().st_size / 1e6,
+            "torch": theirs_path.stat().st_size / 1e6,
+        },
     }
     del module, weights
 
@@ -145,7 +162,8 @@ def bench_model(label: str, args: argparse.Namespace, workdir: Path) -> dict[str
         theirs_out = theirs.run(None, {"image": x})[0]
         scale = max(1.0, float(np.abs(theirs_out).max()))
         result.setdefault("max_abs_diff_vs_torch", {})[batch] = float(
-            np.abs(ours_out - theirs_out).max() / scale)
+            np.abs(ours_out - theirs_out).max() / scale
+        )
         times: dict[str, list[float]] = {"ours": [], "torch": []}
         for _ in range(args.latency_runs):
             times["ours"].append(timed(lambda: ours.run(None, {"image": x})) * 1000)
@@ -162,19 +180,32 @@ def bench_model(label: str, args: argparse.Namespace, workdir: Path) -> dict[str
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               "unknown")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
     load = Path("/proc/loadavg").read_text().split()[:3]
-    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "loadavg": load,
-            "torch": torch.__version__, "onnxruntime": ort.__version__, "onnx": onnx.__version__}
+    return {
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)),
+        "loadavg": load,
+        "torch": torch.__version__,
+        "onnxruntime": ort.__version__,
+        "onnx": onnx.__version__,
+    }
 
 
 def report(results: dict[str, Any]) -> str:
-    lines = ["| model | netlang compile s | torch.onnx.export s | speed-up | "
-             "latency b1 ours/torch ms | ratio | latency b8 ours/torch ms | ratio | "
-             "nodes ours/torch (file) | nodes ours/torch (after ORT) |",
-             "|---" * 10 + "|"]
+    lines = [
+        "| model | netlang compile s | torch.onnx.export s | speed-up | "
+        "latency b1 ours/torch ms | ratio | latency b8 ours/torch ms | ratio | "
+        "nodes ours/torch (file) | nodes ours/torch (after ORT) |",
+        "|---" * 10 + "|",
+    ]
     for label, r in results["models"].items():
         b1, b8 = r["latency_ms"][1], r["latency_ms"][8]
         lines.append(
@@ -183,7 +214,8 @@ def report(results: dict[str, Any]) -> str:
             f"{b1['ours']:.1f} / {b1['torch']:.1f} | {b1['ours'] / b1['torch']:.3f} | "
             f"{b8['ours']:.1f} / {b8['torch']:.1f} | {b8['ours'] / b8['torch']:.3f} | "
             f"{r['nodes']['ours']['file']} / {r['nodes']['torch']['file']} | "
-            f"{r['nodes']['ours']['after_ort']} / {r['nodes']['torch']['after_ort']} |")
+            f"{r['nodes']['ours']['after_ort']} / {r['nodes']['torch']['after_ort']} |"
+        )
     return "\n".join(lines)
 
 

@@ -34,12 +34,18 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def train_command(file: str, out: Path, *extra: str, env: dict[str, str] | None = None
-                  ) -> tuple[float, dict[str, Any]]:
+def train_command(
+    file: str, out: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[float, dict[str, Any]]:
     """Run `netlang train FILE --out OUT ...` as a fresh process; (wall seconds, test.json)."""
     started = time.perf_counter()
-    subprocess.run([*NETLANG, "train", file, "--out", str(out), *extra], cwd=REPO, check=True,
-                   stdout=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+    subprocess.run(
+        [*NETLANG, "train", file, "--out", str(out), *extra],
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
     seconds = time.perf_counter() - started
     return seconds, json.loads((out / "test.json").read_text())
 
@@ -48,17 +54,22 @@ def bench_lenet(args: argparse.Namespace) -> None:
     """The acceptance command as shipped, and the same with OMP_NUM_THREADS=1 for comparison."""
     variants: list[tuple[str, dict[str, str]]] = [("netlang train examples/lenet.net", {})]
     if args.single_thread_too:
-        variants.append(("OMP_NUM_THREADS=1 netlang train examples/lenet.net",
-                         {"OMP_NUM_THREADS": "1"}))
+        variants.append(
+            ("OMP_NUM_THREADS=1 netlang train examples/lenet.net", {"OMP_NUM_THREADS": "1"})
+        )
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
             for k, (label, env) in enumerate(variants):
                 before = load()
-                seconds, test = train_command("examples/lenet.net",
-                                              Path(tmp) / f"run{round_}-{k}", env=env)
-                print(f"{label}: {seconds:.1f} s wall, test accuracy "
-                      f"{100 * test['accuracy']:.2f}% on {test['examples']} "
-                      f"(load before {before}, after {load()})", flush=True)
+                seconds, test = train_command(
+                    "examples/lenet.net", Path(tmp) / f"run{round_}-{k}", env=env
+                )
+                print(
+                    f"{label}: {seconds:.1f} s wall, test accuracy "
+                    f"{100 * test['accuracy']:.2f}% on {test['examples']} "
+                    f"(load before {before}, after {load()})",
+                    flush=True,
+                )
 
 
 def bench_mnist(args: argparse.Namespace) -> None:
@@ -67,9 +78,11 @@ def bench_mnist(args: argparse.Namespace) -> None:
         before = load()
         seconds, test = train_command("examples/lenet_mnist.net", out, env=_threads(args))
         config = json.loads((out / "config.json").read_text())
-        print(f"netlang train examples/lenet_mnist.net: {seconds:.1f} s wall, "
-              f"examples {config['examples']}, held-out accuracy {100 * test['accuracy']:.2f}% "
-              f"on {test['examples']} (load before {before}, after {load()})")
+        print(
+            f"netlang train examples/lenet_mnist.net: {seconds:.1f} s wall, "
+            f"examples {config['examples']}, held-out accuracy {100 * test['accuracy']:.2f}% "
+            f"on {test['examples']} (load before {before}, after {load()})"
+        )
 
 
 def _threads(args: argparse.Namespace) -> dict[str, str]:
@@ -83,13 +96,16 @@ def bench_regularization(args: argparse.Namespace) -> None:
     out = Path(args.out)
     rows = []
     for model in REGULARIZED:
-        seconds, test = train_command("examples/mlp_regularization.net", out / model,
-                                      "--model", model, env=_threads(args))
+        seconds, test = train_command(
+            "examples/mlp_regularization.net", out / model, "--model", model, env=_threads(args)
+        )
         rows.append(_regularization_row(model, out / model, test))
         print(f"{model}: {seconds:.1f} s (load {load()})", flush=True)
-    print("\n| model | epochs run | final weights: epoch | train acc | val acc | gap | train loss "
-          "| val loss | lowest val loss (epoch) | test acc |\n"
-          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "\n| model | epochs run | final weights: epoch | train acc | val acc | gap | train loss "
+        "| val loss | lowest val loss (epoch) | test acc |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )
     print("\n".join(rows))
     print(f"\ncurves: {out}/<model>/curves.png")
 
@@ -102,22 +118,35 @@ def _regularization_row(model: str, run: Path, test: dict[str, Any]) -> str:
     best = min(history, key=lambda row: row["val_loss"])
     final = best if stop and stop["restore_best"] else history[-1]
     gap = final["train_accuracy"] - final["val_accuracy"]
-    return (f"| {model} | {len(history)} | {final['epoch']} | "
-            f"{100 * final['train_accuracy']:.1f}% | {100 * final['val_accuracy']:.1f}% | "
-            f"{100 * gap:.1f} pt | {final['train_loss']:.4f} | {final['val_loss']:.3f} | "
-            f"{best['val_loss']:.3f} ({best['epoch']}) | {100 * test['accuracy']:.1f}% |")
+    return (
+        f"| {model} | {len(history)} | {final['epoch']} | "
+        f"{100 * final['train_accuracy']:.1f}% | {100 * final['val_accuracy']:.1f}% | "
+        f"{100 * gap:.1f} pt | {final['train_loss']:.4f} | {final['val_loss']:.3f} | "
+        f"{best['val_loss']:.3f} ({best['epoch']}) | {100 * test['accuracy']:.1f}% |"
+    )
 
 
 # --- step time: compiled vs hand-written ----------------------------------------------------------
+
 
 def hand_lenet() -> Any:
     """LeNet-5 of examples/lenet.net, written by hand."""
     from torch import nn
 
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
-        nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10))
+        nn.Conv2d(1, 6, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.Tanh(),
+        nn.Linear(120, 84),
+        nn.Tanh(),
+        nn.Linear(84, 10),
+    )
 
 
 def compiled(source: str, model: str, **arguments: Any) -> Any:
@@ -150,11 +179,13 @@ def make_step(module: Any, x: Any, y: Any) -> Callable[[], None]:
         optimizer.zero_grad(set_to_none=True)
         F.cross_entropy(module(x), y).backward()
         optimizer.step()
+
     return step
 
 
-def time_pair(name: str, steps: dict[str, Callable[[], None]], rounds: int, per_round: int,
-              warmup: int) -> None:
+def time_pair(
+    name: str, steps: dict[str, Callable[[], None]], rounds: int, per_round: int, warmup: int
+) -> None:
     """Interleave the implementations round by round; median milliseconds per step."""
     for step in steps.values():
         for _ in range(warmup):
@@ -162,7 +193,7 @@ def time_pair(name: str, steps: dict[str, Callable[[], None]], rounds: int, per_
     times: dict[str, list[float]] = {label: [] for label in steps}
     for round_ in range(rounds):
         order = list(steps.items())
-        for label, step in (order if round_ % 2 == 0 else order[::-1]):
+        for label, step in order if round_ % 2 == 0 else order[::-1]:
             started = time.perf_counter()
             for _ in range(per_round):
                 step()
@@ -170,11 +201,14 @@ def time_pair(name: str, steps: dict[str, Callable[[], None]], rounds: int, per_
     medians = {label: statistics.median(t) for label, t in times.items()}
     ours, reference = medians["netlang"], medians["reference"]
     paired = statistics.median(a / b for a, b in zip(times["netlang"], times["reference"]))
-    print(f"{name}: netlang {ours:.2f} ms/step, reference {reference:.2f} ms/step, "
-          f"ratio of medians {ours / reference:.3f}, median of per-round ratios {paired:.3f} "
-          f"(rounds {rounds} x {per_round} steps; per-round "
-          f"netlang {[round(t, 1) for t in times['netlang']]}, "
-          f"reference {[round(t, 1) for t in times['reference']]}; load {load()})", flush=True)
+    print(
+        f"{name}: netlang {ours:.2f} ms/step, reference {reference:.2f} ms/step, "
+        f"ratio of medians {ours / reference:.3f}, median of per-round ratios {paired:.3f} "
+        f"(rounds {rounds} x {per_round} steps; per-round "
+        f"netlang {[round(t, 1) for t in times['netlang']]}, "
+        f"reference {[round(t, 1) for t in times['reference']]}; load {load()})",
+        flush=True,
+    )
 
 
 def bench_steps(args: argparse.Namespace) -> None:
@@ -187,17 +221,25 @@ def bench_steps(args: argparse.Namespace) -> None:
     x, y = torch.randn(args.lenet_batch, 1, 32, 32), torch.randint(0, 10, (args.lenet_batch,))
     ours, theirs = compiled(str(REPO / "examples/lenet.net"), "LeNet5"), hand_lenet()
     same_weights(ours, theirs)
-    time_pair(f"LeNet-5, batch {args.lenet_batch}, 1x32x32",
-              {"netlang": make_step(ours, x, y), "reference": make_step(theirs, x, y)},
-              args.rounds, args.lenet_steps, warmup=10)
+    time_pair(
+        f"LeNet-5, batch {args.lenet_batch}, 1x32x32",
+        {"netlang": make_step(ours, x, y), "reference": make_step(theirs, x, y)},
+        args.rounds,
+        args.lenet_steps,
+        warmup=10,
+    )
     size, batch = args.resnet_size, args.resnet_batch
     x, y = torch.randn(batch, 3, size, size), torch.randint(0, 10, (batch,))
     ours = compiled('import "resnet"\n', "ResNet18", classes=10, size=size)
     theirs = torchvision.models.resnet18(num_classes=10)
     same_weights(ours, theirs)
-    time_pair(f"ResNet-18, batch {batch}, 3x{size}x{size}",
-              {"netlang": make_step(ours, x, y), "reference": make_step(theirs, x, y)},
-              args.rounds, args.resnet_steps, warmup=2)
+    time_pair(
+        f"ResNet-18, batch {batch}, 3x{size}x{size}",
+        {"netlang": make_step(ours, x, y), "reference": make_step(theirs, x, y)},
+        args.rounds,
+        args.resnet_steps,
+        warmup=2,
+    )
 
 
 def main() -> None:
@@ -205,13 +247,20 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     lenet = commands.add_parser("lenet")
     lenet.add_argument("--rounds", type=int, default=1)
-    lenet.add_argument("--single-thread-too", action="store_true",
-                       help="also time the command with OMP_NUM_THREADS=1, interleaved")
+    lenet.add_argument(
+        "--single-thread-too",
+        action="store_true",
+        help="also time the command with OMP_NUM_THREADS=1, interleaved",
+    )
     mnist = commands.add_parser("mnist")
     regularization = commands.add_parser("regularization")
     for command in (mnist, regularization):
-        command.add_argument("--omp-threads", type=int, default=1,
-                             help="OMP_NUM_THREADS of the training process (0: leave unset)")
+        command.add_argument(
+            "--omp-threads",
+            type=int,
+            default=1,
+            help="OMP_NUM_THREADS of the training process (0: leave unset)",
+        )
     regularization.add_argument("--out", default="runs/regularization")
     steps = commands.add_parser("steps")
     steps.add_argument("--threads", type=int, default=1)
@@ -222,8 +271,12 @@ def main() -> None:
     steps.add_argument("--resnet-batch", type=int, default=32)
     steps.add_argument("--resnet-steps", type=int, default=3)
     args = parser.parse_args()
-    {"lenet": bench_lenet, "mnist": bench_mnist, "regularization": bench_regularization,
-     "steps": bench_steps}[args.command](args)
+    {
+        "lenet": bench_lenet,
+        "mnist": bench_mnist,
+        "regularization": bench_regularization,
+        "steps": bench_steps,
+    }[args.command](args)
 
 
 if __name__ == "__main__":

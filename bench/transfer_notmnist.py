@@ -45,10 +45,13 @@ def main() -> int:
                 out = Path(scratch) / f"{model}-{seed}"
                 result = train_file(EXAMPLE, model, {"seed": seed, "out": str(out)}, **quiet)
                 assert result.test is not None
-                runs[model].append({"seed": seed, "test": result.test["accuracy"],
-                                    "history": result.history})
-                print(f"{model:15s} seed {seed}: test accuracy "
-                      f"{100 * result.test['accuracy']:.2f}%", flush=True)
+                runs[model].append(
+                    {"seed": seed, "test": result.test["accuracy"], "history": result.history}
+                )
+                print(
+                    f"{model:15s} seed {seed}: test accuracy {100 * result.test['accuracy']:.2f}%",
+                    flush=True,
+                )
     seconds = time.perf_counter() - started
     stages = _stages()
     _plot(runs, stages[0].epochs)
@@ -74,19 +77,23 @@ def _plot(runs: dict[str, list[dict[str, Any]]], head_epochs: int) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6, 3.6), dpi=80)
-    styles = {"Letters": ("tab:blue", "transfer from digits"),
-              "LettersScratch": ("tab:orange", "from scratch")}
+    styles = {
+        "Letters": ("tab:blue", "transfer from digits"),
+        "LettersScratch": ("tab:orange", "from scratch"),
+    }
     for model, results in runs.items():
         colour, label = styles[model]
         for k, run in enumerate(results):
             epochs = [row["epoch"] for row in run["history"]]
             accuracy = [100 * row["val_accuracy"] for row in run["history"]]
-            axis.plot(epochs, accuracy, color=colour, alpha=0.8,
-                      label=label if k == 0 else None)
+            axis.plot(epochs, accuracy, color=colour, alpha=0.8, label=label if k == 0 else None)
     axis.axvline(head_epochs + 0.5, color="grey", linestyle=":", linewidth=1)
     axis.text(head_epochs + 0.7, 42, "fine-tuning starts", color="grey", fontsize=8)
-    axis.set(xlabel="epoch (500 training letters each)",
-             ylabel="accuracy on 7,500 unseen letters (%)", ylim=(40, 95))
+    axis.set(
+        xlabel="epoch (500 training letters each)",
+        ylabel="accuracy on 7,500 unseen letters (%)",
+        ylim=(40, 95),
+    )
     axis.xaxis.get_major_locator().set_params(integer=True)
     axis.set_title("notMNIST letters, LeNet-5: 3 seeds each", fontsize=10)
     axis.grid(alpha=0.3)
@@ -96,12 +103,15 @@ def _plot(runs: dict[str, list[dict[str, Any]]], head_epochs: int) -> None:
     plt.close(figure)
 
 
-def _report(runs: dict[str, list[dict[str, Any]]], digits: float, stages: tuple[Any, ...],
-            seconds: float) -> str:
+def _report(
+    runs: dict[str, list[dict[str, Any]]], digits: float, stages: tuple[Any, ...], seconds: float
+) -> str:
     def cell(model: str) -> str:
         values = [100 * r["test"] for r in runs[model]]
-        return (f"**{statistics.mean(values):.2f}%** ± {statistics.stdev(values):.2f} "
-                f"({', '.join(f'{v:.2f}' for v in values)})")
+        return (
+            f"**{statistics.mean(values):.2f}%** ± {statistics.stdev(values):.2f} "
+            f"({', '.join(f'{v:.2f}' for v in values)})"
+        )
 
     def early(model: str, epoch: int) -> str:
         """Mean accuracy on the watched letters after `epoch` epochs."""
@@ -117,7 +127,8 @@ def _report(runs: dict[str, list[dict[str, Any]]], digits: float, stages: tuple[
         f"{cell('Letters')} |",
         f"| from scratch (`LettersScratch`) | {epochs} epochs all layers | "
         f"{early('LettersScratch', 1)} | {early('LettersScratch', head.epochs)} | "
-        f"{cell('LettersScratch')} |"]
+        f"{cell('LettersScratch')} |",
+    ]
     gains = [100 * (t["test"] - s["test"]) for t, s in zip(runs["Letters"], runs["LettersScratch"])]
     return f"""# Transfer learning: digits -> letters (`examples/transfer_notmnist.net`)
 
@@ -154,9 +165,9 @@ Epochs 1 and {head.epochs}: mean accuracy on the 7,500 watched letters after tha
 ![accuracy on the 7,500 watched letters, per epoch](transfer_curves.png)
 
 **What it shows.** The digit features are a head start more than a different destination.
-After one epoch the transferred network is at {early('Letters', 1)} where the scratch network is
-at {early('LettersScratch', 1)}; after the head stage ({head.epochs} epochs) at
-{early('Letters', head.epochs)} against {early('LettersScratch', head.epochs)}. From about
+After one epoch the transferred network is at {early("Letters", 1)} where the scratch network is
+at {early("LettersScratch", 1)}; after the head stage ({head.epochs} epochs) at
+{early("Letters", head.epochs)} against {early("LettersScratch", head.epochs)}. From about
 epoch 5 on the curves overlap, and at the end transfer is ahead by
 {statistics.mean(gains):+.2f} points on average (per seed: {", ".join(f"{g:+.2f}" for g in gains)}),
 less than the spread between seeds. Letters are not digits (the glyphs fill the frame and come

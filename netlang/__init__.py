@@ -1,8 +1,8 @@
 """netlang: a textual language for neural networks.
 
-    program = netlang.load("examples/lenet.net")
-    graph = program.model("LeNet5", classes=10)
-    print(graph.summary())
+program = netlang.load("examples/lenet.net")
+graph = program.model("LeNet5", classes=10)
+print(graph.summary())
 """
 
 from __future__ import annotations

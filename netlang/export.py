@@ -20,7 +20,11 @@ from netlang.source import SourceFile
 
 # safetensors metadata keys that make a checkpoint self-describing (written by import-weights)
 SOURCE_KEY, SOURCE_NAME_KEY, MODEL_KEY, ARGUMENTS_KEY = (
-    "netlang.source", "netlang.source_name", "netlang.model", "netlang.arguments")
+    "netlang.source",
+    "netlang.source_name",
+    "netlang.model",
+    "netlang.arguments",
+)
 
 
 @dataclass
@@ -74,15 +78,18 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
         if not config_file.is_file():
             raise ExportError(f"{run_dir} is not a run directory: no config.json")
         config = json.loads(config_file.read_text())
-        source = SourceFile(config.get("source_name", "source.net"),
-                            (run_dir / "source.net").read_text())
+        source = SourceFile(
+            config.get("source_name", "source.net"), (run_dir / "source.net").read_text()
+        )
         graph = build(source, config["model"], config.get("arguments", {}))
         return Trained(source, graph, weights, config.get("classes"), config.get("normalization"))
     with safe_open(str(weights_file), "np") as handle:
         meta = handle.metadata() or {}
     if SOURCE_KEY not in meta:
-        raise ExportError(f"{weights_file} says nothing about its model: export a run directory, "
-                          "or a checkpoint written by `netlang import-weights`")
+        raise ExportError(
+            f"{weights_file} says nothing about its model: export a run directory, "
+            "or a checkpoint written by `netlang import-weights`"
+        )
     source = SourceFile(meta.get(SOURCE_NAME_KEY, "model.net"), meta[SOURCE_KEY])
     graph = build(source, meta.get(MODEL_KEY), json.loads(meta.get(ARGUMENTS_KEY, "{}")))
     return Trained(source, graph, weights)
@@ -91,10 +98,12 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
 def onnx_metadata(trained: Trained) -> dict[str, str]:
     """The ONNX metadata_props: provenance, class names, preprocessing."""
     graph = trained.graph
-    meta = {"netlang.source_file": Path(trained.source.name).name,
-            "netlang.source_sha256": hashlib.sha256(trained.source.text.encode()).hexdigest(),
-            "netlang.model": graph.name,
-            "netlang.arguments": json.dumps(graph.arguments, sort_keys=True)}
+    meta = {
+        "netlang.source_file": Path(trained.source.name).name,
+        "netlang.source_sha256": hashlib.sha256(trained.source.text.encode()).hexdigest(),
+        "netlang.model": graph.name,
+        "netlang.arguments": json.dumps(graph.arguments, sort_keys=True),
+    }
     if trained.classes:
         meta["netlang.classes"] = json.dumps([str(c) for c in trained.classes])
     preprocess = _preprocess(graph, trained.normalization)
@@ -117,8 +126,9 @@ def to_onnx(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> A
     from netlang.backends.onnx_emit import emit_onnx
 
     weights = {k: np.asarray(v) for k, v in trained.weights.items()}
-    return emit_onnx(trained.graph, weights, fold_bn=fold_bn, fp16=fp16,
-                     metadata=onnx_metadata(trained))
+    return emit_onnx(
+        trained.graph, weights, fold_bn=fold_bn, fp16=fp16, metadata=onnx_metadata(trained)
+    )
 
 
 def save(model: Any, path: str | Path) -> Path:

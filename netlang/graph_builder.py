@@ -26,8 +26,16 @@ class GraphBuilder:
         self.types[name] = type
         return name
 
-    def apply(self, op: str, inputs: Sequence[str], attrs: dict[str, Any], name: str,
-              origin: Span | None = None, *, bound: bool = False) -> tuple[str, ...]:
+    def apply(
+        self,
+        op: str,
+        inputs: Sequence[str],
+        attrs: dict[str, Any],
+        name: str,
+        origin: Span | None = None,
+        *,
+        bound: bool = False,
+    ) -> tuple[str, ...]:
         """Add one node named `name`; returns its output value names.
 
         Raises ShapeError when the inputs do not fit, AttrError when `attrs` do not (unless
@@ -36,24 +44,44 @@ class GraphBuilder:
         spec = REGISTRY[op]
         low, high = spec.arity
         if len(inputs) < low or (high is not None and len(inputs) > high):
-            want = f"{low}" if low == high else f"at least {low}" if high is None else f"{low}-{high}"
-            raise ShapeError(f"{op} takes {want} input tensor{'s' if want != '1' else ''}, "
-                             f"got {len(inputs)}", code="NL2011")
+            want = (
+                f"{low}" if low == high else f"at least {low}" if high is None else f"{low}-{high}"
+            )
+            raise ShapeError(
+                f"{op} takes {want} input tensor{'s' if want != '1' else ''}, got {len(inputs)}",
+                code="NL2011",
+            )
         attrs = attrs if bound else bind(spec, [], attrs)
         input_types = tuple(self.types[i] for i in inputs)
         output_types = spec.infer(input_types, attrs)
-        outputs = (name,) if len(output_types) == 1 else tuple(
-            f"{name}:{i}" for i in range(len(output_types)))
-        node = Node(name, op, tuple(inputs), outputs, attrs, input_types, output_types,
-                    spec.params(input_types, attrs), spec.buffers(input_types, attrs), origin)
+        outputs = (
+            (name,)
+            if len(output_types) == 1
+            else tuple(f"{name}:{i}" for i in range(len(output_types)))
+        )
+        node = Node(
+            name,
+            op,
+            tuple(inputs),
+            outputs,
+            attrs,
+            input_types,
+            output_types,
+            spec.params(input_types, attrs),
+            spec.buffers(input_types, attrs),
+            origin,
+        )
         self.nodes.append(node)
         self.types.update(zip(outputs, output_types))
         return outputs
 
     def finish(self, outputs: dict[str, str], **fields: Any) -> Graph:
         """Close the graph; `outputs` maps each output name to the value it returns."""
-        rename = {value: out for out, value in outputs.items()
-                  if value not in {i.name for i in self.inputs}}
+        rename = {
+            value: out
+            for out, value in outputs.items()
+            if value not in {i.name for i in self.inputs}
+        }
         for node in self.nodes:
             node.inputs = tuple(rename.get(v, v) for v in node.inputs)
             node.outputs = tuple(rename.get(v, v) for v in node.outputs)

@@ -1,4 +1,5 @@
-"""The IR: a typed, shape-inferred dataflow graph of named nodes. The single source of truth for backends."""
+"""The IR: a typed, shape-inferred dataflow graph of named nodes, the single source of truth
+for the backends."""
 
 from __future__ import annotations
 
@@ -76,7 +77,9 @@ class Graph:
     arguments: dict[str, Any] = field(default_factory=dict)  # the model's compile-time parameters
     doc: str = ""
     origin: Span | None = None
-    train: Any = None  # netlang.semantics.train_spec.TrainSpec, when the source has a `train` section
+    train: Any = (
+        None  # netlang.semantics.train_spec.TrainSpec, when the source has a `train` section
+    )
 
     def types(self) -> dict[str, TensorType]:
         """Type of every value, graph inputs and node outputs alike."""

@@ -48,8 +48,13 @@ class Program:
             raise CompileError([_no_model(self.root)])
         return self.models[0]
 
-    def build(self, name: str | None = None, arguments: dict[str, Any] | None = None, *,
-              tests: bool = False) -> tuple[Graph | None, list[Diagnostic]]:
+    def build(
+        self,
+        name: str | None = None,
+        arguments: dict[str, Any] | None = None,
+        *,
+        tests: bool = False,
+    ) -> tuple[Graph | None, list[Diagnostic]]:
         """Elaborate one model; never raises for user errors. With `tests`, run its test blocks."""
         sink = DiagnosticSink()
         try:
@@ -65,6 +70,7 @@ class Program:
         if name in sections:
             graph.train = elaborate_train(sections[name], self.root, graph.arguments, sink)
         if tests:
+
             def rebuild(shapes: dict[str, tuple[int, ...]]) -> Graph | None:
                 return Elaborator(self.root, sink).model(name, arguments, shapes)
 
@@ -112,12 +118,17 @@ class Program:
 def _no_model(unit: Unit) -> Diagnostic:
     from netlang.diagnostics import error
 
-    return error("NL2014", "this file defines no model", unit.source.span(1, 1, 1, 2),
-                 hint="a file with only blocks is a library: `import` it from a model file")
+    return error(
+        "NL2014",
+        "this file defines no model",
+        unit.source.span(1, 1, 1, 2),
+        hint="a file with only blocks is a library: `import` it from a model file",
+    )
 
 
-def compile_source(source: SourceFile) -> tuple[Program | None, list[Diagnostic],
-                                                dict[str, SourceFile]]:
+def compile_source(
+    source: SourceFile,
+) -> tuple[Program | None, list[Diagnostic], dict[str, SourceFile]]:
     """Parse and load imports: the program (None on errors), diagnostics, and every file read."""
     sink = DiagnosticSink()
     loader = Loader(sink)

@@ -1,4 +1,5 @@
-"""The static cost report: per-layer shapes, parameters, multiply-accumulates and memory, from the IR."""
+"""The static cost report: per-layer shapes, parameters, multiply-accumulates and memory,
+from the IR."""
 
 from __future__ import annotations
 
@@ -28,10 +29,21 @@ class Summary:
     totals: dict[str, int]  # params, trainable, macs, param_bytes, activation_bytes (per sample)
 
     def to_json(self) -> dict[str, Any]:
-        return {"model": self.model, "doc": self.doc,
-                "layers": [{"name": r.name, "op": r.op, "output_shape": r.shape,
-                            "params": r.params, "macs": r.macs} for r in self.rows],
-                "totals": self.totals}
+        return {
+            "model": self.model,
+            "doc": self.doc,
+            "layers": [
+                {
+                    "name": r.name,
+                    "op": r.op,
+                    "output_shape": r.shape,
+                    "params": r.params,
+                    "macs": r.macs,
+                }
+                for r in self.rows
+            ],
+            "totals": self.totals,
+        }
 
 
 def summarize(graph: Graph) -> Summary:
@@ -39,12 +51,24 @@ def summarize(graph: Graph) -> Summary:
     activations = 0
     for node in graph.nodes:
         macs = REGISTRY[node.op].macs(node.input_types, node.output_types, node.attrs)
-        rows.append(Row(node.name, node.op, ", ".join(format_shape(t.shape) for t in node.output_types),
-                        node.param_count, macs))
+        rows.append(
+            Row(
+                node.name,
+                node.op,
+                ", ".join(format_shape(t.shape) for t in node.output_types),
+                node.param_count,
+                macs,
+            )
+        )
         activations += sum(numel(t.shape) * BYTES.get(t.dtype, 4) for t in node.output_types)
     params = graph.param_count
-    totals = {"params": params, "trainable": params, "macs": sum(r.macs for r in rows),
-              "param_bytes": 4 * params, "activation_bytes": activations}
+    totals = {
+        "params": params,
+        "trainable": params,
+        "macs": sum(r.macs for r in rows),
+        "param_bytes": 4 * params,
+        "activation_bytes": activations,
+    }
     return Summary(graph.name, graph.doc, tuple(rows), totals)
 
 
@@ -62,16 +86,24 @@ def format_summary(summary: Summary) -> str:
     widths = [max(len(row[i]) for row in table) for i in range(4)]
 
     def line(row: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        return "  ".join(
+            c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+        ).rstrip()
 
     rule = "-" * len(line(header))
     t = summary.totals
     title = f"model {summary.model}" + (f": {summary.doc}" if summary.doc else "")
-    lines = [title, rule, line(header), rule, *map(line, table[1:]), rule,
-             f"total parameters:     {t['params']:,}",
-             f"trainable parameters: {t['trainable']:,}",
-             f"multiply-accumulates: {t['macs']:,} per sample",
-             f"parameter memory:     {_size(t['param_bytes'])} (float32)",
-             f"activation memory:    {_size(t['activation_bytes'])} per sample"]
+    lines = [
+        title,
+        rule,
+        line(header),
+        rule,
+        *map(line, table[1:]),
+        rule,
+        f"total parameters:     {t['params']:,}",
+        f"trainable parameters: {t['trainable']:,}",
+        f"multiply-accumulates: {t['macs']:,} per sample",
+        f"parameter memory:     {_size(t['param_bytes'])} (float32)",
+        f"activation memory:    {_size(t['activation_bytes'])} per sample",
+    ]
     return "\n".join(lines)

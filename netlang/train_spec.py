@@ -28,16 +28,21 @@ class Call:
             ValueError: too many positional arguments, an unknown or a repeated argument.
         """
         if len(self.args) > len(params):
-            most = (f"at most {len(params)} positional arguments ({', '.join(params)})"
-                    if params else "no arguments")
+            most = (
+                f"at most {len(params)} positional arguments ({', '.join(params)})"
+                if params
+                else "no arguments"
+            )
             raise ValueError(f"{self.name} takes {most}, got {len(self.args)}")
         bound = dict(zip(params, self.args))
         for name, value in self.kwargs.items():
             if name not in params:
                 close = difflib.get_close_matches(name, params, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(f"{self.name} has no argument {name!r}{hint}; its arguments "
-                                 f"are {', '.join(params) or '(none)'}")
+                raise ValueError(
+                    f"{self.name} has no argument {name!r}{hint}; its arguments "
+                    f"are {', '.join(params) or '(none)'}"
+                )
             if name in bound:
                 raise ValueError(f"{self.name}: argument {name!r} is given twice")
             bound[name] = value
@@ -45,8 +50,11 @@ class Call:
 
     def to_json(self) -> Any:
         """A JSON-able form, for the resolved configuration saved with a run."""
-        return {"call": self.name, "args": [to_json(a) for a in self.args],
-                "kwargs": {k: to_json(v) for k, v in self.kwargs.items()}}
+        return {
+            "call": self.name,
+            "args": [to_json(a) for a in self.args],
+            "kwargs": {k: to_json(v) for k, v in self.kwargs.items()},
+        }
 
 
 def to_json(value: Any) -> Any:
@@ -59,8 +67,11 @@ def to_json(value: Any) -> Any:
 
 def from_json(value: Any) -> Any:
     if isinstance(value, dict) and "call" in value:
-        return Call(value["call"], tuple(from_json(a) for a in value["args"]),
-                    {k: from_json(v) for k, v in value["kwargs"].items()})
+        return Call(
+            value["call"],
+            tuple(from_json(a) for a in value["args"]),
+            {k: from_json(v) for k, v in value["kwargs"].items()},
+        )
     if isinstance(value, list):
         return [from_json(v) for v in value]
     return value

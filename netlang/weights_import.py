@@ -47,10 +47,14 @@ class WeightReport:
 
     def lines(self) -> list[str]:
         """One line per problem, in the model's key order, then the file's extra keys."""
-        return ([f"missing key: {name}" for name in self.missing]
-                + [f"shape mismatch: {name}: model expects {list(want)}, file has {list(got)}"
-                   for name, want, got in self.mismatched]
-                + [f"unexpected key: {name}" for name in self.unexpected])
+        return (
+            [f"missing key: {name}" for name in self.missing]
+            + [
+                f"shape mismatch: {name}: model expects {list(want)}, file has {list(got)}"
+                for name, want, got in self.mismatched
+            ]
+            + [f"unexpected key: {name}" for name in self.unexpected]
+        )
 
 
 def normalise(name: str) -> str:
@@ -66,7 +70,7 @@ def resolve_target(target: str) -> tuple[Program, str]:
         CompileError: the file does not compile.
     """
     if target.startswith(STDLIB_SCHEME):
-        return _stdlib_model(target[len(STDLIB_SCHEME):])
+        return _stdlib_model(target[len(STDLIB_SCHEME) :])
     path, _, model = target.rpartition(":")
     if not path.endswith(".net"):
         path, model = target, ""
@@ -74,8 +78,7 @@ def resolve_target(target: str) -> tuple[Program, str]:
         raise ImportProblem(f"no such file: {path}")
     program = _compiled(read_source(path))
     if model and model not in program.models:
-        raise ImportProblem(f"{path} has no model `{model}`"
-                            + _suggest(model, program.models))
+        raise ImportProblem(f"{path} has no model `{model}`" + _suggest(model, program.models))
     return program, model or program.default_model()
 
 
@@ -87,8 +90,9 @@ def _stdlib_model(wanted: str) -> tuple[Program, str]:
             if normalise(model) == normalise(wanted):
                 return program, model
             everything.append(model)
-    raise ImportProblem(f"the standard library has no model `{wanted}`"
-                        + _suggest(wanted, everything))
+    raise ImportProblem(
+        f"the standard library has no model `{wanted}`" + _suggest(wanted, everything)
+    )
 
 
 def _suggest(name: str, names: list[str]) -> str:
@@ -106,10 +110,16 @@ def _compiled(source: SourceFile) -> Program:
 def compare(graph: Graph, shapes: dict[str, tuple[int, ...]]) -> WeightReport:
     """Match a state_dict's key -> shape table against the graph's parameters and buffers."""
     expected = {**graph.parameters(), **graph.buffers()}
-    missing = [name for name in expected if name not in shapes
-               and not name.endswith(tuple(f".{b}" for b in OPTIONAL_BUFFERS))]
-    mismatched = [(name, tuple(want), tuple(shapes[name])) for name, want in expected.items()
-                  if name in shapes and tuple(shapes[name]) != tuple(want)]
+    missing = [
+        name
+        for name in expected
+        if name not in shapes and not name.endswith(tuple(f".{b}" for b in OPTIONAL_BUFFERS))
+    ]
+    mismatched = [
+        (name, tuple(want), tuple(shapes[name]))
+        for name, want in expected.items()
+        if name in shapes and tuple(shapes[name]) != tuple(want)
+    ]
     unexpected = [name for name in shapes if name not in expected]
     return WeightReport(missing, unexpected, mismatched)
 
@@ -129,34 +139,45 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     for key in ("state_dict", "model"):
         if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
             loaded = loaded[key]
-    if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor)
-                                               for v in loaded.values()):
+    if not isinstance(loaded, dict) or not all(
+        isinstance(v, torch.Tensor) for v in loaded.values()
+    ):
         raise ImportProblem(f"{path} does not hold a state_dict (a mapping of names to tensors)")
     return dict(loaded)
 
 
-def fit_weights(graph: Graph, state: dict[str, torch.Tensor]
-                ) -> tuple[dict[str, torch.Tensor], WeightReport]:
+def fit_weights(
+    graph: Graph, state: dict[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], WeightReport]:
     """The graph's weights taken from `state`, in the graph's order, and the report; the weights
     are only complete when `report.ok`. Missing optional buffers start at zero, as torch does."""
     import torch
 
     report = compare(graph, {name: tuple(tensor.shape) for name, tensor in state.items()})
     expected = {**graph.parameters(), **graph.buffers()}
-    weights = {name: state[name].detach().contiguous() if name in state
-               else torch.zeros(shape, dtype=torch.int64)
-               for name, shape in expected.items() if name in state or name not in report.missing}
+    weights = {
+        name: state[name].detach().contiguous()
+        if name in state
+        else torch.zeros(shape, dtype=torch.int64)
+        for name, shape in expected.items()
+        if name in state or name not in report.missing
+    }
     return weights, report
 
 
-def save_checkpoint(path: str | Path, weights: dict[str, torch.Tensor], graph: Graph,
-                    program: Program) -> None:
+def save_checkpoint(
+    path: str | Path, weights: dict[str, torch.Tensor], graph: Graph, program: Program
+) -> None:
     """Write the weights as safetensors with the model's source, name and arguments as metadata,
     so `netlang export` and fine-tuning need nothing else."""
     from safetensors.torch import save_file
 
     from netlang.export import ARGUMENTS_KEY, MODEL_KEY, SOURCE_KEY, SOURCE_NAME_KEY
 
-    metadata = {SOURCE_KEY: program.source.text, SOURCE_NAME_KEY: program.source.name,
-                MODEL_KEY: graph.name, ARGUMENTS_KEY: json.dumps(graph.arguments, sort_keys=True)}
+    metadata = {
+        SOURCE_KEY: program.source.text,
+        SOURCE_NAME_KEY: program.source.name,
+        MODEL_KEY: graph.name,
+        ARGUMENTS_KEY: json.dumps(graph.arguments, sort_keys=True),
+    }
     save_file(weights, str(path), metadata=metadata)

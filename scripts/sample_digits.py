@@ -1,6 +1,6 @@
 """Write a few of the built-in digits as 32x32 PNG files, for trying `netlang predict`.
 
-    python scripts/sample_digits.py OUT_DIR [COUNT]
+python scripts/sample_digits.py OUT_DIR [COUNT]
 """
 
 from __future__ import annotations

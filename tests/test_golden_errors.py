@@ -23,8 +23,9 @@ def rendered(case: Path) -> str:
 
 
 @pytest.mark.parametrize("case", sorted(CASES.glob("*.net")), ids=lambda p: p.stem)
-def test_diagnostics_render_as_golden(case: Path, monkeypatch: pytest.MonkeyPatch,
-                                      request: pytest.FixtureRequest) -> None:
+def test_diagnostics_render_as_golden(
+    case: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     monkeypatch.chdir(CASES)
     text = rendered(case)
     golden = case.with_suffix(".err")
@@ -37,7 +38,10 @@ def test_diagnostics_render_as_golden(case: Path, monkeypatch: pytest.MonkeyPatc
 def test_there_are_at_least_25_distinct_mistakes() -> None:
     codes = set()
     for golden in CASES.glob("*.err"):
-        codes.update(line.split("[")[1].split("]")[0] for line in golden.read_text().splitlines()
-                     if ": error[" in line or ": warning[" in line)
+        codes.update(
+            line.split("[")[1].split("]")[0]
+            for line in golden.read_text().splitlines()
+            if ": error[" in line or ": warning[" in line
+        )
     assert len(list(CASES.glob("*.net"))) >= 25
     assert len(codes) >= 20

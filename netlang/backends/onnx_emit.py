@@ -26,18 +26,32 @@ OPSET = 20  # the default and the oldest we emit (Gelu is new in 20); also Tenso
 IR_VERSION = 9  # the IR version that goes with opset 20
 MAX_IR_VERSION = 13  # onnxruntime 1.31 rejects 14 and above, so opsets 20-26 can be asked for
 
-ELEMENT_TYPES = {"float32": onnx.TensorProto.FLOAT, "float16": onnx.TensorProto.FLOAT16,
-                 "int64": onnx.TensorProto.INT64, "int32": onnx.TensorProto.INT32}
+ELEMENT_TYPES = {
+    "float32": onnx.TensorProto.FLOAT,
+    "float16": onnx.TensorProto.FLOAT16,
+    "int64": onnx.TensorProto.INT64,
+    "int32": onnx.TensorProto.INT32,
+}
 
 # (producer op, batch norm op, producer output rank) pairs that fold: the batch norm's channel
 # axis 1 is then the producer's output-feature axis.
-FOLDABLE = {("conv1d", "batchnorm1d", 3), ("conv2d", "batchnorm2d", 4),
-            ("linear", "batchnorm1d", 2)}
+FOLDABLE = {
+    ("conv1d", "batchnorm1d", 3),
+    ("conv2d", "batchnorm2d", 4),
+    ("linear", "batchnorm1d", 2),
+}
 
 
-def emit_onnx(graph: Graph, weights: Mapping[str, np.ndarray] | None = None, *, opset: int = OPSET,
-              fold_bn: bool = False, fp16: bool = False, metadata: Mapping[str, str] | None = None,
-              seed: int = 0) -> onnx.ModelProto:
+def emit_onnx(
+    graph: Graph,
+    weights: Mapping[str, np.ndarray] | None = None,
+    *,
+    opset: int = OPSET,
+    fold_bn: bool = False,
+    fp16: bool = False,
+    metadata: Mapping[str, str] | None = None,
+    seed: int = 0,
+) -> onnx.ModelProto:
     """The model as ONNX. Without `weights` the parameters are freshly initialised (`seed`).
 
     `fold_bn` merges each batch norm into the conv/linear that feeds only it; `fp16` stores
@@ -63,24 +77,37 @@ def emit_onnx(graph: Graph, weights: Mapping[str, np.ndarray] | None = None, *, 
     # 2. lower every node, tagging each ONNX node with the IR node's source position
     used: set[str] = set()
     for node in nodes:
-        lowering = lower(node, [renamed.get(v, v) for v in node.inputs],
-                         [produced_as.get(v, v) for v in node.outputs], float_type)
+        lowering = lower(
+            node,
+            [renamed.get(v, v) for v in node.inputs],
+            [produced_as.get(v, v) for v in node.outputs],
+            float_type,
+        )
         for made in lowering.nodes:
             made.doc_string = str(node.origin) if node.origin else ""
         onnx_nodes += lowering.nodes
         used.update(lowering.used)
-    onnx_nodes += [_cast(inner, outer, onnx.TensorProto.FLOAT)
-                   for outer, inner in produced_as.items()]
+    onnx_nodes += [
+        _cast(inner, outer, onnx.TensorProto.FLOAT) for outer, inner in produced_as.items()
+    ]
 
     # 3. the graph and the model, then the initializers written straight into the model's graph
     # in state_dict order (node by node, parameters before buffers)
-    onnx_graph = helper.make_graph(onnx_nodes, graph.name,
-                                   [_value_info(v.name, v.type) for v in graph.inputs],
-                                   [_value_info(v.name, v.type) for v in graph.outputs],
-                                   doc_string=graph.doc)
-    model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", opset)],
-                              ir_version=ir_version(opset), producer_name="netlang",
-                              producer_version=version("netlang"), doc_string=graph.doc)
+    onnx_graph = helper.make_graph(
+        onnx_nodes,
+        graph.name,
+        [_value_info(v.name, v.type) for v in graph.inputs],
+        [_value_info(v.name, v.type) for v in graph.outputs],
+        doc_string=graph.doc,
+    )
+    model = helper.make_model(
+        onnx_graph,
+        opset_imports=[helper.make_opsetid("", opset)],
+        ir_version=ir_version(opset),
+        producer_name="netlang",
+        producer_version=version("netlang"),
+        doc_string=graph.doc,
+    )
     names = [f"{node.name}.{local}" for node in nodes for local in {**node.params, **node.buffers}]
     for name in names:
         if name in used:
@@ -93,17 +120,21 @@ def ir_version(opset: int) -> int:
     """The IR version to declare for `opset`; ValueError outside what netlang and onnxruntime
     support."""
     if opset < OPSET:
-        raise ValueError(f"opset {opset} is too old: netlang emits Gelu and needs opset {OPSET} "
-                         "or newer")
+        raise ValueError(
+            f"opset {opset} is too old: netlang emits Gelu and needs opset {OPSET} or newer"
+        )
     required = max(IR_VERSION, helper.find_min_ir_version_for([helper.make_opsetid("", opset)]))
     if required > MAX_IR_VERSION:
-        raise ValueError(f"opset {opset} needs ONNX IR version {required}; onnxruntime 1.31 reads "
-                         f"IR versions up to {MAX_IR_VERSION}")
+        raise ValueError(
+            f"opset {opset} needs ONNX IR version {required}; onnxruntime 1.31 reads "
+            f"IR versions up to {MAX_IR_VERSION}"
+        )
     return required
 
 
-def fold_batchnorms(graph: Graph, weights: Mapping[str, np.ndarray]
-                    ) -> tuple[list[Node], dict[str, np.ndarray]]:
+def fold_batchnorms(
+    graph: Graph, weights: Mapping[str, np.ndarray]
+) -> tuple[list[Node], dict[str, np.ndarray]]:
     """Fold `y = bn(conv(x))` into one conv with scaled weights and a (new) bias, when the batch
     norm is the conv's only consumer; the folded conv takes over the batch norm's output."""
     uses = Counter(v for node in graph.nodes for v in node.inputs)
@@ -114,20 +145,25 @@ def fold_batchnorms(graph: Graph, weights: Mapping[str, np.ndarray]
     weights = dict(weights)
     for bn in graph.nodes:
         producer = producers.get(bn.inputs[0])
-        if (producer is None or uses[bn.inputs[0]] != 1
-                or (producer.op, bn.op, bn.input_types[0].rank) not in FOLDABLE):
+        if (
+            producer is None
+            or uses[bn.inputs[0]] != 1
+            or (producer.op, bn.op, bn.input_types[0].rank) not in FOLDABLE
+        ):
             continue
         weights.update(_folded_weights(producer, bn, weights))
         params = {**producer.params, "bias": (producer.output_types[0].shape[1],)}
-        folded[producer.name] = dataclasses.replace(producer, outputs=bn.outputs,
-                                                    output_types=bn.output_types, params=params)
+        folded[producer.name] = dataclasses.replace(
+            producer, outputs=bn.outputs, output_types=bn.output_types, params=params
+        )
         dropped.add(bn.name)
     nodes = [folded.get(node.name, node) for node in graph.nodes if node.name not in dropped]
     return nodes, weights
 
 
-def _folded_weights(producer: Node, bn: Node, weights: Mapping[str, np.ndarray]
-                    ) -> dict[str, np.ndarray]:
+def _folded_weights(
+    producer: Node, bn: Node, weights: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     def get(node: Node, local: str, default: float) -> np.ndarray:
         name = f"{node.name}.{local}"
         return weights[name].astype(np.float64) if name in weights else np.float64(default)
@@ -137,8 +173,10 @@ def _folded_weights(producer: Node, bn: Node, weights: Mapping[str, np.ndarray]
     weight = weight * scale.reshape(-1, *[1] * (weight.ndim - 1))
     shift = get(bn, "bias", 0.0)
     bias = (get(producer, "bias", 0.0) - get(bn, "running_mean", 0.0)) * scale + shift
-    return {f"{producer.name}.weight": weight.astype(np.float32),
-            f"{producer.name}.bias": np.broadcast_to(bias, scale.shape).astype(np.float32)}
+    return {
+        f"{producer.name}.weight": weight.astype(np.float32),
+        f"{producer.name}.bias": np.broadcast_to(bias, scale.shape).astype(np.float32),
+    }
 
 
 def _floats(values: list[Any], fp16: bool) -> list[Any]:

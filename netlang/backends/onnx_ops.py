@@ -27,8 +27,9 @@ from netlang.ops.registry import tuple_of, window_out
 class LoweringError(Exception):
     """An op configuration that ONNX cannot express; becomes a diagnostic at the node's origin."""
 
-    def __init__(self, node: Node, message: str, hint: str | None = None,
-                 code: str = "NL4001") -> None:
+    def __init__(
+        self, node: Node, message: str, hint: str | None = None, code: str = "NL4001"
+    ) -> None:
         super().__init__(f"{code}: {node.name} ({node.op}): {message}")
         self.node, self.message, self.hint, self.code = node, message, hint, code
 
@@ -70,8 +71,9 @@ class Lowering:
         """The parameter's name if the node has it, else "" (ONNX's absent optional input)."""
         return self.param(local) if local in self.node.params else ""
 
-    def emit(self, op_type: str, inputs: Sequence[str], suffix: str | None = None,
-             **attrs: Any) -> str:
+    def emit(
+        self, op_type: str, inputs: Sequence[str], suffix: str | None = None, **attrs: Any
+    ) -> str:
         """Add a node; without `suffix` it is the main node and writes the IR outputs.
         Returns its (first) output name."""
         if suffix is None:
@@ -98,8 +100,12 @@ class Lowering:
 Lower = Callable[[Lowering], None]
 
 
-def lower(node: Node, inputs: Sequence[str], outputs: Sequence[str],
-          float_type: type[np.floating[Any]] = np.float32) -> Lowering:
+def lower(
+    node: Node,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    float_type: type[np.floating[Any]] = np.float32,
+) -> Lowering:
     """Lower one IR node; the result holds its ONNX nodes and the initializers they use."""
     lowering = Lowering(node, tuple(inputs), tuple(outputs), float_type)
     LOWERINGS[node.op](lowering)
@@ -109,8 +115,10 @@ def lower(node: Node, inputs: Sequence[str], outputs: Sequence[str],
 # Activations and element-wise ops.
 def _simple(op_type: str, **attrs: Callable[[dict[str, Any]], Any]) -> Lower:
     """A one-node lowering whose ONNX attributes are computed from the IR attributes."""
+
     def lower_simple(ctx: Lowering) -> None:
         ctx.emit(op_type, ctx.inputs, **{k: f(ctx.attrs) for k, f in attrs.items()})
+
     return lower_simple
 
 
@@ -120,11 +128,13 @@ def _silu(ctx: Lowering) -> None:
 
 def _variadic(op_type: str) -> Lower:
     """A chain of binary nodes (Add, Mul) over two or more inputs."""
+
     def lower_chain(ctx: Lowering) -> None:
         acc = ctx.inputs[0]
         for i, value in enumerate(ctx.inputs[1:-1], 1):
             acc = ctx.emit(op_type, [acc, value], f"{op_type.lower()}{i}")
         ctx.emit(op_type, [acc, ctx.inputs[-1]])
+
     return lower_chain
 
 
@@ -153,33 +163,49 @@ def _conv(ctx: Lowering) -> None:
     a, n = ctx.attrs, len(ctx.shape) - 2
     kernel, stride, dilation = (tuple_of(a[k], n) for k in ("kernel", "stride", "dilation"))
     pads = conv_pads(ctx.node.op, a, kernel, dilation, stride)
-    ctx.emit("Conv", [ctx.x, ctx.param("weight"), ctx.optional("bias")],
-             kernel_shape=list(kernel), strides=list(stride), dilations=list(dilation),
-             group=a["groups"], pads=[lo for lo, _ in pads] + [hi for _, hi in pads])
+    ctx.emit(
+        "Conv",
+        [ctx.x, ctx.param("weight"), ctx.optional("bias")],
+        kernel_shape=list(kernel),
+        strides=list(stride),
+        dilations=list(dilation),
+        group=a["groups"],
+        pads=[lo for lo, _ in pads] + [hi for _, hi in pads],
+    )
 
 
 def _conv_transpose(ctx: Lowering) -> None:
     a = ctx.attrs
-    kernel, stride, dilation, pads, extra = (tuple_of(a[k], 2) for k in (
-        "kernel", "stride", "dilation", "padding", "output_padding"))
-    ctx.emit("ConvTranspose", [ctx.x, ctx.param("weight"), ctx.optional("bias")],
-             kernel_shape=list(kernel), strides=list(stride), dilations=list(dilation),
-             group=a["groups"], pads=list(pads) * 2, output_padding=list(extra))
+    kernel, stride, dilation, pads, extra = (
+        tuple_of(a[k], 2) for k in ("kernel", "stride", "dilation", "padding", "output_padding")
+    )
+    ctx.emit(
+        "ConvTranspose",
+        [ctx.x, ctx.param("weight"), ctx.optional("bias")],
+        kernel_shape=list(kernel),
+        strides=list(stride),
+        dilations=list(dilation),
+        group=a["groups"],
+        pads=list(pads) * 2,
+        output_padding=list(extra),
+    )
 
 
 # Normalisation.
 def _batchnorm(ctx: Lowering) -> None:
     scale, bias = _affine(ctx, ctx.shape[1:2])
     statistics = [ctx.param("running_mean"), ctx.param("running_var")]
-    ctx.emit("BatchNormalization", [ctx.x, scale, bias, *statistics],
-             epsilon=float(ctx.attrs["eps"]))
+    ctx.emit(
+        "BatchNormalization", [ctx.x, scale, bias, *statistics], epsilon=float(ctx.attrs["eps"])
+    )
 
 
 def _layernorm(ctx: Lowering) -> None:
     dims = ctx.attrs["dims"]
     scale, bias = _affine(ctx, ctx.shape[-dims:])
-    ctx.emit("LayerNormalization", [ctx.x, scale, bias], axis=-dims,
-             epsilon=float(ctx.attrs["eps"]))
+    ctx.emit(
+        "LayerNormalization", [ctx.x, scale, bias], axis=-dims, epsilon=float(ctx.attrs["eps"])
+    )
 
 
 def _affine(ctx: Lowering, shape: tuple[int | str, ...]) -> tuple[str, str]:
@@ -196,13 +222,22 @@ def _lrn(ctx: Lowering) -> None:
     the window sum being a 1x1 convolution with a banded 0/1 matrix over the channels."""
     size, a = ctx.attrs["size"], ctx.attrs
     if size % 2 and len(ctx.shape) == 4:
-        ctx.emit("LRN", [ctx.x], size=size, alpha=float(a["alpha"]), beta=float(a["beta"]),
-                 bias=float(a["k"]))
+        ctx.emit(
+            "LRN",
+            [ctx.x],
+            size=size,
+            alpha=float(a["alpha"]),
+            beta=float(a["beta"]),
+            bias=float(a["k"]),
+        )
         return
     channels = ctx.shape[1]
     if not isinstance(channels, int):
-        raise LoweringError(ctx.node, f"lrn of size {size} on a {len(ctx.shape)}-D input needs a "
-                            "fixed channel count", "use an odd size on [N, C, H, W]")
+        raise LoweringError(
+            ctx.node,
+            f"lrn of size {size} on a {len(ctx.shape)}-D input needs a fixed channel count",
+            "use an odd size on [N, C, H, W]",
+        )
     offset = np.arange(channels)[None, :] - np.arange(channels)[:, None]  # [out c, in c']
     band = (offset >= -(size // 2)) & (offset <= (size - 1) // 2)
     band = band.reshape(channels, channels, *[1] * (len(ctx.shape) - 2))
@@ -226,8 +261,12 @@ def _pool(op_type: str) -> Lower:
         stride = tuple_of(a["stride"] if a["stride"] is not None else a["kernel"], n)
         pads, dilation = tuple_of(a["padding"], n), tuple_of(a.get("dilation", 1), n)
         ceil_mode, trim = _ceil_mode(ctx, kernel, stride, pads, dilation)
-        attrs: dict[str, Any] = dict(kernel_shape=list(kernel), strides=list(stride),
-                                     pads=list(pads) * 2, ceil_mode=ceil_mode)
+        attrs: dict[str, Any] = dict(
+            kernel_shape=list(kernel),
+            strides=list(stride),
+            pads=list(pads) * 2,
+            ceil_mode=ceil_mode,
+        )
         if "dilation" in a:
             attrs["dilations"] = list(dilation)
         if "count_include_pad" in a:
@@ -237,13 +276,26 @@ def _pool(op_type: str) -> Lower:
             return
         pooled = ctx.emit(op_type, [ctx.x], "pool", **attrs)
         axes, ends = zip(*trim.items())
-        ctx.emit("Slice", [pooled, ctx.ints("starts", [0] * len(axes)), ctx.ints("ends", ends),
-                           ctx.ints("axes", axes)])
+        ctx.emit(
+            "Slice",
+            [
+                pooled,
+                ctx.ints("starts", [0] * len(axes)),
+                ctx.ints("ends", ends),
+                ctx.ints("axes", axes),
+            ],
+        )
+
     return lower_pool
 
 
-def _ceil_mode(ctx: Lowering, kernel: tuple[int, ...], stride: tuple[int, ...],
-               pads: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[int, dict[int, int]]:
+def _ceil_mode(
+    ctx: Lowering,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    pads: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> tuple[int, dict[int, int]]:
     """ONNX's ceil_mode flag, and the axes whose extra last window must be cut off (axis -> size).
 
     torch drops a last window that would start in the right padding; onnx's shape inference
@@ -254,13 +306,16 @@ def _ceil_mode(ctx: Lowering, kernel: tuple[int, ...], stride: tuple[int, ...],
         return 0, {}
     if not all(isinstance(size, int) for size in spatial):
         return 1, {}
-    floors = tuple(window_out(ctx.node.op, size, k, s, p, p, d) for size, k, s, p, d
-                   in zip(spatial, kernel, stride, pads, dilation))
+    floors = tuple(
+        window_out(ctx.node.op, size, k, s, p, p, d)
+        for size, k, s, p, d in zip(spatial, kernel, stride, pads, dilation)
+    )
     if outs == floors:
         return 0, {}
     trim = {}
-    for axis, (size, k, s, p, d, out) in enumerate(zip(spatial, kernel, stride, pads, dilation,
-                                                       outs), 2):
+    for axis, (size, k, s, p, d, out) in enumerate(
+        zip(spatial, kernel, stride, pads, dilation, outs), 2
+    ):
         if math.ceil((int(size) + 2 * p - d * (k - 1) - 1) / s) + 1 != out:
             trim[axis] = int(out)
     return 1, trim
@@ -277,27 +332,37 @@ def _adaptive_avgpool(ctx: Lowering) -> None:
         ctx.emit("GlobalAveragePool", [ctx.x])
         return
     if not all(isinstance(i, int) and (i % o == 0 or o % i == 0) for i, o in zip(spatial, out)):
-        raise LoweringError(ctx.node, f"{ctx.node.op} from {list(spatial)} to {list(out)} has no "
-                            "ONNX equivalent: each output size must divide its input size or be "
-                            "a multiple of it", "choose an output size that divides the input, "
-                            "or pool to 1")
+        raise LoweringError(
+            ctx.node,
+            f"{ctx.node.op} from {list(spatial)} to {list(out)} has no "
+            "ONNX equivalent: each output size must divide its input size or be "
+            "a multiple of it",
+            "choose an output size that divides the input, or pool to 1",
+        )
     kernel = [max(int(i) // o, 1) for i, o in zip(spatial, out)]
     scales = [max(o // int(i), 1) for i, o in zip(spatial, out)]
     grows = any(s > 1 for s in scales)
     pooled = ctx.x
     if any(k > 1 for k in kernel) or not grows:
-        pooled = ctx.emit("AveragePool", [ctx.x], "pool" if grows else None,
-                          kernel_shape=kernel, strides=kernel)
+        pooled = ctx.emit(
+            "AveragePool", [ctx.x], "pool" if grows else None, kernel_shape=kernel, strides=kernel
+        )
     if grows:
         factors = ctx.const("scales", np.asarray([1.0, 1.0, *scales], np.float32))
-        ctx.emit("Resize", [pooled, "", factors], mode="nearest",
-                 coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        ctx.emit(
+            "Resize",
+            [pooled, "", factors],
+            mode="nearest",
+            coordinate_transformation_mode="asymmetric",
+            nearest_mode="floor",
+        )
 
 
 def _global(op_type: str) -> Lower:
     def lower_global(ctx: Lowering) -> None:
         axes = list(range(2, len(ctx.shape)))
         ctx.emit(op_type, [ctx.x, ctx.ints("axes", axes)], keepdims=0)
+
     return lower_global
 
 
@@ -311,8 +376,9 @@ def _flatten(ctx: Lowering) -> None:
     out = ctx.node.output_types[0].shape
     target = [0] * start + [d if isinstance(d, int) else -1 for d in out[start:]]
     if target.count(-1) > 1:
-        raise LoweringError(ctx.node, f"flatten of {list(ctx.shape)} leaves more than one "
-                            "symbolic size to infer")
+        raise LoweringError(
+            ctx.node, f"flatten of {list(ctx.shape)} leaves more than one symbolic size to infer"
+        )
     ctx.emit("Reshape", [ctx.x, ctx.ints("shape", target)])
 
 
@@ -331,8 +397,9 @@ def _upsample(ctx: Lowering) -> None:
     scale = float(ctx.attrs["scale"])
     scales = ctx.const("scales", np.asarray([1.0, 1.0, scale, scale], np.float32))
     if ctx.attrs["mode"] == "nearest":
-        modes = dict(mode="nearest", coordinate_transformation_mode="asymmetric",
-                     nearest_mode="floor")
+        modes = dict(
+            mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"
+        )
     else:
         modes = dict(mode="linear", coordinate_transformation_mode="half_pixel")
     ctx.emit("Resize", [ctx.x, "", scales], **modes)
@@ -348,11 +415,14 @@ def _recurrent(ctx: Lowering) -> None:
     [T, N, dirs*H] between layers and [N, T, dirs*H] (batch_first) at the end."""
     a, op = ctx.attrs, ctx.node.op
     hidden, order = a["hidden"], GATE_ORDER[op]
-    directions = ("", "_reverse")[:2 if a["bidirectional"] else 1]
+    directions = ("", "_reverse")[: 2 if a["bidirectional"] else 1]
     rows = np.concatenate([np.arange(g * hidden, (g + 1) * hidden) for g in order])
     weight_rows = ctx.ints("weight_rows", rows[None])  # [1, gates*H]: Gather adds the dirs axis
-    bias_rows = (ctx.ints("bias_rows", np.concatenate([rows, rows + len(order) * hidden])[None])
-                 if a["bias"] else "")
+    bias_rows = (
+        ctx.ints("bias_rows", np.concatenate([rows, rows + len(order) * hidden])[None])
+        if a["bias"]
+        else ""
+    )
     merge_shape = ctx.ints("merge_shape", [0, 0, -1])
     x = ctx.emit("Transpose", [ctx.x], "time_major", perm=[1, 0, 2]) if a["batch_first"] else ctx.x
     extra = {"linear_before_reset": 1} if op == "gru" else {}
@@ -366,11 +436,21 @@ def _recurrent(ctx: Lowering) -> None:
                 biases = [ctx.param(f"bias_ih_{tag}"), ctx.param(f"bias_hh_{tag}")]
                 both = ctx.emit("Concat", biases, f"bias_{tag}", axis=0)
                 b.append(ctx.emit("Gather", [both, bias_rows], f"B_{tag}"))
-        w_r_b = [parts[0] if len(parts) == 1 else
-                 ctx.emit("Concat", parts, f"{name}_l{layer}_both", axis=0)
-                 for name, parts in (("W", w), ("R", r), ("B", b)) if parts]
-        y = ctx.emit(op.upper(), [x, *w_r_b], f"Y_l{layer}", hidden_size=hidden,
-                     direction="bidirectional" if len(directions) == 2 else "forward", **extra)
+        w_r_b = [
+            parts[0]
+            if len(parts) == 1
+            else ctx.emit("Concat", parts, f"{name}_l{layer}_both", axis=0)
+            for name, parts in (("W", w), ("R", r), ("B", b))
+            if parts
+        ]
+        y = ctx.emit(
+            op.upper(),
+            [x, *w_r_b],
+            f"Y_l{layer}",
+            hidden_size=hidden,
+            direction="bidirectional" if len(directions) == 2 else "forward",
+            **extra,
+        )
         if layer < a["layers"] - 1:
             y = ctx.emit("Transpose", [y], f"Y_l{layer}_tnd", perm=[0, 2, 1, 3])
             x = ctx.emit("Reshape", [y, merge_shape], f"out_l{layer}")

@@ -19,8 +19,9 @@ from netlang.backends.torch_init import SCHEMES, initialize, scheme_for
 from netlang.backends.torch_ops import Lowered, lower
 
 
-def to_torch(graph: ir.Graph, *, init: str | None = None,
-             seed: int | None = None) -> fx.GraphModule:
+def to_torch(
+    graph: ir.Graph, *, init: str | None = None, seed: int | None = None
+) -> fx.GraphModule:
     """Build a trainable torch module computing `graph`.
 
     Args:
@@ -51,8 +52,9 @@ def to_torch(graph: ir.Graph, *, init: str | None = None,
 def _build(graph: ir.Graph, init: str | None) -> tuple[torch.nn.Module, fx.Graph]:
     """A module holding the submodules in node order, and the fx graph that calls them."""
     code = fx.Graph()
-    env: dict[str, fx.Node] = {value.name: code.placeholder(_identifier(value.name))
-                               for value in graph.inputs}
+    env: dict[str, fx.Node] = {
+        value.name: code.placeholder(_identifier(value.name)) for value in graph.inputs
+    }
     root = torch.nn.Module()
     for node in graph.nodes:
         lowered = lower(node)
@@ -89,15 +91,23 @@ def _emit(code: fx.Graph, node: ir.Node, lowered: Lowered, inputs: list[fx.Node]
             result = code.create_node("call_function", lowered.target, (result, other), name=name)
     else:
         tensors = (inputs,) if lowered.inputs == "list" else tuple(inputs)
-        result = code.create_node("call_function", lowered.target, (*tensors, *lowered.args),
-                                  dict(lowered.kwargs), name=name)
+        result = code.create_node(
+            "call_function",
+            lowered.target,
+            (*tensors, *lowered.args),
+            dict(lowered.kwargs),
+            name=name,
+        )
     if lowered.take is not None:
-        result = code.create_node("call_function", operator.getitem, (result, lowered.take),
-                                  name=name)
+        result = code.create_node(
+            "call_function", operator.getitem, (result, lowered.take), name=name
+        )
     if len(node.outputs) == 1:
         return [result]
-    return [code.create_node("call_function", operator.getitem, (result, i), name=_identifier(out))
-            for i, out in enumerate(node.outputs)]
+    return [
+        code.create_node("call_function", operator.getitem, (result, i), name=_identifier(out))
+        for i, out in enumerate(node.outputs)
+    ]
 
 
 def _identifier(name: str) -> str:
@@ -110,5 +120,7 @@ def _check_name(name: str) -> None:
     """A submodule must not shadow a GraphModule attribute (`self.train(x)` calls the method)."""
     head = name.split(".")[0]
     if hasattr(fx.GraphModule, head):
-        raise ValueError(f"layer name `{name}` clashes with the torch.nn.Module attribute "
-                         f"`{head}`; rename the layer")
+        raise ValueError(
+            f"layer name `{name}` clashes with the torch.nn.Module attribute "
+            f"`{head}`; rename the layer"
+        )

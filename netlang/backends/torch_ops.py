@@ -52,8 +52,9 @@ def _channels_in(node: Node) -> int:
 def _static_size(node: Node, axis: int) -> int:
     d = node.input_types[0].shape[axis]
     if not isinstance(d, int):
-        raise InternalCompilerError("torch lowering",
-                                    f"{node.name}: symbolic size `{d}` on axis {axis}")
+        raise InternalCompilerError(
+            "torch lowering", f"{node.name}: symbolic size `{d}` on axis {axis}"
+        )
     return d
 
 
@@ -64,19 +65,37 @@ def _conv(n: int) -> Lowering:
     def lower(node: Node) -> Lowered:
         a = node.attrs
         padding = a["padding"] if isinstance(a["padding"], str) else _ints(a["padding"], n)
-        return Lowered(module(_channels_in(node), a["channels"], _ints(a["kernel"], n),
-                              stride=_ints(a["stride"], n), padding=padding,
-                              dilation=_ints(a["dilation"], n), groups=a["groups"], bias=a["bias"]))
+        return Lowered(
+            module(
+                _channels_in(node),
+                a["channels"],
+                _ints(a["kernel"], n),
+                stride=_ints(a["stride"], n),
+                padding=padding,
+                dilation=_ints(a["dilation"], n),
+                groups=a["groups"],
+                bias=a["bias"],
+            )
+        )
 
     return lower
 
 
 def _conv_transpose2d(node: Node) -> Lowered:
     a = node.attrs
-    return Lowered(nn.ConvTranspose2d(
-        _channels_in(node), a["channels"], _ints(a["kernel"], 2), stride=_ints(a["stride"], 2),
-        padding=_ints(a["padding"], 2), output_padding=_ints(a["output_padding"], 2),
-        groups=a["groups"], bias=a["bias"], dilation=_ints(a["dilation"], 2)))
+    return Lowered(
+        nn.ConvTranspose2d(
+            _channels_in(node),
+            a["channels"],
+            _ints(a["kernel"], 2),
+            stride=_ints(a["stride"], 2),
+            padding=_ints(a["padding"], 2),
+            output_padding=_ints(a["output_padding"], 2),
+            groups=a["groups"],
+            bias=a["bias"],
+            dilation=_ints(a["dilation"], 2),
+        )
+    )
 
 
 def _linear(node: Node) -> Lowered:
@@ -94,8 +113,9 @@ def _batchnorm(n: int) -> Lowering:
 
     def lower(node: Node) -> Lowered:
         a = node.attrs
-        return Lowered(module(_channels_in(node), eps=a["eps"], momentum=a["momentum"],
-                              affine=a["affine"]))
+        return Lowered(
+            module(_channels_in(node), eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
+        )
 
     return lower
 
@@ -103,16 +123,23 @@ def _batchnorm(n: int) -> Lowering:
 def _layernorm(node: Node) -> Lowered:
     a = node.attrs
     shape = tuple(_static_size(node, axis) for axis in range(-a["dims"], 0))
-    return Lowered(nn.LayerNorm(shape, eps=a["eps"], elementwise_affine=a["affine"],
-                                bias=a["affine"]))
+    return Lowered(
+        nn.LayerNorm(shape, eps=a["eps"], elementwise_affine=a["affine"], bias=a["affine"])
+    )
 
 
 def _recurrent(module: type[nn.RNNBase]) -> Lowering:
     def lower(node: Node) -> Lowered:
         a = node.attrs
-        rnn = module(_static_size(node, 2), a["hidden"], num_layers=a["layers"], bias=a["bias"],
-                     batch_first=a["batch_first"], dropout=a["dropout"],
-                     bidirectional=a["bidirectional"])
+        rnn = module(
+            _static_size(node, 2),
+            a["hidden"],
+            num_layers=a["layers"],
+            bias=a["bias"],
+            batch_first=a["batch_first"],
+            dropout=a["dropout"],
+            bidirectional=a["bidirectional"],
+        )
         return Lowered(rnn, take=0)  # (output, state): the sequence only
 
     return lower
@@ -130,15 +157,21 @@ def _call(target: Callable[..., Any], **keywords: str) -> Lowering:
 
 
 def _pool(kind: str, n: int) -> Lowering:
-    target = {("max", 1): F.max_pool1d, ("max", 2): F.max_pool2d,
-              ("avg", 1): F.avg_pool1d, ("avg", 2): F.avg_pool2d}[kind, n]
+    target = {
+        ("max", 1): F.max_pool1d,
+        ("max", 2): F.max_pool2d,
+        ("avg", 1): F.avg_pool1d,
+        ("avg", 2): F.avg_pool2d,
+    }[kind, n]
 
     def lower(node: Node) -> Lowered:
         a = node.attrs
         kwargs: dict[str, Any] = {
             "kernel_size": _ints(a["kernel"], n),
             "stride": _ints(a["stride"] if a["stride"] is not None else a["kernel"], n),
-            "padding": _ints(a["padding"], n), "ceil_mode": a["ceil_mode"]}
+            "padding": _ints(a["padding"], n),
+            "ceil_mode": a["ceil_mode"],
+        }
         if kind == "max":
             kwargs["dilation"] = _ints(a["dilation"], n)
         else:
@@ -155,8 +188,7 @@ def _adaptive(n: int) -> Lowering:
 
 def _global(target: Callable[..., Any]) -> Lowering:
     """Reduce every axis after [N, C]."""
-    return lambda node: Lowered(target, kwargs={
-        "dim": tuple(range(2, node.input_types[0].rank))})
+    return lambda node: Lowered(target, kwargs={"dim": tuple(range(2, node.input_types[0].rank))})
 
 
 def _reshape(node: Node) -> Lowered:
@@ -165,15 +197,21 @@ def _reshape(node: Node) -> Lowered:
 
 
 def _split(node: Node) -> Lowered:
-    return Lowered(torch.split, (split_sizes(node.input_types[0], node.attrs),),
-                   {"dim": node.attrs["axis"]})
+    return Lowered(
+        torch.split, (split_sizes(node.input_types[0], node.attrs),), {"dim": node.attrs["axis"]}
+    )
 
 
 def _upsample(node: Node) -> Lowered:
     mode = node.attrs["mode"]
-    return Lowered(F.interpolate, kwargs={
-        "scale_factor": float(node.attrs["scale"]), "mode": mode,
-        "align_corners": False if mode == "bilinear" else None})
+    return Lowered(
+        F.interpolate,
+        kwargs={
+            "scale_factor": float(node.attrs["scale"]),
+            "mode": mode,
+            "align_corners": False if mode == "bilinear" else None,
+        },
+    )
 
 
 LOWERINGS: dict[str, Lowering] = {
@@ -232,17 +270,22 @@ def lower(node: Node) -> Lowered:
     if isinstance(lowered.target, nn.Module):
         _check_state(node, lowered.target)
     elif node.params or node.buffers:
-        raise InternalCompilerError("torch lowering", f"{node.name}: op `{node.op}` has "
-                                    "parameters in the IR but lowers to a function")
+        raise InternalCompilerError(
+            "torch lowering",
+            f"{node.name}: op `{node.op}` has parameters in the IR but lowers to a function",
+        )
     return lowered
 
 
 def _check_state(node: Node, module: nn.Module) -> None:
     for what, expected, actual in (
-            ("parameters", node.params, module.named_parameters(recurse=False)),
-            ("buffers", node.buffers, module.named_buffers(recurse=False))):
+        ("parameters", node.params, module.named_parameters(recurse=False)),
+        ("buffers", node.buffers, module.named_buffers(recurse=False)),
+    ):
         got = [(name, tuple(t.shape)) for name, t in actual]
         if got != list(expected.items()):
             raise InternalCompilerError(
-                "torch lowering", f"{node.name} ({node.op}): IR {what} {list(expected.items())} "
-                f"differ from torch's {got}")
+                "torch lowering",
+                f"{node.name} ({node.op}): IR {what} {list(expected.items())} "
+                f"differ from torch's {got}",
+            )

@@ -33,8 +33,9 @@ def init_weights(graph: Graph, seed: int = 0, *, init: str | None = None) -> dic
     return weights
 
 
-def _initial(node: Node, local: str, shape: tuple[int, ...], rng: np.random.Generator,
-             model_init: str | None) -> np.ndarray:
+def _initial(
+    node: Node, local: str, shape: tuple[int, ...], rng: np.random.Generator, model_init: str | None
+) -> np.ndarray:
     if local == "num_batches_tracked":
         return np.zeros(shape, np.int64)
     if node.op in NORMS:  # affine weight and running_var start at 1, bias and running_mean at 0
@@ -106,10 +107,15 @@ def check_weights(graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
     the shape the IR gives it (extra entries are ignored)."""
     expected = {**graph.parameters(), **graph.buffers()}
     missing = [name for name in expected if name not in weights]
-    wrong = [f"{name}: expected {list(shape)}, got {list(np.shape(weights[name]))}"
-             for name, shape in expected.items()
-             if name in weights and tuple(np.shape(weights[name])) != tuple(shape)]
+    wrong = [
+        f"{name}: expected {list(shape)}, got {list(np.shape(weights[name]))}"
+        for name, shape in expected.items()
+        if name in weights and tuple(np.shape(weights[name])) != tuple(shape)
+    ]
     if missing or wrong:
-        problems = ([f"missing {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}"]
-                    if missing else []) + wrong[:8]
+        problems = (
+            [f"missing {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}"]
+            if missing
+            else []
+        ) + wrong[:8]
         raise ValueError(f"weights do not fit model `{graph.name}`: " + "; ".join(problems))

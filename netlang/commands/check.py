@@ -11,8 +11,13 @@ from netlang.commands.common import load_program, report
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              help="How diagnostics are printed.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="How diagnostics are printed.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing when a file is clean.")
 def check(files: tuple[str, ...], fmt: str, quiet: bool) -> None:
     """Check FILES: syntax, names, shapes, train sections and `test` blocks."""

@@ -17,9 +17,12 @@ from netlang.source import SourceFile
 # Options shared by the commands that run ONNX models (predict, serve).
 ONNX_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 DEVICE_OPTION = click.option(
-    "--device", default="auto", show_default=True,
+    "--device",
+    default="auto",
+    show_default=True,
     type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]),
-    help="auto takes CUDA only when it really loads; cuda/tensorrt never fall back.")
+    help="auto takes CUDA only when it really loads; cuda/tensorrt never fall back.",
+)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -36,8 +39,9 @@ def load_program(path: str) -> tuple[Program | None, list[Diagnostic], dict[str,
     return compile_source(source)
 
 
-def report(diagnostics: list[Diagnostic], sources: dict[str, SourceFile], *,
-           as_json: bool = False) -> bool:
+def report(
+    diagnostics: list[Diagnostic], sources: dict[str, SourceFile], *, as_json: bool = False
+) -> bool:
     """Print diagnostics to stderr; True when there were errors."""
     print_diagnostics(diagnostics, sources, as_json=as_json)
     return any(d.severity is Severity.ERROR for d in diagnostics)
@@ -62,7 +66,8 @@ def parse_settings(settings: tuple[str, ...]) -> dict[str, Any]:
         definition = unit.definitions[key.strip()]
         try:
             values[key.strip()] = Elaborator(unit, sink).eval(
-                definition.value, Frame(unit, Scope(()), "const"))  # type: ignore[union-attr]
+                definition.value, Frame(unit, Scope(()), "const")
+            )  # type: ignore[union-attr]
         except Failed as failed:
             raise click.BadParameter(failed.diagnostic.message, param_hint="--set") from None
     return values

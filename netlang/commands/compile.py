@@ -9,16 +9,36 @@ from netlang.commands.common import fail, parse_settings
 
 @click.command("compile")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True))
-@click.option("--model", default=None, help="Model to compile (default: the trained one, else the first).")
-@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help="Set a model parameter.")
-@click.option("--weights", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="A safetensors file with the weights (default: random initialisation).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random initialisation.")
+@click.option(
+    "--model", default=None, help="Model to compile (default: the trained one, else the first)."
+)
+@click.option(
+    "--set", "settings", multiple=True, metavar="NAME=VALUE", help="Set a model parameter."
+)
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="A safetensors file with the weights (default: random initialisation).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the random initialisation."
+)
 @click.option("--fold-bn", is_flag=True, help="Fold batch norm into the preceding conv/linear.")
 @click.option("--fp16", is_flag=True, help="Store weights and compute in float16.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file.")
-def compile_command(file: str, model: str | None, settings: tuple[str, ...], weights: str | None,
-                    seed: int, fold_bn: bool, fp16: bool, output: str) -> None:
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file."
+)
+def compile_command(
+    file: str,
+    model: str | None,
+    settings: tuple[str, ...],
+    weights: str | None,
+    seed: int,
+    fold_bn: bool,
+    fp16: bool,
+    output: str,
+) -> None:
     """Compile a model of FILE to ONNX (no PyTorch involved)."""
     from netlang.backends.weights import init_weights
     from netlang.export import ExportError, Trained, build, save, to_onnx

@@ -1,4 +1,5 @@
-"""`netlang export RUN_DIR|CHECKPOINT -o model.onnx`: a trained model as ONNX (and a Triton repo)."""
+"""`netlang export RUN_DIR|CHECKPOINT -o model.onnx`: a trained model as ONNX (or a Triton
+repository)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,58 @@ from netlang.commands.common import fail
 
 @click.command()
 @click.argument("run", type=click.Path(exists=True))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="The .onnx file (default: RUN/model.onnx).")
-@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True,
-              help="Which checkpoint of a run directory.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The .onnx file (default: RUN/model.onnx).",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Choice(["best", "last"]),
+    default="best",
+    show_default=True,
+    help="Which checkpoint of a run directory.",
+)
 @click.option("--fold-bn", is_flag=True, help="Fold batch norm into the preceding conv/linear.")
 @click.option("--fp16", is_flag=True, help="Store weights and compute in float16.")
-@click.option("--triton", "triton_repo", type=click.Path(file_okay=False), default=None,
-              help="Also write a Triton model repository here (REPO/NAME/config.pbtxt, 1/model.onnx).")
-@click.option("--name", default=None, help="Model name in the Triton repository (default: the model's).")
-@click.option("--max-batch-size", type=int, default=8, show_default=True,
-              help="Triton max_batch_size (0: no batching).")
-@click.option("--instance-kind", type=click.Choice(["gpu", "cpu"]), default="gpu", show_default=True,
-              help="Triton instance_group kind.")
-def export(run: str, output: str | None, checkpoint: str, fold_bn: bool, fp16: bool,
-           triton_repo: str | None, name: str | None, max_batch_size: int, instance_kind: str) -> None:
-    """Export a trained RUN directory (or a checkpoint) to ONNX with its class names and preprocessing."""
+@click.option(
+    "--triton",
+    "triton_repo",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write a Triton model repository here (REPO/NAME/config.pbtxt, 1/model.onnx).",
+)
+@click.option(
+    "--name", default=None, help="Model name in the Triton repository (default: the model's)."
+)
+@click.option(
+    "--max-batch-size",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Triton max_batch_size (0: no batching).",
+)
+@click.option(
+    "--instance-kind",
+    type=click.Choice(["gpu", "cpu"]),
+    default="gpu",
+    show_default=True,
+    help="Triton instance_group kind.",
+)
+def export(
+    run: str,
+    output: str | None,
+    checkpoint: str,
+    fold_bn: bool,
+    fp16: bool,
+    triton_repo: str | None,
+    name: str | None,
+    max_batch_size: int,
+    instance_kind: str,
+) -> None:
+    """Export a trained RUN directory (or checkpoint) to ONNX with its classes and preprocessing."""
     from pathlib import Path
 
     from netlang.export import ExportError, load_trained, save, to_onnx
@@ -34,12 +71,17 @@ def export(run: str, output: str | None, checkpoint: str, fold_bn: bool, fp16: b
         onnx_model = to_onnx(trained, fold_bn=fold_bn, fp16=fp16)
     except (ExportError, ValueError) as exc:
         fail(str(exc))
-    target = Path(output) if output else (Path(run) if Path(run).is_dir() else Path(run).parent) / "model.onnx"
+    target = (
+        Path(output)
+        if output
+        else (Path(run) if Path(run).is_dir() else Path(run).parent) / "model.onnx"
+    )
     path = save(onnx_model, target)
     click.echo(f"wrote {path} ({trained.graph.name}, {trained.graph.param_count:,} parameters)")
     if triton_repo:
         from netlang.serve.triton_repo import write_triton_repo
 
-        model_dir = write_triton_repo(path, triton_repo, name or trained.graph.name.lower(),
-                                      max_batch_size, instance_kind)
+        model_dir = write_triton_repo(
+            path, triton_repo, name or trained.graph.name.lower(), max_batch_size, instance_kind
+        )
         click.echo(f"wrote Triton model {model_dir}")

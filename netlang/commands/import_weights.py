@@ -12,20 +12,40 @@ from netlang.commands.common import fail, parse_settings, report
 
 @click.command("import-weights")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.option("--into", "target", required=True, metavar="TARGET",
-              help="The model: stdlib:NAME (e.g. stdlib:resnet50) or FILE.net[:Model].")
-@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
-              help="Set a model parameter, e.g. --set classes=10 (repeatable).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Where to write the weights (.safetensors).")
+@click.option(
+    "--into",
+    "target",
+    required=True,
+    metavar="TARGET",
+    help="The model: stdlib:NAME (e.g. stdlib:resnet50) or FILE.net[:Model].",
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a model parameter, e.g. --set classes=10 (repeatable).",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the weights (.safetensors).",
+)
 def import_weights(checkpoint: str, target: str, settings: tuple[str, ...], output: str) -> None:
     """Check a .pth state_dict key by key against a model; write it as safetensors if it fits.
 
     Every missing, unexpected or mis-shaped key is listed by name (exit status 1).
     """
     from netlang.diagnostics import CompileError
-    from netlang.weights_import import (ImportProblem, fit_weights, read_state_dict,
-                                        resolve_target, save_checkpoint)
+    from netlang.weights_import import (
+        ImportProblem,
+        fit_weights,
+        read_state_dict,
+        resolve_target,
+        save_checkpoint,
+    )
 
     try:
         program, model = resolve_target(target)

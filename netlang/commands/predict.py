@@ -11,7 +11,6 @@ import click
 from netlang.commands.common import DEVICE_OPTION, ONNX_FILE
 
 
-
 @click.command()
 @click.argument("model", type=ONNX_FILE)
 @click.argument("inputs", nargs=-1, required=True, type=ONNX_FILE)

@@ -9,7 +9,6 @@ import click
 from netlang.commands.common import DEVICE_OPTION, ONNX_FILE
 
 
-
 @click.command()
 @click.argument("models", nargs=-1, required=True, type=ONNX_FILE)
 @click.option(

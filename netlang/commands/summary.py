@@ -1,4 +1,5 @@
-"""`netlang summary FILE`: the per-layer shape, parameter and cost table, before any tensor exists."""
+"""`netlang summary FILE`: the per-layer shape, parameter and cost table, before any tensor
+exists."""
 
 from __future__ import annotations
 
@@ -12,10 +13,19 @@ from netlang.commands.common import load_program, parse_settings, report
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--model", "model", default=None, help="Model to summarise (default: the trained "
-              "one, else the first).")
-@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
-              help="Set a model parameter, e.g. --set classes=10 (repeatable).")
+@click.option(
+    "--model",
+    "model",
+    default=None,
+    help="Model to summarise (default: the trained one, else the first).",
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a model parameter, e.g. --set classes=10 (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def summary(file: str, model: str | None, settings: tuple[str, ...], as_json: bool) -> None:
     """Print layer names, ops, output shapes and parameter counts, then totals."""

@@ -18,24 +18,53 @@ from netlang.commands.common import fail
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--model", "-m", help="Model to train (default: the one with a train section).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the section's epochs.")
-@click.option("--batch", type=click.IntRange(min=1),
-              help="Override the batch size (the global batch, split across --nproc workers).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
-              help="Override the optimizer's learning rate.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
-              help="Where to train (default: the section's, else auto).")
-@click.option("--amp/--no-amp", default=None,
-              help="Mixed precision (float16 on CUDA, bfloat16 on CPU).")
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    help="Override the batch size (the global batch, split across --nproc workers).",
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Override the optimizer's learning rate.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    help="Where to train (default: the section's, else auto).",
+)
+@click.option(
+    "--amp/--no-amp", default=None, help="Mixed precision (float16 on CUDA, bfloat16 on CPU)."
+)
 @click.option("--seed", type=int, help="Seed for weights, split, shuffling and dropout.")
-@click.option("--out", type=click.Path(file_okay=False),
-              help="Run directory (default: runs/<model>-<timestamp>).")
-@click.option("--resume", is_flag=True,
-              help="Continue the run in --out (default: the newest runs/<model>-*).")
-@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Data-parallel worker processes on this host (one per GPU on CUDA).")
-def train(file: str, model: str | None, epochs: int | None, batch: int | None, lr: float | None,
-          device: str | None, amp: bool | None, seed: int | None, out: str | None,
-          resume: bool, nproc: int) -> None:
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Run directory (default: runs/<model>-<timestamp>).",
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue the run in --out (default: the newest runs/<model>-*)."
+)
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Data-parallel worker processes on this host (one per GPU on CUDA).",
+)
+def train(
+    file: str,
+    model: str | None,
+    epochs: int | None,
+    batch: int | None,
+    lr: float | None,
+    device: str | None,
+    amp: bool | None,
+    seed: int | None,
+    out: str | None,
+    resume: bool,
+    nproc: int,
+) -> None:
     """Train a model of FILE and write checkpoints, metrics, curves and a test report."""
     # Idle OpenMP threads must sleep, not spin: on a shared or busy host spinning threads made
     # small models' steps up to 100x slower. Set before torch is imported; a user's value wins.
@@ -45,8 +74,15 @@ def train(file: str, model: str | None, epochs: int | None, batch: int | None, l
     from netlang.train.loop import NonFiniteLoss
     from netlang.train.run import train_file
 
-    overrides = {"epochs": epochs, "batch": batch, "lr": lr, "device": device, "amp": amp,
-                 "seed": seed, "out": out}
+    overrides = {
+        "epochs": epochs,
+        "batch": batch,
+        "lr": lr,
+        "device": device,
+        "amp": amp,
+        "seed": seed,
+        "out": out,
+    }
     try:
         if nproc > 1:
             _launch(file, model, overrides, resume, nproc)
@@ -65,8 +101,9 @@ def train(file: str, model: str | None, epochs: int | None, batch: int | None, l
         click.echo(f"run directory: {result.run_dir}")
 
 
-def _launch(file: str, model: str | None, overrides: dict[str, Any], resume: bool,
-            nproc: int) -> None:
+def _launch(
+    file: str, model: str | None, overrides: dict[str, Any], resume: bool, nproc: int
+) -> None:
     """Start `nproc` workers running this command without --nproc, all writing to one run
     directory (named here, so that a failure message can say where to resume); rank 0 prints."""
     from netlang.train.distributed import launch
@@ -82,5 +119,9 @@ def _launch(file: str, model: str | None, overrides: dict[str, Any], resume: boo
         elif value is not None and name != "out":
             args += [f"--{name}", str(value)]
     args += ["--resume"] if resume else []
-    launch(args, nproc, run_dir,
-           resume_hint=f"netlang train {file} --nproc {nproc} --resume --out {run_dir}")
+    launch(
+        args,
+        nproc,
+        run_dir,
+        resume_hint=f"netlang train {file} --nproc {nproc} --resume --out {run_dir}",
+    )

@@ -14,5 +14,13 @@ from netlang.data.loader import Loader, make_loader
 from netlang.data.sources import load_data
 from netlang.data.standardize import Standardizer
 
-__all__ = ["Augment", "DataSplits", "Dataset", "Loader", "Standardizer", "load_data",
-           "make_augment", "make_loader"]
+__all__ = [
+    "Augment",
+    "DataSplits",
+    "Dataset",
+    "Loader",
+    "Standardizer",
+    "load_data",
+    "make_augment",
+    "make_loader",
+]

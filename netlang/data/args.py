@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from typing import Any
 
 
-
 def suggest(name: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest choice, or ''."""
     close = difflib.get_close_matches(name, list(choices), n=1)

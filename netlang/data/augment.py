@@ -45,8 +45,10 @@ def make_augment(calls: list[Call]) -> Augment:
 def _step(call: Call) -> Augment:
     table: Any = SCHEMA["augment"]
     if call.name not in table:
-        raise ValueError(f"unknown augmentation {call.name!r}{suggest(call.name, table)}; "
-                         f"expected one of {', '.join(sorted(table))}")
+        raise ValueError(
+            f"unknown augmentation {call.name!r}{suggest(call.name, table)}; "
+            f"expected one of {', '.join(sorted(table))}"
+        )
     args = call.bind(table[call.name])
     match call.name:
         case "random_crop":
@@ -68,8 +70,9 @@ def _step(call: Call) -> Augment:
             return lambda x, g: noise(x, g, std)
 
 
-def random_crop(x: torch.Tensor, generator: torch.Generator, size: tuple[int, int] | None,
-                padding: int) -> torch.Tensor:
+def random_crop(
+    x: torch.Tensor, generator: torch.Generator, size: tuple[int, int] | None, padding: int
+) -> torch.Tensor:
     """Zero-pad by `padding` on every side, then cut a `size` window (default: the input size)
     at a random offset per sample."""
     import torch
@@ -80,8 +83,9 @@ def random_crop(x: torch.Tensor, generator: torch.Generator, size: tuple[int, in
     if padding:
         x = F.pad(x, (padding, padding, padding, padding))
     if height > x.shape[-2] or width > x.shape[-1]:
-        raise ValueError(f"random_crop: size {[height, width]} exceeds the padded input "
-                         f"{list(x.shape[-2:])}")
+        raise ValueError(
+            f"random_crop: size {[height, width]} exceeds the padded input {list(x.shape[-2:])}"
+        )
     top = _draw(torch.randint, generator, x, 0, x.shape[-2] - height + 1, (n,))
     left = _draw(torch.randint, generator, x, 0, x.shape[-1] - width + 1, (n,))
     rows = top[:, None, None] + torch.arange(height, device=x.device)[None, :, None]
@@ -100,8 +104,7 @@ def hflip(x: torch.Tensor, generator: torch.Generator, p: float) -> torch.Tensor
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
-def rotate(x: torch.Tensor, generator: torch.Generator, low: float, high: float
-           ) -> torch.Tensor:
+def rotate(x: torch.Tensor, generator: torch.Generator, low: float, high: float) -> torch.Tensor:
     """Rotate each sample counter-clockwise about its centre by an angle drawn uniformly from
     [low, high] degrees; bilinear, zeros outside the image (torchvision's convention)."""
     import torch
@@ -114,8 +117,13 @@ def rotate(x: torch.Tensor, generator: torch.Generator, low: float, high: float
     zero = torch.zeros_like(angle)
     # output -> input sampling positions in normalised [-1, 1] coordinates; the aspect factors
     # make the rotation rigid in pixel space for non-square images
-    theta = torch.stack([torch.stack([cos, -sin * height / width, zero], -1),
-                         torch.stack([sin * width / height, cos, zero], -1)], 1)
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin * height / width, zero], -1),
+            torch.stack([sin * width / height, cos, zero], -1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -149,7 +157,11 @@ def _number(args: dict[str, Any], name: str, default: float | None, call: str) -
 def _angle_range(degrees: Any) -> tuple[float, float]:
     if is_number(degrees) and degrees >= 0:
         return (-float(degrees), float(degrees))
-    if (isinstance(degrees, (list, tuple)) and len(degrees) == 2 and all(map(is_number, degrees))
-            and degrees[0] <= degrees[1]):
+    if (
+        isinstance(degrees, (list, tuple))
+        and len(degrees) == 2
+        and all(map(is_number, degrees))
+        and degrees[0] <= degrees[1]
+    ):
         return (float(degrees[0]), float(degrees[1]))
     raise ValueError(f"rotate: degrees={degrees!r}: expected a non-negative angle or [low, high]")

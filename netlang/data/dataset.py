@@ -44,8 +44,9 @@ class DataSplits:
     input_shape: tuple[int, ...]  # per sample, e.g. (1, 32, 32)
 
 
-def image_dataset(x: np.ndarray, y: np.ndarray, *, size: tuple[int, int] | None,
-                  flatten: bool) -> Dataset:
+def image_dataset(
+    x: np.ndarray, y: np.ndarray, *, size: tuple[int, int] | None, flatten: bool
+) -> Dataset:
     """Images in [0, 1], [n, C, H, W] -> a Dataset, resized to `size` and maybe flattened."""
     if size is not None and size != x.shape[-2:]:
         x = resize(x, size)

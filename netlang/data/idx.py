@@ -14,8 +14,14 @@ import numpy as np
 from netlang.data.dataset import Dataset, image_dataset
 
 # IDX type code -> numpy dtype (big-endian where it matters)
-_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
-          0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_TYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -37,13 +43,18 @@ def read_idx(path: Path) -> np.ndarray:
     dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
     expected = header + int(np.prod(dims)) * dtype.itemsize
     if len(data) != expected:
-        raise ValueError(f"{path}: IDX dims {dims} need {expected} bytes, the file has "
-                         f"{len(data)}")
+        raise ValueError(f"{path}: IDX dims {dims} need {expected} bytes, the file has {len(data)}")
     return np.frombuffer(data, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
-def idx_dataset(images: Path, labels: Path, *, limit: int | None = None,
-                size: tuple[int, int] | None = None, flatten: bool = False) -> Dataset:
+def idx_dataset(
+    images: Path,
+    labels: Path,
+    *,
+    limit: int | None = None,
+    size: tuple[int, int] | None = None,
+    flatten: bool = False,
+) -> Dataset:
     """Grayscale images [n, rows, cols] (0..255) and class labels [n] -> a Dataset.
 
     Pixels are scaled to [0, 1] and given a channel axis, (1, rows, cols); `limit` keeps the
@@ -51,8 +62,11 @@ def idx_dataset(images: Path, labels: Path, *, limit: int | None = None,
     """
     x, y = read_idx(images), read_idx(labels)
     if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-        raise ValueError(f"{images} and {labels}: expected images [n, rows, cols] and labels "
-                         f"[n], got {list(x.shape)} and {list(y.shape)}")
+        raise ValueError(
+            f"{images} and {labels}: expected images [n, rows, cols] and labels "
+            f"[n], got {list(x.shape)} and {list(y.shape)}"
+        )
     x, y = x[:limit], y[:limit]
-    return image_dataset(x[:, None].astype(np.float32) / 255.0, y.astype(np.int64),
-                         size=size, flatten=flatten)
+    return image_dataset(
+        x[:, None].astype(np.float32) / 255.0, y.astype(np.int64), size=size, flatten=flatten
+    )

@@ -19,9 +19,9 @@ SPLIT_FOLDERS = ("train", "val", "test")
 _MODES = {1: "L", 3: "RGB"}
 
 
-def load_image_folder(root: Path, *, size: tuple[int, int] | None = None, channels: int = 3,
-                      limit: int | None = None
-                      ) -> tuple[dict[str, Dataset], list[str]]:
+def load_image_folder(
+    root: Path, *, size: tuple[int, int] | None = None, channels: int = 3, limit: int | None = None
+) -> tuple[dict[str, Dataset], list[str]]:
     """The splits found under `root` (just "train" when it has no train/ folder) and the
     class names.
 
@@ -36,17 +36,24 @@ def load_image_folder(root: Path, *, size: tuple[int, int] | None = None, channe
         raise ValueError(f"image_folder: channels={channels!r}; expected 1 or 3")
     if not root.is_dir():
         raise ValueError(f"image_folder: {root} is not a folder")
-    folders = ({name: root / name for name in SPLIT_FOLDERS if (root / name).is_dir()}
-               if (root / "train").is_dir() else {"train": root})
+    folders = (
+        {name: root / name for name in SPLIT_FOLDERS if (root / name).is_dir()}
+        if (root / "train").is_dir()
+        else {"train": root}
+    )
     classes = _classes(folders["train"])
     splits = {}
     for name, folder in folders.items():
         if _classes(folder) != classes:
-            raise ValueError(f"image_folder: {folder} has classes {_classes(folder)}, but "
-                             f"{folders['train']} has {classes}")
+            raise ValueError(
+                f"image_folder: {folder} has classes {_classes(folder)}, but "
+                f"{folders['train']} has {classes}"
+            )
         files = _files(folder, classes, limit)
-        splits[name] = Dataset(_decode(files, size, _MODES[channels]),
-                               np.array([label for _, label in files], dtype=np.int64))
+        splits[name] = Dataset(
+            _decode(files, size, _MODES[channels]),
+            np.array([label for _, label in files], dtype=np.int64),
+        )
     return splits, classes
 
 
@@ -81,7 +88,9 @@ def _decode(files: list[tuple[Path, int]], size: tuple[int, int] | None, mode: s
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             pixels.append(np.asarray(image))
     if len({p.shape for p in pixels}) > 1:
-        raise ValueError(f"image_folder: images under {files[0][0].parent.parent} differ in "
-                         "size; set size=... to resize them")
+        raise ValueError(
+            f"image_folder: images under {files[0][0].parent.parent} differ in "
+            "size; set size=... to resize them"
+        )
     x = np.stack(pixels).reshape(len(pixels), *pixels[0].shape[:2], -1)
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)

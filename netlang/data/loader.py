@@ -24,9 +24,17 @@ if TYPE_CHECKING:
 _ORDER, _AUGMENT = 0, 1  # independent random streams per epoch
 
 
-def make_loader(ds: Dataset, batch: int, *, shuffle: bool, seed: int, epoch: int = 0,
-                augment: Augment | None = None, drop_last: bool = False,
-                shard: tuple[int, int] = (0, 1)) -> Loader:
+def make_loader(
+    ds: Dataset,
+    batch: int,
+    *,
+    shuffle: bool,
+    seed: int,
+    epoch: int = 0,
+    augment: Augment | None = None,
+    drop_last: bool = False,
+    shard: tuple[int, int] = (0, 1),
+) -> Loader:
     """Batches of `ds` for one epoch; iterating again gives the same batches.
 
     Args:
@@ -52,14 +60,23 @@ def make_loader(ds: Dataset, batch: int, *, shuffle: bool, seed: int, epoch: int
 class Loader:
     """One epoch of batches; `len()` is the number of batches."""
 
-    def __init__(self, ds: Dataset, batch: int, shuffle: bool, seed: int, epoch: int,
-                 augment: Augment | None, drop_last: bool,
-                 shard: tuple[int, int] = (0, 1)) -> None:
+    def __init__(
+        self,
+        ds: Dataset,
+        batch: int,
+        shuffle: bool,
+        seed: int,
+        epoch: int,
+        augment: Augment | None,
+        drop_last: bool,
+        shard: tuple[int, int] = (0, 1),
+    ) -> None:
         self.ds, self.batch, self.shuffle, self.augment = ds, batch, shuffle, augment
         self.drop_last, (self.rank, self.ranks) = drop_last, shard
         # the order's seed, then one augmentation seed per rank (rank 0's is the unsharded one)
         self.seeds = np.random.SeedSequence([seed % 2**64, epoch]).generate_state(
-            2 + self.rank, np.uint64)
+            2 + self.rank, np.uint64
+        )
 
     def __len__(self) -> int:
         n = len(self.ds) // self.ranks
@@ -69,17 +86,20 @@ class Loader:
         import torch
 
         x, y = _tensor(self.ds.x), _tensor(self.ds.y)
-        order = (torch.randperm(len(x), generator=_generator(self.seeds[_ORDER]))
-                 if self.shuffle else None)
+        order = (
+            torch.randperm(len(x), generator=_generator(self.seeds[_ORDER]))
+            if self.shuffle
+            else None
+        )
         if self.ranks > 1:
             order = torch.arange(len(x)) if order is None else order
-            order = order[:len(x) - len(x) % self.ranks][self.rank::self.ranks]
+            order = order[: len(x) - len(x) % self.ranks][self.rank :: self.ranks]
         generator = _generator(self.seeds[_AUGMENT + self.rank])
         for start in range(0, len(self) * self.batch, self.batch):
             if order is None:
-                xb, yb = x[start:start + self.batch], y[start:start + self.batch]
+                xb, yb = x[start : start + self.batch], y[start : start + self.batch]
             else:
-                index = order[start:start + self.batch]
+                index = order[start : start + self.batch]
                 xb, yb = x.index_select(0, index), y.index_select(0, index)
             if self.augment is not None:
                 xb = self.augment(xb, generator)

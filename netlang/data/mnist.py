@@ -22,14 +22,21 @@ FILES = {
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
-PARTS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+PARTS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 _TIMEOUT_S = 60
 
 
-def load_mnist(root: Path, *, download: bool = False, limit: int | None = None,
-               size: tuple[int, int] | None = None, flatten: bool = False
-               ) -> tuple[Dataset | None, Dataset | None]:
+def load_mnist(
+    root: Path,
+    *,
+    download: bool = False,
+    limit: int | None = None,
+    size: tuple[int, int] | None = None,
+    flatten: bool = False,
+) -> tuple[Dataset | None, Dataset | None]:
     """The (train, test) parts found under `root`, either of which may be None (not both).
 
     Looks in `root` and in torchvision's `root/MNIST/raw`, for `.gz` or uncompressed files.
@@ -42,14 +49,20 @@ def load_mnist(root: Path, *, download: bool = False, limit: int | None = None,
         for name in FILES:
             if _find(root, name.removesuffix(".gz")) is None:
                 fetch(name, root)
-    found = {part: (_find(root, images), _find(root, labels))
-             for part, (images, labels) in PARTS.items()}
-    loaded = {part: idx_dataset(images, labels, limit=limit, size=size, flatten=flatten)
-              if images is not None and labels is not None else None
-              for part, (images, labels) in found.items()}
+    found = {
+        part: (_find(root, images), _find(root, labels)) for part, (images, labels) in PARTS.items()
+    }
+    loaded = {
+        part: idx_dataset(images, labels, limit=limit, size=size, flatten=flatten)
+        if images is not None and labels is not None
+        else None
+        for part, (images, labels) in found.items()
+    }
     if loaded["train"] is None and loaded["test"] is None:
-        raise ValueError(f"mnist: no MNIST files under {root} (expected {', '.join(FILES)}); "
-                         "set download=true to fetch them")
+        raise ValueError(
+            f"mnist: no MNIST files under {root} (expected {', '.join(FILES)}); "
+            "set download=true to fetch them"
+        )
     return loaded["train"], loaded["test"]
 
 

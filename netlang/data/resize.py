@@ -19,8 +19,9 @@ def parse_size(size: Any) -> tuple[int, int]:
         ValueError: not a positive integer or a pair of them.
     """
     pair = [size, size] if not isinstance(size, (list, tuple)) else list(size)
-    if len(pair) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
-                                 for s in pair):
+    if len(pair) != 2 or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in pair
+    ):
         raise ValueError(f"size={size!r}: expected a positive integer or [height, width]")
     return (pair[0], pair[1])
 

@@ -53,8 +53,10 @@ def load_data(call: Call, *, seed: int = 0, base_dir: Path | None = None) -> Dat
         ValueError: unknown source or argument, a bad argument value, or unreadable data.
     """
     if call.name not in SOURCES:
-        raise ValueError(f"unknown data source {call.name!r}{suggest(call.name, SOURCES)}; "
-                         f"expected one of {', '.join(sorted(SOURCES))}")
+        raise ValueError(
+            f"unknown data source {call.name!r}{suggest(call.name, SOURCES)}; "
+            f"expected one of {', '.join(sorted(SOURCES))}"
+        )
     args = call.bind(DATA[call.name])
     loaded = SOURCES[call.name](args, base_dir if base_dir is not None else Path.cwd())
     return _assemble(loaded, args.get("split"), seed, call.name)
@@ -65,8 +67,10 @@ def _assemble(loaded: Loaded, split: Any, seed: int, source: str) -> DataSplits:
     train, val, test = loaded.train, loaded.val, loaded.test
     if val is not None:
         if split is not None and parse_split(split)[0] != 1:
-            raise ValueError(f"{source}: split={split!r} has no effect, the source has its own "
-                             "val split (omit split, or use split=1.0)")
+            raise ValueError(
+                f"{source}: split={split!r} has no effect, the source has its own "
+                "val split (omit split, or use split=1.0)"
+            )
     else:
         fractions = parse_split(split)
         if test is not None:
@@ -81,48 +85,67 @@ def _assemble(loaded: Loaded, split: Any, seed: int, source: str) -> DataSplits:
 
 # -- the sources: (bound arguments, base folder) -> Loaded ---------------------------------------
 
+
 def _digits(args: dict[str, Any], base_dir: Path) -> Loaded:
     """The UCI 8x8 digits shipped in the package (1,797 samples, pixels 0..16)."""
     raw = (resources.files("netlang.data") / "digits.csv.gz").read_bytes()
     table = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", dtype=np.int64)
     x = table[:, :64].reshape(-1, 1, 8, 8).astype(np.float32) / np.float32(16.0)
-    return Loaded(image_dataset(x, table[:, 64], size=_size(args, "digits"),
-                                flatten=_flag(args, "flatten", "digits")), DIGIT_CLASSES)
+    return Loaded(
+        image_dataset(
+            x, table[:, 64], size=_size(args, "digits"), flatten=_flag(args, "flatten", "digits")
+        ),
+        DIGIT_CLASSES,
+    )
 
 
 def _mnist(args: dict[str, Any], base_dir: Path) -> Loaded:
-    train, test = load_mnist(_path(args, "root", base_dir, "mnist", must_exist=False),
-                             download=_flag(args, "download", "mnist"),
-                             limit=_limit(args, "mnist"), size=_size(args, "mnist"),
-                             flatten=_flag(args, "flatten", "mnist"))
+    train, test = load_mnist(
+        _path(args, "root", base_dir, "mnist", must_exist=False),
+        download=_flag(args, "download", "mnist"),
+        limit=_limit(args, "mnist"),
+        size=_size(args, "mnist"),
+        flatten=_flag(args, "flatten", "mnist"),
+    )
     if train is None:  # only the t10k files: split them three ways
         return Loaded(test, DIGIT_CLASSES)  # type: ignore[arg-type]
     return Loaded(train, DIGIT_CLASSES, test=test)
 
 
 def _idx(args: dict[str, Any], base_dir: Path) -> Loaded:
-    data = idx_dataset(_path(args, "images", base_dir, "idx"),
-                       _path(args, "labels", base_dir, "idx"), limit=_limit(args, "idx"),
-                       size=_size(args, "idx"), flatten=_flag(args, "flatten", "idx"))
+    data = idx_dataset(
+        _path(args, "images", base_dir, "idx"),
+        _path(args, "labels", base_dir, "idx"),
+        limit=_limit(args, "idx"),
+        size=_size(args, "idx"),
+        flatten=_flag(args, "flatten", "idx"),
+    )
     classes = args.get("classes")
-    if classes is not None and (not isinstance(classes, (list, tuple))
-                                or len(classes) <= int(data.y.max())):
-        raise ValueError(f"idx: classes={classes!r}: expected a list of names, one per label "
-                         f"0..{int(data.y.max())}")
+    if classes is not None and (
+        not isinstance(classes, (list, tuple)) or len(classes) <= int(data.y.max())
+    ):
+        raise ValueError(
+            f"idx: classes={classes!r}: expected a list of names, one per label "
+            f"0..{int(data.y.max())}"
+        )
     return Loaded(data, [str(c) for c in classes] if classes is not None else None)
 
 
 def _image_folder(args: dict[str, Any], base_dir: Path) -> Loaded:
     channels = args.get("channels", 3)
-    splits, classes = load_image_folder(_path(args, "root", base_dir, "image_folder"),
-                                        size=_size(args, "image_folder"), channels=channels,
-                                        limit=_limit(args, "image_folder"))
+    splits, classes = load_image_folder(
+        _path(args, "root", base_dir, "image_folder"),
+        size=_size(args, "image_folder"),
+        channels=channels,
+        limit=_limit(args, "image_folder"),
+    )
     return Loaded(splits["train"], classes, val=splits.get("val"), test=splits.get("test"))
 
 
 def _npz(args: dict[str, Any], base_dir: Path) -> Loaded:
-    train, test, classes = load_npz(_path(args, "path", base_dir, "npz"),
-                                    x=_name(args, "x", "npz"), y=_name(args, "y", "npz"))
+    train, test, classes = load_npz(
+        _path(args, "path", base_dir, "npz"), x=_name(args, "x", "npz"), y=_name(args, "y", "npz")
+    )
     return Loaded(train, classes, test=test)
 
 
@@ -130,21 +153,28 @@ def _csv(args: dict[str, Any], base_dir: Path) -> Loaded:
     header = args.get("header")
     if header is not None and not isinstance(header, bool):
         raise ValueError(f"csv: header={header!r}: expected true or false")
-    data, classes = load_csv(_path(args, "path", base_dir, "csv"), label=args.get("label", -1),
-                             header=header)
+    data, classes = load_csv(
+        _path(args, "path", base_dir, "csv"), label=args.get("label", -1), header=header
+    )
     return Loaded(data, classes)
 
 
 SOURCES: dict[str, Callable[[dict[str, Any], Path], Loaded]] = {
-    "digits": _digits, "mnist": _mnist, "idx": _idx, "image_folder": _image_folder,
-    "npz": _npz, "csv": _csv,
+    "digits": _digits,
+    "mnist": _mnist,
+    "idx": _idx,
+    "image_folder": _image_folder,
+    "npz": _npz,
+    "csv": _csv,
 }
 
 
 # -- argument checks ------------------------------------------------------------------------------
 
-def _path(args: dict[str, Any], name: str, base_dir: Path, source: str, *,
-          must_exist: bool = True) -> Path:
+
+def _path(
+    args: dict[str, Any], name: str, base_dir: Path, source: str, *, must_exist: bool = True
+) -> Path:
     value = args.get(name)
     if not isinstance(value, str) or not value:
         raise ValueError(f"{source}: {name} must be given as a path string, got {value!r}")

@@ -33,11 +33,15 @@ def parse_split(split: Any) -> Fractions:
     if isinstance(split, (list, tuple)) and len(split) in (2, 3) and all(map(is_number, split)):
         parts = [float(f) for f in split] + [0.0] * (3 - len(split))
         if min(parts) < 0 or parts[0] == 0 or abs(sum(parts) - 1) > 1e-6:
-            raise ValueError(f"split={list(split)!r}: fractions must be >= 0, with a non-zero "
-                             "train part, and sum to 1")
+            raise ValueError(
+                f"split={list(split)!r}: fractions must be >= 0, with a non-zero "
+                "train part, and sum to 1"
+            )
         return (parts[0], parts[1], parts[2])
-    raise ValueError(f"split={split!r}: expected a train fraction such as 0.8 or a list "
-                     "[train, val] / [train, val, test] of fractions summing to 1")
+    raise ValueError(
+        f"split={split!r}: expected a train fraction such as 0.8 or a list "
+        "[train, val] / [train, val, test] of fractions summing to 1"
+    )
 
 
 def without_test(fractions: Fractions) -> Fractions:
@@ -46,8 +50,9 @@ def without_test(fractions: Fractions) -> Fractions:
     return (train / (train + val), val / (train + val), 0.0)
 
 
-def split_indices(y: np.ndarray, fractions: Fractions, seed: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_indices(
+    y: np.ndarray, fractions: Fractions, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sorted train, val and test indices into `y`.
 
     Each class (or, for float targets, the whole set) is shuffled with `seed` and cut into
@@ -57,8 +62,9 @@ def split_indices(y: np.ndarray, fractions: Fractions, seed: int
         ValueError: a part with a non-zero fraction would get no samples.
     """
     rng = np.random.default_rng(seed)
-    groups = ([np.flatnonzero(y == c) for c in np.unique(y)] if _is_class_ids(y)
-              else [np.arange(len(y))])
+    groups = (
+        [np.flatnonzero(y == c) for c in np.unique(y)] if _is_class_ids(y) else [np.arange(len(y))]
+    )
     parts: list[list[np.ndarray]] = [[], [], []]
     for group in groups:
         group = rng.permutation(group)
@@ -70,8 +76,9 @@ def split_indices(y: np.ndarray, fractions: Fractions, seed: int
     result = tuple(np.sort(np.concatenate(p)) for p in parts)
     for name, fraction, index in zip(("train", "val", "test"), fractions, result):
         if fraction > 0 and len(index) == 0:
-            raise ValueError(f"split {list(fractions)!r} leaves the {name} part of "
-                             f"{len(y)} samples empty")
+            raise ValueError(
+                f"split {list(fractions)!r} leaves the {name} part of {len(y)} samples empty"
+            )
     return result  # type: ignore[return-value]
 
 

@@ -31,8 +31,10 @@ class Standardizer:
             ValueError: `x` is not a float batch with a channel/feature axis.
         """
         if x.ndim < 2 or not np.issubdtype(x.dtype, np.floating):
-            raise ValueError(f"standardize needs float samples [n, C, ...] or [n, F], got "
-                             f"{x.dtype} {list(x.shape)}")
+            raise ValueError(
+                f"standardize needs float samples [n, C, ...] or [n, F], got "
+                f"{x.dtype} {list(x.shape)}"
+            )
         axes = (0, *range(2, x.ndim))
         mean = x.mean(axis=axes, dtype=np.float64)
         std = x.std(axis=axes, dtype=np.float64)
@@ -42,8 +44,9 @@ class Standardizer:
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> Standardizer:
         """The inverse of `to_metadata`, for prediction with a saved model."""
-        return cls(np.asarray(metadata["mean"], np.float32), np.asarray(metadata["std"],
-                                                                        np.float32))
+        return cls(
+            np.asarray(metadata["mean"], np.float32), np.asarray(metadata["std"], np.float32)
+        )
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """(x - mean) / std per channel, float32, for a batch [n, C, ...]."""

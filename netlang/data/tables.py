@@ -16,8 +16,9 @@ import numpy as np
 from netlang.data.dataset import Dataset
 
 
-def load_npz(path: Path, *, x: str = "x", y: str = "y"
-             ) -> tuple[Dataset, Dataset | None, list[str] | None]:
+def load_npz(
+    path: Path, *, x: str = "x", y: str = "y"
+) -> tuple[Dataset, Dataset | None, list[str] | None]:
     """(train, test, classes) from the arrays `x`, `y` (and `x_test`, `y_test` if present).
 
     Raises:
@@ -26,8 +27,9 @@ def load_npz(path: Path, *, x: str = "x", y: str = "y"
     with np.load(path, allow_pickle=False) as archive:
         missing = [key for key in (x, y) if key not in archive.files]
         if missing:
-            raise ValueError(f"npz: {path} has no array {missing[0]!r} (it has "
-                             f"{', '.join(archive.files)})")
+            raise ValueError(
+                f"npz: {path} has no array {missing[0]!r} (it has {', '.join(archive.files)})"
+            )
         xs = [archive[x]]
         ys = [archive[y]]
         if f"{x}_test" in archive.files and f"{y}_test" in archive.files:
@@ -38,8 +40,9 @@ def load_npz(path: Path, *, x: str = "x", y: str = "y"
     return parts[0], (parts[1] if len(parts) > 1 else None), classes
 
 
-def load_csv(path: Path, *, label: int | str = -1, header: bool | None = None
-             ) -> tuple[Dataset, list[str] | None]:
+def load_csv(
+    path: Path, *, label: int | str = -1, header: bool | None = None
+) -> tuple[Dataset, list[str] | None]:
     """(data set, classes) from a CSV file (optionally .gz) of numeric feature columns and one
     label column. `header=None` treats the first row as a header when any field of it is not
     a number.
@@ -57,8 +60,10 @@ def load_csv(path: Path, *, label: int | str = -1, header: bool | None = None
         raise ValueError(f"csv: {path} has no data rows")
     ragged = next((i for i, row in enumerate(rows) if len(row) != len(rows[0])), None)
     if ragged is not None:
-        raise ValueError(f"csv: {path}: data row {ragged + 1} has {len(rows[ragged])} fields, "
-                         f"the first has {len(rows[0])}")
+        raise ValueError(
+            f"csv: {path}: data row {ragged + 1} has {len(rows[ragged])} fields, "
+            f"the first has {len(rows[0])}"
+        )
     column = _column(label, names, len(rows[0]), path)
     table = np.array(rows, dtype=str)
     feature_columns = [i for i in range(table.shape[1]) if i != column]
@@ -81,8 +86,9 @@ def features(x: np.ndarray) -> np.ndarray:
     raise ValueError(f"features of dtype {x.dtype} are not numbers")
 
 
-def encode_targets(ys: list[np.ndarray], *, numeric_text: bool = False
-                   ) -> tuple[list[np.ndarray], list[str] | None]:
+def encode_targets(
+    ys: list[np.ndarray], *, numeric_text: bool = False
+) -> tuple[list[np.ndarray], list[str] | None]:
     """Targets of every part -> int64 class ids / float32 values, and class names for text.
 
     With `numeric_text`, text that reads as numbers is taken as numbers (CSV cells are text):
@@ -104,13 +110,19 @@ def encode_targets(ys: list[np.ndarray], *, numeric_text: bool = False
 def _column(label: int | str, names: list[str], width: int, path: Path) -> int:
     if isinstance(label, str):
         if label not in names:
-            raise ValueError(f"csv: {path} has no column {label!r}"
-                             + (f" (columns: {', '.join(names)})" if names else
-                                " (no header row; give the label column's index)"))
+            raise ValueError(
+                f"csv: {path} has no column {label!r}"
+                + (
+                    f" (columns: {', '.join(names)})"
+                    if names
+                    else " (no header row; give the label column's index)"
+                )
+            )
         return names.index(label)
     if isinstance(label, bool) or not isinstance(label, int) or not -width <= label < width:
-        raise ValueError(f"csv: label={label!r}: expected a column name or an index in "
-                         f"[{-width}, {width - 1}]")
+        raise ValueError(
+            f"csv: label={label!r}: expected a column name or an index in [{-width}, {width - 1}]"
+        )
     return label % width
 
 

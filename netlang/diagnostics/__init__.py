@@ -37,17 +37,27 @@ class Diagnostic:
         return next(label.span for label in self.labels if label.primary)
 
 
-def error(code: str, message: str, span: Span, *, hint: str | None = None,
-          notes: Iterable[str] = (), secondary: Iterable[Label] = ()) -> Diagnostic:
+def error(
+    code: str,
+    message: str,
+    span: Span,
+    *,
+    hint: str | None = None,
+    notes: Iterable[str] = (),
+    secondary: Iterable[Label] = (),
+) -> Diagnostic:
     """Build an error diagnostic whose primary label is `span`."""
-    return Diagnostic(code, Severity.ERROR, message, (Label(span, primary=True), *secondary),
-                      tuple(notes), hint)
+    return Diagnostic(
+        code, Severity.ERROR, message, (Label(span, primary=True), *secondary), tuple(notes), hint
+    )
 
 
-def warning(code: str, message: str, span: Span, *, hint: str | None = None,
-            notes: Iterable[str] = ()) -> Diagnostic:
-    return Diagnostic(code, Severity.WARNING, message, (Label(span, primary=True),),
-                      tuple(notes), hint)
+def warning(
+    code: str, message: str, span: Span, *, hint: str | None = None, notes: Iterable[str] = ()
+) -> Diagnostic:
+    return Diagnostic(
+        code, Severity.WARNING, message, (Label(span, primary=True),), tuple(notes), hint
+    )
 
 
 @dataclass(slots=True)

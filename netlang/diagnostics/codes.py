@@ -13,75 +13,155 @@ class Code:
 
 CODES: dict[str, Code] = {
     # NL1xxx: syntax
-    "NL1001": Code("unexpected character", "The file contains a character that is not part of the "
-                   "language, such as `'` (strings use double quotes) or `$`.\n\n"
-                   "    x = 'a'     # error\n    x = \"a\"     # fine"),
-    "NL1002": Code("unexpected token", "The parser found a word or symbol where it cannot be. The "
-                   "hint lists what could come there.\n\n    y = x -> }     # a stage must follow `->`"),
-    "NL1003": Code("unexpected end of file", "The file ends inside a definition: usually a `{` that "
-                   "is never closed."),
+    "NL1001": Code(
+        "unexpected character",
+        "The file contains a character that is not part of the "
+        "language, such as `'` (strings use double quotes) or `$`.\n\n"
+        "    x = 'a'     # error\n    x = \"a\"     # fine",
+    ),
+    "NL1002": Code(
+        "unexpected token",
+        "The parser found a word or symbol where it cannot be. The "
+        "hint lists what could come there.\n\n    y = x -> }     # a stage must follow `->`",
+    ),
+    "NL1003": Code(
+        "unexpected end of file",
+        "The file ends inside a definition: usually a `{` that is never closed.",
+    ),
     # NL2xxx: names, arguments, structure
-    "NL2001": Code("undefined name", "A name is used that is neither a variable, a parameter, a "
-                   "block, a constant, a layer nor a builtin.\n\n    y = x -> rleu     # did you mean `relu`?"),
-    "NL2003": Code("unknown argument", "A layer, block or setting got a named argument it does not "
-                   "take.\n\n    conv2d(6, kernal=5)     # did you mean `kernel`?"),
-    "NL2004": Code("missing argument", "A required argument has no value.\n\n"
-                   "    conv2d(kernel=3)     # conv2d needs its output `channels`"),
-    "NL2005": Code("wrong argument type or value", "An argument has the wrong kind of value, e.g. "
-                   "a string where an integer is needed.\n\n    conv2d(\"six\", 5)"),
-    "NL2006": Code("duplicate definition", "The same name is defined twice (a model, block, "
-                   "constant, input, stage or train setting)."),
-    "NL2007": Code("duplicate layer name", "Two layers in one scope have the same label; "
-                   "parameter names would collide.\n\n    x -> fc: linear(10) -> fc: linear(2)"),
-    "NL2008": Code("import not found", "`import \"name\"` looks in the standard library; "
-                   "`import \"./file.net\"` looks next to the importing file."),
-    "NL2009": Code("import cycle", "Files import each other in a loop. Move the shared blocks "
-                   "to a third file that both import."),
-    "NL2010": Code("recursive definition", "A block uses itself (directly or through other "
-                   "blocks), or a constant is defined in terms of itself. Blocks are expanded at "
-                   "compile time, so recursion would never end; use `for` to repeat layers."),
-    "NL2011": Code("wrong number of inputs", "A layer or block got a different number of input "
-                   "tensors than it takes.\n\n    block Pair()(a, b) { ... }\n    y = x -> Pair   # needs 2 inputs"),
-    "NL2012": Code("compile-time value required", "A tensor is used where the compiler needs a "
-                   "value it knows now: an `if` condition, a loop range, a layer argument. "
-                   "Tensors only have values when the model runs; their shapes are known now, "
-                   "via `shape(x)` and `channels(x)`."),
-    "NL2013": Code("unused tensor", "A tensor is computed but never used or output: its layers "
-                   "would be dead weight. (A warning.)"),
+    "NL2001": Code(
+        "undefined name",
+        "A name is used that is neither a variable, a parameter, a "
+        "block, a constant, a layer nor a builtin.\n\n    y = x -> rleu     # did you mean `relu`?",
+    ),
+    "NL2003": Code(
+        "unknown argument",
+        "A layer, block or setting got a named argument it does not "
+        "take.\n\n    conv2d(6, kernal=5)     # did you mean `kernel`?",
+    ),
+    "NL2004": Code(
+        "missing argument",
+        "A required argument has no value.\n\n"
+        "    conv2d(kernel=3)     # conv2d needs its output `channels`",
+    ),
+    "NL2005": Code(
+        "wrong argument type or value",
+        "An argument has the wrong kind of value, e.g. "
+        'a string where an integer is needed.\n\n    conv2d("six", 5)',
+    ),
+    "NL2006": Code(
+        "duplicate definition",
+        "The same name is defined twice (a model, block, constant, input, stage or train setting).",
+    ),
+    "NL2007": Code(
+        "duplicate layer name",
+        "Two layers in one scope have the same label; "
+        "parameter names would collide.\n\n    x -> fc: linear(10) -> fc: linear(2)",
+    ),
+    "NL2008": Code(
+        "import not found",
+        '`import "name"` looks in the standard library; '
+        '`import "./file.net"` looks next to the importing file.',
+    ),
+    "NL2009": Code(
+        "import cycle",
+        "Files import each other in a loop. Move the shared blocks "
+        "to a third file that both import.",
+    ),
+    "NL2010": Code(
+        "recursive definition",
+        "A block uses itself (directly or through other "
+        "blocks), or a constant is defined in terms of itself. Blocks are expanded at "
+        "compile time, so recursion would never end; use `for` to repeat layers.",
+    ),
+    "NL2011": Code(
+        "wrong number of inputs",
+        "A layer or block got a different number of input "
+        "tensors than it takes.\n\n    block Pair()(a, b) { ... }\n"
+        "    y = x -> Pair   # needs 2 inputs",
+    ),
+    "NL2012": Code(
+        "compile-time value required",
+        "A tensor is used where the compiler needs a "
+        "value it knows now: an `if` condition, a loop range, a layer argument. "
+        "Tensors only have values when the model runs; their shapes are known now, "
+        "via `shape(x)` and `channels(x)`.",
+    ),
+    "NL2013": Code(
+        "unused tensor",
+        "A tensor is computed but never used or output: its layers "
+        "would be dead weight. (A warning.)",
+    ),
     "NL2014": Code("unknown model", "No model with this name exists in the file."),
-    "NL2015": Code("unknown train setting", "A `train` section uses a setting or choice the "
-                   "trainer does not know. Nothing is silently ignored.\n\n    optimiser adam()   # `optimizer`"),
-    "NL2017": Code("too many arguments", "More positional arguments than the layer or block takes."),
-    "NL2018": Code("not a layer", "A value is used as a layer (after `->`) but is a tensor, a "
-                   "number or a model; or `->` has no tensor on its left."),
+    "NL2015": Code(
+        "unknown train setting",
+        "A `train` section uses a setting or choice the "
+        "trainer does not know. Nothing is silently ignored.\n\n"
+        "    optimiser adam()   # `optimizer`",
+    ),
+    "NL2017": Code(
+        "too many arguments", "More positional arguments than the layer or block takes."
+    ),
+    "NL2018": Code(
+        "not a layer",
+        "A value is used as a layer (after `->`) but is a tensor, a "
+        "number or a model; or `->` has no tensor on its left.",
+    ),
     "NL2019": Code("missing output", "A model declares no `output`, or a block has no `return`."),
-    "NL2021": Code("misplaced statement", "`input`/`output`/`test` belong in models, `return` in blocks."),
-    "NL2022": Code("invalid arithmetic", "Division by zero, an index out of range or a value "
-                   "too large."),
-    "NL2023": Code("model too large", "Elaboration created more layers than the compiler allows; "
-                   "a loop bound is probably wrong."),
+    "NL2021": Code(
+        "misplaced statement", "`input`/`output`/`test` belong in models, `return` in blocks."
+    ),
+    "NL2022": Code(
+        "invalid arithmetic", "Division by zero, an index out of range or a value too large."
+    ),
+    "NL2023": Code(
+        "model too large",
+        "Elaboration created more layers than the compiler allows; a loop bound is probably wrong.",
+    ),
     # NL3xxx: shapes
-    "NL3001": Code("shape mismatch", "Tensors that must agree in shape do not, e.g. the two "
-                   "sides of a residual `add`. Project one side (a 1x1 conv) to match."),
-    "NL3002": Code("channel mismatch", "Channel counts do not fit the layer, e.g. not divisible "
-                   "by `groups`."),
-    "NL3003": Code("wrong rank", "A layer got a tensor with the wrong number of axes, e.g. "
-                   "`linear` after a convolution without `flatten`.\n\n"
-                   "    x -> conv2d(16, 5) -> linear(10)     # insert `flatten` before linear"),
-    "NL3004": Code("non-positive output size", "A kernel or window is larger than its (padded) "
-                   "input, so the output would have no positions. Pool less, pad more, or use a "
-                   "larger input."),
-    "NL3005": Code("concat or split mismatch", "`concat` needs equal sizes on every axis but the "
-                   "joined one; `split` sizes must add up."),
-    "NL3006": Code("shape annotation mismatch", "A written shape `h: [N, 64, 56, 56] = ...` does "
-                   "not match the inferred one."),
-    "NL3007": Code("assertion failed", "An `assert` in a model or block is false for these "
-                   "arguments."),
-    "NL3008": Code("model test failed", "A `test { ... }` expectation (output shapes, "
-                   "`params == ...`) does not hold."),
-    "NL3009": Code("wrong element type", "A layer needs another element type, e.g. `embedding` "
-                   "takes integer token ids (`int64[N, T]`)."),
+    "NL3001": Code(
+        "shape mismatch",
+        "Tensors that must agree in shape do not, e.g. the two "
+        "sides of a residual `add`. Project one side (a 1x1 conv) to match.",
+    ),
+    "NL3002": Code(
+        "channel mismatch", "Channel counts do not fit the layer, e.g. not divisible by `groups`."
+    ),
+    "NL3003": Code(
+        "wrong rank",
+        "A layer got a tensor with the wrong number of axes, e.g. "
+        "`linear` after a convolution without `flatten`.\n\n"
+        "    x -> conv2d(16, 5) -> linear(10)     # insert `flatten` before linear",
+    ),
+    "NL3004": Code(
+        "non-positive output size",
+        "A kernel or window is larger than its (padded) "
+        "input, so the output would have no positions. Pool less, pad more, or use a "
+        "larger input.",
+    ),
+    "NL3005": Code(
+        "concat or split mismatch",
+        "`concat` needs equal sizes on every axis but the joined one; `split` sizes must add up.",
+    ),
+    "NL3006": Code(
+        "shape annotation mismatch",
+        "A written shape `h: [N, 64, 56, 56] = ...` does not match the inferred one.",
+    ),
+    "NL3007": Code(
+        "assertion failed", "An `assert` in a model or block is false for these arguments."
+    ),
+    "NL3008": Code(
+        "model test failed",
+        "A `test { ... }` expectation (output shapes, `params == ...`) does not hold.",
+    ),
+    "NL3009": Code(
+        "wrong element type",
+        "A layer needs another element type, e.g. `embedding` "
+        "takes integer token ids (`int64[N, T]`).",
+    ),
     # NL4xxx: backends
-    "NL4001": Code("unsupported by the ONNX backend", "The op or attribute combination has no "
-                   "ONNX lowering at the pinned opset."),
+    "NL4001": Code(
+        "unsupported by the ONNX backend",
+        "The op or attribute combination has no ONNX lowering at the pinned opset.",
+    ),
 }

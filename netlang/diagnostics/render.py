@@ -1,4 +1,5 @@
-"""Diagnostics -> text (file:line:col, source line, carets, hint) or JSON; the only place they become strings."""
+"""Diagnostics -> text (file:line:col, source line, carets, hint) or JSON: the only place they
+become strings."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from typing import IO, Any
 from netlang.diagnostics import Diagnostic, Label, Severity
 from netlang.source import SourceFile
 
-_COLORS = {Severity.ERROR: "\033[1;31m", Severity.WARNING: "\033[1;33m", Severity.NOTE: "\033[1;36m"}
+_COLORS = {
+    Severity.ERROR: "\033[1;31m",
+    Severity.WARNING: "\033[1;33m",
+    Severity.NOTE: "\033[1;36m",
+}
 _RESET = "\033[0m"
 
 
@@ -20,8 +25,9 @@ def use_color(stream: IO[str]) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
-def render(diagnostic: Diagnostic, sources: Mapping[str, SourceFile] | None = None,
-           *, color: bool = False) -> str:
+def render(
+    diagnostic: Diagnostic, sources: Mapping[str, SourceFile] | None = None, *, color: bool = False
+) -> str:
     """Render one diagnostic in the `file:line:col: error[CODE]: message` form with carets."""
     span = diagnostic.span
     severity = diagnostic.severity.value
@@ -36,8 +42,9 @@ def render(diagnostic: Diagnostic, sources: Mapping[str, SourceFile] | None = No
     return "\n".join(lines)
 
 
-def _excerpt(label: Label, sources: Mapping[str, SourceFile] | None, width: int,
-             hint: str | None) -> list[str]:
+def _excerpt(
+    label: Label, sources: Mapping[str, SourceFile] | None, width: int, hint: str | None
+) -> list[str]:
     span = label.span
     source = (sources or {}).get(span.file)
     message = label.message if not label.primary or not hint else hint
@@ -51,12 +58,18 @@ def _excerpt(label: Label, sources: Mapping[str, SourceFile] | None, width: int,
     marks = ("^" if label.primary else "-") * max(1, stop - start)
     prefix = "" if label.primary else f"{span.file}:{span.start.line}:{span.start.column}\n"
     tail = f" {message}" if message else ""
-    return [f"{prefix}{span.start.line:>{width - 1}} | {text}".rstrip(),
-            f"{'':{width}}| {' ' * start}{marks}{tail}".rstrip()]
+    return [
+        f"{prefix}{span.start.line:>{width - 1}} | {text}".rstrip(),
+        f"{'':{width}}| {' ' * start}{marks}{tail}".rstrip(),
+    ]
 
 
-def render_all(diagnostics: Iterable[Diagnostic], sources: Mapping[str, SourceFile] | None = None,
-               *, color: bool = False) -> str:
+def render_all(
+    diagnostics: Iterable[Diagnostic],
+    sources: Mapping[str, SourceFile] | None = None,
+    *,
+    color: bool = False,
+) -> str:
     diagnostics = list(diagnostics)
     text = "\n\n".join(render(d, sources, color=color) for d in diagnostics)
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
@@ -75,17 +88,33 @@ def to_json(diagnostic: Diagnostic) -> dict[str, Any]:
 
     def span(label: Label) -> dict[str, Any]:
         s = label.span
-        return {"file": s.file, "line": s.start.line, "column": s.start.column,
-                "end_line": s.end.line, "end_column": s.end.column,
-                "message": label.message, "primary": label.primary}
+        return {
+            "file": s.file,
+            "line": s.start.line,
+            "column": s.start.column,
+            "end_line": s.end.line,
+            "end_column": s.end.column,
+            "message": label.message,
+            "primary": label.primary,
+        }
 
-    return {"code": diagnostic.code, "severity": diagnostic.severity.value,
-            "message": diagnostic.message, "labels": [span(label) for label in diagnostic.labels],
-            "notes": list(diagnostic.notes), "hint": diagnostic.hint}
+    return {
+        "code": diagnostic.code,
+        "severity": diagnostic.severity.value,
+        "message": diagnostic.message,
+        "labels": [span(label) for label in diagnostic.labels],
+        "notes": list(diagnostic.notes),
+        "hint": diagnostic.hint,
+    }
 
 
-def print_diagnostics(diagnostics: list[Diagnostic], sources: Mapping[str, SourceFile],
-                      *, as_json: bool = False, stream: IO[str] | None = None) -> None:
+def print_diagnostics(
+    diagnostics: list[Diagnostic],
+    sources: Mapping[str, SourceFile],
+    *,
+    as_json: bool = False,
+    stream: IO[str] | None = None,
+) -> None:
     stream = stream or sys.stderr
     if as_json:
         stream.write(json.dumps([to_json(d) for d in diagnostics], indent=2) + "\n")

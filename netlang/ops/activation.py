@@ -12,8 +12,9 @@ def _same(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
 
 def _axis_checked(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     if not -ins[0].rank <= a["axis"] < ins[0].rank:
-        raise ShapeError(f"axis {a['axis']} is out of range for a {ins[0].rank}-D input",
-                         code="NL3003")
+        raise ShapeError(
+            f"axis {a['axis']} is out of range for a {ins[0].rank}-D input", code="NL3003"
+        )
     return (ins[0],)
 
 
@@ -25,8 +26,9 @@ def _activation(name: str, doc: str, *attrs: Attr) -> OpSpec:
 relu = _activation("relu", "max(x, 0)")
 leaky_relu = _activation("leaky_relu", "x if x > 0 else slope * x", Attr("slope", "float", 0.01))
 elu = _activation("elu", "x if x > 0 else alpha * (exp(x) - 1)", Attr("alpha", "float", 1.0))
-gelu = _activation("gelu", "Gaussian error linear unit",
-                   Attr("approximate", "str", "none", ("none", "tanh")))
+gelu = _activation(
+    "gelu", "Gaussian error linear unit", Attr("approximate", "str", "none", ("none", "tanh"))
+)
 sigmoid = _activation("sigmoid", "1 / (1 + exp(-x))")
 tanh = _activation("tanh", "hyperbolic tangent")
 silu = _activation("silu", "x * sigmoid(x) (swish)")

@@ -5,31 +5,55 @@ from __future__ import annotations
 import math
 
 from netlang.ir import TensorType, numel
-from netlang.ops.registry import (INIT, Attr, Attrs, Ins, OpSpec, ShapeError, need_rank,
-                                  register, static, tuple_of, window_out)
+from netlang.ops.registry import (
+    INIT,
+    Attr,
+    Attrs,
+    Ins,
+    OpSpec,
+    ShapeError,
+    need_rank,
+    register,
+    static,
+    tuple_of,
+    window_out,
+)
 
-_ATTRS = (Attr("channels", "int"), Attr("kernel", "ints"), Attr("stride", "ints", 1),
-          Attr("padding", "padding", 0), Attr("dilation", "ints", 1), Attr("groups", "int", 1),
-          Attr("bias", "bool", True), INIT)
+_ATTRS = (
+    Attr("channels", "int"),
+    Attr("kernel", "ints"),
+    Attr("stride", "ints", 1),
+    Attr("padding", "padding", 0),
+    Attr("dilation", "ints", 1),
+    Attr("groups", "int", 1),
+    Attr("bias", "bool", True),
+    INIT,
+)
 
 
-def conv_pads(op: str, a: Attrs, kernel: tuple[int, ...], dilation: tuple[int, ...],
-          stride: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
-    """Per-axis (low, high) padding; `same` splits odd totals as torch does (extra on the high side)."""
+def conv_pads(
+    op: str, a: Attrs, kernel: tuple[int, ...], dilation: tuple[int, ...], stride: tuple[int, ...]
+) -> tuple[tuple[int, int], ...]:
+    """Per-axis (low, high) padding; `same` splits odd totals as torch does (the extra on the
+    high side)."""
     padding = a["padding"]
     if padding == "valid":
         return tuple((0, 0) for _ in kernel)
     if padding == "same":
         if any(s != 1 for s in stride):
-            raise ShapeError(f"{op} with padding=\"same\" needs stride 1, got stride "
-                             f"{a['stride']}", "give the padding explicitly", "NL2005")
+            raise ShapeError(
+                f'{op} with padding="same" needs stride 1, got stride {a["stride"]}',
+                "give the padding explicitly",
+                "NL2005",
+            )
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
     return tuple((p, p) for p in tuple_of(padding, len(kernel)))
 
 
-def _geometry(op: str, ins: Ins, a: Attrs, n: int) -> tuple[int, tuple[int, ...], tuple[int, ...],
-                                                            tuple[int, ...]]:
+def _geometry(
+    op: str, ins: Ins, a: Attrs, n: int
+) -> tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     layout = "[N, C, L]" if n == 1 else "[N, C, H, W]"
     need_rank(op, ins[0], (n + 2,), layout)
     c_in = static(op, ins[0], 1, "input channels")
@@ -40,8 +64,9 @@ def _geometry(op: str, ins: Ins, a: Attrs, n: int) -> tuple[int, tuple[int, ...]
         raise ShapeError(f"{op} sizes must be positive", code="NL2005")
     for what, count in (("input channels", c_in), ("output channels", a["channels"])):
         if count % groups:
-            raise ShapeError(f"{op} {what} ({count}) must be divisible by groups ({groups})",
-                             code="NL3002")
+            raise ShapeError(
+                f"{op} {what} ({count}) must be divisible by groups ({groups})", code="NL3002"
+            )
     return c_in, kernel, stride, dilation
 
 
@@ -51,8 +76,10 @@ def _conv(n: int) -> OpSpec:
     def infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
         _, kernel, stride, dilation = _geometry(name, ins, a, n)
         pads = conv_pads(name, a, kernel, dilation, stride)
-        spatial = tuple(window_out(name, size, k, s, lo, hi, d) for size, k, s, (lo, hi), d
-                        in zip(ins[0].shape[2:], kernel, stride, pads, dilation))
+        spatial = tuple(
+            window_out(name, size, k, s, lo, hi, d)
+            for size, k, s, (lo, hi), d in zip(ins[0].shape[2:], kernel, stride, pads, dilation)
+        )
         return (ins[0].with_shape((ins[0].shape[0], a["channels"], *spatial)),)
 
     def params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
@@ -66,8 +93,15 @@ def _conv(n: int) -> OpSpec:
         assert isinstance(c_in, int)
         return numel(outs[0].shape) * (c_in // a["groups"]) * math.prod(tuple_of(a["kernel"], n))
 
-    return OpSpec(name, f"{n}-D convolution over [N, C, ...]; `channels` output channels.", _ATTRS,
-                  infer, params, macs=macs, tags=frozenset({"init"}))
+    return OpSpec(
+        name,
+        f"{n}-D convolution over [N, C, ...]; `channels` output channels.",
+        _ATTRS,
+        infer,
+        params,
+        macs=macs,
+        tags=frozenset({"init"}),
+    )
 
 
 conv1d = register(_conv(1))
@@ -81,8 +115,11 @@ def _transpose_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     spatial = []
     for size, k, s, p, d, e in zip(ins[0].shape[2:], kernel, stride, pads, dilation, extra):
         if not (e < s or e < d):
-            raise ShapeError(f"{op} output_padding {a['output_padding']} must be smaller than the "
-                             f"stride or the dilation", code="NL2005")
+            raise ShapeError(
+                f"{op} output_padding {a['output_padding']} must be smaller than the "
+                f"stride or the dilation",
+                code="NL2005",
+            )
         if isinstance(size, str):
             spatial.append(f"{size}'")
             continue
@@ -101,10 +138,19 @@ def _transpose_params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
 
 
 def _transpose_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
-    return numel(ins[0].shape) * (a["channels"] // a["groups"]) * math.prod(tuple_of(a["kernel"], 2))
+    return (
+        numel(ins[0].shape) * (a["channels"] // a["groups"]) * math.prod(tuple_of(a["kernel"], 2))
+    )
 
 
-conv_transpose2d = register(OpSpec(
-    "conv_transpose2d", "Transposed 2-D convolution (learned upsampling), as torch.nn.ConvTranspose2d.",
-    (*_ATTRS[:3], Attr("padding", "ints", 0), Attr("output_padding", "ints", 0), *_ATTRS[4:]),
-    _transpose_infer, _transpose_params, macs=_transpose_macs, tags=frozenset({"init"})))
+conv_transpose2d = register(
+    OpSpec(
+        "conv_transpose2d",
+        "Transposed 2-D convolution (learned upsampling), as torch.nn.ConvTranspose2d.",
+        (*_ATTRS[:3], Attr("padding", "ints", 0), Attr("output_padding", "ints", 0), *_ATTRS[4:]),
+        _transpose_infer,
+        _transpose_params,
+        macs=_transpose_macs,
+        tags=frozenset({"init"}),
+    )
+)

@@ -5,8 +5,17 @@ from __future__ import annotations
 import math
 
 from netlang.ir import TensorType, format_shape
-from netlang.ops.registry import (INIT, Attr, Attrs, Ins, OpSpec, ShapeError, need_rank, register,
-                                  static)
+from netlang.ops.registry import (
+    INIT,
+    Attr,
+    Attrs,
+    Ins,
+    OpSpec,
+    ShapeError,
+    need_rank,
+    register,
+    static,
+)
 
 
 def _linear_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
@@ -31,21 +40,37 @@ def _linear_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
     return rows * math.prod(_linear_params(ins, a)["weight"])
 
 
-linear = register(OpSpec(
-    "linear", "Fully connected layer on the last axis; input features are inferred.",
-    (Attr("features", "int"), Attr("bias", "bool", True), INIT),
-    _linear_infer, _linear_params, macs=_linear_macs, tags=frozenset({"init"})))
+linear = register(
+    OpSpec(
+        "linear",
+        "Fully connected layer on the last axis; input features are inferred.",
+        (Attr("features", "int"), Attr("bias", "bool", True), INIT),
+        _linear_infer,
+        _linear_params,
+        macs=_linear_macs,
+        tags=frozenset({"init"}),
+    )
+)
 
 
 def _embedding_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     x = ins[0]
     if not x.dtype.startswith("int"):
-        raise ShapeError(f"embedding expects integer token ids, got {x.dtype}{format_shape(x.shape)}",
-                         "declare the input as int64[...]", "NL3009")
+        raise ShapeError(
+            f"embedding expects integer token ids, got {x.dtype}{format_shape(x.shape)}",
+            "declare the input as int64[...]",
+            "NL3009",
+        )
     return (TensorType("float32", (*x.shape, a["dim"])),)
 
 
-embedding = register(OpSpec(
-    "embedding", "Lookup table from token ids [N, ...] (int64) to vectors [N, ..., dim].",
-    (Attr("num", "int"), Attr("dim", "int"), Attr("padding_idx", "int", None), INIT),
-    _embedding_infer, lambda ins, a: {"weight": (a["num"], a["dim"])}, tags=frozenset({"init"})))
+embedding = register(
+    OpSpec(
+        "embedding",
+        "Lookup table from token ids [N, ...] (int64) to vectors [N, ..., dim].",
+        (Attr("num", "int"), Attr("dim", "int"), Attr("padding_idx", "int", None), INIT),
+        _embedding_infer,
+        lambda ins, a: {"weight": (a["num"], a["dim"])},
+        tags=frozenset({"init"}),
+    )
+)

@@ -5,22 +5,42 @@ from __future__ import annotations
 from netlang.ir import TensorType, format_shape
 from netlang.ops.registry import Attr, Attrs, Ins, OpSpec, ShapeError, register, same_shapes
 
-add = register(OpSpec("add", "Element-wise sum of equally shaped tensors (residual connections).", (),
-                      lambda ins, a: (same_shapes("add", ins),), arity=(2, None)))
-mul = register(OpSpec("mul", "Element-wise product of equally shaped tensors (gating).", (),
-                      lambda ins, a: (same_shapes("mul", ins),), arity=(2, None)))
+add = register(
+    OpSpec(
+        "add",
+        "Element-wise sum of equally shaped tensors (residual connections).",
+        (),
+        lambda ins, a: (same_shapes("add", ins),),
+        arity=(2, None),
+    )
+)
+mul = register(
+    OpSpec(
+        "mul",
+        "Element-wise product of equally shaped tensors (gating).",
+        (),
+        lambda ins, a: (same_shapes("mul", ins),),
+        arity=(2, None),
+    )
+)
 
 
 def _concat_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     rank = ins[0].rank
     if any(t.rank != rank for t in ins) or not -rank <= a["axis"] < rank:
-        raise ShapeError("concat needs inputs of one rank and an axis inside it, got "
-                         + ", ".join(format_shape(t.shape) for t in ins), code="NL3005")
+        raise ShapeError(
+            "concat needs inputs of one rank and an axis inside it, got "
+            + ", ".join(format_shape(t.shape) for t in ins),
+            code="NL3005",
+        )
     axis = a["axis"] % rank
     for i in range(rank):
         if i != axis and len({t.shape[i] for t in ins}) > 1:
-            raise ShapeError(f"concat along axis {axis} needs equal sizes on axis {i}, got "
-                             + ", ".join(format_shape(t.shape) for t in ins), code="NL3005")
+            raise ShapeError(
+                f"concat along axis {axis} needs equal sizes on axis {i}, got "
+                + ", ".join(format_shape(t.shape) for t in ins),
+                code="NL3005",
+            )
     sizes = [t.shape[axis] for t in ins]
     total = sum(sizes) if all(isinstance(s, int) for s in sizes) else "+".join(map(str, sizes))
     shape = list(ins[0].shape)
@@ -28,8 +48,15 @@ def _concat_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     return (ins[0].with_shape(tuple(shape)),)
 
 
-concat = register(OpSpec("concat", "Join tensors along `axis` (channels by default: Inception).",
-                         (Attr("axis", "int", 1),), _concat_infer, arity=(2, None)))
+concat = register(
+    OpSpec(
+        "concat",
+        "Join tensors along `axis` (channels by default: Inception).",
+        (Attr("axis", "int", 1),),
+        _concat_infer,
+        arity=(2, None),
+    )
+)
 
 
 def split_sizes(t: TensorType, a: Attrs) -> list[int]:
@@ -51,11 +78,20 @@ def split_sizes(t: TensorType, a: Attrs) -> list[int]:
 def _split_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     t = ins[0]
     if not -t.rank <= a["axis"] < t.rank:
-        raise ShapeError(f"split axis {a['axis']} is out of range for {format_shape(t.shape)}",
-                         code="NL3003")
+        raise ShapeError(
+            f"split axis {a['axis']} is out of range for {format_shape(t.shape)}", code="NL3003"
+        )
     axis = a["axis"] % t.rank
-    return tuple(t.with_shape(t.shape[:axis] + (s,) + t.shape[axis + 1:]) for s in split_sizes(t, a))
+    return tuple(
+        t.with_shape(t.shape[:axis] + (s,) + t.shape[axis + 1 :]) for s in split_sizes(t, a)
+    )
 
 
-split = register(OpSpec("split", "Cut a tensor along `axis` into `parts` equal parts or given sizes.",
-                        (Attr("parts", "ints"), Attr("axis", "int", 1)), _split_infer))
+split = register(
+    OpSpec(
+        "split",
+        "Cut a tensor along `axis` into `parts` equal parts or given sizes.",
+        (Attr("parts", "ints"), Attr("axis", "int", 1)),
+        _split_infer,
+    )
+)

@@ -24,9 +24,14 @@ def _batchnorm(n: int, ranks: tuple[int, ...], layout: str) -> OpSpec:
         assert isinstance(c, int)
         return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
 
-    return OpSpec(name, f"Batch normalisation over axis 1 of {layout}; running statistics for inference.",
-                  (Attr("eps", "float", 1e-5), Attr("momentum", "float", 0.1),
-                   Attr("affine", "bool", True)), infer, params, buffers)
+    return OpSpec(
+        name,
+        f"Batch normalisation over axis 1 of {layout}; running statistics for inference.",
+        (Attr("eps", "float", 1e-5), Attr("momentum", "float", 0.1), Attr("affine", "bool", True)),
+        infer,
+        params,
+        buffers,
+    )
 
 
 batchnorm1d = register(_batchnorm(1, (2, 3), "[N, C] or [N, C, L]"))
@@ -36,12 +41,15 @@ batchnorm2d = register(_batchnorm(2, (4,), "[N, C, H, W]"))
 def _trailing(ins: Ins, a: Attrs) -> tuple[int, ...]:
     dims = a["dims"]
     if not 1 <= dims < ins[0].rank:
-        raise ShapeError(f"layernorm dims must be between 1 and {ins[0].rank - 1}, got {dims}",
-                         code="NL2005")
+        raise ShapeError(
+            f"layernorm dims must be between 1 and {ins[0].rank - 1}, got {dims}", code="NL2005"
+        )
     shape = ins[0].shape[-dims:]
     for d in shape:
         if not isinstance(d, int):
-            raise ShapeError(f"layernorm cannot normalise over the symbolic dim `{d}`", code="NL3003")
+            raise ShapeError(
+                f"layernorm cannot normalise over the symbolic dim `{d}`", code="NL3003"
+            )
     return tuple(int(d) for d in shape)
 
 
@@ -55,10 +63,15 @@ def _layernorm_params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
     return {"weight": shape, "bias": shape} if a["affine"] else {}
 
 
-layernorm = register(OpSpec(
-    "layernorm", "Layer normalisation over the last `dims` axes.",
-    (Attr("dims", "int", 1), Attr("eps", "float", 1e-5), Attr("affine", "bool", True)),
-    _layernorm_infer, _layernorm_params))
+layernorm = register(
+    OpSpec(
+        "layernorm",
+        "Layer normalisation over the last `dims` axes.",
+        (Attr("dims", "int", 1), Attr("eps", "float", 1e-5), Attr("affine", "bool", True)),
+        _layernorm_infer,
+        _layernorm_params,
+    )
+)
 
 
 def _lrn_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
@@ -66,10 +79,19 @@ def _lrn_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     return (ins[0],)
 
 
-lrn = register(OpSpec(
-    "lrn", "Local response normalisation across channels (AlexNet, GoogLeNet papers).",
-    (Attr("size", "int", 5), Attr("alpha", "float", 1e-4), Attr("beta", "float", 0.75),
-     Attr("k", "float", 1.0)), _lrn_infer))
+lrn = register(
+    OpSpec(
+        "lrn",
+        "Local response normalisation across channels (AlexNet, GoogLeNet papers).",
+        (
+            Attr("size", "int", 5),
+            Attr("alpha", "float", 1e-4),
+            Attr("beta", "float", 0.75),
+            Attr("k", "float", 1.0),
+        ),
+        _lrn_infer,
+    )
+)
 
 
 def _dropout_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
@@ -78,5 +100,11 @@ def _dropout_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     return (ins[0],)
 
 
-dropout = register(OpSpec("dropout", "Zeroes each element with probability p while training; "
-                          "identity at inference.", (Attr("p", "float", 0.5),), _dropout_infer))
+dropout = register(
+    OpSpec(
+        "dropout",
+        "Zeroes each element with probability p while training; identity at inference.",
+        (Attr("p", "float", 0.5),),
+        _dropout_infer,
+    )
+)

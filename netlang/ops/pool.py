@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from netlang.ir import TensorType
-from netlang.ops.registry import (Attr, Attrs, Ins, OpSpec, ShapeError, need_rank, register,
-                                  tuple_of, window_out)
+from netlang.ops.registry import (
+    Attr,
+    Attrs,
+    Ins,
+    OpSpec,
+    ShapeError,
+    need_rank,
+    register,
+    tuple_of,
+    window_out,
+)
 
 
 def _pool(kind: str, n: int) -> OpSpec:
@@ -22,14 +31,20 @@ def _pool(kind: str, n: int) -> OpSpec:
         stride = tuple_of(a["stride"] if a["stride"] is not None else a["kernel"], n)
         pads, dilation = tuple_of(a["padding"], n), tuple_of(a.get("dilation", 1), n)
         if any(2 * p > k for p, k in zip(pads, kernel)):
-            raise ShapeError(f"{name} padding {a['padding']} is more than half the kernel "
-                             f"{a['kernel']}", code="NL2005")
-        spatial = tuple(window_out(name, size, k, s, p, p, d, a["ceil_mode"])
-                        for size, k, s, p, d in zip(ins[0].shape[2:], kernel, stride, pads, dilation))
+            raise ShapeError(
+                f"{name} padding {a['padding']} is more than half the kernel {a['kernel']}",
+                code="NL2005",
+            )
+        spatial = tuple(
+            window_out(name, size, k, s, p, p, d, a["ceil_mode"])
+            for size, k, s, p, d in zip(ins[0].shape[2:], kernel, stride, pads, dilation)
+        )
         return (ins[0].with_shape((*ins[0].shape[:2], *spatial)),)
 
     what = "maximum" if kind == "max" else "average"
-    return OpSpec(name, f"{n}-D {what} pooling; stride defaults to the kernel.", tuple(attrs), infer)
+    return OpSpec(
+        name, f"{n}-D {what} pooling; stride defaults to the kernel.", tuple(attrs), infer
+    )
 
 
 for _kind in ("max", "avg"):
@@ -44,8 +59,12 @@ def _adaptive(n: int) -> OpSpec:
         need_rank(name, ins[0], (n + 2,), "[N, C, L]" if n == 1 else "[N, C, H, W]")
         return (ins[0].with_shape((*ins[0].shape[:2], *tuple_of(a["size"], n))),)
 
-    return OpSpec(name, "Average pooling to a fixed output size, whatever the input size.",
-                  (Attr("size", "ints"),), infer)
+    return OpSpec(
+        name,
+        "Average pooling to a fixed output size, whatever the input size.",
+        (Attr("size", "ints"),),
+        infer,
+    )
 
 
 adaptive_avgpool1d = register(_adaptive(1))
@@ -57,7 +76,19 @@ def _global_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     return (ins[0].with_shape(ins[0].shape[:2]),)
 
 
-global_avgpool = register(OpSpec("global_avgpool", "Mean over all spatial positions: [N, C, ...] -> [N, C].",
-                                 (), _global_infer))
-global_maxpool = register(OpSpec("global_maxpool", "Max over all spatial positions: [N, C, ...] -> [N, C].",
-                                 (), _global_infer))
+global_avgpool = register(
+    OpSpec(
+        "global_avgpool",
+        "Mean over all spatial positions: [N, C, ...] -> [N, C].",
+        (),
+        _global_infer,
+    )
+)
+global_maxpool = register(
+    OpSpec(
+        "global_maxpool",
+        "Max over all spatial positions: [N, C, ...] -> [N, C].",
+        (),
+        _global_infer,
+    )
+)

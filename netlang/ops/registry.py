@@ -89,29 +89,38 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "bool": (lambda v: isinstance(v, bool), "`true` or `false`"),
     "str": (lambda v: isinstance(v, str), "a string"),
     "ints": (_is_ints, "an integer or a list of integers"),
-    "int_list": (lambda v: isinstance(v, (list, tuple)) and all(map(_is_int, v)),
-                 "a list of integers"),
-    "padding": (lambda v: _is_ints(v) or v in ("same", "valid"),
-                "an integer, a list of integers, \"same\" or \"valid\""),
+    "int_list": (
+        lambda v: isinstance(v, (list, tuple)) and all(map(_is_int, v)),
+        "a list of integers",
+    ),
+    "padding": (
+        lambda v: _is_ints(v) or v in ("same", "valid"),
+        'an integer, a list of integers, "same" or "valid"',
+    ),
 }
 
 INIT = Attr("init", "str", "default", ("default", "kaiming", "xavier", "normal", "zeros"))
 
 
 # Helpers shared by the shape rules.
-def need_rank(op: str, t: TensorType, ranks: tuple[int, ...], layout: str,
-              hint: str | None = None) -> None:
+def need_rank(
+    op: str, t: TensorType, ranks: tuple[int, ...], layout: str, hint: str | None = None
+) -> None:
     if t.rank not in ranks:
         want = " or ".join(f"{r}-D" for r in ranks)
-        raise ShapeError(f"{op} expects a {want} input {layout}, got {format_shape(t.shape)}",
-                         hint, "NL3003")
+        raise ShapeError(
+            f"{op} expects a {want} input {layout}, got {format_shape(t.shape)}", hint, "NL3003"
+        )
 
 
 def static(op: str, t: TensorType, axis: int, what: str) -> int:
     d = t.shape[axis]
     if not isinstance(d, int):
-        raise ShapeError(f"{op} needs a fixed number of {what}, but the input "
-                         f"{format_shape(t.shape)} has `{d}` there", code="NL3003")
+        raise ShapeError(
+            f"{op} needs a fixed number of {what}, but the input "
+            f"{format_shape(t.shape)} has `{d}` there",
+            code="NL3003",
+        )
     return d
 
 
@@ -124,9 +133,18 @@ def tuple_of(value: Any, n: int) -> tuple[int, ...]:
     return (value,) * n
 
 
-def window_out(op: str, size: Dim, kernel: int, stride: int, pad_lo: int, pad_hi: int,
-               dilation: int = 1, ceil_mode: bool = False) -> Dim:
-    """Output length of a sliding window (conv or pool), torch's formula; symbolic sizes stay symbolic."""
+def window_out(
+    op: str,
+    size: Dim,
+    kernel: int,
+    stride: int,
+    pad_lo: int,
+    pad_hi: int,
+    dilation: int = 1,
+    ceil_mode: bool = False,
+) -> Dim:
+    """Output length of a sliding window (conv or pool) by torch's formula; symbolic sizes stay
+    symbolic."""
     span = dilation * (kernel - 1) + 1
     if isinstance(size, str):
         if span == 1 + pad_lo + pad_hi and stride == 1:
@@ -134,9 +152,11 @@ def window_out(op: str, size: Dim, kernel: int, stride: int, pad_lo: int, pad_hi
         return f"{size}'"
     padded = size + pad_lo + pad_hi
     if padded < span:
-        raise ShapeError(f"{op} window ({span}) is larger than its padded input ({padded})",
-                         "use a smaller kernel or more padding, or remove a pooling step earlier",
-                         "NL3004")
+        raise ShapeError(
+            f"{op} window ({span}) is larger than its padded input ({padded})",
+            "use a smaller kernel or more padding, or remove a pooling step earlier",
+            "NL3004",
+        )
     rounding = math.ceil if ceil_mode else math.floor
     out = rounding((padded - span) / stride) + 1
     if ceil_mode and (out - 1) * stride >= size + pad_lo:
@@ -148,17 +168,21 @@ def same_shapes(op: str, ins: Ins) -> TensorType:
     first = ins[0]
     for other in ins[1:]:
         if other.shape != first.shape:
-            raise ShapeError(f"{op} needs inputs of the same shape, got "
-                             + " and ".join(format_shape(t.shape) for t in ins),
-                             "project one side so the shapes agree (e.g. a 1x1 conv2d)", "NL3001")
+            raise ShapeError(
+                f"{op} needs inputs of the same shape, got "
+                + " and ".join(format_shape(t.shape) for t in ins),
+                "project one side so the shapes agree (e.g. a 1x1 conv2d)",
+                "NL3001",
+            )
     return first
 
 
 class AttrError(Exception):
     """An argument that does not fit the op's schema; `arg` is its position or keyword, if one."""
 
-    def __init__(self, code: str, message: str, hint: str | None = None,
-                 arg: int | str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, hint: str | None = None, arg: int | str | None = None
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.hint, self.arg = code, message, hint, arg
 
@@ -168,16 +192,23 @@ def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[s
     from netlang.diagnostics import did_you_mean
 
     if len(positional) > len(spec.attrs):
-        most = (f"at most {len(spec.attrs)} positional argument{'s' if len(spec.attrs) != 1 else ''}"
-                if spec.attrs else "no arguments")
-        raise AttrError("NL2017", f"{spec.name} takes {most}, got {len(positional)}",
-                        arg=len(spec.attrs))
+        most = (
+            f"at most {len(spec.attrs)} positional argument{'s' if len(spec.attrs) != 1 else ''}"
+            if spec.attrs
+            else "no arguments"
+        )
+        raise AttrError(
+            "NL2017", f"{spec.name} takes {most}, got {len(positional)}", arg=len(spec.attrs)
+        )
     values = dict(zip((a.name for a in spec.attrs), positional))
     for key, value in keyword.items():
         if spec.attr(key) is None:
             names = [a.name for a in spec.attrs]
-            hint = did_you_mean(key, names) or (f"{spec.name} takes: {', '.join(names)}"
-                                                 if names else f"{spec.name} takes no arguments")
+            hint = did_you_mean(key, names) or (
+                f"{spec.name} takes: {', '.join(names)}"
+                if names
+                else f"{spec.name} takes no arguments"
+            )
             raise AttrError("NL2003", f"{spec.name} has no argument `{key}`", hint, key)
         if key in values:
             raise AttrError("NL2003", f"{spec.name} got `{key}` twice", arg=key)
@@ -187,19 +218,30 @@ def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[s
         where: int | str = index if index < len(positional) else attr.name
         if attr.name not in values:
             if attr.required:
-                raise AttrError("NL2004", f"{spec.name} is missing its argument `{attr.name}`",
-                                f"write e.g. {spec.name}({attr.name}=...)")
+                raise AttrError(
+                    "NL2004",
+                    f"{spec.name} is missing its argument `{attr.name}`",
+                    f"write e.g. {spec.name}({attr.name}=...)",
+                )
             bound[attr.name] = attr.default
             continue
         value = values[attr.name]
         check, wanted = CHECKS[attr.kind]
         if not (value is None and attr.default is None) and not check(value):
-            raise AttrError("NL2005", f"{spec.name} argument `{attr.name}` must be {wanted}, "
-                            f"got {describe(value)}", arg=where)
+            raise AttrError(
+                "NL2005",
+                f"{spec.name} argument `{attr.name}` must be {wanted}, got {describe(value)}",
+                arg=where,
+            )
         if attr.choices and value not in attr.choices:
-            raise AttrError("NL2005", f"{spec.name} argument `{attr.name}` must be one of "
-                            + ", ".join(f'"{c}"' for c in attr.choices) + f", got {describe(value)}",
-                            did_you_mean(str(value), attr.choices), where)
+            raise AttrError(
+                "NL2005",
+                f"{spec.name} argument `{attr.name}` must be one of "
+                + ", ".join(f'"{c}"' for c in attr.choices)
+                + f", got {describe(value)}",
+                did_you_mean(str(value), attr.choices),
+                where,
+            )
         bound[attr.name] = list(value) if isinstance(value, tuple) else value
     return bound
 

@@ -25,48 +25,77 @@ def _flatten_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     start, end = _axis(a["start"], len(shape), "flatten"), _axis(a["end"], len(shape), "flatten")
     if start > end:
         raise ShapeError(f"flatten start {a['start']} comes after end {a['end']}", code="NL2005")
-    return (ins[0].with_shape((*shape[:start], _product(shape[start:end + 1]), *shape[end + 1:])),)
+    return (
+        ins[0].with_shape((*shape[:start], _product(shape[start : end + 1]), *shape[end + 1 :])),
+    )
 
 
-flatten = register(OpSpec("flatten", "Merge axes start..end into one ([N, C, H, W] -> [N, C*H*W]).",
-                          (Attr("start", "int", 1), Attr("end", "int", -1)), _flatten_infer))
+flatten = register(
+    OpSpec(
+        "flatten",
+        "Merge axes start..end into one ([N, C, H, W] -> [N, C*H*W]).",
+        (Attr("start", "int", 1), Attr("end", "int", -1)),
+        _flatten_infer,
+    )
+)
 
 
 def _reshape_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     x, target = ins[0], list(a["shape"])
     known = _product(x.shape[1:])
     if not isinstance(known, int):
-        raise ShapeError(f"reshape needs fixed sizes after the batch axis, got {format_shape(x.shape)}",
-                         code="NL3003")
+        raise ShapeError(
+            f"reshape needs fixed sizes after the batch axis, got {format_shape(x.shape)}",
+            code="NL3003",
+        )
     if target.count(-1) > 1 or any(d < -1 or d == 0 for d in target):
-        raise ShapeError(f"reshape target {target} may hold one -1 and otherwise positive sizes",
-                         code="NL2005")
+        raise ShapeError(
+            f"reshape target {target} may hold one -1 and otherwise positive sizes", code="NL2005"
+        )
     rest = math.prod(d for d in target if d != -1)
     if -1 in target:
         if known % rest:
-            raise ShapeError(f"cannot reshape {format_shape(x.shape)} to [N, {', '.join(map(str, target))}]",
-                             code="NL3001")
+            raise ShapeError(
+                f"cannot reshape {format_shape(x.shape)} to [N, {', '.join(map(str, target))}]",
+                code="NL3001",
+            )
         target[target.index(-1)] = known // rest
     elif rest != known:
-        raise ShapeError(f"cannot reshape {format_shape(x.shape)} ({known} values per sample) to "
-                         f"[N, {', '.join(map(str, target))}] ({rest})", code="NL3001")
+        raise ShapeError(
+            f"cannot reshape {format_shape(x.shape)} ({known} values per sample) to "
+            f"[N, {', '.join(map(str, target))}] ({rest})",
+            code="NL3001",
+        )
     return (x.with_shape((x.shape[0], *target)),)
 
 
-reshape = register(OpSpec("reshape", "New shape for each sample; the batch axis is kept, one -1 is inferred.",
-                          (Attr("shape", "int_list"),), _reshape_infer))
+reshape = register(
+    OpSpec(
+        "reshape",
+        "New shape for each sample; the batch axis is kept, one -1 is inferred.",
+        (Attr("shape", "int_list"),),
+        _reshape_infer,
+    )
+)
 
 
 def _permute_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     dims = list(a["dims"])
     if sorted(dims) != list(range(ins[0].rank)):
-        raise ShapeError(f"permute needs a permutation of 0..{ins[0].rank - 1}, got {dims}",
-                         code="NL2005")
+        raise ShapeError(
+            f"permute needs a permutation of 0..{ins[0].rank - 1}, got {dims}", code="NL2005"
+        )
     return (ins[0].with_shape(tuple(ins[0].shape[d] for d in dims)),)
 
 
-permute = register(OpSpec("permute", "Reorder axes (all of them, batch included).",
-                          (Attr("dims", "int_list"),), _permute_infer))
+permute = register(
+    OpSpec(
+        "permute",
+        "Reorder axes (all of them, batch included).",
+        (Attr("dims", "int_list"),),
+        _permute_infer,
+    )
+)
 
 
 def _select_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
@@ -76,13 +105,21 @@ def _select_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
         raise ShapeError("select cannot take from the batch axis", code="NL2005")
     size = shape[axis]
     if isinstance(size, int) and not -size <= a["index"] < size:
-        raise ShapeError(f"select index {a['index']} is out of range for size {size}", code="NL3003")
-    return (ins[0].with_shape(shape[:axis] + shape[axis + 1:]),)
+        raise ShapeError(
+            f"select index {a['index']} is out of range for size {size}", code="NL3003"
+        )
+    return (ins[0].with_shape(shape[:axis] + shape[axis + 1 :]),)
 
 
-select = register(OpSpec("select", "Take one index along an axis, dropping it "
-                         "(e.g. the last time step: select(axis=1, index=-1)).",
-                         (Attr("axis", "int"), Attr("index", "int")), _select_infer))
+select = register(
+    OpSpec(
+        "select",
+        "Take one index along an axis, dropping it "
+        "(e.g. the last time step: select(axis=1, index=-1)).",
+        (Attr("axis", "int"), Attr("index", "int")),
+        _select_infer,
+    )
+)
 
 
 def _upsample_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
@@ -95,6 +132,11 @@ def _upsample_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     return (ins[0].with_shape((n, c, *grow)),)
 
 
-upsample = register(OpSpec("upsample", "Enlarge H and W by an integer factor (nearest or bilinear).",
-                           (Attr("scale", "int", 2),
-                            Attr("mode", "str", "nearest", ("nearest", "bilinear"))), _upsample_infer))
+upsample = register(
+    OpSpec(
+        "upsample",
+        "Enlarge H and W by an integer factor (nearest or bilinear).",
+        (Attr("scale", "int", 2), Attr("mode", "str", "nearest", ("nearest", "bilinear"))),
+        _upsample_infer,
+    )
+)

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from netlang.ir import TensorType, numel
-from netlang.ops.registry import (INIT, Attr, Attrs, Ins, OpSpec, ShapeError, need_rank, register,
-                                  static)
+from netlang.ops.registry import (
+    INIT,
+    Attr,
+    Attrs,
+    Ins,
+    OpSpec,
+    ShapeError,
+    need_rank,
+    register,
+    static,
+)
 
 
 def _recurrent(name: str, gates: int) -> OpSpec:
@@ -37,11 +46,19 @@ def _recurrent(name: str, gates: int) -> OpSpec:
         weights = sum(s[0] * s[1] for k, s in params(ins, a).items() if k.startswith("weight"))
         return steps * weights
 
-    doc = (f"{name.upper()} over a sequence ({gates} gates); returns every step's output, "
-           "[N, T, hidden * directions] with batch_first (the default).")
-    attrs = (Attr("hidden", "int"), Attr("layers", "int", 1), Attr("bidirectional", "bool", False),
-             Attr("batch_first", "bool", True), Attr("dropout", "float", 0.0),
-             Attr("bias", "bool", True), INIT)
+    doc = (
+        f"{name.upper()} over a sequence ({gates} gates); returns every step's output, "
+        "[N, T, hidden * directions] with batch_first (the default)."
+    )
+    attrs = (
+        Attr("hidden", "int"),
+        Attr("layers", "int", 1),
+        Attr("bidirectional", "bool", False),
+        Attr("batch_first", "bool", True),
+        Attr("dropout", "float", 0.0),
+        Attr("bias", "bool", True),
+        INIT,
+    )
     return OpSpec(name, doc, attrs, infer, params, macs=macs, tags=frozenset({"init"}))
 
 

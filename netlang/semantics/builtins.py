@@ -45,7 +45,9 @@ def dim(x: Any, axis: Any) -> int | str:
 
 
 def range_(*args: Any) -> list[int]:
-    if not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+    if not 1 <= len(args) <= 3 or not all(
+        isinstance(a, int) and not isinstance(a, bool) for a in args
+    ):
         raise BuiltinError("range takes 1 to 3 integers")
     if len(args) == 3 and args[2] == 0:
         raise BuiltinError("range step must not be zero")
@@ -77,17 +79,20 @@ def _cast(kind: type) -> Callable[[Any], Any]:
     return convert
 
 
-BUILTINS: dict[str, Builtin] = {b.name: b for b in (
-    Builtin("channels", channels),
-    Builtin("shape", shape),
-    Builtin("rank", rank),
-    Builtin("dim", dim),
-    Builtin("range", range_),
-    Builtin("len", len_),
-    Builtin("min", lambda *a: min(_numbers("min", a))),
-    Builtin("max", lambda *a: max(_numbers("max", a))),
-    Builtin("sum", lambda *a: sum(_numbers("sum", a))),
-    Builtin("abs", lambda x: abs(_numbers("abs", (x,))[0])),
-    Builtin("int", _cast(int)),
-    Builtin("float", _cast(float)),
-)}
+BUILTINS: dict[str, Builtin] = {
+    b.name: b
+    for b in (
+        Builtin("channels", channels),
+        Builtin("shape", shape),
+        Builtin("rank", rank),
+        Builtin("dim", dim),
+        Builtin("range", range_),
+        Builtin("len", len_),
+        Builtin("min", lambda *a: min(_numbers("min", a))),
+        Builtin("max", lambda *a: max(_numbers("max", a))),
+        Builtin("sum", lambda *a: sum(_numbers("sum", a))),
+        Builtin("abs", lambda x: abs(_numbers("abs", (x,))[0])),
+        Builtin("int", _cast(int)),
+        Builtin("float", _cast(float)),
+    )
+}

@@ -46,16 +46,21 @@ class Elaborator:
         self.aliases: list[str] = []  # model aliases being expanded: catches cycles
 
     # ---- entry points -----------------------------------------------------------------
-    def model(self, name: str, arguments: dict[str, Any],
-              input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph | None:
+    def model(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        input_shapes: dict[str, tuple[int, ...]] | None = None,
+    ) -> Graph | None:
         entry = self._model_def(self.root, name, self._file_span())
         if entry is None:
             return None
         self.input_shapes = input_shapes or {}
         return self._model(*entry, arguments)
 
-    def _model(self, unit: Unit, definition: ast.ModelDef,
-               arguments: dict[str, Any]) -> Graph | None:
+    def _model(
+        self, unit: Unit, definition: ast.ModelDef, arguments: dict[str, Any]
+    ) -> Graph | None:
         frame = Frame(unit, Scope(()), "model")
         errors_before = len(self.sink.items)
         self._bind_model_arguments(definition, arguments, frame)
@@ -64,20 +69,30 @@ class Elaborator:
         self.builder = GraphBuilder(definition.name)
         self.run(definition.body, frame)
         if not frame.outputs and not self._errors_since(errors_before):
-            self.sink.report(error("NL2019", f"model `{definition.name}` has no output",
-                                   header_span(unit.source, definition),
-                                   hint="add `output NAME` for the tensor it returns"))
+            self.sink.report(
+                error(
+                    "NL2019",
+                    f"model `{definition.name}` has no output",
+                    header_span(unit.source, definition),
+                    hint="add `output NAME` for the tensor it returns",
+                )
+            )
         self._warn_unused(frame)
         if self._errors_since(errors_before):
             return None
         arguments_used = {p.name: frame.variables[p.name] for p in definition.params}
-        graph = self.builder.finish(frame.outputs, arguments=arguments_used, doc=frame.doc,
-                                    origin=header_span(unit.source, definition))
+        graph = self.builder.finish(
+            frame.outputs,
+            arguments=arguments_used,
+            doc=frame.doc,
+            origin=header_span(unit.source, definition),
+        )
         self.tests = frame.tests
         return graph
 
-    def _alias(self, unit: Unit, definition: ast.ModelDef, frame: Frame,
-               errors_before: int) -> Graph | None:
+    def _alias(
+        self, unit: Unit, definition: ast.ModelDef, frame: Frame, errors_before: int
+    ) -> Graph | None:
         """`model ResNet50(classes: int = 1000) = ResNet("bottleneck", [3, 4, 6, 3])`: the base
         model with these arguments, under the alias's name and parameters; an alias parameter
         that the base also has is passed on unless the call sets it."""
@@ -86,21 +101,29 @@ class Elaborator:
         try:
             for stmt in definition.body:
                 if not isinstance(stmt, (ast.Doc, ast.TestBlock)):
-                    raise fail("NL2021", "a model alias may only have a doc string and tests",
-                               stmt.span)
+                    raise fail(
+                        "NL2021", "a model alias may only have a doc string and tests", stmt.span
+                    )
             if definition.name in self.aliases:
-                chain = " -> ".join([*self.aliases[self.aliases.index(definition.name):],
-                                     definition.name])
-                raise fail("NL2010", f"model alias `{definition.name}` refers back to itself "
-                           f"({chain})", base.span)
+                chain = " -> ".join(
+                    [*self.aliases[self.aliases.index(definition.name) :], definition.name]
+                )
+                raise fail(
+                    "NL2010",
+                    f"model alias `{definition.name}` refers back to itself ({chain})",
+                    base.span,
+                )
             entry = self._model_def(unit, base.func.id, base.func.span)
             if entry is None:
                 return None
             args, kwargs = self._arguments(base, frame)
             params = [p.name for p in entry[1].params]
             if len(args) > len(params):
-                raise fail("NL2017", f"model `{base.func.id}` takes {len(params)} arguments, got "
-                           f"{len(args)}", base.span)
+                raise fail(
+                    "NL2017",
+                    f"model `{base.func.id}` takes {len(params)} arguments, got {len(args)}",
+                    base.span,
+                )
             kwargs.update(zip(params, args))
             for param in definition.params:  # the alias's own parameters pass through by name
                 if param.name in params:
@@ -127,15 +150,15 @@ class Elaborator:
     def _errors_since(self, count: int) -> bool:
         return any(d.severity.value == "error" for d in self.sink.items[count:])
 
-    def _model_def(self, unit: Unit, name: str,
-                   span: Span) -> tuple[Unit, ast.ModelDef] | None:
+    def _model_def(self, unit: Unit, name: str, span: Span) -> tuple[Unit, ast.ModelDef] | None:
         entry = unit.namespace.get(name)
         models = [k for k, (_, d) in unit.namespace.items() if isinstance(d, ast.ModelDef)]
         if entry is None or not isinstance(entry[1], ast.ModelDef):
             what = "a block" if entry and isinstance(entry[1], ast.BlockDef) else None
             message = f"`{name}` is {what}, not a model" if what else f"no model named `{name}`"
             hint = did_you_mean(name, models) or (
-                "models here: " + ", ".join(models) if models else "this file defines no model")
+                "models here: " + ", ".join(models) if models else "this file defines no model"
+            )
             self.sink.report(error("NL2014", message, span, hint=hint))
             return None
         return entry[0], entry[1]
@@ -143,15 +166,21 @@ class Elaborator:
     def _file_span(self) -> Span:
         return self.root.source.span(1, 1, 1, 2)
 
-    def _bind_model_arguments(self, definition: ast.ModelDef, arguments: dict[str, Any],
-                              frame: Frame) -> None:
+    def _bind_model_arguments(
+        self, definition: ast.ModelDef, arguments: dict[str, Any], frame: Frame
+    ) -> None:
         names = [p.name for p in definition.params]
         for key in arguments:
             if key not in names:
-                self.sink.report(error(
-                    "NL2003", f"model `{definition.name}` has no parameter `{key}`",
-                    header_span(frame.unit.source, definition),
-                    hint=did_you_mean(key, names) or f"parameters: {', '.join(names) or 'none'}"))
+                self.sink.report(
+                    error(
+                        "NL2003",
+                        f"model `{definition.name}` has no parameter `{key}`",
+                        header_span(frame.unit.source, definition),
+                        hint=did_you_mean(key, names)
+                        or f"parameters: {', '.join(names) or 'none'}",
+                    )
+                )
         for param in definition.params:
             try:
                 if param.name in arguments:
@@ -187,13 +216,23 @@ class Elaborator:
             frame.returned = (POISON,)
 
     def report(self, diagnostic: Diagnostic) -> None:
-        notes = tuple(f"in block `{name}`, instantiated at {site}"
-                      for name, site in reversed(self.instantiations))
+        notes = tuple(
+            f"in block `{name}`, instantiated at {site}"
+            for name, site in reversed(self.instantiations)
+        )
         if notes and not diagnostic.notes:
-            diagnostic = Diagnostic(diagnostic.code, diagnostic.severity, diagnostic.message,
-                                    diagnostic.labels, notes, diagnostic.hint)
-        if not any(d.labels == diagnostic.labels and d.message == diagnostic.message
-                   for d in self.sink.items):
+            diagnostic = Diagnostic(
+                diagnostic.code,
+                diagnostic.severity,
+                diagnostic.message,
+                diagnostic.labels,
+                notes,
+                diagnostic.hint,
+            )
+        if not any(
+            d.labels == diagnostic.labels and d.message == diagnostic.message
+            for d in self.sink.items
+        ):
             self.sink.report(diagnostic)
 
     def statement(self, stmt: ast.Stmt, frame: Frame) -> None:
@@ -206,8 +245,9 @@ class Elaborator:
                 self._output(stmt, frame)
             case ast.Return():
                 if frame.kind != "block":
-                    raise fail("NL2021", "`return` belongs in a block; a model uses `output`",
-                               stmt.span)
+                    raise fail(
+                        "NL2021", "`return` belongs in a block; a model uses `output`", stmt.span
+                    )
                 frame.returned = tuple(self.eval(v, frame) for v in stmt.values)
             case ast.If():
                 branch = stmt.body if self._condition(stmt.condition, frame) else stmt.orelse
@@ -238,8 +278,12 @@ class Elaborator:
                 parts = (POISON,) * len(stmt.targets)
             if parts is None or len(parts) != len(stmt.targets):
                 got = len(parts) if parts is not None else 1
-                raise fail("NL2011", f"{len(stmt.targets)} names on the left, but the value has "
-                           f"{got} part{'s' if got != 1 else ''}", stmt.span)
+                raise fail(
+                    "NL2011",
+                    f"{len(stmt.targets)} names on the left, but the value has "
+                    f"{got} part{'s' if got != 1 else ''}",
+                    stmt.span,
+                )
             for target, part in zip(stmt.targets, parts):
                 frame.assign(target.id, part, target.span)
             return
@@ -248,34 +292,52 @@ class Elaborator:
             self._check_annotation(stmt.annotation, value, frame, stmt.value.span)
         frame.assign(target.id, value, target.span)
 
-    def _check_annotation(self, annotation: ast.ShapeAnnotation, value: Any, frame: Frame,
-                          span: Span) -> None:
+    def _check_annotation(
+        self, annotation: ast.ShapeAnnotation, value: Any, frame: Frame, span: Span
+    ) -> None:
         if not isinstance(value, Tensor):
             raise fail("NL3006", f"a shape annotation needs a tensor, got {describe(value)}", span)
         want = self._dims(annotation.dims, frame)
         got = value.type.shape
         dims_ok = len(want) == len(got) and all(
-            isinstance(w, str) or w == g for w, g in zip(want, got))
+            isinstance(w, str) or w == g for w, g in zip(want, got)
+        )
         if not dims_ok or (annotation.dtype and annotation.dtype != value.type.dtype):
-            raise fail("NL3006", f"shape annotation says {format_shape(want)}, but the value "
-                       f"has shape {format_shape(got)}", annotation.span)
+            raise fail(
+                "NL3006",
+                f"shape annotation says {format_shape(want)}, but the value "
+                f"has shape {format_shape(got)}",
+                annotation.span,
+            )
 
     def _input(self, stmt: ast.InputDecl, frame: Frame) -> None:
         if frame.kind != "model":
-            raise fail("NL2021", "`input` belongs in a model; a block takes its inputs in "
-                       "its header", stmt.span)
+            raise fail(
+                "NL2021",
+                "`input` belongs in a model; a block takes its inputs in its header",
+                stmt.span,
+            )
         if stmt.dtype not in DTYPES:
-            raise fail("NL2005", f"unknown element type `{stmt.dtype}`", stmt.span,
-                       did_you_mean(stmt.dtype, DTYPES) or f"use one of {', '.join(DTYPES)}")
+            raise fail(
+                "NL2005",
+                f"unknown element type `{stmt.dtype}`",
+                stmt.span,
+                did_you_mean(stmt.dtype, DTYPES) or f"use one of {', '.join(DTYPES)}",
+            )
         if stmt.name in frame.variables:
             raise fail("NL2006", f"`{stmt.name}` is already defined", stmt.span)
         shape = self._dims(stmt.dims, frame)
         override = self.input_shapes.get(stmt.name)
         if override is not None:
             if len(override) != len(shape) or any(
-                    isinstance(d, int) and d != o for d, o in zip(shape, override)):
-                raise fail("NL3008", f"test input {format_shape(override)} does not fit "
-                           f"`{stmt.name}`: {format_shape(shape)}", stmt.span)
+                isinstance(d, int) and d != o for d, o in zip(shape, override)
+            ):
+                raise fail(
+                    "NL3008",
+                    f"test input {format_shape(override)} does not fit "
+                    f"`{stmt.name}`: {format_shape(shape)}",
+                    stmt.span,
+                )
             shape = tuple(override)
         assert self.builder is not None
         self.builder.input(stmt.name, TensorType(stmt.dtype, shape))
@@ -291,10 +353,16 @@ class Elaborator:
             value = self.eval(dim, frame)
             if isinstance(value, Poison):
                 raise Failed(error("NL2012", "invalid dim", dim.span))
-            if isinstance(value, bool) or not isinstance(value, (int, str)) or (
-                    isinstance(value, int) and value < 1):
-                raise fail("NL2005", f"a dim must be a positive integer or a symbolic name, "
-                           f"got {describe(value)}", dim.span)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, str))
+                or (isinstance(value, int) and value < 1)
+            ):
+                raise fail(
+                    "NL2005",
+                    f"a dim must be a positive integer or a symbolic name, got {describe(value)}",
+                    dim.span,
+                )
             result.append(value)
         return tuple(result)
 
@@ -306,8 +374,11 @@ class Elaborator:
             if isinstance(value, Poison):
                 continue
             if not isinstance(value, Tensor):
-                raise fail("NL2018", f"output `{name.id}` must be a tensor, got {describe(value)}",
-                           name.span)
+                raise fail(
+                    "NL2018",
+                    f"output `{name.id}` must be a tensor, got {describe(value)}",
+                    name.span,
+                )
             if name.id in frame.outputs:
                 raise fail("NL2006", f"`{name.id}` is output twice", name.span)
             frame.outputs[name.id] = value.value
@@ -322,7 +393,8 @@ class Elaborator:
 
     def _assert(self, stmt: ast.Assert, frame: Frame) -> None:
         if not self._condition(stmt.condition, frame) and not isinstance(
-                self.eval(stmt.condition, frame), Poison):
+            self.eval(stmt.condition, frame), Poison
+        ):
             detail = self._explain(stmt.condition, frame)
             message = stmt.message or "assertion failed"
             raise fail("NL3007", f"{message}{detail}", stmt.condition.span)
@@ -336,10 +408,14 @@ class Elaborator:
 
     def _constant_required(self, value: Any, span: Span, wanted: str) -> Failed:
         if isinstance(value, Tensor):
-            return fail("NL2012", f"expected a compile-time value ({wanted}), got a tensor "
-                        f"{format_shape(value.type.shape)}", span,
-                        "tensors are only known when the model runs; use shape(x) or "
-                        "channels(x) for what is known now")
+            return fail(
+                "NL2012",
+                f"expected a compile-time value ({wanted}), got a tensor "
+                f"{format_shape(value.type.shape)}",
+                span,
+                "tensors are only known when the model runs; use shape(x) or "
+                "channels(x) for what is known now",
+            )
         return fail("NL2005", f"expected {wanted}, got {describe(value)}", span)
 
     # ---- expressions ------------------------------------------------------------------
@@ -397,8 +473,11 @@ class Elaborator:
 
     def constant(self, unit: Unit, definition: ast.ConstDef) -> Any:
         if definition in self.constants:
-            raise fail("NL2010", f"constant `{definition.name}` is defined in terms of itself",
-                       definition.span)
+            raise fail(
+                "NL2010",
+                f"constant `{definition.name}` is defined in terms of itself",
+                definition.span,
+            )
         self.constants.append(definition)
         try:
             return self.eval(definition.value, Frame(unit, Scope(()), "const"))
@@ -438,21 +517,34 @@ class Elaborator:
         try:
             return binary(expr.op, left, right)
         except EvalError as exc:
-            raise fail("NL2022" if "division" in str(exc) or "range" in str(exc) else "NL2005",
-                       str(exc), expr.span) from None
+            raise fail(
+                "NL2022" if "division" in str(exc) or "range" in str(exc) else "NL2005",
+                str(exc),
+                expr.span,
+            ) from None
 
     def _index(self, value: Any, index: Any, expr: ast.Index) -> Any:
         if isinstance(value, Poison) or isinstance(index, Poison):
             return POISON
         if isinstance(value, Tensor):
-            raise fail("NL2012", "a tensor cannot be indexed at compile time", expr.span,
-                       "use select(axis, index) or split(...) to take part of a tensor")
-        if not isinstance(value, (list, tuple, str)) or isinstance(index, bool) or not isinstance(
-                index, int):
-            raise fail("NL2005", f"cannot index {describe(value)} with {describe(index)}", expr.span)
+            raise fail(
+                "NL2012",
+                "a tensor cannot be indexed at compile time",
+                expr.span,
+                "use select(axis, index) or split(...) to take part of a tensor",
+            )
+        if (
+            not isinstance(value, (list, tuple, str))
+            or isinstance(index, bool)
+            or not isinstance(index, int)
+        ):
+            raise fail(
+                "NL2005", f"cannot index {describe(value)} with {describe(index)}", expr.span
+            )
         if not -len(value) <= index < len(value):
-            raise fail("NL2022", f"index {index} is out of range for length {len(value)}",
-                       expr.index.span)
+            raise fail(
+                "NL2022", f"index {index} is out of range for length {len(value)}", expr.index.span
+            )
         return value[index]
 
     # ---- calls, stages and layer application -------------------------------------------
@@ -466,8 +558,11 @@ class Elaborator:
         return args, kwargs
 
     def _call(self, call: ast.Call, frame: Frame) -> Any:
-        if frame.symbols and isinstance(call.func, ast.Name) and self._lookup(
-                call.func.id, frame, call.func.span) is None:
+        if (
+            frame.symbols
+            and isinstance(call.func, ast.Name)
+            and self._lookup(call.func.id, frame, call.func.span) is None
+        ):
             from netlang.train_spec import Call
 
             args, kwargs = self._arguments(call, frame)
@@ -485,8 +580,9 @@ class Elaborator:
                 return func.function(*args, **kwargs)
             except (BuiltinError, TypeError) as exc:
                 raise fail("NL2005", f"{func.name}: {exc}", call.span) from None
-        layer = self._layer(func, call.func.span,
-                            call.func.id if isinstance(call.func, ast.Name) else None)
+        layer = self._layer(
+            func, call.func.span, call.func.id if isinstance(call.func, ast.Name) else None
+        )
         inputs: list[Tensor] = []
         while args and _tensors(args[0]) is not None:  # leading tensors: apply now
             inputs.extend(_tensors(args.pop(0)) or [])
@@ -501,29 +597,45 @@ class Elaborator:
         if isinstance(value, BlockRef):
             return Layer(value.definition.name, span, block=value)
         if isinstance(value, _ModelRef):
-            raise fail("NL2018", f"model `{value.name}` cannot be used as a layer", span,
-                       "define the reusable part as a `block`")
-        hint = (f"`{name}` is a variable or parameter here, hiding the layer `{name}`; rename it"
-                if name in REGISTRY else None)
+            raise fail(
+                "NL2018",
+                f"model `{value.name}` cannot be used as a layer",
+                span,
+                "define the reusable part as a `block`",
+            )
+        hint = (
+            f"`{name}` is a variable or parameter here, hiding the layer `{name}`; rename it"
+            if name in REGISTRY
+            else None
+        )
         raise fail("NL2018", f"expected a layer or block, got {describe(value)}", span, hint)
 
-    def _with_arguments(self, layer: Layer, args: list[Any], kwargs: dict[str, Any],
-                        call: ast.Call) -> Layer:
+    def _with_arguments(
+        self, layer: Layer, args: list[Any], kwargs: dict[str, Any], call: ast.Call
+    ) -> Layer:
         if layer.args or layer.kwargs:
             if args or kwargs:
                 raise fail("NL2017", f"`{layer.name}` already has its arguments", call.span)
             return layer
-        spans = tuple(a.span for a in call.args[len(call.args) - len(args):])
-        return Layer(layer.name, call.span, tuple(args), spans, kwargs,
-                     {k.name: k.span for k in call.keywords}, layer.block)
+        spans = tuple(a.span for a in call.args[len(call.args) - len(args) :])
+        return Layer(
+            layer.name,
+            call.span,
+            tuple(args),
+            spans,
+            kwargs,
+            {k.name: k.span for k in call.keywords},
+            layer.block,
+        )
 
     def _stage(self, stage: ast.Stage, value: Any, frame: Frame) -> Any:
         inputs = _tensors(value)
         if isinstance(value, Poison) or (inputs is not None and not inputs):
             return POISON
         if inputs is None:
-            raise fail("NL2018", f"`->` needs a tensor on its left, got {describe(value)}",
-                       stage.span)
+            raise fail(
+                "NL2018", f"`->` needs a tensor on its left, got {describe(value)}", stage.span
+            )
         body = stage.body
         if isinstance(body, ast.Group):
             name = frame.scope.name(stage.label, stage.label_span)
@@ -533,8 +645,15 @@ class Elaborator:
             return value
         if isinstance(body, ast.Name):
             layer = self._layer(self._name(body.id, body.span, frame), body.span, body.id)
-            layer = Layer(layer.name, body.span, layer.args, layer.arg_spans, layer.kwargs,
-                          layer.kwarg_spans, layer.block)
+            layer = Layer(
+                layer.name,
+                body.span,
+                layer.args,
+                layer.arg_spans,
+                layer.kwargs,
+                layer.kwarg_spans,
+                layer.block,
+            )
         else:
             func = self._name(body.func.id, body.func.span, frame)  # type: ignore[union-attr]
             layer = self._layer(func, body.func.span, body.func.id)  # type: ignore[union-attr]
@@ -562,26 +681,43 @@ class Elaborator:
         finally:
             frame.scope = outer
 
-    def _apply(self, layer: Layer, inputs: list[Tensor], label: str | None,
-               label_span: Span | None, span: Span, frame: Frame) -> Any:
+    def _apply(
+        self,
+        layer: Layer,
+        inputs: list[Tensor],
+        label: str | None,
+        label_span: Span | None,
+        span: Span,
+        frame: Frame,
+    ) -> Any:
         if layer.block is not None:
             return self._instantiate(layer, inputs, label, label_span, span, frame)
         return self._apply_op(layer, inputs, label, label_span, span, frame)
 
-    def _apply_op(self, layer: Layer, inputs: list[Tensor], label: str | None,
-                  label_span: Span | None, span: Span, frame: Frame) -> Any:
+    def _apply_op(
+        self,
+        layer: Layer,
+        inputs: list[Tensor],
+        label: str | None,
+        label_span: Span | None,
+        span: Span,
+        frame: Frame,
+    ) -> Any:
         spec = REGISTRY[layer.name]
         try:
             attrs = bind(spec, list(layer.args), dict(layer.kwargs))
         except AttrError as exc:
-            raise fail(exc.code, exc.message, self._arg_span(layer, exc.arg, span), exc.hint) from None
+            raise fail(
+                exc.code, exc.message, self._arg_span(layer, exc.arg, span), exc.hint
+            ) from None
         name = frame.scope.name(label, label_span)
         assert self.builder is not None
         if len(self.builder.nodes) >= MAX_NODES:
             raise fail("NL2023", f"the model has more than {MAX_NODES} layers", span)
         try:
-            outputs = self.builder.apply(layer.name, [t.value for t in inputs], attrs, name, span,
-                                         bound=True)
+            outputs = self.builder.apply(
+                layer.name, [t.value for t in inputs], attrs, name, span, bound=True
+            )
         except ShapeError as exc:
             raise fail(exc.code, exc.message, span, exc.hint) from None
         types = self.builder.types
@@ -596,20 +732,35 @@ class Elaborator:
             return layer.kwarg_spans[arg]
         return default
 
-    def _instantiate(self, layer: Layer, inputs: list[Tensor], label: str | None,
-                     label_span: Span | None, span: Span, frame: Frame) -> Any:
+    def _instantiate(
+        self,
+        layer: Layer,
+        inputs: list[Tensor],
+        label: str | None,
+        label_span: Span | None,
+        span: Span,
+        frame: Frame,
+    ) -> Any:
         assert layer.block is not None
         definition, unit = layer.block.definition, layer.block.unit
         if any(name == definition.name for name, _ in self.instantiations):
             chain = " -> ".join([*(n for n, _ in self.instantiations), definition.name])
-            raise fail("NL2010", f"block `{definition.name}` uses itself ({chain})", span,
-                       "blocks cannot be recursive; unroll it with `for`")
+            raise fail(
+                "NL2010",
+                f"block `{definition.name}` uses itself ({chain})",
+                span,
+                "blocks cannot be recursive; unroll it with `for`",
+            )
         if len(self.instantiations) >= MAX_DEPTH:
             raise fail("NL2010", "blocks are nested too deeply", span)
         if len(inputs) != len(definition.inputs):
             want = len(definition.inputs)
-            raise fail("NL2011", f"block `{definition.name}` takes {want} input tensor"
-                       f"{'s' if want != 1 else ''}, got {len(inputs)}", span)
+            raise fail(
+                "NL2011",
+                f"block `{definition.name}` takes {want} input tensor"
+                f"{'s' if want != 1 else ''}, got {len(inputs)}",
+                span,
+            )
         inner = Frame(unit, Scope(tuple(frame.scope.name(label, label_span).split("."))), "block")
         self._bind_block_params(layer, definition, inner)
         for param, tensor in zip(definition.inputs, inputs):
@@ -621,8 +772,12 @@ class Elaborator:
             self.instantiations.pop()
         self._warn_unused(inner)
         if inner.returned is None:
-            raise fail("NL2019", f"block `{definition.name}` returns nothing", span,
-                       "end the block with `return NAME`")
+            raise fail(
+                "NL2019",
+                f"block `{definition.name}` returns nothing",
+                span,
+                "end the block with `return NAME`",
+            )
         values = inner.returned
         return values[0] if len(values) == 1 else values
 
@@ -630,30 +785,42 @@ class Elaborator:
         params = definition.params
         names = [p.name for p in params]
         if len(layer.args) > len(params):
-            raise fail("NL2017", f"block `{definition.name}` takes {len(params)} argument"
-                       f"{'s' if len(params) != 1 else ''}, got {len(layer.args)}", layer.span)
+            raise fail(
+                "NL2017",
+                f"block `{definition.name}` takes {len(params)} argument"
+                f"{'s' if len(params) != 1 else ''}, got {len(layer.args)}",
+                layer.span,
+            )
         given = dict(zip(names, zip(layer.args, layer.arg_spans or [layer.span] * len(layer.args))))
         for key, value in layer.kwargs.items():
             span = layer.kwarg_spans.get(key, layer.span)
             if key not in names:
-                raise fail("NL2003", f"block `{definition.name}` has no parameter `{key}`", span,
-                           did_you_mean(key, names) or f"parameters: {', '.join(names) or 'none'}")
+                raise fail(
+                    "NL2003",
+                    f"block `{definition.name}` has no parameter `{key}`",
+                    span,
+                    did_you_mean(key, names) or f"parameters: {', '.join(names) or 'none'}",
+                )
             given[key] = (value, span)
         for param in params:
             if param.name in given:
                 value, span = given[param.name]
                 self._check_param_type(param, value, span)
             elif param.default is None:
-                raise fail("NL2004", f"block `{definition.name}` is missing its argument "
-                           f"`{param.name}`", layer.span)
+                raise fail(
+                    "NL2004",
+                    f"block `{definition.name}` is missing its argument `{param.name}`",
+                    layer.span,
+                )
             else:
                 value = self._param_default(param, inner)
             inner.variables[param.name] = value
 
     def _param_default(self, param: ast.Param, frame: Frame) -> Any:
         if param.default is None:
-            raise fail("NL2004", f"parameter `{param.name}` has no default; give it a value",
-                       param.span)
+            raise fail(
+                "NL2004", f"parameter `{param.name}` has no default; give it a value", param.span
+            )
         value = self.eval(param.default, frame)
         self._check_param_type(param, value, param.default.span)
         return value
@@ -664,19 +831,31 @@ class Elaborator:
             return
         wanted = PARAM_TYPES.get(param.type)
         if wanted is None:
-            raise fail("NL2005", f"unknown parameter type `{param.type}`", param.span,
-                       did_you_mean(param.type, PARAM_TYPES) or
-                       f"types: {', '.join(PARAM_TYPES)}")
+            raise fail(
+                "NL2005",
+                f"unknown parameter type `{param.type}`",
+                param.span,
+                did_you_mean(param.type, PARAM_TYPES) or f"types: {', '.join(PARAM_TYPES)}",
+            )
         if isinstance(value, bool) and param.type != "bool" or not isinstance(value, wanted):
-            raise fail("NL2005", f"parameter `{param.name}` is declared `{param.type}`, got "
-                       f"{describe(value)}", span)
+            raise fail(
+                "NL2005",
+                f"parameter `{param.name}` is declared `{param.type}`, got {describe(value)}",
+                span,
+            )
 
     def _warn_unused(self, frame: Frame) -> None:
         used = frame.read | set(frame.outputs)
         for name, span in frame.tensor_defs.items():
             if name not in used:
-                self.report(warning("NL2013", f"tensor `{name}` is never used", span,
-                                    hint="remove it, or `output` it"))
+                self.report(
+                    warning(
+                        "NL2013",
+                        f"tensor `{name}` is never used",
+                        span,
+                        hint="remove it, or `output` it",
+                    )
+                )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Compile-time arithmetic: operators on constants, with `.net` error messages instead of Python's."""
+"""Compile-time arithmetic: operators on constants, with `.net` error messages instead of
+Python's."""
 
 from __future__ import annotations
 
@@ -9,10 +10,23 @@ from netlang.semantics.builtins import MAX_LENGTH
 
 LIMIT = 2**62  # integers beyond this are surely a mistake, and would make shapes absurd
 
-_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-          "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
-_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-            ">": operator.gt, ">=": operator.ge}
+_ARITH = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+    "**": operator.pow,
+}
+_COMPARE = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 class EvalError(Exception):
@@ -29,7 +43,12 @@ def binary(op: str, left: Any, right: Any) -> Any:
         return compare(op, left, right)
     if op == "+" and type(left) is type(right) and isinstance(left, (list, str)):
         return _sized(left + right)
-    if op == "*" and isinstance(left, list) and isinstance(right, int) and not isinstance(right, bool):
+    if (
+        op == "*"
+        and isinstance(left, list)
+        and isinstance(right, int)
+        and not isinstance(right, bool)
+    ):
         if len(left) * max(right, 0) > MAX_LENGTH:
             raise EvalError(f"list of {len(left) * right} items is too long")
         return left * right

@@ -36,8 +36,12 @@ class Scope:
         if label is None:
             return ".".join((*self.path, str(index)))
         if label in self.labels:
-            raise fail("NL2007", f"layer name `{label}` is used twice in this scope", span,
-                       "give each layer in a scope its own name")
+            raise fail(
+                "NL2007",
+                f"layer name `{label}` is used twice in this scope",
+                span,
+                "give each layer in a scope its own name",
+            )
         self.labels.add(label)
         return ".".join((*self.path, label))
 

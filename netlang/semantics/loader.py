@@ -1,4 +1,5 @@
-"""Loading: a root file and its imports -> a `Unit` per file, with namespaces and load diagnostics."""
+"""Loading: a root file and its imports -> a `Unit` per file, with namespaces and load
+diagnostics."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class Unit:
     trains: list[ast.TrainDef] = field(default_factory=list)
     # name -> (defining unit, definition); includes imported names
     namespace: dict[str, tuple[Unit, ast.ModelDef | ast.BlockDef | ast.ConstDef]] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
 
 
 def stdlib_names() -> list[str]:
@@ -73,9 +75,16 @@ class Loader:
             else:
                 previous = unit.definitions.get(item.name)
                 if previous is not None:
-                    self.sink.report(error(
-                        "NL2006", f"`{item.name}` is defined twice", header_span(unit.source, item),
-                        secondary=[Label(header_span(unit.source, previous), "first defined here")]))
+                    self.sink.report(
+                        error(
+                            "NL2006",
+                            f"`{item.name}` is defined twice",
+                            header_span(unit.source, item),
+                            secondary=[
+                                Label(header_span(unit.source, previous), "first defined here")
+                            ],
+                        )
+                    )
                     continue
                 unit.definitions[item.name] = item
                 unit.namespace[item.name] = (unit, item)
@@ -88,12 +97,14 @@ class Loader:
                 hint = f"there is no file {name}"
             else:
                 hint = did_you_mean(item.path, stdlib_names()) or (
-                    "standard-library names: " + ", ".join(stdlib_names()))
-            self.sink.report(error("NL2008", f"cannot find import \"{item.path}\"", item.span,
-                                   hint=hint))
+                    "standard-library names: " + ", ".join(stdlib_names())
+                )
+            self.sink.report(
+                error("NL2008", f'cannot find import "{item.path}"', item.span, hint=hint)
+            )
             return
         if name in self._stack:
-            cycle = " -> ".join([*self._stack[self._stack.index(name):], name])
+            cycle = " -> ".join([*self._stack[self._stack.index(name) :], name])
             self.sink.report(error("NL2009", f"import cycle: {cycle}", item.span))
             return
         imported = self.load_source(SourceFile(name, text))
@@ -104,9 +115,14 @@ class Loader:
             if clash is None:
                 unit.namespace[key] = (imported, definition)
             elif clash[0] is not unit and clash[1] is not definition:
-                self.sink.report(error("NL2006", f"`{key}` is imported twice, from "
-                                       f"{clash[0].source.name} and {imported.source.name}",
-                                       item.span))
+                self.sink.report(
+                    error(
+                        "NL2006",
+                        f"`{key}` is imported twice, from "
+                        f"{clash[0].source.name} and {imported.source.name}",
+                        item.span,
+                    )
+                )
 
     @staticmethod
     def _resolve(importer: str, path: str) -> str:
@@ -118,7 +134,7 @@ class Loader:
     @staticmethod
     def _read(name: str) -> str | None:
         if name.startswith(STDLIB_PREFIX):
-            return read_stdlib(name[len(STDLIB_PREFIX):].removesuffix(".net"))
+            return read_stdlib(name[len(STDLIB_PREFIX) :].removesuffix(".net"))
         path = Path(name)
         return path.read_text(encoding="utf-8") if path.is_file() else None
 

@@ -17,11 +17,16 @@ from netlang.summary import summarize
 Rebuild = Callable[[dict[str, tuple[int, ...]]], Graph | None]
 
 
-def run_tests(graph: Graph, tests: list[ast.TestBlock], unit: Unit, sink: DiagnosticSink,
-              rebuild: Rebuild) -> None:
+def run_tests(
+    graph: Graph, tests: list[ast.TestBlock], unit: Unit, sink: DiagnosticSink, rebuild: Rebuild
+) -> None:
     totals = summarize(graph).totals
-    facts = {"params": totals["params"], "trainable": totals["trainable"],
-             "macs": totals["macs"], "layers": len(graph.nodes)}
+    facts = {
+        "params": totals["params"],
+        "trainable": totals["trainable"],
+        "macs": totals["macs"],
+        "layers": len(graph.nodes),
+    }
     frame = Frame(unit, Scope(()), "test", variables={**graph.arguments, **facts})
     elaborator = Elaborator(unit, sink)
     for block in tests:
@@ -48,14 +53,30 @@ def _check(item: ast.TestCheck, elaborator: Elaborator, frame: Frame, sink: Diag
     sink.report(error("NL3008", "test failed" + detail, item.span))
 
 
-def _shapes(item: ast.TestShapes, graph: Graph, elaborator: Elaborator, frame: Frame,
-            sink: DiagnosticSink, rebuild: Rebuild) -> None:
+def _shapes(
+    item: ast.TestShapes,
+    graph: Graph,
+    elaborator: Elaborator,
+    frame: Frame,
+    sink: DiagnosticSink,
+    rebuild: Rebuild,
+) -> None:
     given = [_shape(elaborator.eval(e, frame)) for e in item.inputs]
     wanted = [_shape(elaborator.eval(e, frame)) for e in item.outputs]
-    if None in given or None in wanted or len(given) != len(graph.inputs) or len(wanted) != len(
-            graph.outputs):
-        sink.report(error("NL3008", f"a shape test needs {len(graph.inputs)} input and "
-                          f"{len(graph.outputs)} output shapes, as lists of integers", item.span))
+    if (
+        None in given
+        or None in wanted
+        or len(given) != len(graph.inputs)
+        or len(wanted) != len(graph.outputs)
+    ):
+        sink.report(
+            error(
+                "NL3008",
+                f"a shape test needs {len(graph.inputs)} input and "
+                f"{len(graph.outputs)} output shapes, as lists of integers",
+                item.span,
+            )
+        )
         return
     shapes = {v.name: s for v, s in zip(graph.inputs, given) if s is not None}
     built = rebuild(shapes)
@@ -63,13 +84,22 @@ def _shapes(item: ast.TestShapes, graph: Graph, elaborator: Elaborator, frame: F
         return
     for value, want in zip(built.outputs, wanted):
         if value.type.shape != want:
-            sink.report(error("NL3008", f"test failed: output `{value.name}` has shape "
-                              f"{format_shape(value.type.shape)}, expected "
-                              f"{format_shape(tuple(want or ()))}", item.span))
+            sink.report(
+                error(
+                    "NL3008",
+                    f"test failed: output `{value.name}` has shape "
+                    f"{format_shape(value.type.shape)}, expected "
+                    f"{format_shape(tuple(want or ()))}",
+                    item.span,
+                )
+            )
 
 
 def _shape(value: Any) -> tuple[int, ...] | None:
-    if isinstance(value, list) and value and all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
         return tuple(value)
     return None

@@ -19,8 +19,9 @@ _PLAIN = {"int": int, "float": (int, float), "bool": bool, "str": str, "list": l
 LISTS = {"regularize", "augment"}  # keys that take one call or a list of calls
 
 
-def elaborate_train(train: ast.TrainDef, unit: Unit, arguments: dict[str, Any],
-                    sink: DiagnosticSink) -> TrainSpec:
+def elaborate_train(
+    train: ast.TrainDef, unit: Unit, arguments: dict[str, Any], sink: DiagnosticSink
+) -> TrainSpec:
     """Evaluate a train section with the model's arguments in scope; unknown names are symbols."""
     elaborator = Elaborator(unit, sink)
     frame = Frame(unit, Scope(()), "train", variables=dict(arguments), symbols=True)
@@ -29,8 +30,14 @@ def elaborate_train(train: ast.TrainDef, unit: Unit, arguments: dict[str, Any],
     return spec
 
 
-def _entries(items: tuple[ast.TrainEntry | ast.StageDef, ...], elaborator: Elaborator,
-             frame: Frame, spec: TrainSpec, sink: DiagnosticSink, top: bool) -> dict[str, Any]:
+def _entries(
+    items: tuple[ast.TrainEntry | ast.StageDef, ...],
+    elaborator: Elaborator,
+    frame: Frame,
+    spec: TrainSpec,
+    sink: DiagnosticSink,
+    top: bool,
+) -> dict[str, Any]:
     entries: dict[str, Any] = {}
     for item in items:
         try:
@@ -58,14 +65,19 @@ def _check(item: ast.TrainEntry, value: Any) -> Any:
     rule = SCHEMA.get(item.key)
     span = item.span
     if rule is None:
-        raise fail("NL2015", f"unknown train setting `{item.key}`", span,
-                   did_you_mean(item.key, SCHEMA) or "settings: " + ", ".join(sorted(SCHEMA)))
+        raise fail(
+            "NL2015",
+            f"unknown train setting `{item.key}`",
+            span,
+            did_you_mean(item.key, SCHEMA) or "settings: " + ", ".join(sorted(SCHEMA)),
+        )
     if isinstance(rule, str):
         wanted = _PLAIN[rule]
         if isinstance(value, bool) and rule not in ("bool",) or not isinstance(value, wanted):
             if not (rule == "dict" and isinstance(value, Call)):
-                raise fail("NL2005", f"`{item.key}` takes {_article(rule)}, got {describe(value)}",
-                           span)
+                raise fail(
+                    "NL2005", f"`{item.key}` takes {_article(rule)}, got {describe(value)}", span
+                )
         return value
     calls = value if item.key in LISTS and isinstance(value, list) else [value]
     for call in calls:
@@ -80,23 +92,44 @@ def _check_call(key: str, call: Any, table: dict[str, tuple[str, ...]], span: Sp
         raise fail("NL2005", f"`{key}` takes one of {', '.join(table)}, got {describe(call)}", span)
     where = call.span or span
     if call.name not in table:
-        raise fail("NL2015", f"unknown {key} `{call.name}`", where,
-                   did_you_mean(call.name, table) or f"choose one of {', '.join(table)}")
+        raise fail(
+            "NL2015",
+            f"unknown {key} `{call.name}`",
+            where,
+            did_you_mean(call.name, table) or f"choose one of {', '.join(table)}",
+        )
     params = table[call.name]
     if len(call.args) > len(params):
-        raise fail("NL2017", f"{call.name} takes at most {len(params)} positional argument"
-                   f"{'s' if len(params) != 1 else ''}, got {len(call.args)}", where)
+        raise fail(
+            "NL2017",
+            f"{call.name} takes at most {len(params)} positional argument"
+            f"{'s' if len(params) != 1 else ''}, got {len(call.args)}",
+            where,
+        )
     for name in call.kwargs:
         if name not in params:
-            raise fail("NL2003", f"{call.name} has no argument `{name}`", where,
-                       did_you_mean(name, params) or
-                       (f"{call.name} takes: {', '.join(params)}" if params else
-                        f"{call.name} takes no arguments"))
+            raise fail(
+                "NL2003",
+                f"{call.name} has no argument `{name}`",
+                where,
+                did_you_mean(name, params)
+                or (
+                    f"{call.name} takes: {', '.join(params)}"
+                    if params
+                    else f"{call.name} takes no arguments"
+                ),
+            )
 
 
 def _article(kind: str) -> str:
-    return {"int": "an integer", "float": "a number", "bool": "`true` or `false`",
-            "str": "a string", "list": "a list", "dict": "named values"}[kind]
+    return {
+        "int": "an integer",
+        "float": "a number",
+        "bool": "`true` or `false`",
+        "str": "a string",
+        "list": "a list",
+        "dict": "named values",
+    }[kind]
 
 
 def check_train_targets(unit: Unit, sink: DiagnosticSink) -> dict[str, ast.TrainDef]:
@@ -105,10 +138,18 @@ def check_train_targets(unit: Unit, sink: DiagnosticSink) -> dict[str, ast.Train
     models = [n for n, (_, d) in unit.namespace.items() if isinstance(d, ast.ModelDef)]
     for train in unit.trains:
         if train.model not in models:
-            sink.report(error("NL2014", f"train section for unknown model `{train.model}`",
-                              train.span, hint=did_you_mean(train.model, models)))
+            sink.report(
+                error(
+                    "NL2014",
+                    f"train section for unknown model `{train.model}`",
+                    train.span,
+                    hint=did_you_mean(train.model, models),
+                )
+            )
         elif train.model in sections:
-            sink.report(error("NL2006", f"model `{train.model}` has two train sections", train.span))
+            sink.report(
+                error("NL2006", f"model `{train.model}` has two train sections", train.span)
+            )
         else:
             sections[train.model] = train
     return sections

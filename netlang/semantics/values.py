@@ -1,4 +1,5 @@
-"""Compile-time values the elaborator computes with: constants are plain Python values; these are the rest."""
+"""Compile-time values the elaborator computes with: constants are plain Python values; these
+are the rest."""
 
 from __future__ import annotations
 

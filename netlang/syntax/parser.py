@@ -19,19 +19,37 @@ from netlang.syntax import ast
 
 # Human names for terminals in "expected ..." messages.
 TOKEN_NAMES = {
-    "NAME": "a name", "KWARG": "a name", "INT": "an integer", "FLOAT": "a number",
-    "STRING": "a string", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`",
-    "LBRACE": "`{`", "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`",
-    "SEMICOLON": "`;`", "__ANON_0": "`->`", "COMPARE": "a comparison", "ADD_OP": "`+` or `-`",
-    "MUL_OP": "`*` or `/`", "$END": "end of file",
+    "NAME": "a name",
+    "KWARG": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "COMMA": "`,`",
+    "COLON": "`:`",
+    "EQUAL": "`=`",
+    "SEMICOLON": "`;`",
+    "__ANON_0": "`->`",
+    "COMPARE": "a comparison",
+    "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*` or `/`",
+    "$END": "end of file",
 }
 
 
 @cache
 def _parser() -> lark.Lark:
     grammar = resources.files("netlang").joinpath("grammar/netlang.lark").read_text()
-    options: dict[str, Any] = {"parser": "lalr", "propagate_positions": True,
-                               "maybe_placeholders": True}
+    options: dict[str, Any] = {
+        "parser": "lalr",
+        "propagate_positions": True,
+        "maybe_placeholders": True,
+    }
     cache_file = _cache_file(grammar)
     if cache_file is not None:
         try:
@@ -79,7 +97,7 @@ def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
             if resume is None:
                 return None, errors
             # Blank out what was parsed (keeping newlines), so positions stay the file's own.
-            text = re.sub(r"[^\n]", " ", text[:resume.start()]) + text[resume.start():]
+            text = re.sub(r"[^\n]", " ", text[: resume.start()]) + text[resume.start() :]
             continue
         return (None, errors) if errors else (_ToAst(source).transform(tree), [])
 
@@ -89,23 +107,41 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else "?"
         hint = "strings use double quotes" if char == "'" else None
-        return error("NL1001", f"unexpected character `{char}`",
-                     source.span(line, column, line, column + 1), hint=hint)
+        return error(
+            "NL1001",
+            f"unexpected character `{char}`",
+            source.span(line, column, line, column + 1),
+            hint=hint,
+        )
     token = getattr(exc, "token", None)
-    if isinstance(exc, lark.exceptions.UnexpectedEOF) or (token is not None and token.type == "$END"):
+    if isinstance(exc, lark.exceptions.UnexpectedEOF) or (
+        token is not None and token.type == "$END"
+    ):
         last = source.text.rstrip().splitlines() or [""]
         end_line, end_column = len(last), len(last[-1]) + 1
-        return error("NL1003", "unexpected end of file",
-                     source.span(end_line, end_column, end_line, end_column + 1),
-                     hint=_eof_hint(source.text))
+        return error(
+            "NL1003",
+            "unexpected end of file",
+            source.span(end_line, end_column, end_line, end_column + 1),
+            hint=_eof_hint(source.text),
+        )
     assert token is not None
     expected = sorted({_describe(t) for t in getattr(exc, "expected", ())})
     width = max(1, len(str(token)))
     hint = _token_hint(str(token), expected)
     if hint is None and 0 < len(expected) <= 5:
-        hint = "expected " + ", ".join(expected[:-1]) + (" or " if len(expected) > 1 else "") + expected[-1]
-    return error("NL1002", f"unexpected `{token}`", source.span(line, column, line, column + width),
-                 hint=hint)
+        hint = (
+            "expected "
+            + ", ".join(expected[:-1])
+            + (" or " if len(expected) > 1 else "")
+            + expected[-1]
+        )
+    return error(
+        "NL1002",
+        f"unexpected `{token}`",
+        source.span(line, column, line, column + width),
+        hint=hint,
+    )
 
 
 def _describe(terminal: str) -> str:
@@ -162,8 +198,12 @@ class _ToAst(Transformer[Token, Any]):
         return self.source.span(meta.line, meta.column, meta.end_line, meta.end_column)
 
     def _tok(self, token: Token) -> Span:
-        return self.source.span(token.line, token.column, token.end_line or token.line,
-                                token.end_column or token.column + len(token))
+        return self.source.span(
+            token.line,
+            token.column,
+            token.end_line or token.line,
+            token.end_column or token.column + len(token),
+        )
 
     # ---- top level
     def start(self, meta: Any, items: list[ast.Definition]) -> ast.Module:
@@ -215,8 +255,9 @@ class _ToAst(Transformer[Token, Any]):
         return str(c[0]), tuple(d for d in c[1:] if d is not None)
 
     def shape_annotation(self, meta: Any, c: list[Any]) -> ast.ShapeAnnotation:
-        return ast.ShapeAnnotation(self._span(meta), str(c[0]) if c[0] else None,
-                                   tuple(d for d in c[1:] if d is not None))
+        return ast.ShapeAnnotation(
+            self._span(meta), str(c[0]) if c[0] else None, tuple(d for d in c[1:] if d is not None)
+        )
 
     def output_decl(self, meta: Any, c: list[Token]) -> ast.OutputDecl:
         return ast.OutputDecl(self._span(meta), tuple(ast.Name(self._tok(t), str(t)) for t in c))
@@ -282,8 +323,12 @@ class _ToAst(Transformer[Token, Any]):
 
     def stage(self, meta: Any, c: list[Any]) -> ast.Stage:
         label = c[0]
-        return ast.Stage(self._span(meta), str(label) if label else None,
-                         self._tok(label) if label else None, c[1])
+        return ast.Stage(
+            self._span(meta),
+            str(label) if label else None,
+            self._tok(label) if label else None,
+            c[1],
+        )
 
     def stage_name(self, meta: Any, c: list[Token]) -> ast.Name:
         return ast.Name(self._span(meta), str(c[0]))
@@ -299,10 +344,14 @@ class _ToAst(Transformer[Token, Any]):
         args, keywords = c[1] or ((), ())
         return ast.Call(self._span(meta), c[0], args, keywords)
 
-    def arguments(self, meta: Any, c: list[Any]) -> tuple[tuple[ast.Expr, ...], tuple[ast.Keyword, ...]]:
+    def arguments(
+        self, meta: Any, c: list[Any]
+    ) -> tuple[tuple[ast.Expr, ...], tuple[ast.Keyword, ...]]:
         items = [x for x in c if x is not None]
-        return (tuple(x for x in items if not isinstance(x, ast.Keyword)),
-                tuple(x for x in items if isinstance(x, ast.Keyword)))
+        return (
+            tuple(x for x in items if not isinstance(x, ast.Keyword)),
+            tuple(x for x in items if isinstance(x, ast.Keyword)),
+        )
 
     def keyword(self, meta: Any, c: list[Any]) -> ast.Keyword:
         return ast.Keyword(self._span(meta), str(c[0]), c[1])

@@ -25,8 +25,10 @@ STATE = "state.pt"
 
 def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A detached CPU copy of the module's state_dict (the in-memory 'best weights')."""
-    return {name: tensor.detach().to("cpu", copy=True).contiguous()
-            for name, tensor in module.state_dict().items()}
+    return {
+        name: tensor.detach().to("cpu", copy=True).contiguous()
+        for name, tensor in module.state_dict().items()
+    }
 
 
 def save_weights(path: Path, weights: dict[str, torch.Tensor]) -> None:

@@ -17,8 +17,17 @@ from netlang.train_spec import Call, Stage, TrainSpec, to_json
 # Metrics the loop records each epoch; any of them may be monitored.
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 # What a `stage { ... }` may set; everything else holds for the whole run.
-STAGE_KEYS = ("epochs", "optimizer", "lr", "schedule", "freeze", "unfreeze", "lr_mult", "bn",
-              "early_stop")
+STAGE_KEYS = (
+    "epochs",
+    "optimizer",
+    "lr",
+    "schedule",
+    "freeze",
+    "unfreeze",
+    "lr_mult",
+    "bn",
+    "early_stop",
+)
 OVERRIDES = ("epochs", "batch", "lr", "device", "amp", "seed", "out")
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
@@ -115,9 +124,19 @@ class TrainConfig:
 
     def plan(self) -> tuple[StageConfig, ...]:
         """The stages to run in order: the declared ones, or the whole run as one stage."""
-        return self.stages or (StageConfig("main", self.epochs, self.optimizer, self.schedule,
-                                           self.early_stop, self.freeze, self.unfreeze,
-                                           dict(self.lr_mult), self.bn),)
+        return self.stages or (
+            StageConfig(
+                "main",
+                self.epochs,
+                self.optimizer,
+                self.schedule,
+                self.early_stop,
+                self.freeze,
+                self.unfreeze,
+                dict(self.lr_mult),
+                self.bn,
+            ),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (calls as {"call", "args", "kwargs"}), for config.json."""
@@ -139,8 +158,9 @@ def _jsonable(value: Any) -> Any:
     return to_json(value)
 
 
-def resolve_config(spec: TrainSpec | None, model: str,
-                   overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+def resolve_config(
+    spec: TrainSpec | None, model: str, overrides: Mapping[str, Any] | None = None
+) -> TrainConfig:
     """Resolve a train section (or none) and CLI overrides into a checked TrainConfig.
 
     Args:
@@ -156,11 +176,12 @@ def resolve_config(spec: TrainSpec | None, model: str,
     unknown = sorted(set(entries) - set(SCHEMA))
     if unknown:
         raise ValueError(f"unknown train keys: {', '.join(unknown)}")
-    config = TrainConfig(model=model, **{name: build(entries)
-                                         for name, build in _BUILDERS.items()})
+    config = TrainConfig(model=model, **{name: build(entries) for name, build in _BUILDERS.items()})
     if config.replace and config.weights is None:
-        raise ValueError("train.replace names layers to initialise instead of loading, but "
-                         "there is no `weights` to load from")
+        raise ValueError(
+            "train.replace names layers to initialise instead of loading, but "
+            "there is no `weights` to load from"
+        )
     stages = tuple(_stage(entries, stage) for stage in (spec.stages if spec else []))
     if stages:
         config = replace(config, stages=stages, epochs=sum(s.epochs for s in stages))
@@ -171,14 +192,23 @@ def _stage(section: dict[str, Any], stage: Stage) -> StageConfig:
     """A stage's settings: its own entries, the section's for the rest."""
     fixed = sorted(set(stage.entries) - set(STAGE_KEYS))
     if fixed:
-        raise ValueError(f"train: stage {stage.name} sets {', '.join(fixed)}, which holds for "
-                         f"the whole run; a stage may set {', '.join(STAGE_KEYS)}")
+        raise ValueError(
+            f"train: stage {stage.name} sets {', '.join(fixed)}, which holds for "
+            f"the whole run; a stage may set {', '.join(STAGE_KEYS)}"
+        )
     entries = _inherit(section, stage.entries)
     try:
-        return StageConfig(stage.name, _plain("epochs", _positive_int, 10)(entries),
-                           _optimizer(entries), _schedule(entries), _early_stop(entries),
-                           _patterns("freeze")(entries), _patterns("unfreeze")(entries),
-                           _lr_mult(entries), _bn(entries))
+        return StageConfig(
+            stage.name,
+            _plain("epochs", _positive_int, 10)(entries),
+            _optimizer(entries),
+            _schedule(entries),
+            _early_stop(entries),
+            _patterns("freeze")(entries),
+            _patterns("unfreeze")(entries),
+            _lr_mult(entries),
+            _bn(entries),
+        )
     except ValueError as error:
         raise ValueError(f"stage {stage.name}: {error}") from None
 
@@ -211,8 +241,14 @@ def _apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainCon
         epochs = _positive_int("--epochs", given.pop("epochs"))
         stages = tuple(replace(stage, epochs=epochs) for stage in config.stages)
         config = replace(config, stages=stages, epochs=epochs * len(stages))
-    checks = {"epochs": _positive_int, "batch": _positive_int, "seed": _int,
-              "device": _device, "amp": _bool, "out": _str}
+    checks = {
+        "epochs": _positive_int,
+        "batch": _positive_int,
+        "seed": _int,
+        "device": _device,
+        "amp": _bool,
+        "out": _str,
+    }
     return replace(config, **{k: checks[k](f"--{k}", v) for k, v in given.items()})
 
 
@@ -224,12 +260,14 @@ def _bind(key: str, call: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(call, str):
         call = Call(call)
     if not isinstance(call, Call):
-        raise ValueError(f"train.{key} expects a call such as "
-                         f"{next(iter(_table(key)))}(...), got {call!r}")
+        raise ValueError(
+            f"train.{key} expects a call such as {next(iter(_table(key)))}(...), got {call!r}"
+        )
     table = _table(key)
     if call.name not in table:
-        raise ValueError(f"train.{key}: unknown choice {call.name!r}; "
-                         f"expected one of {', '.join(table)}")
+        raise ValueError(
+            f"train.{key}: unknown choice {call.name!r}; expected one of {', '.join(table)}"
+        )
     try:
         return call.name, call.bind(table[call.name])
     except ValueError as error:
@@ -250,8 +288,14 @@ def _optimizer(entries: dict[str, Any]) -> OptimizerConfig:
             raise ValueError("train: the learning rate is given twice (lr and optimizer(lr=...))")
         lr = entries["lr"]
     lr = DEFAULT_LR[name] if lr is None else _positive_float("train.lr", lr)
-    checks = {"momentum": _fraction, "alpha": _fraction, "eps": _positive_float,
-              "weight_decay": _non_negative, "nesterov": _bool, "betas": _betas}
+    checks = {
+        "momentum": _fraction,
+        "alpha": _fraction,
+        "eps": _positive_float,
+        "weight_decay": _non_negative,
+        "nesterov": _bool,
+        "betas": _betas,
+    }
     options = {k: checks[k](f"train.optimizer.{k}", v) for k, v in options.items()}
     if options.get("nesterov") and not options.get("momentum"):
         raise ValueError("train.optimizer: sgd(nesterov=true) needs a momentum > 0")
@@ -264,10 +308,17 @@ def _schedule(entries: dict[str, Any]) -> ScheduleConfig:
         warmup = _positive_int("train.schedule.warmup", options.get("epochs", 1))
         return ScheduleConfig("none", warmup)
     warmup = _non_negative_int("train.schedule.warmup", options.pop("warmup", 0))
-    checks = {"step_size": _positive_int, "gamma": _positive_float, "min_lr": _non_negative,
-              "factor": _fraction, "patience": _non_negative_int, "monitor": _monitor}
-    return ScheduleConfig(name, warmup,
-                          {k: checks[k](f"train.schedule.{k}", v) for k, v in options.items()})
+    checks = {
+        "step_size": _positive_int,
+        "gamma": _positive_float,
+        "min_lr": _non_negative,
+        "factor": _fraction,
+        "patience": _non_negative_int,
+        "monitor": _monitor,
+    }
+    return ScheduleConfig(
+        name, warmup, {k: checks[k](f"train.schedule.{k}", v) for k, v in options.items()}
+    )
 
 
 def _loss(entries: dict[str, Any]) -> LossConfig:
@@ -301,10 +352,12 @@ def _early_stop(entries: dict[str, Any]) -> EarlyStopConfig | None:
     monitor = _monitor("train.early_stop.monitor", options.get("monitor", "val_loss"))
     mode = _mode(monitor, options.get("mode"))
     return EarlyStopConfig(
-        monitor, mode,
+        monitor,
+        mode,
         _non_negative_int("train.early_stop.patience", options.get("patience", 5)),
         _non_negative("train.early_stop.min_delta", options.get("min_delta", 0.0)),
-        _bool("train.early_stop.restore_best", options.get("restore_best", True)))
+        _bool("train.early_stop.restore_best", options.get("restore_best", True)),
+    )
 
 
 def _mode(monitor: str, mode: Any) -> str:
@@ -323,6 +376,7 @@ def _single_call(key: str) -> Any:
             return None
         name, options = _bind(key, entries[key])
         return Call(name, (), options)
+
     return build
 
 
@@ -346,9 +400,11 @@ def _classes(entries: dict[str, Any]) -> tuple[str, ...] | None:
 
 def _patterns(key: str) -> Any:
     """A list of layer patterns (names, prefixes, globs, ranges a..b) -> a tuple of strings."""
+
     def build(entries: dict[str, Any]) -> tuple[str, ...]:
         values = _as_list(entries.get(key, []))
         return tuple(_str(f"train.{key}", value) for value in values)
+
     return build
 
 
@@ -358,10 +414,13 @@ def _lr_mult(entries: dict[str, Any]) -> dict[str, float]:
     if value is None:
         return {}
     if not isinstance(value, Call) or value.args:
-        raise ValueError(f"train.lr_mult expects layer=factor pairs, e.g. `lr_mult fc=10`, "
-                         f"got {value!r}")
-    return {name: _positive_float(f"train.lr_mult.{name}", factor)
-            for name, factor in value.kwargs.items()}
+        raise ValueError(
+            f"train.lr_mult expects layer=factor pairs, e.g. `lr_mult fc=10`, got {value!r}"
+        )
+    return {
+        name: _positive_float(f"train.lr_mult.{name}", factor)
+        for name, factor in value.kwargs.items()
+    }
 
 
 def _bn(entries: dict[str, Any]) -> str:

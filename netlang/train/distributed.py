@@ -63,15 +63,16 @@ class World:
 
     def local_batch(self, batch: int) -> int:
         if batch % self.size:
-            raise ValueError(f"batch {batch} is the global batch and must split evenly across "
-                             f"{self.size} processes: use a multiple of {self.size}")
+            raise ValueError(
+                f"batch {batch} is the global batch and must split evenly across "
+                f"{self.size} processes: use a multiple of {self.size}"
+            )
         return batch // self.size
 
     def describe_batch(self, batch: int) -> str:
         return f"batch {batch} = {self.size} ranks x {self.local_batch(batch)}"
 
-    def wrap(self, module: torch.nn.Module, device: torch.device,
-             sync_bn: bool) -> torch.nn.Module:
+    def wrap(self, module: torch.nn.Module, device: torch.device, sync_bn: bool) -> torch.nn.Module:
         """The module that training steps call: DDP around `module` (whose batch norms become
         synchronised first when `sync_bn`); `module` itself for a lone process."""
         if not self.distributed:
@@ -81,8 +82,10 @@ class World:
         if sync_bn:
             sync_batch_norm(module, device)
         return DistributedDataParallel(
-            module, device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=_outputs(module) != 1)
+            module,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=_outputs(module) != 1,
+        )
 
     def shard(self, dataset: Dataset) -> Dataset:
         """Rank r's every-W-th sample, for evaluation (views, no copy)."""
@@ -90,7 +93,7 @@ class World:
 
         if not self.distributed:
             return dataset
-        return Dataset(dataset.x[self.rank::self.size], dataset.y[self.rank::self.size])
+        return Dataset(dataset.x[self.rank :: self.size], dataset.y[self.rank :: self.size])
 
     def reduce_sums(self, sums: dict[str, float]) -> dict[str, float]:
         """An epoch's running sums over all ranks (the slowest rank's seconds)."""
@@ -107,8 +110,9 @@ class World:
         seen = len(result.targets)
         counted = result.targets.numel() if result.accuracy is not None else 0
         correct = round((result.accuracy or 0.0) * counted)
-        loss, seen, correct, counted = self._all_reduce([result.loss * seen, seen, correct,
-                                                         counted])
+        loss, seen, correct, counted = self._all_reduce(
+            [result.loss * seen, seen, correct, counted]
+        )
         return loss / max(seen, 1), correct / counted if counted else None
 
     def any(self, flag: bool) -> bool:
@@ -138,7 +142,7 @@ class World:
         padded = torch.cat([payload, payload.new_zeros(longest - payload.numel())])
         parts = [self._bytes(longest) for _ in range(self.size)]
         dist.all_gather(parts, padded.to(parts[0].device))
-        return [_from_bytes(part[:int(size)]) for part, size in zip(parts, sizes)]
+        return [_from_bytes(part[: int(size)]) for part, size in zip(parts, sizes)]
 
     def sync_buffers(self, module: torch.nn.Module) -> None:
         """Rank 0's buffers (batch-norm running statistics) on every rank: DDP sends them before
@@ -152,8 +156,11 @@ class World:
         """The resume state rank 0 saves: sums over all ranks, and every rank's RNG state."""
         if not self.distributed:
             return state
-        return {**state, "sums": self.reduce_sums(state["sums"]),
-                "rank_rng": self.gather(state["rng"])}
+        return {
+            **state,
+            "sums": self.reduce_sums(state["sums"]),
+            "rank_rng": self.gather(state["rng"]),
+        }
 
     def adopt_state(self, state: dict[str, Any], seed: int) -> dict[str, Any]:
         """This rank's share of a saved state: its own RNG state (when the saved job had another
@@ -193,8 +200,9 @@ def _to_bytes(value: Any) -> torch.Tensor:
 
 
 def _from_bytes(payload: torch.Tensor) -> Any:
-    return torch.load(io.BytesIO(payload.cpu().numpy().tobytes()), weights_only=True,
-                      map_location="cpu")
+    return torch.load(
+        io.BytesIO(payload.cpu().numpy().tobytes()), weights_only=True, map_location="cpu"
+    )
 
 
 def _outputs(module: torch.nn.Module) -> int:
@@ -244,7 +252,8 @@ def sync_batch_norm(module: torch.nn.Module, device: torch.device) -> torch.nn.M
     for name, child in module.named_children():
         setattr(module, name, sync_batch_norm(child, device))
     if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not isinstance(
-            module, (torch.nn.SyncBatchNorm, _GlobalBatchNorm)):
+        module, (torch.nn.SyncBatchNorm, _GlobalBatchNorm)
+    ):
         return _GlobalBatchNorm.replacing(module)
     return module
 
@@ -276,8 +285,9 @@ class _GlobalBatchNorm(torch.nn.modules.batchnorm._BatchNorm):
         # one all-reduce (and one in backward) of sum, sum of squares and count, in float64
         wide = torch.float64
         count = torch.full((1,), x.numel() // x.shape[1], dtype=wide, device=x.device)
-        sums = _summed(torch.cat([x.sum(dims, dtype=wide), x.square().sum(dims, dtype=wide),
-                                  count]))
+        sums = _summed(
+            torch.cat([x.sum(dims, dtype=wide), x.square().sum(dims, dtype=wide), count])
+        )
         channels, total = x.shape[1], sums[-1]
         mean = sums[:channels] / total
         var = (sums[channels:-1] / total - mean.square()).clamp(min=0)
@@ -295,8 +305,7 @@ class _GlobalBatchNorm(torch.nn.modules.batchnorm._BatchNorm):
         """As torch's batch norm: an exponential average, or the cumulative one (momentum None)."""
         assert self.num_batches_tracked is not None and self.running_var is not None
         self.num_batches_tracked.add_(1)
-        factor = (1.0 / float(self.num_batches_tracked) if self.momentum is None
-                  else self.momentum)
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         self.running_mean.mul_(1 - factor).add_(mean, alpha=factor)
         self.running_var.mul_(1 - factor).add_(unbiased, alpha=factor)
 
@@ -325,10 +334,27 @@ def launch(worker_args: Sequence[str], nproc: int, run_dir: str, *, resume_hint:
     from torch.distributed.launcher.api import elastic_launch
     from torch.distributed.run import config_from_args, parse_args
 
-    args = parse_args(["--nnodes", "1", "--nproc-per-node", str(nproc), "--max-restarts", "0",
-                       "--rdzv-backend", "static", "--master-addr", "127.0.0.1",
-                       "--master-port", str(free_port()), "--local-addr", "127.0.0.1",
-                       "--module", "netlang", *worker_args])
+    args = parse_args(
+        [
+            "--nnodes",
+            "1",
+            "--nproc-per-node",
+            str(nproc),
+            "--max-restarts",
+            "0",
+            "--rdzv-backend",
+            "static",
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(free_port()),
+            "--local-addr",
+            "127.0.0.1",
+            "--module",
+            "netlang",
+            *worker_args,
+        ]
+    )
     os.environ.setdefault("GLOO_SOCKET_IFNAME", _loopback_interface())
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     config, command, command_args = config_from_args(args)
@@ -339,7 +365,8 @@ def launch(worker_args: Sequence[str], nproc: int, run_dir: str, *, resume_hint:
         raise WorkerFailed(
             f"worker rank {rank} (pid {failure.pid}) failed: {_cause(failure)}; the job "
             f"stopped. The last checkpoint in {run_dir} is intact: continue with "
-            f"{resume_hint}") from None
+            f"{resume_hint}"
+        ) from None
     except SignalException:
         raise KeyboardInterrupt from None
 
@@ -363,4 +390,3 @@ def _loopback_interface() -> str:
     """The loopback network interface (gloo binds to it, so a one-host job stays on 127.0.0.1)."""
     names = [name for _, name in socket.if_nameindex()]
     return next((name for name in names if name.startswith("lo")), "lo")
-

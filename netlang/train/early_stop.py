@@ -16,8 +16,9 @@ class EarlyStopping:
     above it for "max"). Training stops once `patience` epochs in a row have not improved.
     """
 
-    def __init__(self, monitor: str, mode: str = "min", patience: int | None = None,
-                 min_delta: float = 0.0) -> None:
+    def __init__(
+        self, monitor: str, mode: str = "min", patience: int | None = None, min_delta: float = 0.0
+    ) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"early stopping mode must be min or max, got {mode!r}")
         self.monitor = monitor

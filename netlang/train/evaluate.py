@@ -29,8 +29,16 @@ def first_output(out: Any) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(module: torch.nn.Module, dataset: Any, *, loss_fn: LossFn, loss_name: str,
-             batch: int, loader: MakeLoader, device: torch.device) -> Evaluation:
+def evaluate(
+    module: torch.nn.Module,
+    dataset: Any,
+    *,
+    loss_fn: LossFn,
+    loss_name: str,
+    batch: int,
+    loader: MakeLoader,
+    device: torch.device,
+) -> Evaluation:
     """Mean loss and accuracy over `dataset` in eval mode; the module's mode is restored after."""
     was_training = module.training
     module.eval()
@@ -50,8 +58,12 @@ def evaluate(module: torch.nn.Module, dataset: Any, *, loss_fn: LossFn, loss_nam
             targets.append(y.cpu())
     finally:
         module.train(was_training)
-    return Evaluation(total / max(seen, 1), correct / counted if counted else None,
-                      torch.cat(predictions) if predictions else None, torch.cat(targets))
+    return Evaluation(
+        total / max(seen, 1),
+        correct / counted if counted else None,
+        torch.cat(predictions) if predictions else None,
+        torch.cat(targets),
+    )
 
 
 def confusion_matrix(evaluation: Evaluation, classes: int) -> list[list[int]]:

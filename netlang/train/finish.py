@@ -21,57 +21,96 @@ if TYPE_CHECKING:
 RESUMABLE_CHANGES = ("epochs", "device", "out")
 
 
-def start_run_dir(run_dir: Path, config: TrainConfig, splits: DataSplits,
-                  source_text: str, metadata: dict[str, Any] | None, resume: bool) -> None:
+def start_run_dir(
+    run_dir: Path,
+    config: TrainConfig,
+    splits: DataSplits,
+    source_text: str,
+    metadata: dict[str, Any] | None,
+    resume: bool,
+) -> None:
     """Create the folders, write source.net and config.json (checked against the old on resume)."""
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     resolved = config.to_json()
     if resume and (run_dir / "config.json").is_file():
         _check_same(json.loads((run_dir / "config.json").read_text())["config"], resolved)
     (run_dir / "source.net").write_text(source_text)
-    sizes = {name: None if getattr(splits, name) is None else len(getattr(splits, name))
-             for name in ("train", "val", "test")}
-    write_json(run_dir / "config.json", {
-        "model": config.model, "config": resolved, "examples": sizes,
-        "classes": None if splits.classes is None else list(splits.classes),
-        "input_shape": list(splits.input_shape), **(metadata or {})})
+    sizes = {
+        name: None if getattr(splits, name) is None else len(getattr(splits, name))
+        for name in ("train", "val", "test")
+    }
+    write_json(
+        run_dir / "config.json",
+        {
+            "model": config.model,
+            "config": resolved,
+            "examples": sizes,
+            "classes": None if splits.classes is None else list(splits.classes),
+            "input_shape": list(splits.input_shape),
+            **(metadata or {}),
+        },
+    )
 
 
 def _check_same(saved: dict[str, Any], resolved: dict[str, Any]) -> None:
-    changed = sorted(k for k in set(saved) | set(resolved)
-                     if k not in RESUMABLE_CHANGES and saved.get(k) != resolved.get(k))
+    changed = sorted(
+        k
+        for k in set(saved) | set(resolved)
+        if k not in RESUMABLE_CHANGES and saved.get(k) != resolved.get(k)
+    )
     if changed:
-        raise ValueError(f"cannot resume: the configuration changed ({', '.join(changed)}); "
-                         "a resumed run must train as the interrupted one did")
+        raise ValueError(
+            f"cannot resume: the configuration changed ({', '.join(changed)}); "
+            "a resumed run must train as the interrupted one did"
+        )
 
 
-def finish_run(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
-               reason: str, log: Log) -> dict[str, Any] | None:
+def finish_run(
+    run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader, reason: str, log: Log
+) -> dict[str, Any] | None:
     """Restore the best weights if asked, draw the curves, evaluate on the test split."""
     stop = run.config.early_stop
     tracker = run.tracker
     if reason == "early_stop":
-        log(f"early stop after epoch {run.epoch}: {tracker.monitor} has not improved for "
-            f"{tracker.wait} epochs (best {tracker.best:.4f} in epoch {tracker.best_epoch})")
+        log(
+            f"early stop after epoch {run.epoch}: {tracker.monitor} has not improved for "
+            f"{tracker.wait} epochs (best {tracker.best:.4f} in epoch {tracker.best_epoch})"
+        )
     if stop is not None and stop.restore_best and run.best is not None:
         run.module.load_state_dict(run.best)
-        log(f"restored the weights of epoch {tracker.best_epoch} "
-            f"({tracker.monitor} {tracker.best:.4f})")
-    plot_curves(run_dir / "curves.png", run.history,
-                tracker.best_epoch if stop is not None else None,
-                run.epoch if reason == "early_stop" else None)
+        log(
+            f"restored the weights of epoch {tracker.best_epoch} "
+            f"({tracker.monitor} {tracker.best:.4f})"
+        )
+    plot_curves(
+        run_dir / "curves.png",
+        run.history,
+        tracker.best_epoch if stop is not None else None,
+        run.epoch if reason == "early_stop" else None,
+    )
     if splits.test is None:
         log("no test split: skipping the test evaluation")
         return None
     return _test(run, splits, run_dir, loader, log)
 
 
-def _test(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
-          log: Log) -> dict[str, Any]:
-    result = evaluate(run.module, splits.test, loss_fn=run.loss_fn, loss_name=run.config.loss.name,
-                      batch=run.config.batch, loader=loader, device=run.device)
-    test: dict[str, Any] = {"loss": result.loss, "accuracy": result.accuracy,
-                            "examples": len(splits.test)}
+def _test(
+    run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader, log: Log
+) -> dict[str, Any]:
+    result = evaluate(
+        run.module,
+        splits.test,
+        loss_fn=run.loss_fn,
+        loss_name=run.config.loss.name,
+        batch=run.config.batch,
+        loader=loader,
+        device=run.device,
+    )
+    test: dict[str, Any] = {
+        "loss": result.loss,
+        "accuracy": result.accuracy,
+        "examples": len(splits.test),
+    }
     accuracy = "" if result.accuracy is None else f", accuracy {100 * result.accuracy:.2f}%"
     log(f"test: loss {result.loss:.4f}{accuracy} on {len(splits.test)} examples")
     if result.predictions is not None:

@@ -27,8 +27,7 @@ from netlang.train.distributed import World
 from netlang.train.early_stop import EarlyStopping
 from netlang.train.evaluate import MakeLoader, evaluate, first_output
 from netlang.train.finish import finish_run, start_run_dir
-from netlang.train.objective import (LossFn, build_loss, count_correct, penalised_weights,
-                                     penalty)
+from netlang.train.objective import LossFn, build_loss, count_correct, penalised_weights, penalty
 from netlang.train.optim import LRSchedule, build_optimizer
 from netlang.train.progress import Progress
 from netlang.train.report import write_metrics
@@ -74,8 +73,11 @@ class _Run:
     world: World
     epoch: int = 0  # epochs finished
     batch: int = 0  # batches finished in the current epoch
-    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
-        ("loss", "correct", "counted", "samples", "seconds"), 0.0))
+    sums: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("loss", "correct", "counted", "samples", "seconds"), 0.0
+        )
+    )
     history: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, torch.Tensor] | None = None
     in_step: bool = False
@@ -86,11 +88,19 @@ class _Run:
     stage_start: int = 0  # the run epoch it started at
 
     def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "batch": self.batch, "sums": dict(self.sums),
-                "history": self.history, "optimizer": self.optimizer.state_dict(),
-                "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
-                "tracker": self.tracker.state_dict(), "rng": ckpt.rng_state(),
-                "stage": self.stage, "stage_start": self.stage_start}
+        return {
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "sums": dict(self.sums),
+            "history": self.history,
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "tracker": self.tracker.state_dict(),
+            "rng": ckpt.rng_state(),
+            "stage": self.stage,
+            "stage_start": self.stage_start,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epoch, self.batch = state["epoch"], state["batch"]
@@ -103,12 +113,22 @@ class _Run:
         ckpt.set_rng_state(state["rng"])
 
 
-def fit(module: torch.nn.Module, splits: DataSplits, config: TrainConfig,
-        run_dir: Path | str, *, source_text: str, resume: bool = False, log: Log = print,
-        loader: MakeLoader | None = None, weight_names: Collection[str] | None = None,
-        metadata: dict[str, Any] | None = None, stream: TextIO | None = None,
-        layers: Sequence[str] | None = None,
-        world: World | None = None) -> TrainResult:
+def fit(
+    module: torch.nn.Module,
+    splits: DataSplits,
+    config: TrainConfig,
+    run_dir: Path | str,
+    *,
+    source_text: str,
+    resume: bool = False,
+    log: Log = print,
+    loader: MakeLoader | None = None,
+    weight_names: Collection[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    stream: TextIO | None = None,
+    layers: Sequence[str] | None = None,
+    world: World | None = None,
+) -> TrainResult:
     """Train `module` on `splits` as `config` says, recording everything in `run_dir`.
 
     Args:
@@ -180,8 +200,10 @@ def _device(name: str) -> torch.device:
 @contextlib.contextmanager
 def _determinism(device: torch.device) -> Iterator[None]:
     """Deterministic kernels on CPU (bit-reproducible runs); CUDA keeps its fast kernels."""
-    previous = (torch.are_deterministic_algorithms_enabled(),
-                torch.is_deterministic_algorithms_warn_only_enabled())
+    previous = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     try:
@@ -190,8 +212,14 @@ def _determinism(device: torch.device) -> Iterator[None]:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
 
-def _prepare(module: torch.nn.Module, splits: DataSplits, config: TrainConfig,
-             device: torch.device, weight_names: Collection[str] | None, world: World) -> _Run:
+def _prepare(
+    module: torch.nn.Module,
+    splits: DataSplits,
+    config: TrainConfig,
+    device: torch.device,
+    weight_names: Collection[str] | None,
+    world: World,
+) -> _Run:
     from netlang.data import make_augment
 
     module.to(device).train()
@@ -200,19 +228,32 @@ def _prepare(module: torch.nn.Module, splits: DataSplits, config: TrainConfig,
     tracker = _tracker(config, splits)
     amp = config.amp and device.type == "cuda"
     forward = world.wrap(module, device, config.sync_bn)
-    return _Run(module, forward, config, device, optimizer,
-                LRSchedule(optimizer, config.schedule, config.epochs),
-                torch.amp.GradScaler(device.type, enabled=amp), tracker,
-                build_loss(config.loss, device),
-                make_augment(list(config.augment)) if config.augment else None,
-                penalised_weights(module, weight_names), len(splits.train), world)
+    return _Run(
+        module,
+        forward,
+        config,
+        device,
+        optimizer,
+        LRSchedule(optimizer, config.schedule, config.epochs),
+        torch.amp.GradScaler(device.type, enabled=amp),
+        tracker,
+        build_loss(config.loss, device),
+        make_augment(list(config.augment)) if config.augment else None,
+        penalised_weights(module, weight_names),
+        len(splits.train),
+        world,
+    )
 
 
 def _tracker(config: TrainConfig, splits: DataSplits) -> EarlyStopping:
     monitor = _monitor(config, splits)
     stop = config.early_stop
-    return EarlyStopping(monitor, stop.mode if stop else _mode(monitor),
-                         stop.patience if stop else None, stop.min_delta if stop else 0.0)
+    return EarlyStopping(
+        monitor,
+        stop.mode if stop else _mode(monitor),
+        stop.patience if stop else None,
+        stop.min_delta if stop else 0.0,
+    )
 
 
 def _monitor(config: TrainConfig, splits: DataSplits) -> str:
@@ -222,8 +263,10 @@ def _monitor(config: TrainConfig, splits: DataSplits) -> str:
         monitored.append(str(config.schedule.options.get("monitor", "val_loss")))
     missing = [m for m in monitored if m.startswith("val_")]
     if splits.val is None and missing:
-        raise ValueError(f"{missing[0]} needs a validation split, and the data has none: "
-                         "give the data a split with a val part")
+        raise ValueError(
+            f"{missing[0]} needs a validation split, and the data has none: "
+            "give the data a split with a val part"
+        )
     if config.early_stop:
         return config.early_stop.monitor
     return "val_loss" if splits.val is not None else "train_loss"
@@ -248,14 +291,18 @@ def _restore(run: _Run, run_dir: Path, log: Log, splits: DataSplits) -> None:
     log(f"resuming {run_dir} at {where}")
 
 
-def _read_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any],
-                                            dict[str, torch.Tensor] | None]:
+def _read_checkpoint(
+    folder: Path,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, torch.Tensor] | None]:
     """(last weights, resume state, best weights or None)."""
     if not (folder / ckpt.STATE).is_file():
         raise ValueError(f"nothing to resume: {folder / ckpt.STATE} does not exist")
     state = ckpt.load_state(folder / ckpt.STATE)
-    best = (ckpt.load_weights(folder / ckpt.BEST) if state["tracker"]["best_epoch"] is not None
-            else None)
+    best = (
+        ckpt.load_weights(folder / ckpt.BEST)
+        if state["tracker"]["best_epoch"] is not None
+        else None
+    )
     return ckpt.load_weights(folder / ckpt.LAST), state, best
 
 
@@ -282,8 +329,11 @@ def _deferred_interrupt() -> Iterator[threading.Event]:
 
 def _start_stages(run: _Run, splits: DataSplits, layers: Sequence[str] | None) -> None:
     """Check every stage against the model and the data, then enter the first."""
-    names = layers if layers is not None else [
-        name for name, sub in run.module.named_modules() if name and not any(sub.children())]
+    names = (
+        layers
+        if layers is not None
+        else [name for name, sub in run.module.named_modules() if name and not any(sub.children())]
+    )
     run.plan = StagePlan.build(run.config, Layers(names))
     for stage in run.plan.stages:
         _monitor(replace(run.config, early_stop=stage.early_stop, schedule=stage.schedule), splits)
@@ -295,8 +345,13 @@ def _enter_stage(run: _Run, splits: DataSplits, index: int, start: int) -> None:
     stay in eval mode), and a new optimiser, schedule and early stopping of its own."""
     assert run.plan is not None
     stage = run.plan.stages[index]
-    config = replace(run.config, epochs=start + stage.epochs, optimizer=stage.optimizer,
-                     schedule=stage.schedule, early_stop=stage.early_stop)
+    config = replace(
+        run.config,
+        epochs=start + stage.epochs,
+        optimizer=stage.optimizer,
+        schedule=stage.schedule,
+        early_stop=stage.early_stop,
+    )
     run.optimizer = build_optimizer(run.plan.apply(run.module, index), config.optimizer)
     run.forward = run.world.wrap(run.module, run.device, False)  # DDP sees the new frozen set
     run.schedule = LRSchedule(run.optimizer, config.schedule, stage.epochs, start)
@@ -304,8 +359,15 @@ def _enter_stage(run: _Run, splits: DataSplits, index: int, start: int) -> None:
     run.config, run.stage, run.stage_start, run.best = config, index, start, None
 
 
-def _stages(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
-            progress: Progress, interrupt: threading.Event, log: Log) -> str:
+def _stages(
+    run: _Run,
+    splits: DataSplits,
+    run_dir: Path,
+    loader: MakeLoader,
+    progress: Progress,
+    interrupt: threading.Event,
+    log: Log,
+) -> str:
     """Train the current stage and each later one in turn; returns why the last one stopped.
     A stage that stops early hands its best weights on when it restores them."""
     reason = _epochs(run, splits, run_dir, loader, progress, interrupt)
@@ -315,18 +377,28 @@ def _stages(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
             log(f"stage {run.plan.stages[run.stage].name}: early stop after epoch {run.epoch}")
         if stop is not None and stop.restore_best and run.best is not None:
             run.module.load_state_dict(run.best)
-            log(f"restored the weights of epoch {tracker.best_epoch} "
-                f"({tracker.monitor} {tracker.best:.4f})")
+            log(
+                f"restored the weights of epoch {tracker.best_epoch} "
+                f"({tracker.monitor} {tracker.best:.4f})"
+            )
         _enter_stage(run, splits, run.stage + 1, run.epoch)
         stage = run.plan.stages[run.stage]
-        log(f"stage {run.stage + 1}/{len(run.plan.stages)} {stage.name}: {stage.epochs} epochs, "
-            f"{stage.optimizer.name} lr {stage.optimizer.lr:g}")
+        log(
+            f"stage {run.stage + 1}/{len(run.plan.stages)} {stage.name}: {stage.epochs} epochs, "
+            f"{stage.optimizer.name} lr {stage.optimizer.lr:g}"
+        )
         reason = _epochs(run, splits, run_dir, loader, progress, interrupt)
     return reason
 
 
-def _epochs(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
-            progress: Progress, interrupt: threading.Event) -> str:
+def _epochs(
+    run: _Run,
+    splits: DataSplits,
+    run_dir: Path,
+    loader: MakeLoader,
+    progress: Progress,
+    interrupt: threading.Event,
+) -> str:
     """Train epoch after epoch; returns why it stopped ("completed" or "early_stop")."""
     while run.epoch < run.config.epochs and not run.tracker.should_stop:
         lr = run.optimizer.param_groups[0]["lr"]
@@ -339,13 +411,21 @@ def _epochs(run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader,
     return "early_stop" if run.tracker.should_stop else "completed"
 
 
-def _train_epoch(run: _Run, dataset: Any, loader: MakeLoader, progress: Progress,
-                 interrupt: threading.Event) -> None:
+def _train_epoch(
+    run: _Run, dataset: Any, loader: MakeLoader, progress: Progress, interrupt: threading.Event
+) -> None:
     """Train on the epoch's batches from run.batch on (skipping those a resumed run has done)."""
     config, world = run.config, run.world
     shard = {"shard": (world.rank, world.size)} if world.distributed else {}
-    batches = loader(dataset, world.local_batch(config.batch), shuffle=True, seed=config.seed,
-                     epoch=run.epoch, augment=run.augment, **shard)
+    batches = loader(
+        dataset,
+        world.local_batch(config.batch),
+        shuffle=True,
+        seed=config.seed,
+        epoch=run.epoch,
+        augment=run.augment,
+        **shard,
+    )
     total = len(batches)
     started = flushed = time.perf_counter() - run.sums["seconds"]
     for k, (x, y) in enumerate(batches):
@@ -382,8 +462,14 @@ def _step(run: _Run, x: torch.Tensor, y: torch.Tensor) -> None:
     run.scaler.update()
     counts = count_correct(out.detach(), y, config.loss.name)
     correct = counts[0].to(loss.dtype) if counts is not None else torch.zeros_like(loss)
-    run.pending.append((run.batch, len(y), counts[1] if counts is not None else 0,
-                        torch.stack([loss.detach(), correct.detach()]).float()))
+    run.pending.append(
+        (
+            run.batch,
+            len(y),
+            counts[1] if counts is not None else 0,
+            torch.stack([loss.detach(), correct.detach()]).float(),
+        )
+    )
     run.in_step = False
 
 
@@ -397,7 +483,8 @@ def _flush(run: _Run) -> None:
         if not math.isfinite(loss):
             raise NonFiniteLoss(
                 f"the loss became {loss} in epoch {run.epoch + 1}, batch {batch + 1}; try a lower "
-                "learning rate, gradient clipping (clip), or check the data for NaNs")
+                "learning rate, gradient clipping (clip), or check the data for NaNs"
+            )
         run.sums["loss"] += loss * samples
         run.sums["samples"] += samples
         run.sums["correct"] += correct
@@ -407,24 +494,36 @@ def _flush(run: _Run) -> None:
 
 def _running(sums: dict[str, float]) -> tuple[int, float, float | None]:
     """(samples, mean loss, accuracy) so far this epoch, for the progress bar."""
-    return (int(sums["samples"]), sums["loss"] / max(sums["samples"], 1),
-            sums["correct"] / sums["counted"] if sums["counted"] else None)
+    return (
+        int(sums["samples"]),
+        sums["loss"] / max(sums["samples"], 1),
+        sums["correct"] / sums["counted"] if sums["counted"] else None,
+    )
 
 
-def _close_epoch(run: _Run, splits: DataSplits, loader: MakeLoader,
-                 lr: float) -> dict[str, Any]:
+def _close_epoch(run: _Run, splits: DataSplits, loader: MakeLoader, lr: float) -> dict[str, Any]:
     """Validate if due, append the epoch's metrics row, advance the schedule; returns the row."""
     config, sums = run.config, run.world.reduce_sums(run.sums)
     run.world.sync_buffers(run.module)
     row: dict[str, Any] = {
-        "epoch": run.epoch + 1, "train_loss": sums["loss"] / max(sums["samples"], 1),
+        "epoch": run.epoch + 1,
+        "train_loss": sums["loss"] / max(sums["samples"], 1),
         "train_accuracy": sums["correct"] / sums["counted"] if sums["counted"] else None,
-        "val_loss": None, "val_accuracy": None, "lr": lr}
+        "val_loss": None,
+        "val_accuracy": None,
+        "lr": lr,
+    }
     last = run.epoch + 1 == config.epochs
     if splits.val is not None and ((run.epoch + 1) % config.val_every == 0 or last):
-        result = evaluate(run.module, run.world.shard(splits.val), loss_fn=run.loss_fn,
-                          loss_name=config.loss.name, batch=run.world.local_batch(config.batch),
-                          loader=loader, device=run.device)
+        result = evaluate(
+            run.module,
+            run.world.shard(splits.val),
+            loss_fn=run.loss_fn,
+            loss_name=config.loss.name,
+            batch=run.world.local_batch(config.batch),
+            loader=loader,
+            device=run.device,
+        )
         row["val_loss"], row["val_accuracy"] = run.world.reduce_evaluation(result)
     row["seconds"] = round(sums["seconds"], 3)
     run.history.append(row)
@@ -464,5 +563,7 @@ def _save_interrupted(run: _Run, run_dir: Path, log: Log) -> None:
         return
     _flush(run)
     _save_checkpoint(run, run_dir)
-    log(f"\ninterrupted in epoch {run.epoch + 1} after batch {run.batch}; checkpoint saved to "
-        f"{run_dir / 'checkpoints'}; continue with --resume --out {run_dir}")
+    log(
+        f"\ninterrupted in epoch {run.epoch + 1} after batch {run.batch}; checkpoint saved to "
+        f"{run_dir / 'checkpoints'}; continue with --resume --out {run_dir}"
+    )

@@ -35,7 +35,8 @@ def build_loss(config: LossConfig, device: torch.device | None = None) -> LossFn
             pos = options.get("pos_weight")
             weight = None if pos is None else torch.tensor(float(pos), device=device)
             return lambda out, y: F.binary_cross_entropy_with_logits(
-                out, y.to(out.dtype).view_as(out), pos_weight=weight)
+                out, y.to(out.dtype).view_as(out), pos_weight=weight
+            )
     raise ValueError(f"unknown loss {config.name!r}")
 
 
@@ -46,8 +47,7 @@ def _regression_target(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return y.to(out.dtype).view_as(out)
 
 
-def count_correct(out: torch.Tensor, y: torch.Tensor,
-                  loss: str) -> tuple[torch.Tensor, int] | None:
+def count_correct(out: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[torch.Tensor, int] | None:
     """(correct, counted) predictions in a batch, the first as a tensor on the batch's device
     (reading it would wait for the GPU); None where accuracy means nothing (regression)."""
     if loss in ("bce", "bce_with_logits"):
@@ -58,8 +58,9 @@ def count_correct(out: torch.Tensor, y: torch.Tensor,
     return (out.argmax(1) == y).sum(), y.numel()
 
 
-def penalised_weights(module: torch.nn.Module,
-                      names: Collection[str] | None = None) -> list[torch.nn.Parameter]:
+def penalised_weights(
+    module: torch.nn.Module, names: Collection[str] | None = None
+) -> list[torch.nn.Parameter]:
     """The connection weights that L1/L2 act on: conv, linear, embedding and rnn weights.
 
     Args:
@@ -70,12 +71,18 @@ def penalised_weights(module: torch.nn.Module,
     if names is not None:
         params = dict(module.named_parameters())
         return [params[name] for name in names]
-    return [param for layer in module.modules() if not isinstance(layer, NORM_LAYERS)
-            for name, param in layer.named_parameters(recurse=False) if name.startswith("weight")]
+    return [
+        param
+        for layer in module.modules()
+        if not isinstance(layer, NORM_LAYERS)
+        for name, param in layer.named_parameters(recurse=False)
+        if name.startswith("weight")
+    ]
 
 
-def penalty(weights: Sequence[torch.Tensor], penalties: Sequence[Penalty],
-            examples: int) -> torch.Tensor | None:
+def penalty(
+    weights: Sequence[torch.Tensor], penalties: Sequence[Penalty], examples: int
+) -> torch.Tensor | None:
     """The regularisation term added to the loss, or None when there is none.
 
     L2 = (λ/n)·Σ_l ‖W_l‖² and L1 = (λ/n)·Σ_l Σ|W_l|, summed over the weight tensors W_l, where n is

@@ -19,8 +19,9 @@ from netlang.train.config import OptimizerConfig, ScheduleConfig
 PLATEAU_THRESHOLD = 1e-4
 
 
-def build_optimizer(params: Iterable[torch.nn.Parameter],
-                    config: OptimizerConfig) -> torch.optim.Optimizer:
+def build_optimizer(
+    params: Iterable[torch.nn.Parameter], config: OptimizerConfig
+) -> torch.optim.Optimizer:
     """The configured torch optimiser over `params` (sgd, adam, adamw or rmsprop)."""
     options: dict[str, Any] = dict(config.options)
     match config.name:
@@ -45,8 +46,9 @@ class LRSchedule:
     A later stage of a staged run passes `start`, the run epoch its own first epoch is.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, config: ScheduleConfig,
-                 epochs: int, start: int = 0) -> None:
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, config: ScheduleConfig, epochs: int, start: int = 0
+    ) -> None:
         self.optimizer = optimizer
         self.config = config
         self.epochs = epochs
@@ -88,16 +90,20 @@ class LRSchedule:
     def end_epoch(self, epoch: int, metrics: dict[str, float | None]) -> None:
         """Record the finished `epoch`'s metrics (plateau only) and set the next epoch's rate."""
         value = metrics.get(self.monitor)
-        if (self.config.name == "plateau" and epoch - self.start >= self.config.warmup
-                and value is not None):
+        if (
+            self.config.name == "plateau"
+            and epoch - self.start >= self.config.warmup
+            and value is not None
+        ):
             self._observe(value)
         self.start_epoch(epoch + 1)
 
     def _observe(self, value: float) -> None:
         maximize = self.monitor.endswith("accuracy")
         scale = 1 + PLATEAU_THRESHOLD if maximize else 1 - PLATEAU_THRESHOLD
-        if self.best is None or (value > self.best * scale if maximize
-                                 else value < self.best * scale):
+        if self.best is None or (
+            value > self.best * scale if maximize else value < self.best * scale
+        ):
             self.best, self.bad_epochs = value, 0
             return
         self.bad_epochs += 1
@@ -108,8 +114,11 @@ class LRSchedule:
             self.bad_epochs = 0
 
     def state_dict(self) -> dict[str, Any]:
-        return {"plateau_lr": list(self.plateau_lr), "best": self.best,
-                "bad_epochs": self.bad_epochs}
+        return {
+            "plateau_lr": list(self.plateau_lr),
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.plateau_lr = [float(v) for v in state["plateau_lr"]]

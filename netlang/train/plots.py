@@ -15,16 +15,20 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 
-def plot_curves(path: Path, history: Sequence[dict[str, Any]], best_epoch: int | None,
-                stop_epoch: int | None) -> None:
+def plot_curves(
+    path: Path, history: Sequence[dict[str, Any]], best_epoch: int | None, stop_epoch: int | None
+) -> None:
     """Train vs val loss (left) and accuracy (right); a dashed line marks the best epoch (the
     weights early stopping keeps), a dotted one the epoch where early stopping ended the run."""
     figure = Figure(figsize=(10, 4))
     FigureCanvasAgg(figure)
     for axes, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
         for split in ("train", "val"):
-            points = [(row["epoch"], row[f"{split}_{metric}"]) for row in history
-                      if row.get(f"{split}_{metric}") is not None]
+            points = [
+                (row["epoch"], row[f"{split}_{metric}"])
+                for row in history
+                if row.get(f"{split}_{metric}") is not None
+            ]
             if points:
                 axes.plot(*zip(*points), marker="o", markersize=3, label=split)
         if best_epoch is not None:
@@ -56,7 +60,14 @@ def plot_confusion(path: Path, matrix: Sequence[Sequence[int]], classes: Sequenc
     peak = max((v for row in matrix for v in row), default=0)
     for i, row in enumerate(matrix):
         for j, value in enumerate(row):
-            axes.text(j, i, str(value), ha="center", va="center",
-                      color="white" if value > peak / 2 else "black", fontsize=8)
+            axes.text(
+                j,
+                i,
+                str(value),
+                ha="center",
+                va="center",
+                color="white" if value > peak / 2 else "black",
+                fontsize=8,
+            )
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -24,8 +24,14 @@ def _percent(value: float | None) -> str:
 
 
 class Progress:
-    def __init__(self, epochs: int, log: Callable[[str], Any],
-                 stream: TextIO | None = None, *, draw: bool = True) -> None:
+    def __init__(
+        self,
+        epochs: int,
+        log: Callable[[str], Any],
+        stream: TextIO | None = None,
+        *,
+        draw: bool = True,
+    ) -> None:
         """`draw=False` never touches the terminal (ranks other than 0 of a distributed run)."""
         self.epochs = epochs
         self.log = log
@@ -37,8 +43,9 @@ class Progress:
     def start_epoch(self) -> None:
         self.started = self.drawn = time.perf_counter()
 
-    def batch(self, epoch: int, done: int, total: int, samples: int, loss: float,
-              accuracy: float | None) -> None:
+    def batch(
+        self, epoch: int, done: int, total: int, samples: int, loss: float, accuracy: float | None
+    ) -> None:
         """Redraw the bar (at most every REDRAW_SECONDS, and at the last batch)."""
         now = time.perf_counter()
         if not self.is_tty or (now - self.drawn < REDRAW_SECONDS and done < total):
@@ -47,17 +54,24 @@ class Progress:
         elapsed = max(now - self.started, 1e-9)
         filled = BAR_WIDTH * done // max(total, 1)
         eta = elapsed / max(done, 1) * (total - done)
-        self.stream.write(f"\repoch {epoch + 1}/{self.epochs} [{'#' * filled:{BAR_WIDTH}}] "
-                          f"{done}/{total} loss {loss:.4f} acc {_percent(accuracy)} "
-                          f"{samples / elapsed:,.0f} samples/s ETA {_clock(eta)}\x1b[K")
+        self.stream.write(
+            f"\repoch {epoch + 1}/{self.epochs} [{'#' * filled:{BAR_WIDTH}}] "
+            f"{done}/{total} loss {loss:.4f} acc {_percent(accuracy)} "
+            f"{samples / elapsed:,.0f} samples/s ETA {_clock(eta)}\x1b[K"
+        )
         self.stream.flush()
 
     def end_epoch(self, row: dict[str, Any], note: str = "") -> None:
         if self.is_tty:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
-        val = ("" if row.get("val_loss") is None else
-               f"  val_loss {row['val_loss']:.4f}  val_acc {_percent(row.get('val_accuracy'))}")
-        self.log(f"epoch {row['epoch']}/{self.epochs}  train_loss {row['train_loss']:.4f}  "
-                 f"train_acc {_percent(row.get('train_accuracy'))}{val}  lr {row['lr']:.3g}  "
-                 f"{row['seconds']:.1f}s{note}")
+        val = (
+            ""
+            if row.get("val_loss") is None
+            else f"  val_loss {row['val_loss']:.4f}  val_acc {_percent(row.get('val_accuracy'))}"
+        )
+        self.log(
+            f"epoch {row['epoch']}/{self.epochs}  train_loss {row['train_loss']:.4f}  "
+            f"train_acc {_percent(row.get('train_accuracy'))}{val}  lr {row['lr']:.3g}  "
+            f"{row['seconds']:.1f}s{note}"
+        )

@@ -39,8 +39,9 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 def format_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> str:
     """A fixed-width table: rows are true classes, columns predicted classes."""
     labels = [str(c) for c in classes]
-    width = max([len(label) for label in labels] + [len(str(v)) for row in matrix for v in row]
-                + [4])
+    width = max(
+        [len(label) for label in labels] + [len(str(v)) for row in matrix for v in row] + [4]
+    )
     header = " " * width + " | " + " ".join(label.rjust(width) for label in labels)
     lines = ["rows: true class, columns: predicted class", header, "-" * len(header)]
     for label, row in zip(labels, matrix):

@@ -22,9 +22,14 @@ from netlang.train.loop import TrainResult, fit
 from netlang.train_spec import Call
 
 
-def train_file(path: str | Path, model: str | None = None,
-               overrides: Mapping[str, Any] | None = None, *, resume: bool = False,
-               log: Callable[[str], Any] = print) -> TrainResult:
+def train_file(
+    path: str | Path,
+    model: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    resume: bool = False,
+    log: Callable[[str], Any] = print,
+) -> TrainResult:
     """Train the model `model` (default: the one with a train section) of the file at `path`.
 
     Args:
@@ -52,15 +57,29 @@ def train_file(path: str | Path, model: str | None = None,
             if world.is_main:
                 log(report)
         run_dir = Path(world.broadcast(str(_run_dir(config, resume)) if world.is_main else ""))
-        metadata = {"arguments": graph.arguments, "normalization": normalization,
-                    "processes": world.size}
-        return fit(module, splits, config, run_dir, source_text=program.source.text,
-                   resume=resume, log=log, weight_names=weight_names(graph), metadata=metadata,
-                   world=world, layers=[node.name for node in graph.nodes])
+        metadata = {
+            "arguments": graph.arguments,
+            "normalization": normalization,
+            "processes": world.size,
+        }
+        return fit(
+            module,
+            splits,
+            config,
+            run_dir,
+            source_text=program.source.text,
+            resume=resume,
+            log=log,
+            weight_names=weight_names(graph),
+            metadata=metadata,
+            world=world,
+            layers=[node.name for node in graph.nodes],
+        )
 
 
-def planned_run_dir(path: str | Path, model: str | None,
-                    overrides: Mapping[str, Any] | None, resume: bool) -> Path:
+def planned_run_dir(
+    path: str | Path, model: str | None, overrides: Mapping[str, Any] | None, resume: bool
+) -> Path:
     """The run directory train_file will use (a launcher names it once for all its workers)."""
     import netlang
 
@@ -74,8 +93,10 @@ def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, An
     from netlang.data import Standardizer, load_data
 
     if config.data is None:
-        raise ValueError(f"the train section of {config.model} names no data: add e.g. "
-                         "`data digits(split = [0.8, 0.1, 0.1])`")
+        raise ValueError(
+            f"the train section of {config.model} names no data: add e.g. "
+            "`data digits(split = [0.8, 0.1, 0.1])`"
+        )
     splits = load_data(config.data, seed=config.seed, base_dir=base_dir)
     if config.test_data is not None:
         splits = replace(splits, test=_test_split(config.test_data, config.seed, base_dir))
@@ -87,8 +108,10 @@ def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, An
         standardizer = Standardizer.fit(splits.train.x)
     else:
         standardizer = _unit_scaler(splits.train.x)
-    scaled = {name: None if ds is None else replace(ds, x=standardizer(ds.x))
-              for name, ds in (("train", splits.train), ("val", splits.val), ("test", splits.test))}
+    scaled = {
+        name: None if ds is None else replace(ds, x=standardizer(ds.x))
+        for name, ds in (("train", splits.train), ("val", splits.val), ("test", splits.test))
+    }
     return replace(splits, **scaled), {"kind": config.normalize, **standardizer.to_metadata()}
 
 
@@ -116,8 +139,13 @@ def _unit_scaler(x: Any) -> Any:
 
 def weight_names(graph: ir.Graph) -> list[str]:
     """The state_dict names of connection weights (layers that take a weight init), for L1/L2."""
-    return [f"{node.name}.{name}" for node in graph.nodes if "init" in REGISTRY[node.op].tags
-            for name in node.params if name.startswith("weight")]
+    return [
+        f"{node.name}.{name}"
+        for node in graph.nodes
+        if "init" in REGISTRY[node.op].tags
+        for name in node.params
+        if name.startswith("weight")
+    ]
 
 
 def _run_dir(config: TrainConfig, resume: bool) -> Path:
@@ -126,7 +154,8 @@ def _run_dir(config: TrainConfig, resume: bool) -> Path:
     if resume:
         runs = sorted(Path("runs").glob(f"{config.model}-*"))
         if not runs:
-            raise ValueError(f"nothing to resume: no runs/{config.model}-* folder; "
-                             "name the run with --out")
+            raise ValueError(
+                f"nothing to resume: no runs/{config.model}-* folder; name the run with --out"
+            )
         return runs[-1]
     return Path("runs") / f"{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -48,9 +48,10 @@ class Layers:
             found = self._match(pattern, key)
             if not found:
                 hint = did_you_mean(pattern, self.names + self.top)
-                raise TransferError(f"train.{key}: {pattern!r} names no layer of the model"
-                                    + (f"; {hint}" if hint else
-                                       f"; top-level layers: {', '.join(self.top)}"))
+                raise TransferError(
+                    f"train.{key}: {pattern!r} names no layer of the model"
+                    + (f"; {hint}" if hint else f"; top-level layers: {', '.join(self.top)}")
+                )
             matched |= found
         return matched
 
@@ -58,8 +59,11 @@ class Layers:
         if ".." in pattern:
             return self._range(pattern, key)
         if GLOB.search(pattern):
-            return {name for name in self.names
-                    if any(fnmatchcase(prefix, pattern) for prefix in _prefixes(name))}
+            return {
+                name
+                for name in self.names
+                if any(fnmatchcase(prefix, pattern) for prefix in _prefixes(name))
+            }
         return {name for name in self.names if name == pattern or name.startswith(pattern + ".")}
 
     def _range(self, pattern: str, key: str) -> set[str]:
@@ -67,14 +71,18 @@ class Layers:
         for end in (first, last):
             if end not in self.top:
                 hint = did_you_mean(end, self.top)
-                raise TransferError(f"train.{key}: range {pattern!r}: {end!r} is not a top-level "
-                                    "layer" + (f"; {hint}" if hint else
-                                               f"; top-level layers: {', '.join(self.top)}"))
+                raise TransferError(
+                    f"train.{key}: range {pattern!r}: {end!r} is not a top-level "
+                    "layer"
+                    + (f"; {hint}" if hint else f"; top-level layers: {', '.join(self.top)}")
+                )
         i, j = self.top.index(first), self.top.index(last)
         if i > j:
-            raise TransferError(f"train.{key}: range {pattern!r} runs backwards: {last} comes "
-                                f"before {first} in the model")
-        chosen = set(self.top[i:j + 1])
+            raise TransferError(
+                f"train.{key}: range {pattern!r} runs backwards: {last} comes "
+                f"before {first} in the model"
+            )
+        chosen = set(self.top[i : j + 1])
         return {name for name in self.names if name.split(".")[0] in chosen}
 
 
@@ -96,8 +104,11 @@ class StagePlan:
     @classmethod
     def build(cls, config: TrainConfig, layers: Layers) -> StagePlan:
         stages = config.plan()
-        return cls(stages, [frozen_layers(layers, s) for s in stages],
-                   [_factors(layers, s.lr_mult) for s in stages])
+        return cls(
+            stages,
+            [frozen_layers(layers, s) for s in stages],
+            [_factors(layers, s.lr_mult) for s in stages],
+        )
 
     def apply(self, module: torch.nn.Module, index: int) -> list[dict[str, Any]]:
         """Freeze stage `index`'s layers (requires_grad, batch-norm mode) and return the optimiser's
@@ -116,14 +127,18 @@ class StagePlan:
                     param.grad = None
                 else:
                     groups.setdefault(factors.get(name, 1.0), []).append(param)
-            if (name in frozen and stage.bn == "frozen"
-                    and isinstance(sub, torch.nn.modules.batchnorm._BatchNorm)):
+            if (
+                name in frozen
+                and stage.bn == "frozen"
+                and isinstance(sub, torch.nn.modules.batchnorm._BatchNorm)
+            ):
                 self.hooks.append(sub.register_forward_pre_hook(_eval_mode))
         if not any(groups.values()):
             raise TransferError(f"stage {stage.name} freezes every layer: nothing would train")
         lr = stage.optimizer.lr
-        return [{"params": params, "lr": lr * factor} for factor, params in groups.items()
-                if params]
+        return [
+            {"params": params, "lr": lr * factor} for factor, params in groups.items() if params
+        ]
 
 
 def _eval_mode(module: torch.nn.Module, inputs: Any) -> None:
@@ -144,8 +159,9 @@ def _factors(layers: Layers, lr_mult: dict[str, float]) -> dict[str, float]:
     for pattern, factor in lr_mult.items():
         for name in layers.match([pattern], "lr_mult"):
             if name in owner:
-                raise TransferError(f"train.lr_mult: layer {name} is named by both "
-                                    f"{owner[name]} and {pattern}")
+                raise TransferError(
+                    f"train.lr_mult: layer {name} is named by both {owner[name]} and {pattern}"
+                )
             owner[name], factors[name] = pattern, factor
     return factors
 
@@ -176,8 +192,10 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], str]:
             file = path / "checkpoints" / f"{name}.safetensors"
             if file.is_file():
                 return load_file(str(file)), f"{path} (run directory, {name} checkpoint)"
-        raise TransferError(f"weights: {path} is a folder without checkpoints/best.safetensors "
-                            "or last.safetensors; is it a netlang run directory?")
+        raise TransferError(
+            f"weights: {path} is a folder without checkpoints/best.safetensors "
+            "or last.safetensors; is it a netlang run directory?"
+        )
     if not path.is_file():
         raise TransferError(f"weights: no such file or run directory: {path}")
     if path.suffix == ".safetensors":
@@ -188,8 +206,9 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], str]:
         raise TransferError(f"weights: {problem}") from None
 
 
-def map_weights(graph: Graph, state: dict[str, torch.Tensor], replaced: set[str],
-                source: str) -> WeightMap:
+def map_weights(
+    graph: Graph, state: dict[str, torch.Tensor], replaced: set[str], source: str
+) -> WeightMap:
     """Match the checkpoint to the graph by name and shape, leaving out `replaced` layers.
 
     Raises:
@@ -200,28 +219,48 @@ def map_weights(graph: Graph, state: dict[str, torch.Tensor], replaced: set[str]
 
     owners = _owners(graph)
     report = compare(graph, {name: tuple(tensor.shape) for name, tensor in state.items()})
-    problems = [f"layer {owners[name]}: {name} is {list(got)} in the checkpoint but {list(want)} "
-                "in the model" for name, want, got in report.mismatched
-                if owners[name] not in replaced]
-    problems += [f"layer {owners[name]}: the checkpoint has no {name}" for name in report.missing
-                 if owners[name] not in replaced]
+    problems = [
+        f"layer {owners[name]}: {name} is {list(got)} in the checkpoint but {list(want)} "
+        "in the model"
+        for name, want, got in report.mismatched
+        if owners[name] not in replaced
+    ]
+    problems += [
+        f"layer {owners[name]}: the checkpoint has no {name}"
+        for name in report.missing
+        if owners[name] not in replaced
+    ]
     if problems:
-        layers = ", ".join(f'"{name}"' for name in dict.fromkeys(
-            owners[name] for name in [*(m[0] for m in report.mismatched), *report.missing]
-            if owners[name] not in replaced))
-        raise TransferError(f"the weights in {source} do not fit {graph.name}:\n  "
-                            + "\n  ".join(problems) + "\nto initialise these layers anew "
-                            f"instead, list them in `replace`: replace [{layers}]")
-    loaded = {name: tensor for name, tensor in state.items()
-              if name in owners and owners[name] not in replaced}
+        layers = ", ".join(
+            f'"{name}"'
+            for name in dict.fromkeys(
+                owners[name]
+                for name in [*(m[0] for m in report.mismatched), *report.missing]
+                if owners[name] not in replaced
+            )
+        )
+        raise TransferError(
+            f"the weights in {source} do not fit {graph.name}:\n  "
+            + "\n  ".join(problems)
+            + "\nto initialise these layers anew "
+            f"instead, list them in `replace`: replace [{layers}]"
+        )
+    loaded = {
+        name: tensor
+        for name, tensor in state.items()
+        if name in owners and owners[name] not in replaced
+    }
     new = [name for name, layer in owners.items() if layer in replaced]
     return WeightMap(source, loaded, new, [name for name in state if name not in loaded])
 
 
 def _owners(graph: Graph) -> dict[str, str]:
     """state_dict name -> the layer (node) that holds it."""
-    return {f"{node.name}.{local}": node.name for node in graph.nodes
-            for local in (*node.params, *node.buffers)}
+    return {
+        f"{node.name}.{local}": node.name
+        for node in graph.nodes
+        for local in (*node.params, *node.buffers)
+    }
 
 
 def load_into(module: torch.nn.Module, weights: WeightMap) -> None:
@@ -234,8 +273,9 @@ def load_into(module: torch.nn.Module, weights: WeightMap) -> None:
             state[name].copy_(tensor.to(state[name].dtype))
 
 
-def prepare(module: torch.nn.Module, graph: Graph, config: TrainConfig, base_dir: Path, *,
-            load: bool) -> str:
+def prepare(
+    module: torch.nn.Module, graph: Graph, config: TrainConfig, base_dir: Path, *, load: bool
+) -> str:
     """Check the plan against the model, load the weights (unless `load` is False, as on resume)
     and return the weight-mapping report, before any batch runs.
 
@@ -261,33 +301,45 @@ def prepare(module: torch.nn.Module, graph: Graph, config: TrainConfig, base_dir
 def format_report(graph: Graph, plan: StagePlan, weights: WeightMap | None) -> str:
     """Parameter counts per top-level layer: loaded, newly initialised, and frozen / trainable in
     each stage; then the checkpoint keys nothing used."""
-    counts = {f"{node.name}.{local}": (node.name, prod(shape)) for node in graph.nodes
-              for local, shape in node.params.items()}
+    counts = {
+        f"{node.name}.{local}": (node.name, prod(shape))
+        for node in graph.nodes
+        for local, shape in node.params.items()
+    }
     loaded = set(weights.loaded) if weights is not None else set()
-    headers = ["layer", "params", "loaded", "new"] + [f"{s.name}: frozen/trainable"
-                                                      for s in plan.stages]
+    headers = ["layer", "params", "loaded", "new"] + [
+        f"{s.name}: frozen/trainable" for s in plan.stages
+    ]
     rows: list[list[int | str]] = []
     for top in Layers(node.name for node in graph.nodes).top:
-        mine = [(name, layer, n) for name, (layer, n) in counts.items()
-                if layer.split(".")[0] == top]
+        mine = [
+            (name, layer, n) for name, (layer, n) in counts.items() if layer.split(".")[0] == top
+        ]
         if mine:
             rows.append(_row(top, mine, loaded, plan))
-    rows.append(_row("total", [(name, layer, n) for name, (layer, n) in counts.items()],
-                     loaded, plan))
+    rows.append(
+        _row("total", [(name, layer, n) for name, (layer, n) in counts.items()], loaded, plan)
+    )
     table = _table(headers, rows)
-    title = (f"weights from {weights.source}" if weights is not None
-             else "no weights given: every layer starts from its initialisation")
+    title = (
+        f"weights from {weights.source}"
+        if weights is not None
+        else "no weights given: every layer starts from its initialisation"
+    )
     lines = [title, *table]
     if weights is not None and weights.unused:
         shown = ", ".join(weights.unused[:UNUSED_SHOWN])
         more = len(weights.unused) - UNUSED_SHOWN
-        lines.append(f"unused checkpoint keys ({len(weights.unused)}): {shown}"
-                     + (f" and {more} more" if more > 0 else ""))
+        lines.append(
+            f"unused checkpoint keys ({len(weights.unused)}): {shown}"
+            + (f" and {more} more" if more > 0 else "")
+        )
     return "\n".join(lines)
 
 
-def _row(label: str, params: list[tuple[str, str, int]], loaded: set[str],
-         plan: StagePlan) -> list[int | str]:
+def _row(
+    label: str, params: list[tuple[str, str, int]], loaded: set[str], plan: StagePlan
+) -> list[int | str]:
     total = sum(n for _, _, n in params)
     got = sum(n for name, _, n in params if name in loaded)
     stages = []
@@ -299,7 +351,11 @@ def _row(label: str, params: list[tuple[str, str, int]], loaded: set[str],
 
 def _table(headers: list[str], rows: list[list[int | str]]) -> list[str]:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+
     def line(cells: list[Any]) -> str:
-        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))
+        )
+
     return [line(headers), *(line(row) for row in rows)]

@@ -26,15 +26,22 @@ def lenet() -> Graph:
     -> dropout -> linear -> softmax, each node with a source position on its own line."""
     b = GraphBuilder("LeNet")
     x = b.input("image", TensorType("float32", ("N", 1, 16, 16)))
-    steps = [("conv2d", {"channels": 4, "kernel": 5, "padding": 2}, "features.0"),
-             ("batchnorm2d", {}, "features.1"), ("relu", {}, "features.2"),
-             ("maxpool2d", {"kernel": 2}, "features.3"),
-             ("conv2d", {"channels": 6, "kernel": 3}, "features.4"), ("relu", {}, "features.5"),
-             ("maxpool2d", {"kernel": 2}, "features.6"), ("flatten", {}, "flatten"),
-             ("linear", {"features": 12, "bias": False}, "classifier.0"),
-             ("batchnorm1d", {}, "classifier.1"), ("relu", {}, "classifier.2"),
-             ("dropout", {}, "classifier.3"), ("linear", {"features": 3}, "classifier.4"),
-             ("softmax", {}, "probs")]
+    steps = [
+        ("conv2d", {"channels": 4, "kernel": 5, "padding": 2}, "features.0"),
+        ("batchnorm2d", {}, "features.1"),
+        ("relu", {}, "features.2"),
+        ("maxpool2d", {"kernel": 2}, "features.3"),
+        ("conv2d", {"channels": 6, "kernel": 3}, "features.4"),
+        ("relu", {}, "features.5"),
+        ("maxpool2d", {"kernel": 2}, "features.6"),
+        ("flatten", {}, "flatten"),
+        ("linear", {"features": 12, "bias": False}, "classifier.0"),
+        ("batchnorm1d", {}, "classifier.1"),
+        ("relu", {}, "classifier.2"),
+        ("dropout", {}, "classifier.3"),
+        ("linear", {"features": 3}, "classifier.4"),
+        ("softmax", {}, "probs"),
+    ]
     for line, (op, attrs, name) in enumerate(steps, 1):
         (x,) = b.apply(op, [x], attrs, name, SOURCE.span(line, 5, line, 9))
     return b.finish({"probs": x})
@@ -57,12 +64,19 @@ def lenet_torch(x: np.ndarray, w: dict[str, np.ndarray]) -> np.ndarray:
     t = {k: torch.from_numpy(v) for k, v in w.items()}
 
     def bn(h: torch.Tensor, p: str) -> torch.Tensor:
-        return F.batch_norm(h, t[f"{p}.running_mean"], t[f"{p}.running_var"], t[f"{p}.weight"],
-                            t[f"{p}.bias"])
+        return F.batch_norm(
+            h, t[f"{p}.running_mean"], t[f"{p}.running_var"], t[f"{p}.weight"], t[f"{p}.bias"]
+        )
 
     with torch.no_grad():
-        h = F.relu(bn(F.conv2d(torch.from_numpy(x), t["features.0.weight"], t["features.0.bias"],
-                               padding=2), "features.1"))
+        h = F.relu(
+            bn(
+                F.conv2d(
+                    torch.from_numpy(x), t["features.0.weight"], t["features.0.bias"], padding=2
+                ),
+                "features.1",
+            )
+        )
         h = F.max_pool2d(h, 2)
         h = F.max_pool2d(F.relu(F.conv2d(h, t["features.4.weight"], t["features.4.bias"])), 2)
         h = F.relu(bn(F.linear(torch.flatten(h, 1), t["classifier.0.weight"]), "classifier.1"))
@@ -74,10 +88,18 @@ def lenet_state_dict_keys() -> list[str]:
     """The state_dict keys of the same network written with torch.nn."""
     nn = torch.nn
     module = nn.Module()
-    module.features = nn.Sequential(nn.Conv2d(1, 4, 5, padding=2), nn.BatchNorm2d(4), nn.ReLU(),
-                                    nn.MaxPool2d(2), nn.Conv2d(4, 6, 3), nn.ReLU(), nn.MaxPool2d(2))
-    module.classifier = nn.Sequential(nn.Linear(54, 12, bias=False), nn.BatchNorm1d(12),
-                                      nn.ReLU(), nn.Dropout(), nn.Linear(12, 3))
+    module.features = nn.Sequential(
+        nn.Conv2d(1, 4, 5, padding=2),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 6, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+    module.classifier = nn.Sequential(
+        nn.Linear(54, 12, bias=False), nn.BatchNorm1d(12), nn.ReLU(), nn.Dropout(), nn.Linear(12, 3)
+    )
     return list(module.state_dict())
 
 
@@ -120,10 +142,13 @@ def test_opsets_without_gelu_are_refused() -> None:
 
 def test_every_intermediate_shape_from_onnx_inference_equals_the_ir() -> None:
     graph = lenet()
-    inferred = onnx.shape_inference.infer_shapes(emit_onnx(graph), check_type=True,
-                                                 strict_mode=True)
-    shapes = {v.name: [d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim]
-              for v in [*inferred.graph.value_info, *inferred.graph.output]}
+    inferred = onnx.shape_inference.infer_shapes(
+        emit_onnx(graph), check_type=True, strict_mode=True
+    )
+    shapes = {
+        v.name: [d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim]
+        for v in [*inferred.graph.value_info, *inferred.graph.output]
+    }
     for node in graph.nodes:
         assert shapes[node.outputs[0]] == list(node.output_types[0].shape), node.name
 
@@ -147,8 +172,9 @@ def test_names_positions_and_initializers_follow_the_ir_and_state_dict() -> None
 def test_matches_torch_for_several_batch_sizes_in_one_session() -> None:
     graph = lenet()
     weights = trained_weights(graph)
-    session = ort.InferenceSession(emit_onnx(graph, weights).SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        emit_onnx(graph, weights).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
     for batch in (1, 2, 5):
         x = images(batch)
         assert max_error(session.run(None, {"image": x})[0], lenet_torch(x, weights)) <= 1e-4
@@ -161,7 +187,8 @@ def test_fold_bn_removes_batchnorms_and_keeps_the_outputs() -> None:
     onnx.checker.check_model(folded, full_check=True)
     assert "BatchNormalization" not in {n.op_type for n in folded.graph.node}
     assert {"features.1.running_mean", "classifier.0.bias"} & {
-        t.name for t in folded.graph.initializer} == {"classifier.0.bias"}  # linear gained a bias
+        t.name for t in folded.graph.initializer
+    } == {"classifier.0.bias"}  # linear gained a bias
     x = images(4)
     assert max_error(run(folded, x), lenet_torch(x, weights)) <= 1e-4
 
@@ -180,8 +207,12 @@ def test_fold_bn_of_conv1d_and_a_batchnorm_without_affine_terms() -> None:
     signal = np.random.default_rng(0).standard_normal((2, 3, 20)).astype(np.float32)
     t = {k: torch.from_numpy(v) for k, v in weights.items()}
     with torch.no_grad():
-        expected = F.batch_norm(F.conv1d(torch.from_numpy(signal), t["conv.weight"], stride=2),
-                                t["bn.running_mean"], t["bn.running_var"], eps=1e-3).numpy()
+        expected = F.batch_norm(
+            F.conv1d(torch.from_numpy(signal), t["conv.weight"], stride=2),
+            t["bn.running_mean"],
+            t["bn.running_var"],
+            eps=1e-3,
+        ).numpy()
     session = ort.InferenceSession(folded.SerializeToString(), providers=["CPUExecutionProvider"])
     assert max_error(session.run(None, {"signal": signal})[0], expected) <= 1e-4
 
@@ -200,8 +231,12 @@ def test_fold_bn_leaves_a_conv_whose_output_has_another_consumer() -> None:
     t = {k: torch.from_numpy(v) for k, v in weights.items()}
     with torch.no_grad():
         c = F.conv2d(torch.from_numpy(x_in), t["conv.weight"], t["conv.bias"], padding=1)
-        expected = (c + F.batch_norm(c, t["bn.running_mean"], t["bn.running_var"],
-                                     t["bn.weight"], t["bn.bias"])).numpy()
+        expected = (
+            c
+            + F.batch_norm(
+                c, t["bn.running_mean"], t["bn.running_var"], t["bn.weight"], t["bn.bias"]
+            )
+        ).numpy()
     session = ort.InferenceSession(folded.SerializeToString(), providers=["CPUExecutionProvider"])
     assert max_error(session.run(None, {"image": x_in})[0], expected) <= 1e-4
 
@@ -228,8 +263,9 @@ def test_fp16_output_that_also_feeds_another_node() -> None:
     model = emit_onnx(graph, weights, fp16=True)
     onnx.checker.check_model(model, full_check=True)
     x_in = images(3).reshape(3, -1)[:, :6].copy()
-    got = ort.InferenceSession(model.SerializeToString(),
-                               providers=["CPUExecutionProvider"]).run(None, {"image": x_in})
+    got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"image": x_in}
+    )
     t = {k: torch.from_numpy(v) for k, v in weights.items()}
     with torch.no_grad():
         h = F.linear(torch.from_numpy(x_in), t["body.weight"], t["body.bias"])
@@ -239,11 +275,16 @@ def test_fp16_output_that_also_feeds_another_node() -> None:
 
 
 def test_metadata_round_trips_through_a_file_and_onnxruntime(tmp_path) -> None:
-    metadata = {"netlang.source_file": "models/lenet.net", "netlang.source_sha256": "ab" * 32,
-                "netlang.model": "LeNet", "netlang.arguments": json.dumps({"classes": 3}),
-                "netlang.classes": json.dumps(["cat", "dog", "eel"]),
-                "netlang.preprocess": json.dumps({"size": [16, 16], "channels": 1,
-                                                  "mean": [0.5], "std": [0.25]})}
+    metadata = {
+        "netlang.source_file": "models/lenet.net",
+        "netlang.source_sha256": "ab" * 32,
+        "netlang.model": "LeNet",
+        "netlang.arguments": json.dumps({"classes": 3}),
+        "netlang.classes": json.dumps(["cat", "dog", "eel"]),
+        "netlang.preprocess": json.dumps(
+            {"size": [16, 16], "channels": 1, "mean": [0.5], "std": [0.25]}
+        ),
+    }
     path = tmp_path / "lenet.onnx"
     onnx.save(emit_onnx(lenet(), metadata=metadata), path)
     props = {p.key: p.value for p in onnx.load(path).metadata_props}

@@ -38,6 +38,7 @@ def lstm_ref(cls: type[torch.nn.RNNBase], **kw: Any) -> Ref:
         module = cls(x.shape[-1], **kw)
         module.load_state_dict(w)
         return module.eval()(x)[0]
+
     return ref
 
 
@@ -49,116 +50,293 @@ CASES = [
     Case("leaky_relu", [("N", 4, 5)], {"slope": 0.2}, lambda x, w: F.leaky_relu(x, 0.2)),
     Case("elu", [("N", 4, 5)], {"alpha": 0.7}, lambda x, w: F.elu(x, 0.7)),
     Case("gelu", [("N", 4, 5)], {}, lambda x, w: F.gelu(x)),
-    Case("gelu", [("N", 4, 5)], {"approximate": "tanh"}, lambda x, w: F.gelu(x, approximate="tanh"),
-         id="gelu-tanh"),
+    Case(
+        "gelu",
+        [("N", 4, 5)],
+        {"approximate": "tanh"},
+        lambda x, w: F.gelu(x, approximate="tanh"),
+        id="gelu-tanh",
+    ),
     Case("sigmoid", [("N", 4, 5)], {}, lambda x, w: torch.sigmoid(x)),
     Case("tanh", [("N", 4, 5)], {}, lambda x, w: torch.tanh(x)),
     Case("silu", [("N", 4, 5)], {}, lambda x, w: F.silu(x)),
     Case("softmax", [("N", 4, 5)], {"axis": 1}, lambda x, w: F.softmax(x, 1)),
     Case("log_softmax", [("N", 4, 5)], {}, lambda x, w: F.log_softmax(x, -1)),
-    Case("conv1d", [("N", 3, 10)], {"channels": 4, "kernel": 3, "stride": 2, "padding": 1},
-         lambda x, w: F.conv1d(x, w["weight"], w["bias"], stride=2, padding=1)),
-    Case("conv1d", [("N", 3, 10)], {"channels": 4, "kernel": 4, "padding": "same", "dilation": 2},
-         lambda x, w: F.conv1d(x, w["weight"], w["bias"], padding="same", dilation=2),
-         id="conv1d-same-even"),
-    Case("conv2d", [("N", 3, 9, 9)], {"channels": 4, "kernel": 3},
-         lambda x, w: F.conv2d(x, w["weight"], w["bias"])),
-    Case("conv2d", [("N", 3, 9, 8)], {"channels": 4, "kernel": [4, 3], "padding": "same"},
-         lambda x, w: F.conv2d(x, w["weight"], w["bias"], padding="same"), id="conv2d-same"),
-    Case("conv2d", [("N", 6, 9, 9)], {"channels": 6, "kernel": 3, "stride": 2, "dilation": 2,
-                                      "groups": 3, "padding": [1, 2], "bias": False},
-         lambda x, w: F.conv2d(x, w["weight"], None, 2, (1, 2), 2, 3), id="conv2d-groups"),
-    Case("conv2d", [("N", 3, "H", "W")], {"channels": 2, "kernel": 3, "padding": "same"},
-         lambda x, w: F.conv2d(x, w["weight"], w["bias"], padding="same"), id="conv2d-symbolic"),
-    Case("conv_transpose2d", [("N", 4, 5, 5)],
-         {"channels": 6, "kernel": 3, "stride": 2, "padding": 1, "output_padding": 1, "groups": 2},
-         lambda x, w: F.conv_transpose2d(x, w["weight"], w["bias"], 2, 1, 1, 2)),
+    Case(
+        "conv1d",
+        [("N", 3, 10)],
+        {"channels": 4, "kernel": 3, "stride": 2, "padding": 1},
+        lambda x, w: F.conv1d(x, w["weight"], w["bias"], stride=2, padding=1),
+    ),
+    Case(
+        "conv1d",
+        [("N", 3, 10)],
+        {"channels": 4, "kernel": 4, "padding": "same", "dilation": 2},
+        lambda x, w: F.conv1d(x, w["weight"], w["bias"], padding="same", dilation=2),
+        id="conv1d-same-even",
+    ),
+    Case(
+        "conv2d",
+        [("N", 3, 9, 9)],
+        {"channels": 4, "kernel": 3},
+        lambda x, w: F.conv2d(x, w["weight"], w["bias"]),
+    ),
+    Case(
+        "conv2d",
+        [("N", 3, 9, 8)],
+        {"channels": 4, "kernel": [4, 3], "padding": "same"},
+        lambda x, w: F.conv2d(x, w["weight"], w["bias"], padding="same"),
+        id="conv2d-same",
+    ),
+    Case(
+        "conv2d",
+        [("N", 6, 9, 9)],
+        {
+            "channels": 6,
+            "kernel": 3,
+            "stride": 2,
+            "dilation": 2,
+            "groups": 3,
+            "padding": [1, 2],
+            "bias": False,
+        },
+        lambda x, w: F.conv2d(x, w["weight"], None, 2, (1, 2), 2, 3),
+        id="conv2d-groups",
+    ),
+    Case(
+        "conv2d",
+        [("N", 3, "H", "W")],
+        {"channels": 2, "kernel": 3, "padding": "same"},
+        lambda x, w: F.conv2d(x, w["weight"], w["bias"], padding="same"),
+        id="conv2d-symbolic",
+    ),
+    Case(
+        "conv_transpose2d",
+        [("N", 4, 5, 5)],
+        {"channels": 6, "kernel": 3, "stride": 2, "padding": 1, "output_padding": 1, "groups": 2},
+        lambda x, w: F.conv_transpose2d(x, w["weight"], w["bias"], 2, 1, 1, 2),
+    ),
     Case("linear", [("N", 6)], {"features": 4}, lambda x, w: F.linear(x, w["weight"], w["bias"])),
-    Case("linear", [("N", "T", 6)], {"features": 4, "bias": False},
-         lambda x, w: F.linear(x, w["weight"]), id="linear-3d"),
-    Case("linear", [("N", 5, 6)], {"features": 4}, lambda x, w: F.linear(x, w["weight"], w["bias"]),
-         id="linear-3d-bias"),
-    Case("embedding", [("N", 7)], {"num": 10, "dim": 4}, lambda x, w: F.embedding(x, w["weight"]),
-         dtype="int64"),
+    Case(
+        "linear",
+        [("N", "T", 6)],
+        {"features": 4, "bias": False},
+        lambda x, w: F.linear(x, w["weight"]),
+        id="linear-3d",
+    ),
+    Case(
+        "linear",
+        [("N", 5, 6)],
+        {"features": 4},
+        lambda x, w: F.linear(x, w["weight"], w["bias"]),
+        id="linear-3d-bias",
+    ),
+    Case(
+        "embedding",
+        [("N", 7)],
+        {"num": 10, "dim": 4},
+        lambda x, w: F.embedding(x, w["weight"]),
+        dtype="int64",
+    ),
     Case("add", [("N", 3, 4)] * 3, {}, lambda a, b, c, w: a + b + c),
     Case("mul", [("N", 3, 4)] * 2, {}, lambda a, b, w: a * b),
     Case("mul", [("N", 3, 4)] * 3, {}, lambda a, b, c, w: a * b * c, id="mul-3"),
     Case("concat", [("N", 2, 4), ("N", 3, 4)], {}, lambda a, b, w: torch.cat([a, b], 1)),
     Case("split", [("N", 4, 6)], {"parts": 2}, lambda x, w: torch.split(x, 2, 1)),
-    Case("split", [("N", 4, 6)], {"parts": [1, 3, 2], "axis": -1},
-         lambda x, w: torch.split(x, [1, 3, 2], -1), id="split-sizes"),
-    Case("batchnorm1d", [("N", 4)], {},
-         lambda x, w: F.batch_norm(x, w["running_mean"], w["running_var"], w["weight"], w["bias"])),
-    Case("batchnorm1d", [("N", 4, 6)], {"affine": False, "eps": 1e-3},
-         lambda x, w: F.batch_norm(x, w["running_mean"], w["running_var"], eps=1e-3),
-         id="batchnorm1d-3d"),
-    Case("batchnorm2d", [("N", 3, 5, 5)], {},
-         lambda x, w: F.batch_norm(x, w["running_mean"], w["running_var"], w["weight"], w["bias"])),
-    Case("layernorm", [("N", 5, 6)], {},
-         lambda x, w: F.layer_norm(x, (6,), w["weight"], w["bias"])),
-    Case("layernorm", [("N", 5, 6)], {"dims": 2, "affine": False},
-         lambda x, w: F.layer_norm(x, (5, 6)), id="layernorm-2"),
-    Case("lrn", [("N", 6, 5, 5)], {"size": 5, "alpha": 0.1, "k": 2.0},
-         lambda x, w: F.local_response_norm(x, 5, 0.1, 0.75, 2.0)),
-    Case("lrn", [("N", 6, 5, 5)], {"size": 4, "alpha": 0.1},
-         lambda x, w: F.local_response_norm(x, 4, 0.1), id="lrn-even"),
-    Case("lrn", [("N", 6, 7)], {"size": 3, "alpha": 0.1},
-         lambda x, w: F.local_response_norm(x, 3, 0.1), id="lrn-3d"),
+    Case(
+        "split",
+        [("N", 4, 6)],
+        {"parts": [1, 3, 2], "axis": -1},
+        lambda x, w: torch.split(x, [1, 3, 2], -1),
+        id="split-sizes",
+    ),
+    Case(
+        "batchnorm1d",
+        [("N", 4)],
+        {},
+        lambda x, w: F.batch_norm(x, w["running_mean"], w["running_var"], w["weight"], w["bias"]),
+    ),
+    Case(
+        "batchnorm1d",
+        [("N", 4, 6)],
+        {"affine": False, "eps": 1e-3},
+        lambda x, w: F.batch_norm(x, w["running_mean"], w["running_var"], eps=1e-3),
+        id="batchnorm1d-3d",
+    ),
+    Case(
+        "batchnorm2d",
+        [("N", 3, 5, 5)],
+        {},
+        lambda x, w: F.batch_norm(x, w["running_mean"], w["running_var"], w["weight"], w["bias"]),
+    ),
+    Case(
+        "layernorm", [("N", 5, 6)], {}, lambda x, w: F.layer_norm(x, (6,), w["weight"], w["bias"])
+    ),
+    Case(
+        "layernorm",
+        [("N", 5, 6)],
+        {"dims": 2, "affine": False},
+        lambda x, w: F.layer_norm(x, (5, 6)),
+        id="layernorm-2",
+    ),
+    Case(
+        "lrn",
+        [("N", 6, 5, 5)],
+        {"size": 5, "alpha": 0.1, "k": 2.0},
+        lambda x, w: F.local_response_norm(x, 5, 0.1, 0.75, 2.0),
+    ),
+    Case(
+        "lrn",
+        [("N", 6, 5, 5)],
+        {"size": 4, "alpha": 0.1},
+        lambda x, w: F.local_response_norm(x, 4, 0.1),
+        id="lrn-even",
+    ),
+    Case(
+        "lrn",
+        [("N", 6, 7)],
+        {"size": 3, "alpha": 0.1},
+        lambda x, w: F.local_response_norm(x, 3, 0.1),
+        id="lrn-3d",
+    ),
     Case("dropout", [("N", 3, 4)], {"p": 0.3}, lambda x, w: x),
-    Case("maxpool1d", [("N", 3, 9)], {"kernel": 3, "stride": 2, "ceil_mode": True},
-         lambda x, w: F.max_pool1d(x, 3, 2, ceil_mode=True)),
+    Case(
+        "maxpool1d",
+        [("N", 3, 9)],
+        {"kernel": 3, "stride": 2, "ceil_mode": True},
+        lambda x, w: F.max_pool1d(x, 3, 2, ceil_mode=True),
+    ),
     Case("maxpool2d", [("N", 3, 8, 8)], {"kernel": 2}, lambda x, w: F.max_pool2d(x, 2)),
-    Case("maxpool2d", [("N", 3, 8, 9)], {"kernel": 3, "stride": 2, "padding": 1, "dilation": 2,
-                                         "ceil_mode": True},
-         lambda x, w: F.max_pool2d(x, 3, 2, 1, 2, ceil_mode=True), id="maxpool2d-ceil"),
-    Case("maxpool2d", [("N", 2, 5, 5)], {"kernel": 2, "padding": 1, "ceil_mode": True},
-         lambda x, w: F.max_pool2d(x, 2, 2, 1, ceil_mode=True), id="maxpool2d-ceil-last-window"),
-    Case("avgpool2d", [("N", 2, 5, 5)], {"kernel": 2, "padding": 1, "ceil_mode": True},
-         lambda x, w: F.avg_pool2d(x, 2, 2, 1, ceil_mode=True), id="avgpool2d-ceil-last-window"),
-    Case("maxpool2d", [("N", 2, 5, 8)], {"kernel": [2, 3], "stride": 2, "padding": 1,
-                                         "ceil_mode": True},
-         lambda x, w: F.max_pool2d(x, (2, 3), 2, 1, ceil_mode=True), id="maxpool2d-ceil-mixed"),
-    Case("avgpool2d", [("N", 2, 5, 8)], {"kernel": [2, 3], "stride": 2, "padding": 1,
-                                         "ceil_mode": True, "count_include_pad": False},
-         lambda x, w: F.avg_pool2d(x, (2, 3), 2, 1, ceil_mode=True, count_include_pad=False),
-         id="avgpool2d-ceil-mixed"),
-    Case("maxpool2d", [("N", 2, "H", "W")], {"kernel": 3, "stride": 2, "ceil_mode": True},
-         lambda x, w: F.max_pool2d(x, 3, 2, ceil_mode=True), id="maxpool2d-ceil-symbolic"),
-    Case("avgpool1d", [("N", 3, 10)], {"kernel": 3, "stride": 2, "padding": 1},
-         lambda x, w: F.avg_pool1d(x, 3, 2, 1)),
-    Case("avgpool2d", [("N", 3, 8, 8)], {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
-         lambda x, w: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True)),
-    Case("avgpool2d", [("N", 3, 8, 8)], {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True,
-                                         "count_include_pad": False},
-         lambda x, w: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
-         id="avgpool2d-exclude-pad"),
-    Case("adaptive_avgpool1d", [("N", 3, 8)], {"size": 2},
-         lambda x, w: F.adaptive_avg_pool1d(x, 2)),
-    Case("adaptive_avgpool2d", [("N", 3, 6, 6)], {"size": [3, 2]},
-         lambda x, w: F.adaptive_avg_pool2d(x, (3, 2))),
-    Case("adaptive_avgpool2d", [("N", 3, 5, 7)], {"size": 1},
-         lambda x, w: F.adaptive_avg_pool2d(x, 1), id="adaptive-global"),
+    Case(
+        "maxpool2d",
+        [("N", 3, 8, 9)],
+        {"kernel": 3, "stride": 2, "padding": 1, "dilation": 2, "ceil_mode": True},
+        lambda x, w: F.max_pool2d(x, 3, 2, 1, 2, ceil_mode=True),
+        id="maxpool2d-ceil",
+    ),
+    Case(
+        "maxpool2d",
+        [("N", 2, 5, 5)],
+        {"kernel": 2, "padding": 1, "ceil_mode": True},
+        lambda x, w: F.max_pool2d(x, 2, 2, 1, ceil_mode=True),
+        id="maxpool2d-ceil-last-window",
+    ),
+    Case(
+        "avgpool2d",
+        [("N", 2, 5, 5)],
+        {"kernel": 2, "padding": 1, "ceil_mode": True},
+        lambda x, w: F.avg_pool2d(x, 2, 2, 1, ceil_mode=True),
+        id="avgpool2d-ceil-last-window",
+    ),
+    Case(
+        "maxpool2d",
+        [("N", 2, 5, 8)],
+        {"kernel": [2, 3], "stride": 2, "padding": 1, "ceil_mode": True},
+        lambda x, w: F.max_pool2d(x, (2, 3), 2, 1, ceil_mode=True),
+        id="maxpool2d-ceil-mixed",
+    ),
+    Case(
+        "avgpool2d",
+        [("N", 2, 5, 8)],
+        {
+            "kernel": [2, 3],
+            "stride": 2,
+            "padding": 1,
+            "ceil_mode": True,
+            "count_include_pad": False,
+        },
+        lambda x, w: F.avg_pool2d(x, (2, 3), 2, 1, ceil_mode=True, count_include_pad=False),
+        id="avgpool2d-ceil-mixed",
+    ),
+    Case(
+        "maxpool2d",
+        [("N", 2, "H", "W")],
+        {"kernel": 3, "stride": 2, "ceil_mode": True},
+        lambda x, w: F.max_pool2d(x, 3, 2, ceil_mode=True),
+        id="maxpool2d-ceil-symbolic",
+    ),
+    Case(
+        "avgpool1d",
+        [("N", 3, 10)],
+        {"kernel": 3, "stride": 2, "padding": 1},
+        lambda x, w: F.avg_pool1d(x, 3, 2, 1),
+    ),
+    Case(
+        "avgpool2d",
+        [("N", 3, 8, 8)],
+        {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+        lambda x, w: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
+    ),
+    Case(
+        "avgpool2d",
+        [("N", 3, 8, 8)],
+        {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
+        lambda x, w: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+        id="avgpool2d-exclude-pad",
+    ),
+    Case(
+        "adaptive_avgpool1d", [("N", 3, 8)], {"size": 2}, lambda x, w: F.adaptive_avg_pool1d(x, 2)
+    ),
+    Case(
+        "adaptive_avgpool2d",
+        [("N", 3, 6, 6)],
+        {"size": [3, 2]},
+        lambda x, w: F.adaptive_avg_pool2d(x, (3, 2)),
+    ),
+    Case(
+        "adaptive_avgpool2d",
+        [("N", 3, 5, 7)],
+        {"size": 1},
+        lambda x, w: F.adaptive_avg_pool2d(x, 1),
+        id="adaptive-global",
+    ),
     Case("global_avgpool", [("N", 3, 4, 5)], {}, lambda x, w: x.mean((2, 3))),
     Case("global_maxpool", [("N", 3, 4, 5)], {}, lambda x, w: x.amax((2, 3))),
     Case("flatten", [("N", 3, 4, 5)], {}, lambda x, w: torch.flatten(x, 1)),
-    Case("flatten", [("N", 3, 4, 5)], {"start": 2}, lambda x, w: torch.flatten(x, 2),
-         id="flatten-tail"),
-    Case("flatten", [("N", 3, 4, 5)], {"start": 1, "end": 2}, lambda x, w: torch.flatten(x, 1, 2),
-         id="flatten-middle"),
-    Case("reshape", [("N", 3, 4, 5)], {"shape": [4, -1]},
-         lambda x, w: x.reshape(x.shape[0], 4, -1)),
+    Case(
+        "flatten",
+        [("N", 3, 4, 5)],
+        {"start": 2},
+        lambda x, w: torch.flatten(x, 2),
+        id="flatten-tail",
+    ),
+    Case(
+        "flatten",
+        [("N", 3, 4, 5)],
+        {"start": 1, "end": 2},
+        lambda x, w: torch.flatten(x, 1, 2),
+        id="flatten-middle",
+    ),
+    Case(
+        "reshape", [("N", 3, 4, 5)], {"shape": [4, -1]}, lambda x, w: x.reshape(x.shape[0], 4, -1)
+    ),
     Case("permute", [("N", 3, 4, 5)], {"dims": [0, 2, 3, 1]}, lambda x, w: x.permute(0, 2, 3, 1)),
     Case("select", [("N", 5, 4)], {"axis": 1, "index": -1}, lambda x, w: x[:, -1]),
     Case("select", [("N", 5, 4)], {"axis": 2, "index": 1}, lambda x, w: x[:, :, 1], id="select-2"),
     Case("upsample", [("N", 2, 3, 4)], {}, lambda x, w: F.interpolate(x, scale_factor=2)),
-    Case("upsample", [("N", 2, 3, 4)], {"scale": 3, "mode": "bilinear"},
-         lambda x, w: F.interpolate(x, scale_factor=3, mode="bilinear"), id="upsample-bilinear"),
+    Case(
+        "upsample",
+        [("N", 2, 3, 4)],
+        {"scale": 3, "mode": "bilinear"},
+        lambda x, w: F.interpolate(x, scale_factor=3, mode="bilinear"),
+        id="upsample-bilinear",
+    ),
     Case("lstm", [("N", "T", 4)], RNN, lstm_ref(torch.nn.LSTM, **TORCH_RNN)),
-    Case("lstm", [("T", "N", 4)], {"hidden": 3, "batch_first": False, "bias": False},
-         lstm_ref(torch.nn.LSTM, hidden_size=3, bias=False), id="lstm-time-major"),
+    Case(
+        "lstm",
+        [("T", "N", 4)],
+        {"hidden": 3, "batch_first": False, "bias": False},
+        lstm_ref(torch.nn.LSTM, hidden_size=3, bias=False),
+        id="lstm-time-major",
+    ),
     Case("gru", [("N", "T", 4)], RNN, lstm_ref(torch.nn.GRU, **TORCH_RNN)),
-    Case("gru", [("T", "N", 4)], {"hidden": 3, "batch_first": False},
-         lstm_ref(torch.nn.GRU, hidden_size=3), id="gru-time-major"),
+    Case(
+        "gru",
+        [("T", "N", 4)],
+        {"hidden": 3, "batch_first": False},
+        lstm_ref(torch.nn.GRU, hidden_size=3),
+        id="gru-time-major",
+    ),
 ]
 SIZES = {"T": 6, "H": 9, "W": 7}
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -166,8 +344,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
 def one_op_graph(case: Case) -> Graph:
     builder = GraphBuilder(f"{case.op}_case")
-    names = [builder.input(f"x{i}", TensorType(case.dtype, shape))
-             for i, shape in enumerate(case.inputs)]
+    names = [
+        builder.input(f"x{i}", TensorType(case.dtype, shape)) for i, shape in enumerate(case.inputs)
+    ]
     outputs = builder.apply(case.op, names, case.attrs, "layer")
     return builder.finish({f"y{i}": v for i, v in enumerate(outputs)})
 
@@ -196,8 +375,9 @@ def case_inputs(case: Case, batch: int, rng: np.random.Generator) -> list[np.nda
     return [rng.standard_normal(concrete(s, batch)).astype(np.float32) for s in case.inputs]
 
 
-def torch_reference(case: Case, xs: list[np.ndarray],
-                    weights: dict[str, np.ndarray]) -> list[np.ndarray]:
+def torch_reference(
+    case: Case, xs: list[np.ndarray], weights: dict[str, np.ndarray]
+) -> list[np.ndarray]:
     local = {k.removeprefix("layer."): torch.from_numpy(v) for k, v in weights.items()}
     with torch.no_grad():
         out = case.ref(*map(torch.from_numpy, xs), w=local)
@@ -253,11 +433,16 @@ def inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple[int | str | None,
     bare.CopyFrom(model)
     for output in bare.graph.output:
         output.type.tensor_type.ClearField("shape")
-    inferred = onnx.shape_inference.infer_shapes(bare, check_type=True, strict_mode=True,
-                                                 data_prop=True)
-    return {v.name: tuple(d.dim_value if d.HasField("dim_value") else d.dim_param or None
-                          for d in v.type.tensor_type.shape.dim)
-            for v in [*inferred.graph.value_info, *inferred.graph.output]}
+    inferred = onnx.shape_inference.infer_shapes(
+        bare, check_type=True, strict_mode=True, data_prop=True
+    )
+    return {
+        v.name: tuple(
+            d.dim_value if d.HasField("dim_value") else d.dim_param or None
+            for d in v.type.tensor_type.shape.dim
+        )
+        for v in [*inferred.graph.value_info, *inferred.graph.output]
+    }
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

@@ -20,13 +20,21 @@ def lenet() -> Graph:
     b = GraphBuilder("LeNet")
     (x,) = [b.input("image", TensorType("float32", ("N", 1, 28, 28)))]
     for op, attrs, name in [
-            ("conv2d", {"channels": 6, "kernel": 5, "padding": 2}, "c1"), ("tanh", {}, "a1"),
-            ("avgpool2d", {"kernel": 2}, "s2"), ("conv2d", {"channels": 16, "kernel": 5}, "c3"),
-            ("tanh", {}, "a3"), ("maxpool2d", {"kernel": 2, "ceil_mode": True}, "s4"),
-            ("flatten", {}, "flat"), ("linear", {"features": 120}, "f5"), ("relu", {}, "a5"),
-            ("dropout", {"p": 0.5}, "drop"), ("linear", {"features": 84}, "f6"),
-            ("gelu", {}, "a6"), ("linear", {"features": 10}, "logits"),
-            ("log_softmax", {}, "log_probs")]:
+        ("conv2d", {"channels": 6, "kernel": 5, "padding": 2}, "c1"),
+        ("tanh", {}, "a1"),
+        ("avgpool2d", {"kernel": 2}, "s2"),
+        ("conv2d", {"channels": 16, "kernel": 5}, "c3"),
+        ("tanh", {}, "a3"),
+        ("maxpool2d", {"kernel": 2, "ceil_mode": True}, "s4"),
+        ("flatten", {}, "flat"),
+        ("linear", {"features": 120}, "f5"),
+        ("relu", {}, "a5"),
+        ("dropout", {"p": 0.5}, "drop"),
+        ("linear", {"features": 84}, "f6"),
+        ("gelu", {}, "a6"),
+        ("linear", {"features": 10}, "logits"),
+        ("log_softmax", {}, "log_probs"),
+    ]:
         (x,) = b.apply(op, [x], attrs, name)
     return b.finish({"log_probs": x})
 
@@ -37,9 +45,18 @@ def residual() -> Graph:
     x = b.input("image", TensorType("float32", ("N", 8, 10, 10)))
 
     def conv_bn(value: str, name: str, channels: int, kernel: int, stride: int) -> str:
-        (value,) = b.apply("conv2d", [value], {"channels": channels, "kernel": kernel,
-                                              "stride": stride, "padding": kernel // 2,
-                                              "bias": False}, f"{name}.conv")
+        (value,) = b.apply(
+            "conv2d",
+            [value],
+            {
+                "channels": channels,
+                "kernel": kernel,
+                "stride": stride,
+                "padding": kernel // 2,
+                "bias": False,
+            },
+            f"{name}.conv",
+        )
         return b.apply("batchnorm2d", [value], {}, f"{name}.bn")[0]
 
     (h,) = b.apply("relu", [conv_bn(x, "block.conv1", 16, 3, 2)], {}, "block.relu1")
@@ -69,16 +86,20 @@ def tagger() -> Graph:
 
 
 def images(shape: tuple[int, ...]) -> Callable[[int], np.ndarray]:
-    return lambda batch: np.random.default_rng(batch).standard_normal(
-        (batch, *shape)).astype(np.float32)
+    return lambda batch: (
+        np.random.default_rng(batch).standard_normal((batch, *shape)).astype(np.float32)
+    )
 
 
 def tokens(batch: int) -> np.ndarray:
     return np.random.default_rng(batch).integers(0, 50, (batch, 9))
 
 
-MODELS = {"lenet": (lenet, images((1, 28, 28))), "residual": (residual, images((8, 10, 10))),
-          "tagger": (tagger, tokens)}
+MODELS = {
+    "lenet": (lenet, images((1, 28, 28))),
+    "residual": (residual, images((8, 10, 10))),
+    "tagger": (tagger, tokens),
+}
 
 
 def trained(module: torch.nn.Module) -> dict[str, np.ndarray]:
@@ -100,8 +121,10 @@ def test_torch_and_onnx_backends_agree(model: str, fold_bn: bool) -> None:
     graph = build()
     module = to_torch(graph, seed=0).eval()
     weights = trained(module)
-    session = ort.InferenceSession(emit_onnx(graph, weights, fold_bn=fold_bn).SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        emit_onnx(graph, weights, fold_bn=fold_bn).SerializeToString(),
+        providers=["CPUExecutionProvider"],
+    )
     for batch in (1, 3):
         x = inputs(batch)
         with torch.no_grad():

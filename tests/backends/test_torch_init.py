@@ -14,8 +14,9 @@ from netlang.graph_builder import GraphBuilder  # noqa: E402
 from netlang.ir import Graph, TensorType  # noqa: E402
 
 
-def graph_of(*layers: tuple[str, dict[str, Any]],
-             shape: tuple[Any, ...] = ("N", 64, 8, 8)) -> Graph:
+def graph_of(
+    *layers: tuple[str, dict[str, Any]], shape: tuple[Any, ...] = ("N", 64, 8, 8)
+) -> Graph:
     """A chain of layers named l0, l1, ... on one input."""
     b = GraphBuilder("chain")
     x = b.input("x", TensorType("float32", shape))
@@ -53,8 +54,9 @@ def test_xavier_is_uniform_within_the_glorot_bound() -> None:
 
 
 def test_normal_has_std_one_hundredth() -> None:
-    state = weights(graph_of(("conv1d", {"channels": 64, "kernel": 5, "init": "normal"}),
-                             shape=("N", 64, 9)))
+    state = weights(
+        graph_of(("conv1d", {"channels": 64, "kernel": 5, "init": "normal"}), shape=("N", 64, 9))
+    )
     assert_std(state["l0.weight"], 0.01)
     assert torch.all(state["l0.bias"] == 0)
 
@@ -65,8 +67,12 @@ def test_zeros_zeroes_weights_and_biases() -> None:
 
 
 def test_recurrent_weights_take_the_scheme_and_biases_are_zero() -> None:
-    state = weights(graph_of(("gru", {"hidden": 32, "layers": 2, "bidirectional": True,
-                                      "init": "xavier"}), shape=("N", 5, 16)))
+    state = weights(
+        graph_of(
+            ("gru", {"hidden": 32, "layers": 2, "bidirectional": True, "init": "xavier"}),
+            shape=("N", 5, 16),
+        )
+    )
     for name, tensor in state.items():
         if name.startswith("l0.bias"):
             assert torch.all(tensor == 0), name
@@ -76,8 +82,11 @@ def test_recurrent_weights_take_the_scheme_and_biases_are_zero() -> None:
 
 
 def test_model_init_applies_only_to_layers_left_at_default() -> None:
-    graph = graph_of(("linear", {"features": 256}), ("linear", {"features": 256, "init": "zeros"}),
-                     shape=("N", 256))
+    graph = graph_of(
+        ("linear", {"features": 256}),
+        ("linear", {"features": 256, "init": "zeros"}),
+        shape=("N", 256),
+    )
     state = weights(graph, init="normal")
     assert_std(state["l0.weight"], 0.01)
     assert torch.all(state["l1.weight"] == 0)

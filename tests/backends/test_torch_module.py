@@ -33,21 +33,33 @@ def lenet() -> Graph:
 
 def reference_lenet() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(),
-        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84),
-        nn.Tanh(), nn.Linear(84, 10))
+        nn.Conv2d(1, 6, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.Tanh(),
+        nn.Linear(120, 84),
+        nn.Tanh(),
+        nn.Linear(84, 10),
+    )
 
 
 def basic_block(channels: int) -> Graph:
     """torchvision's ResNet BasicBlock without downsampling, at the names torchvision uses."""
     b = GraphBuilder("BasicBlock")
     x = b.input("x", TensorType("float32", ("N", channels, 6, 6)))
-    (y,) = b.apply("conv2d", [x], {"channels": channels, "kernel": 3, "padding": 1,
-                                   "bias": False}, "conv1")
+    (y,) = b.apply(
+        "conv2d", [x], {"channels": channels, "kernel": 3, "padding": 1, "bias": False}, "conv1"
+    )
     (y,) = b.apply("batchnorm2d", [y], {}, "bn1")
     (y,) = b.apply("relu", [y], {}, "relu1")
-    (y,) = b.apply("conv2d", [y], {"channels": channels, "kernel": 3, "padding": 1,
-                                   "bias": False}, "conv2")
+    (y,) = b.apply(
+        "conv2d", [y], {"channels": channels, "kernel": 3, "padding": 1, "bias": False}, "conv2"
+    )
     (y,) = b.apply("batchnorm2d", [y], {}, "bn2")
     (y,) = b.apply("add", [y, x], {}, "residual")
     (y,) = b.apply("relu", [y], {}, "relu2")

@@ -28,8 +28,9 @@ Reference = Callable[[dict[str, Tensor], list[Tensor]], Tensor | Sequence[Tensor
 BATCH = 2
 
 
-def one_node(op: str, attrs: dict[str, Any], *shapes: tuple[Any, ...],
-             dtype: str = "float32") -> Graph:
+def one_node(
+    op: str, attrs: dict[str, Any], *shapes: tuple[Any, ...], dtype: str = "float32"
+) -> Graph:
     builder = GraphBuilder("single")
     names = [builder.input(f"x{i}", TensorType(dtype, shape)) for i, shape in enumerate(shapes)]
     outputs = builder.apply(op, names, attrs, "layer")
@@ -42,9 +43,12 @@ def concrete(shape: tuple[Any, ...]) -> tuple[int, ...]:
 
 def random_inputs(graph: Graph) -> list[Tensor]:
     generator = torch.Generator().manual_seed(1)
-    return [torch.randint(0, 10, concrete(v.type.shape), generator=generator)
-            if v.type.dtype.startswith("int") else
-            torch.randn(concrete(v.type.shape), generator=generator) for v in graph.inputs]
+    return [
+        torch.randint(0, 10, concrete(v.type.shape), generator=generator)
+        if v.type.dtype.startswith("int")
+        else torch.randn(concrete(v.type.shape), generator=generator)
+        for v in graph.inputs
+    ]
 
 
 def randomize(module: Any) -> dict[str, Tensor]:
@@ -73,7 +77,9 @@ def check(graph: Graph, reference: Reference, *, train: bool = False, atol: floa
     expected = list(expected) if isinstance(expected, (list, tuple)) else [expected]
     assert [tuple(t.shape) for t in got] == [concrete(v.type.shape) for v in graph.outputs]
     assert {k: tuple(v.shape) for k, v in module.state_dict().items()} == {
-        **graph.parameters(), **graph.buffers()}
+        **graph.parameters(),
+        **graph.buffers(),
+    }
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
         torch.testing.assert_close(g, e, atol=atol, rtol=1e-4)
@@ -85,15 +91,23 @@ def test_every_registry_op_has_a_lowering() -> None:
 
 def test_ir_and_torch_disagreeing_on_parameters_is_an_internal_error() -> None:
     node = one_node("linear", {"features": 4}, ("N", 3)).nodes[0]
-    broken = Node(node.name, node.op, node.inputs, node.outputs, node.attrs, node.input_types,
-                  node.output_types, params={"weight": (4, 3)})  # bias missing
+    broken = Node(
+        node.name,
+        node.op,
+        node.inputs,
+        node.outputs,
+        node.attrs,
+        node.input_types,
+        node.output_types,
+        params={"weight": (4, 3)},
+    )  # bias missing
     with pytest.raises(InternalCompilerError, match="parameters"):
         lower(broken)
 
 
 # Activations, from their formulas.
 def _gelu_tanh(x: Tensor) -> Tensor:
-    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
 
 
 ACTIVATIONS = [
@@ -110,43 +124,77 @@ ACTIVATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("op", "attrs", "formula"), ACTIVATIONS,
-                         ids=[f"{op}-{attrs}" for op, attrs, _ in ACTIVATIONS])
+@pytest.mark.parametrize(
+    ("op", "attrs", "formula"), ACTIVATIONS, ids=[f"{op}-{attrs}" for op, attrs, _ in ACTIVATIONS]
+)
 def test_activation_matches_its_formula(op: str, attrs: dict[str, Any], formula: Callable) -> None:
     check(one_node(op, attrs, ("N", 3, 5)), lambda w, xs: formula(xs[0]))
 
 
 # Convolutions, against F.conv* with hand-computed padding.
 CONVOLUTIONS = [
-    ("conv2d", {"channels": 4, "kernel": 3, "padding": "same", "dilation": 2, "groups": 2},
-     (4, 9, 9), lambda w, x: F.conv2d(F.pad(x, (2, 2, 2, 2)), w["weight"], w["bias"],
-                                      dilation=2, groups=2)),
-    ("conv2d", {"channels": 2, "kernel": 4, "padding": "same"},  # odd total: extra low/high 1/2
-     (3, 7, 6), lambda w, x: F.conv2d(F.pad(x, (1, 2, 1, 2)), w["weight"], w["bias"])),
-    ("conv2d", {"channels": 6, "kernel": [3, 5], "stride": 2, "padding": [1, 2], "bias": False},
-     (3, 11, 10), lambda w, x: F.conv2d(x, w["weight"], None, stride=2, padding=(1, 2))),
-    ("conv2d", {"channels": 3, "kernel": 3, "padding": "valid"},
-     (2, 6, 6), lambda w, x: F.conv2d(x, w["weight"], w["bias"])),
-    ("conv1d", {"channels": 5, "kernel": 3, "stride": 2, "padding": 1},
-     (3, 12), lambda w, x: F.conv1d(x, w["weight"], w["bias"], stride=2, padding=1)),
-    ("conv1d", {"channels": 4, "kernel": 3, "padding": "same", "dilation": 3, "groups": 2},
-     (2, 10), lambda w, x: F.conv1d(F.pad(x, (3, 3)), w["weight"], w["bias"], dilation=3,
-                                    groups=2)),
-    ("conv_transpose2d", {"channels": 4, "kernel": 3, "stride": 2, "padding": 1,
-                          "output_padding": 1, "groups": 2},
-     (2, 5, 6), lambda w, x: F.conv_transpose2d(x, w["weight"], w["bias"], stride=2, padding=1,
-                                                output_padding=1, groups=2)),
-    ("conv_transpose2d", {"channels": 3, "kernel": [2, 3], "stride": [2, 1], "dilation": 2},
-     (4, 4, 5), lambda w, x: F.conv_transpose2d(x, w["weight"], w["bias"], stride=(2, 1),
-                                                dilation=2)),
+    (
+        "conv2d",
+        {"channels": 4, "kernel": 3, "padding": "same", "dilation": 2, "groups": 2},
+        (4, 9, 9),
+        lambda w, x: F.conv2d(F.pad(x, (2, 2, 2, 2)), w["weight"], w["bias"], dilation=2, groups=2),
+    ),
+    (
+        "conv2d",
+        {"channels": 2, "kernel": 4, "padding": "same"},  # odd total: extra low/high 1/2
+        (3, 7, 6),
+        lambda w, x: F.conv2d(F.pad(x, (1, 2, 1, 2)), w["weight"], w["bias"]),
+    ),
+    (
+        "conv2d",
+        {"channels": 6, "kernel": [3, 5], "stride": 2, "padding": [1, 2], "bias": False},
+        (3, 11, 10),
+        lambda w, x: F.conv2d(x, w["weight"], None, stride=2, padding=(1, 2)),
+    ),
+    (
+        "conv2d",
+        {"channels": 3, "kernel": 3, "padding": "valid"},
+        (2, 6, 6),
+        lambda w, x: F.conv2d(x, w["weight"], w["bias"]),
+    ),
+    (
+        "conv1d",
+        {"channels": 5, "kernel": 3, "stride": 2, "padding": 1},
+        (3, 12),
+        lambda w, x: F.conv1d(x, w["weight"], w["bias"], stride=2, padding=1),
+    ),
+    (
+        "conv1d",
+        {"channels": 4, "kernel": 3, "padding": "same", "dilation": 3, "groups": 2},
+        (2, 10),
+        lambda w, x: F.conv1d(F.pad(x, (3, 3)), w["weight"], w["bias"], dilation=3, groups=2),
+    ),
+    (
+        "conv_transpose2d",
+        {"channels": 4, "kernel": 3, "stride": 2, "padding": 1, "output_padding": 1, "groups": 2},
+        (2, 5, 6),
+        lambda w, x: F.conv_transpose2d(
+            x, w["weight"], w["bias"], stride=2, padding=1, output_padding=1, groups=2
+        ),
+    ),
+    (
+        "conv_transpose2d",
+        {"channels": 3, "kernel": [2, 3], "stride": [2, 1], "dilation": 2},
+        (4, 4, 5),
+        lambda w, x: F.conv_transpose2d(x, w["weight"], w["bias"], stride=(2, 1), dilation=2),
+    ),
 ]
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
-@pytest.mark.parametrize(("op", "attrs", "shape", "reference"), CONVOLUTIONS,
-                         ids=[f"{op}-{i}" for i, (op, *_) in enumerate(CONVOLUTIONS)])
-def test_convolution_matches_functional(op: str, attrs: dict[str, Any], shape: tuple[int, ...],
-                                        reference: Callable) -> None:
+@pytest.mark.parametrize(
+    ("op", "attrs", "shape", "reference"),
+    CONVOLUTIONS,
+    ids=[f"{op}-{i}" for i, (op, *_) in enumerate(CONVOLUTIONS)],
+)
+def test_convolution_matches_functional(
+    op: str, attrs: dict[str, Any], shape: tuple[int, ...], reference: Callable
+) -> None:
     check(one_node(op, attrs, ("N", *shape)), lambda w, xs: reference(w, xs[0]))
 
 
@@ -154,15 +202,22 @@ def test_conv_transpose_output_padding_not_below_stride_is_rejected_by_the_ir() 
     from netlang.ops import ShapeError
 
     with pytest.raises(ShapeError):
-        one_node("conv_transpose2d", {"channels": 2, "kernel": 3, "stride": 2,
-                                      "output_padding": 2}, ("N", 2, 4, 4))
+        one_node(
+            "conv_transpose2d",
+            {"channels": 2, "kernel": 3, "stride": 2, "output_padding": 2},
+            ("N", 2, 4, 4),
+        )
 
 
 def test_linear_matches_affine_map_on_2d_and_3d_inputs() -> None:
-    check(one_node("linear", {"features": 4}, ("N", 6)),
-          lambda w, xs: xs[0] @ w["weight"].T + w["bias"])
-    check(one_node("linear", {"features": 3, "bias": False}, ("N", 5, 6)),
-          lambda w, xs: xs[0] @ w["weight"].T)
+    check(
+        one_node("linear", {"features": 4}, ("N", 6)),
+        lambda w, xs: xs[0] @ w["weight"].T + w["bias"],
+    )
+    check(
+        one_node("linear", {"features": 3, "bias": False}, ("N", 5, 6)),
+        lambda w, xs: xs[0] @ w["weight"].T,
+    )
 
 
 def test_embedding_looks_up_rows_and_keeps_padding_row_zero() -> None:
@@ -173,8 +228,10 @@ def test_embedding_looks_up_rows_and_keeps_padding_row_zero() -> None:
 
 # Fan-in and fan-out.
 def test_add_sums_all_inputs() -> None:
-    check(one_node("add", {}, ("N", 3, 4), ("N", 3, 4), ("N", 3, 4)),
-          lambda w, xs: xs[0] + xs[1] + xs[2])
+    check(
+        one_node("add", {}, ("N", 3, 4), ("N", 3, 4), ("N", 3, 4)),
+        lambda w, xs: xs[0] + xs[1] + xs[2],
+    )
 
 
 def test_mul_multiplies_inputs() -> None:
@@ -184,8 +241,10 @@ def test_mul_multiplies_inputs() -> None:
 @pytest.mark.parametrize("axis", [1, -1])
 def test_concat_joins_along_axis(axis: int) -> None:
     other = ("N", 2, 5) if axis == -1 else ("N", 4, 3)
-    check(one_node("concat", {"axis": axis}, ("N", 2, 3), other),
-          lambda w, xs: torch.cat(xs, dim=axis))
+    check(
+        one_node("concat", {"axis": axis}, ("N", 2, 3), other),
+        lambda w, xs: torch.cat(xs, dim=axis),
+    )
 
 
 @pytest.mark.parametrize(("parts", "axis", "bounds"), [(2, 1, [0, 2, 4]), ([1, 3], -1, [0, 1, 4])])
@@ -200,8 +259,9 @@ def test_split_cuts_into_parts(parts: Any, axis: int, bounds: list[int]) -> None
 
 # Normalisation and dropout.
 @pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
-@pytest.mark.parametrize(("op", "shape"), [("batchnorm1d", (3,)), ("batchnorm1d", (3, 5)),
-                                           ("batchnorm2d", (3, 4, 4))])
+@pytest.mark.parametrize(
+    ("op", "shape"), [("batchnorm1d", (3,)), ("batchnorm1d", (3, 5)), ("batchnorm2d", (3, 4, 4))]
+)
 def test_batchnorm_matches_functional(op: str, shape: tuple[int, ...], train: bool) -> None:
     graph = one_node(op, {"eps": 1e-3, "momentum": 0.2}, ("N", *shape))
     module = to_torch(graph)
@@ -209,16 +269,19 @@ def test_batchnorm_matches_functional(op: str, shape: tuple[int, ...], train: bo
     module.train(train)
     x = torch.randn(concrete(("N", *shape)))
     mean, var = state["running_mean"].clone(), state["running_var"].clone()
-    expected = F.batch_norm(x, mean, var, state["weight"], state["bias"], training=train,
-                            momentum=0.2, eps=1e-3)
+    expected = F.batch_norm(
+        x, mean, var, state["weight"], state["bias"], training=train, momentum=0.2, eps=1e-3
+    )
     torch.testing.assert_close(module(x), expected)
     torch.testing.assert_close(module.state_dict()["layer.running_mean"], mean)  # updated alike
     torch.testing.assert_close(module.state_dict()["layer.running_var"], var)
 
 
 def test_batchnorm_without_affine_has_buffers_only() -> None:
-    check(one_node("batchnorm2d", {"affine": False}, ("N", 2, 3, 3)),
-          lambda w, xs: F.batch_norm(xs[0], w["running_mean"], w["running_var"], eps=1e-5))
+    check(
+        one_node("batchnorm2d", {"affine": False}, ("N", 2, 3, 3)),
+        lambda w, xs: F.batch_norm(xs[0], w["running_mean"], w["running_var"], eps=1e-5),
+    )
 
 
 def test_layernorm_normalises_last_dims() -> None:
@@ -241,11 +304,13 @@ def test_lrn_matches_the_alexnet_formula() -> None:
         for c in range(channels):  # window c - size//2 .. c + (size-1)//2, zero beyond the ends
             lo, hi = max(0, c - size // 2), min(channels, c + (size - 1) // 2 + 1)
             scale = k + alpha / size * (x[:, lo:hi] ** 2).sum(1)
-            out[:, c] = x[:, c] / scale ** beta
+            out[:, c] = x[:, c] / scale**beta
         return out
 
-    check(one_node("lrn", {"size": size, "alpha": alpha, "beta": beta, "k": k}, ("N", 6, 3, 3)),
-          reference)
+    check(
+        one_node("lrn", {"size": size, "alpha": alpha, "beta": beta, "k": k}, ("N", 6, 3, 3)),
+        reference,
+    )
 
 
 def test_dropout_is_identity_in_eval_and_random_mask_in_train() -> None:
@@ -263,22 +328,49 @@ def test_dropout_is_identity_in_eval_and_random_mask_in_train() -> None:
 
 # Pooling.
 POOLS = [
-    ("maxpool2d", {"kernel": 3, "stride": 2, "ceil_mode": True}, (2, 8, 7),
-     lambda x: F.max_pool2d(x, 3, 2, ceil_mode=True)),
-    ("maxpool2d", {"kernel": [3, 2], "padding": [1, 0], "dilation": [2, 1]}, (2, 9, 8),
-     lambda x: F.max_pool2d(x, (3, 2), (3, 2), padding=(1, 0), dilation=(2, 1))),
-    ("maxpool1d", {"kernel": 2, "stride": 2, "ceil_mode": True}, (3, 7),
-     lambda x: F.max_pool1d(x, 2, 2, ceil_mode=True)),
-    ("avgpool2d", {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True,
-                   "count_include_pad": False}, (2, 8, 8),
-     lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)),
+    (
+        "maxpool2d",
+        {"kernel": 3, "stride": 2, "ceil_mode": True},
+        (2, 8, 7),
+        lambda x: F.max_pool2d(x, 3, 2, ceil_mode=True),
+    ),
+    (
+        "maxpool2d",
+        {"kernel": [3, 2], "padding": [1, 0], "dilation": [2, 1]},
+        (2, 9, 8),
+        lambda x: F.max_pool2d(x, (3, 2), (3, 2), padding=(1, 0), dilation=(2, 1)),
+    ),
+    (
+        "maxpool1d",
+        {"kernel": 2, "stride": 2, "ceil_mode": True},
+        (3, 7),
+        lambda x: F.max_pool1d(x, 2, 2, ceil_mode=True),
+    ),
+    (
+        "avgpool2d",
+        {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
+        (2, 8, 8),
+        lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+    ),
     ("avgpool2d", {"kernel": 2}, (2, 6, 5), lambda x: F.avg_pool2d(x, 2)),
-    ("avgpool2d", {"kernel": [2, 3], "stride": 2, "padding": 1, "ceil_mode": True},
-     (2, 5, 8), lambda x: F.avg_pool2d(x, (2, 3), 2, 1, ceil_mode=True)),
-    ("avgpool1d", {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True}, (2, 10),
-     lambda x: F.avg_pool1d(x, 3, 2, 1, ceil_mode=True)),
-    ("adaptive_avgpool2d", {"size": [2, 3]}, (2, 4, 6),  # divides evenly: plain 2x2 blocks
-     lambda x: x.reshape(BATCH, 2, 2, 2, 3, 2).mean((3, 5))),
+    (
+        "avgpool2d",
+        {"kernel": [2, 3], "stride": 2, "padding": 1, "ceil_mode": True},
+        (2, 5, 8),
+        lambda x: F.avg_pool2d(x, (2, 3), 2, 1, ceil_mode=True),
+    ),
+    (
+        "avgpool1d",
+        {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+        (2, 10),
+        lambda x: F.avg_pool1d(x, 3, 2, 1, ceil_mode=True),
+    ),
+    (
+        "adaptive_avgpool2d",
+        {"size": [2, 3]},
+        (2, 4, 6),  # divides evenly: plain 2x2 blocks
+        lambda x: x.reshape(BATCH, 2, 2, 2, 3, 2).mean((3, 5)),
+    ),
     ("adaptive_avgpool2d", {"size": 3}, (2, 7, 5), lambda x: F.adaptive_avg_pool2d(x, 3)),
     ("adaptive_avgpool1d", {"size": 4}, (3, 9), lambda x: F.adaptive_avg_pool1d(x, 4)),
     ("global_avgpool", {}, (3, 4, 5), lambda x: x.mean((2, 3))),
@@ -288,10 +380,14 @@ POOLS = [
 ]
 
 
-@pytest.mark.parametrize(("op", "attrs", "shape", "reference"), POOLS,
-                         ids=[f"{op}-{i}" for i, (op, *_) in enumerate(POOLS)])
-def test_pooling_matches_functional(op: str, attrs: dict[str, Any], shape: tuple[int, ...],
-                                    reference: Callable) -> None:
+@pytest.mark.parametrize(
+    ("op", "attrs", "shape", "reference"),
+    POOLS,
+    ids=[f"{op}-{i}" for i, (op, *_) in enumerate(POOLS)],
+)
+def test_pooling_matches_functional(
+    op: str, attrs: dict[str, Any], shape: tuple[int, ...], reference: Callable
+) -> None:
     check(one_node(op, attrs, ("N", *shape)), lambda w, xs: reference(xs[0]))
 
 
@@ -303,17 +399,29 @@ LAYOUTS = [
     ("permute", {"dims": [0, 2, 3, 1]}, (3, 4, 5), lambda x: x.permute(0, 2, 3, 1)),
     ("select", {"axis": 1, "index": -1}, (3, 4), lambda x: x[:, -1]),
     ("select", {"axis": -1, "index": 2}, (3, 4), lambda x: x[:, :, 2]),
-    ("upsample", {"scale": 2}, (2, 3, 4),
-     lambda x: x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)),
-    ("upsample", {"scale": 3, "mode": "bilinear"}, (2, 3, 4),
-     lambda x: F.interpolate(x, scale_factor=3, mode="bilinear", align_corners=False)),
+    (
+        "upsample",
+        {"scale": 2},
+        (2, 3, 4),
+        lambda x: x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3),
+    ),
+    (
+        "upsample",
+        {"scale": 3, "mode": "bilinear"},
+        (2, 3, 4),
+        lambda x: F.interpolate(x, scale_factor=3, mode="bilinear", align_corners=False),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("op", "attrs", "shape", "reference"), LAYOUTS,
-                         ids=[f"{op}-{i}" for i, (op, *_) in enumerate(LAYOUTS)])
-def test_layout_op_matches_tensor_method(op: str, attrs: dict[str, Any], shape: tuple[int, ...],
-                                         reference: Callable) -> None:
+@pytest.mark.parametrize(
+    ("op", "attrs", "shape", "reference"),
+    LAYOUTS,
+    ids=[f"{op}-{i}" for i, (op, *_) in enumerate(LAYOUTS)],
+)
+def test_layout_op_matches_tensor_method(
+    op: str, attrs: dict[str, Any], shape: tuple[int, ...], reference: Callable
+) -> None:
     check(one_node(op, attrs, ("N", *shape)), lambda w, xs: reference(xs[0]))
 
 
@@ -336,8 +444,9 @@ def _gru_step(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
     return (1 - z) * torch.tanh(in_ + r * hn) + z * h
 
 
-def recurrent_reference(kind: str, w: dict[str, Tensor], x: Tensor, layers: int,
-                        directions: int, hidden: int) -> Tensor:
+def recurrent_reference(
+    kind: str, w: dict[str, Tensor], x: Tensor, layers: int, directions: int, hidden: int
+) -> Tensor:
     """Unrolled multi-layer (bi)directional LSTM/GRU on [N, T, F]."""
     steps = x.shape[1]
     for layer in range(layers):
@@ -347,7 +456,7 @@ def recurrent_reference(kind: str, w: dict[str, Tensor], x: Tensor, layers: int,
             b_ih, b_hh = w[f"bias_ih_l{layer}{suffix}"], w[f"bias_hh_l{layer}{suffix}"]
             h = c = torch.zeros(x.shape[0], hidden)
             out = [torch.empty(0)] * steps
-            for t in (range(steps) if not suffix else reversed(range(steps))):
+            for t in range(steps) if not suffix else reversed(range(steps)):
                 gi, gh = x[:, t] @ w_ih.T + b_ih, h @ w_hh.T + b_hh
                 if kind == "lstm":
                     h, c = _lstm_cell(gi + gh, h, c)
@@ -368,5 +477,7 @@ def test_bidirectional_two_layer_recurrent_matches_cell_equations(kind: str) -> 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_time_major_recurrent_matches_cell_equations(kind: str) -> None:
     graph = one_node(kind, {"hidden": 3, "batch_first": False}, (6, "N", 2))
-    check(graph, lambda w, xs: recurrent_reference(kind, w, xs[0].transpose(0, 1), 1, 1, 3)
-          .transpose(0, 1))
+    check(
+        graph,
+        lambda w, xs: recurrent_reference(kind, w, xs[0].transpose(0, 1), 1, 1, 3).transpose(0, 1),
+    )

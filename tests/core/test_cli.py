@@ -35,10 +35,21 @@ def test_summary_reports_lenet_shapes_and_exactly_61706_parameters() -> None:
     assert code == 0
     summary = json.loads(out)
     assert summary["totals"]["params"] == 61_706
-    shapes = [row["output_shape"] for row in summary["layers"]
-              if row["op"] in {"conv2d", "avgpool2d", "flatten", "linear"}]
-    assert shapes == ["[N, 6, 28, 28]", "[N, 6, 14, 14]", "[N, 16, 10, 10]", "[N, 16, 5, 5]",
-                      "[N, 400]", "[N, 120]", "[N, 84]", "[N, 10]"]
+    shapes = [
+        row["output_shape"]
+        for row in summary["layers"]
+        if row["op"] in {"conv2d", "avgpool2d", "flatten", "linear"}
+    ]
+    assert shapes == [
+        "[N, 6, 28, 28]",
+        "[N, 6, 14, 14]",
+        "[N, 16, 10, 10]",
+        "[N, 16, 5, 5]",
+        "[N, 400]",
+        "[N, 120]",
+        "[N, 84]",
+        "[N, 10]",
+    ]
     # conv 156*784... hand count of multiply-accumulates per sample:
     macs = 6 * 28 * 28 * 25 + 16 * 10 * 10 * 150 + 400 * 120 + 120 * 84 + 84 * 10
     assert summary["totals"]["macs"] == macs

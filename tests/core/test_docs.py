@@ -14,8 +14,11 @@ from netlang.source import SourceFile
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "language.md"
-EXAMPLES = [example for page in (DOC, REPO / "README.md")
-            for example in re.findall(r"```netlang\n(.*?)```", page.read_text(), flags=re.S)]
+EXAMPLES = [
+    example
+    for page in (DOC, REPO / "README.md")
+    for example in re.findall(r"```netlang\n(.*?)```", page.read_text(), flags=re.S)
+]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])

@@ -19,8 +19,14 @@ def test_unlabelled_layers_take_their_index_in_the_scope_like_nn_sequential() ->
         y = x -> linear(8) -> relu -> head: { linear(4) -> relu -> linear(2) }
         output y }""")
     assert [n.name for n in g.nodes] == ["0", "1", "head.0", "head.1", "head.2"]
-    assert list(g.parameters()) == ["0.weight", "0.bias", "head.0.weight", "head.0.bias",
-                                    "head.2.weight", "head.2.bias"]
+    assert list(g.parameters()) == [
+        "0.weight",
+        "0.bias",
+        "head.0.weight",
+        "head.0.bias",
+        "head.2.weight",
+        "head.2.bias",
+    ]
 
 
 def test_blocks_open_a_scope_named_by_label_or_index() -> None:
@@ -33,7 +39,9 @@ def test_blocks_open_a_scope_named_by_label_or_index() -> None:
         model A { input x: float32[N, 4]
             y = x -> body: Stack(6, 3)
             output y }""")
-    assert list(g.parameters()) == [f"body.{i}.fc.{p}" for i in range(3) for p in ("weight", "bias")]
+    assert list(g.parameters()) == [
+        f"body.{i}.fc.{p}" for i in range(3) for p in ("weight", "bias")
+    ]
 
 
 def test_if_chooses_a_branch_at_compile_time_from_input_shape() -> None:
@@ -89,15 +97,18 @@ def test_shape_annotations_and_tests_hold_for_a_correct_model() -> None:
 def test_relative_import_is_resolved_next_to_the_importing_file(tmp_path: Path) -> None:
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "blocks.net").write_text("block Head(n: int)(x) { return x -> linear(n) }")
-    (tmp_path / "main.net").write_text('import "./lib/blocks.net"\n'
-                                       "model A { input x: float32[N, 3]\n y = x -> Head(2)\n output y }")
+    (tmp_path / "main.net").write_text(
+        'import "./lib/blocks.net"\n'
+        "model A { input x: float32[N, 3]\n y = x -> Head(2)\n output y }"
+    )
     g = netlang.load(tmp_path / "main.net").model()
     assert g.param_count == 3 * 2 + 2
 
 
 def test_model_arguments_are_type_checked() -> None:
-    program = netlang.load("model A(classes: int = 3) { input x: float32[N, 2]\n"
-                           " y = x -> linear(classes)\n output y }")
+    program = netlang.load(
+        "model A(classes: int = 3) { input x: float32[N, 2]\n y = x -> linear(classes)\n output y }"
+    )
     assert program.model(classes=5).outputs[0].type.shape == ("N", 5)
     with pytest.raises(CompileError, match="declared `int`"):
         program.model(classes="five")
@@ -121,17 +132,24 @@ def test_train_section_becomes_data_with_symbols_and_model_arguments() -> None:
             stage head { epochs 2 freeze ["0"] }
         }""")
     spec = g.train
-    assert spec.entries["optimizer"] == Call("sgd", (), {"lr": 0.1, "momentum": 0.9, "nesterov": True})
+    assert spec.entries["optimizer"] == Call(
+        "sgd", (), {"lr": 0.1, "momentum": 0.9, "nesterov": True}
+    )
     assert spec.entries["schedule"] == Call("cosine")
     assert [c.name for c in spec.entries["regularize"]] == ["l1", "l2"]
     assert spec.entries["early_stop"].kwargs["monitor"] == Call("val_accuracy")
-    assert spec.stages[0].name == "head" and spec.stages[0].entries == {"epochs": 2, "freeze": ["0"]}
+    assert spec.stages[0].name == "head" and spec.stages[0].entries == {
+        "epochs": 2,
+        "freeze": ["0"],
+    }
 
 
 def test_load_accepts_source_text_and_reports_all_errors_at_once() -> None:
     with pytest.raises(CompileError) as info:
-        netlang.load("model A { input x: float32[N, 2]\n a = x -> lineer(2)\n b = x -> relu(3)\n"
-                     " output a, b }").model()
+        netlang.load(
+            "model A { input x: float32[N, 2]\n a = x -> lineer(2)\n b = x -> relu(3)\n"
+            " output a, b }"
+        ).model()
     assert [d.code for d in info.value.diagnostics] == ["NL2001", "NL2017"]
 
 

@@ -12,16 +12,70 @@ from netlang.program import compile_source
 from netlang.source import SourceFile
 
 REPO = Path(__file__).resolve().parents[2]
-SEEDS = sorted([*REPO.glob("examples/*.net"), *REPO.glob("netlang/stdlib/*.net"),
-                *REPO.glob("tests/golden/errors/*.net")])
+SEEDS = sorted(
+    [
+        *REPO.glob("examples/*.net"),
+        *REPO.glob("netlang/stdlib/*.net"),
+        *REPO.glob("tests/golden/errors/*.net"),
+    ]
+)
 TEXTS = [p.read_text() for p in SEEDS]
-TOKENS = ["->", "{", "}", "(", ")", "[", "]", ",", ":", "=", "==", "model", "block", "input",
-          "output", "return", "if", "else", "for", "in", "train", "x", "N", "conv2d", "linear",
-          "relu", "flatten", "1", "0", "-1", "3.5", '"s"', "+", "*", "//", "\n", " ", "#", "test",
-          "true", "range(3)", "channels(x)", "stage", "import", "add", "concat", "split"]
+TOKENS = [
+    "->",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ":",
+    "=",
+    "==",
+    "model",
+    "block",
+    "input",
+    "output",
+    "return",
+    "if",
+    "else",
+    "for",
+    "in",
+    "train",
+    "x",
+    "N",
+    "conv2d",
+    "linear",
+    "relu",
+    "flatten",
+    "1",
+    "0",
+    "-1",
+    "3.5",
+    '"s"',
+    "+",
+    "*",
+    "//",
+    "\n",
+    " ",
+    "#",
+    "test",
+    "true",
+    "range(3)",
+    "channels(x)",
+    "stage",
+    "import",
+    "add",
+    "concat",
+    "split",
+]
 
-FUZZ = settings(max_examples=1000, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=1000,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def compiles_to_diagnostics(text: str) -> None:

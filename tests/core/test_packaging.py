@@ -13,27 +13,48 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_wheel_in_a_fresh_venv_ships_grammar_stdlib_and_digits(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path / "dist"), str(REPO)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(REPO),
+        ],
+        check=True,
+    )
     wheel = next((tmp_path / "dist").glob("netlang-*.whl"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     # The compiler needs only these; the wheel itself is installed without its heavy deps.
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel),
-                    "lark", "click"], check=True)
-    script = ("import netlang, importlib.resources as r; "
-              "root = r.files('netlang'); "
-              "print(netlang.__file__); "
-              "print(sorted(x.name for x in root.joinpath('stdlib').iterdir())); "
-              "print(root.joinpath('data/digits.csv.gz').is_file()); "
-              "print(netlang.load(str(root.joinpath('stdlib/lenet.net'))).model('LeNet5').param_count)")
-    out = subprocess.run([str(python), "-c", script], capture_output=True, text=True, check=True,
-                         cwd=tmp_path).stdout.splitlines()
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel), "lark", "click"],
+        check=True,
+    )
+    script = (
+        "import netlang, importlib.resources as r; "
+        "root = r.files('netlang'); "
+        "print(netlang.__file__); "
+        "print(sorted(x.name for x in root.joinpath('stdlib').iterdir())); "
+        "print(root.joinpath('data/digits.csv.gz').is_file()); "
+        "print(netlang.load(str(root.joinpath('stdlib/lenet.net'))).model('LeNet5').param_count)"
+    )
+    out = subprocess.run(
+        [str(python), "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout.splitlines()
     assert str(venv) in out[0]
     assert "resnet.net" in out[1] and "lenet.net" in out[1]
     assert out[2] == "True"
     assert out[3] == "61706"
-    cli = subprocess.run([str(venv / "bin" / "netlang"), "check",
-                          str(REPO / "examples" / "lenet.net")], capture_output=True, text=True)
+    cli = subprocess.run(
+        [str(venv / "bin" / "netlang"), "check", str(REPO / "examples" / "lenet.net")],
+        capture_output=True,
+        text=True,
+    )
     assert cli.returncode == 0, cli.stderr

@@ -20,8 +20,9 @@ def shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """out[i, j] = image[i + dy, j + dx], zero where that falls outside (by hand, with slices)."""
     out = np.zeros_like(image)
     h, w = image.shape[-2:]
-    out[..., max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)] = \
-        image[..., max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)]
+    out[..., max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)] = image[
+        ..., max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)
+    ]
     return out
 
 
@@ -31,8 +32,12 @@ def test_random_crop_with_padding_keeps_the_shape_and_shifts_the_content() -> No
     assert out.shape == x.shape
     offsets = set()
     for sample, result in zip(x.numpy(), out.numpy()):
-        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
-                   if np.array_equal(result, shifted(sample, dy, dx))]
+        matches = [
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if np.array_equal(result, shifted(sample, dy, dx))
+        ]
         assert len(matches) == 1
         offsets.add(matches[0])
     assert len(offsets) > 5  # offsets are drawn per sample
@@ -43,8 +48,9 @@ def test_random_crop_to_a_smaller_size_cuts_a_window() -> None:
     out = make_augment([Call("random_crop", (4,), {})])(x, generator())
     assert out.shape == (8, 3, 4, 4)
     for sample, result in zip(x, out):
-        assert any(torch.equal(result, sample[:, i:i + 4, j:j + 4])
-                   for i in range(3) for j in range(3))
+        assert any(
+            torch.equal(result, sample[:, i : i + 4, j : j + 4]) for i in range(3) for j in range(3)
+        )
 
 
 def test_hflip_with_p_1_equals_torch_flip_and_p_0_is_identity() -> None:
@@ -87,20 +93,29 @@ def test_noise_has_the_stated_std() -> None:
 
 
 def test_augmentation_is_repeatable_for_a_generator_seed() -> None:
-    augment = make_augment([Call("random_crop", (), {"padding": 1}), Call("hflip"),
-                            Call("rotate", (10,)), Call("noise", (0.05,))])
+    augment = make_augment(
+        [
+            Call("random_crop", (), {"padding": 1}),
+            Call("hflip"),
+            Call("rotate", (10,)),
+            Call("noise", (0.05,)),
+        ]
+    )
     x = torch.rand(8, 3, 8, 8)
     assert torch.equal(augment(x, generator(7)), augment(x, generator(7)))
     assert not torch.equal(augment(x, generator(7)), augment(x, generator(8)))
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (Call("hlfip"), r"unknown augmentation 'hlfip' \(did you mean 'hflip'\?\)"),
-    (Call("hflip", (), {"prob": 0.5}), "hflip has no argument 'prob'; its arguments are p"),
-    (Call("hflip", (2,)), r"expected a probability in \[0, 1\]"),
-    (Call("rotate"), "rotate: degrees=None"),
-    (Call("noise", (-1,)), "std=-1: expected a non-negative number"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (Call("hlfip"), r"unknown augmentation 'hlfip' \(did you mean 'hflip'\?\)"),
+        (Call("hflip", (), {"prob": 0.5}), "hflip has no argument 'prob'; its arguments are p"),
+        (Call("hflip", (2,)), r"expected a probability in \[0, 1\]"),
+        (Call("rotate"), "rotate: degrees=None"),
+        (Call("noise", (-1,)), "std=-1: expected a non-negative number"),
+    ],
+)
 def test_bad_augment_calls_are_rejected_up_front(call: Call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make_augment([call])

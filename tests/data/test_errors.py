@@ -16,19 +16,22 @@ def test_every_source_in_the_schema_is_implemented() -> None:
     assert set(SOURCES) == set(DATA)
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (Call("digit"), r"unknown data source 'digit' \(did you mean 'digits'\?\)"),
-    (Call("digits", (), {"szie": 32}), r"no argument 'szie' \(did you mean 'size'\?\)"),
-    (Call("digits", (32, 0.8, False, 1)), "at most 3 positional arguments"),
-    (Call("digits", (32,), {"size": 16}), "'size' is given twice"),
-    (Call("digits", (), {"size": 0}), "size=0: expected a positive integer"),
-    (Call("digits", (), {"split": 1.5}), r"train fraction must be in \(0, 1\]"),
-    (Call("digits", (), {"split": [0.5, 0.2, 0.2]}), "sum to 1"),
-    (Call("digits", (), {"flatten": "yes"}), "flatten='yes': expected true or false"),
-    (Call("mnist", (), {}), "root must be given"),
-    (Call("mnist", ("m",), {"limit": 0}), "limit=0: expected a positive integer"),
-    (Call("npz", ("missing.npz",), {}), "missing.npz does not exist"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (Call("digit"), r"unknown data source 'digit' \(did you mean 'digits'\?\)"),
+        (Call("digits", (), {"szie": 32}), r"no argument 'szie' \(did you mean 'size'\?\)"),
+        (Call("digits", (32, 0.8, False, 1)), "at most 3 positional arguments"),
+        (Call("digits", (32,), {"size": 16}), "'size' is given twice"),
+        (Call("digits", (), {"size": 0}), "size=0: expected a positive integer"),
+        (Call("digits", (), {"split": 1.5}), r"train fraction must be in \(0, 1\]"),
+        (Call("digits", (), {"split": [0.5, 0.2, 0.2]}), "sum to 1"),
+        (Call("digits", (), {"flatten": "yes"}), "flatten='yes': expected true or false"),
+        (Call("mnist", (), {}), "root must be given"),
+        (Call("mnist", ("m",), {"limit": 0}), "limit=0: expected a positive integer"),
+        (Call("npz", ("missing.npz",), {}), "missing.npz does not exist"),
+    ],
+)
 def test_bad_calls_raise_a_clear_value_error(call: Call, message: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=message):
         load_data(call, base_dir=tmp_path)

@@ -18,7 +18,8 @@ print(splits.input_shape)
 
 
 def test_loading_and_standardising_need_no_torch() -> None:
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "(1, 16, 16)"

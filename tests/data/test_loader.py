@@ -50,8 +50,10 @@ def test_without_shuffle_batches_are_in_data_set_order() -> None:
 
 
 def test_augmentation_applies_only_to_the_loader_given_it() -> None:
-    ds = Dataset(np.random.default_rng(0).random((20, 1, 4, 4)).astype(np.float32),
-                 np.zeros(20, dtype=np.int64))
+    ds = Dataset(
+        np.random.default_rng(0).random((20, 1, 4, 4)).astype(np.float32),
+        np.zeros(20, dtype=np.int64),
+    )
     augment = make_augment([Call("noise", (0.5,))])
     train = torch.cat([x for x, _ in make_loader(ds, 8, shuffle=False, seed=0, augment=augment)])
     evaluation = torch.cat([x for x, _ in make_loader(ds, 8, shuffle=False, seed=0)])
@@ -63,5 +65,5 @@ def test_augmentation_applies_only_to_the_loader_given_it() -> None:
 
 def test_targets_keep_their_dtype() -> None:
     ds = Dataset(np.zeros((4, 3), np.float32), np.linspace(0, 1, 4).astype(np.float32))
-    (x, y), = make_loader(ds, 4, shuffle=True, seed=0)
+    ((x, y),) = make_loader(ds, 4, shuffle=True, seed=0)
     assert x.dtype == torch.float32 and y.dtype == torch.float32

@@ -17,8 +17,18 @@ from netlang.train_spec import Call
 
 DIGIT_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                 "ship", "truck"]
+CIFAR_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 
 
 def test_digits_is_the_embedded_uci_set_with_its_published_class_counts() -> None:
@@ -38,16 +48,19 @@ def test_digits_size_resizes_and_flatten_gives_vectors() -> None:
     assert 0 <= resized.train.x.min() and resized.train.x.max() <= 1
     flat = load_data(Call("digits", (), {"flatten": True, "split": 1.0}))
     assert flat.input_shape == (64,)
-    np.testing.assert_array_equal(flat.train.x[5], load_data(
-        Call("digits", (), {"split": 1.0})).train.x[5].reshape(-1))
+    np.testing.assert_array_equal(
+        flat.train.x[5], load_data(Call("digits", (), {"split": 1.0})).train.x[5].reshape(-1)
+    )
 
 
 def test_mnist_t10k_alone_is_split_three_ways_with_the_published_label_counts(
-        shared_data: Path) -> None:
+    shared_data: Path,
+) -> None:
     splits = load_data(Call("mnist", (str(shared_data / "mnist"),), {}))
     assert splits.test is not None and splits.val is not None
-    counts = sum(np.bincount(part.y, minlength=10)
-                 for part in (splits.train, splits.val, splits.test))
+    counts = sum(
+        np.bincount(part.y, minlength=10) for part in (splits.train, splits.val, splits.test)
+    )
     assert counts.tolist() == MNIST_TEST_COUNTS
     assert splits.input_shape == (1, 28, 28)
     everything = np.concatenate([splits.train.x, splits.val.x, splits.test.x])
@@ -55,7 +68,8 @@ def test_mnist_t10k_alone_is_split_three_ways_with_the_published_label_counts(
 
 
 def test_mnist_uses_train_files_as_train_and_t10k_as_its_own_test(
-        shared_data: Path, tmp_path: Path) -> None:
+    shared_data: Path, tmp_path: Path
+) -> None:
     # a folder with both pairs: the t10k files stand in for the training files too
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
@@ -63,8 +77,9 @@ def test_mnist_uses_train_files_as_train_and_t10k_as_its_own_test(
         source = shared_data / "mnist" / f"t10k-{kind}-ubyte.gz"
         shutil.copy(source, raw / f"t10k-{kind}-ubyte.gz")
         (raw / f"train-{kind}-ubyte").write_bytes(gzip.decompress(source.read_bytes()))
-    splits = load_data(Call("mnist", (), {"root": str(tmp_path), "limit": 900,
-                                          "split": [0.7, 0.2, 0.1]}))
+    splits = load_data(
+        Call("mnist", (), {"root": str(tmp_path), "limit": 900, "split": [0.7, 0.2, 0.1]})
+    )
     assert splits.test is not None and splits.val is not None
     assert len(splits.test) == 900  # the source's own test split, not carved from train
     assert len(splits.train) + len(splits.val) == 900
@@ -80,7 +95,8 @@ def test_mnist_missing_files_without_download_says_how_to_fetch_them(tmp_path: P
 def write_idx(path: Path, array: np.ndarray) -> None:
     """An IDX file written by hand from the format description (uint8 only)."""
     header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(
-        f">{array.ndim}I", *array.shape)
+        f">{array.ndim}I", *array.shape
+    )
     data = header + array.astype(np.uint8).tobytes()
     path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
 
@@ -90,8 +106,10 @@ def test_idx_reads_a_hand_written_pair_with_class_names(tmp_path: Path) -> None:
     labels = np.array([0, 1, 2, 0, 1, 2], dtype=np.uint8)
     write_idx(tmp_path / "img.idx.gz", images)
     write_idx(tmp_path / "lab.idx", labels)
-    splits = load_data(Call("idx", ("img.idx.gz", "lab.idx"),
-                            {"classes": ["a", "b", "c"], "split": 1.0}), base_dir=tmp_path)
+    splits = load_data(
+        Call("idx", ("img.idx.gz", "lab.idx"), {"classes": ["a", "b", "c"], "split": 1.0}),
+        base_dir=tmp_path,
+    )
     np.testing.assert_allclose(splits.train.x[:, 0], images / 255, rtol=1e-6)
     assert splits.train.y.tolist() == labels.tolist()
     assert splits.classes == ["a", "b", "c"] and splits.input_shape == (1, 3, 4)
@@ -107,15 +125,18 @@ def test_idx_rejects_a_truncated_file(tmp_path: Path) -> None:
 
 def test_idx_reads_notmnist_with_letter_names(shared_data: Path) -> None:
     root = shared_data / "notmnist"
-    splits = load_data(Call("idx", (str(root / "t10k-images-idx3-ubyte.gz"),
-                                    str(root / "t10k-labels-idx1-ubyte.gz")),
-                            {"classes": list("ABCDEFGHIJ"), "split": 1.0, "limit": 2000}))
+    splits = load_data(
+        Call(
+            "idx",
+            (str(root / "t10k-images-idx3-ubyte.gz"), str(root / "t10k-labels-idx1-ubyte.gz")),
+            {"classes": list("ABCDEFGHIJ"), "split": 1.0, "limit": 2000},
+        )
+    )
     assert splits.train.x.shape == (2000, 1, 28, 28) and splits.classes == list("ABCDEFGHIJ")
     assert set(splits.train.y.tolist()) == set(range(10))
 
 
-def test_image_folder_uses_train_and_test_folders_and_sorted_class_names(
-        shared_data: Path) -> None:
+def test_image_folder_uses_train_and_test_folders_and_sorted_class_names(shared_data: Path) -> None:
     root = shared_data / "cifar10_jpg"
     splits = load_data(Call("image_folder", (str(root),), {"limit": 50}))
     assert splits.classes == CIFAR_CLASSES and splits.input_shape == (3, 32, 32)
@@ -153,8 +174,9 @@ def test_npz_scales_uint8_images_and_uses_its_own_test_arrays(tmp_path: Path) ->
     x = rng.integers(0, 256, (40, 1, 4, 4), dtype=np.uint8)
     y = np.array(["no", "yes"] * 20)
     np.savez(tmp_path / "d.npz", images=x, labels=y, images_test=x[:6], labels_test=y[:6])
-    splits = load_data(Call("npz", ("d.npz",), {"x": "images", "y": "labels", "split": 0.75}),
-                       base_dir=tmp_path)
+    splits = load_data(
+        Call("npz", ("d.npz",), {"x": "images", "y": "labels", "split": 0.75}), base_dir=tmp_path
+    )
     assert splits.classes == ["no", "yes"]
     assert splits.test is not None and splits.test.y.tolist() == [0, 1] * 3
     np.testing.assert_allclose(splits.test.x, x[:6] / 255, rtol=1e-6)
@@ -162,15 +184,17 @@ def test_npz_scales_uint8_images_and_uses_its_own_test_arrays(tmp_path: Path) ->
 
 
 def test_npz_keeps_integer_features_as_tokens_and_float_targets(tmp_path: Path) -> None:
-    np.savez(tmp_path / "t.npz", x=np.arange(20, dtype=np.int32).reshape(10, 2),
-             y=np.linspace(0, 1, 10))
+    np.savez(
+        tmp_path / "t.npz", x=np.arange(20, dtype=np.int32).reshape(10, 2), y=np.linspace(0, 1, 10)
+    )
     splits = load_data(Call("npz", (str(tmp_path / "t.npz"),), {"split": 1.0}))
     assert splits.train.x.dtype == np.int64 and splits.train.y.dtype == np.float32
     assert splits.classes is None
 
 
-def test_csv_reads_mnist_training_rows_with_the_label_first(shared_data: Path,
-                                                            tmp_path: Path) -> None:
+def test_csv_reads_mnist_training_rows_with_the_label_first(
+    shared_data: Path, tmp_path: Path
+) -> None:
     lines = (shared_data / "mnist" / "mnist_train_first2243.csv").read_text().splitlines()[:60]
     (tmp_path / "m.csv").write_text("\n".join(lines))
     splits = load_data(Call("csv", ("m.csv",), {"label": 0, "split": 1.0}), base_dir=tmp_path)
@@ -182,8 +206,7 @@ def test_csv_reads_mnist_training_rows_with_the_label_first(shared_data: Path,
 
 def test_csv_detects_a_header_and_names_text_labels(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("a,kind,b\n1,spam,2\n3,ham,4\n5,spam,6\n7,ham,8\n")
-    splits = load_data(Call("csv", ("t.csv",), {"label": "kind", "split": 1.0}),
-                       base_dir=tmp_path)
+    splits = load_data(Call("csv", ("t.csv",), {"label": "kind", "split": 1.0}), base_dir=tmp_path)
     assert splits.classes == ["ham", "spam"]
     assert splits.train.y.tolist() == [1, 0, 1, 0]
     np.testing.assert_array_equal(splits.train.x, [[1, 2], [3, 4], [5, 6], [7, 8]])

@@ -13,10 +13,10 @@ def test_image_statistics_are_per_channel_and_match_a_hand_computation() -> None
     # channel 0 holds 0, 2, 4, 6 -> mean 3, std sqrt(5); channel 1 is constant 1 -> std 1
     x = np.array([[[[0, 2]], [[1, 1]]], [[[4, 6]], [[1, 1]]]], dtype=np.float32)  # [2, 2, 1, 2]
     standardizer = Standardizer.fit(x)
-    assert standardizer.to_metadata() == {"mean": [3.0, 1.0],
-                                          "std": [pytest.approx(5 ** 0.5), 1.0]}
-    np.testing.assert_allclose(standardizer(x)[:, 0, 0], np.array([[-3, -1], [1, 3]]) / 5 ** 0.5,
-                               rtol=1e-6)
+    assert standardizer.to_metadata() == {"mean": [3.0, 1.0], "std": [pytest.approx(5**0.5), 1.0]}
+    np.testing.assert_allclose(
+        standardizer(x)[:, 0, 0], np.array([[-3, -1], [1, 3]]) / 5**0.5, rtol=1e-6
+    )
     np.testing.assert_array_equal(standardizer(x)[:, 1], 0)
 
 

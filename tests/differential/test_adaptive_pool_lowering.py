@@ -15,14 +15,19 @@ from netlang.graph_builder import GraphBuilder
 from netlang.ir import TensorType
 
 
-@pytest.mark.parametrize(("op", "spatial", "size"), [
-    ("adaptive_avgpool2d", (1, 1), 7),
-    ("adaptive_avgpool2d", (2, 3), [6, 6]),
-    ("adaptive_avgpool2d", (4, 2), [2, 6]),  # H pools 4 -> 2 while W grows 2 -> 6
-    ("adaptive_avgpool1d", (3,), 9),
-], ids=["1x1-to-7x7", "2x3-to-6x6", "shrink-and-grow", "1d-3-to-9"])
+@pytest.mark.parametrize(
+    ("op", "spatial", "size"),
+    [
+        ("adaptive_avgpool2d", (1, 1), 7),
+        ("adaptive_avgpool2d", (2, 3), [6, 6]),
+        ("adaptive_avgpool2d", (4, 2), [2, 6]),  # H pools 4 -> 2 while W grows 2 -> 6
+        ("adaptive_avgpool1d", (3,), 9),
+    ],
+    ids=["1x1-to-7x7", "2x3-to-6x6", "shrink-and-grow", "1d-3-to-9"],
+)
 def test_adaptive_avgpool_to_a_multiple_of_the_input_matches_torch(
-        op: str, spatial: tuple[int, ...], size: int | list[int]) -> None:
+    op: str, spatial: tuple[int, ...], size: int | list[int]
+) -> None:
     builder = GraphBuilder("Pool")
     x = builder.input("x", TensorType("float32", ("N", 4, *spatial)))
     (y,) = builder.apply(op, [x], {"size": size}, "pool")

@@ -34,8 +34,9 @@ def test_initializers_equal_numpy_helper_from_array(fp16: bool) -> None:
     for tensor in model.graph.initializer:
         reference = numpy_helper.from_array(weights[tensor.name].astype(stored), tensor.name)
         assert tensor == reference, tensor.name
-        np.testing.assert_array_equal(numpy_helper.to_array(tensor),
-                                      weights[tensor.name].astype(stored))
+        np.testing.assert_array_equal(
+            numpy_helper.to_array(tensor), weights[tensor.name].astype(stored)
+        )
 
 
 def test_transposed_and_big_endian_weights_are_stored_as_their_values() -> None:

@@ -32,7 +32,8 @@ from netlang.ir import Graph, TensorType
 REPO = Path(__file__).resolve().parents[2]
 # every stdlib file and example; `_name.net` files are scratch (excluded, as private modules are)
 SOURCES = sorted((REPO / "netlang" / "stdlib").glob("[!_]*.net")) + sorted(
-    (REPO / "examples").glob("[!_]*.net"))
+    (REPO / "examples").glob("[!_]*.net")
+)
 SIZES = (32, 64, 96, 128, 160)  # tried in order for models with a `size` parameter
 SLOW_PARAMS = 30_000_000
 SEQUENCE = 7  # the length given to symbolic dims other than the batch
@@ -122,8 +123,10 @@ def _inputs(graph: Graph, batch: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(batch)
     feed = {}
     for value in graph.inputs:
-        shape = [batch if i == 0 and not isinstance(d, int) else d if isinstance(d, int)
-                 else SEQUENCE for i, d in enumerate(value.type.shape)]
+        shape = [
+            batch if i == 0 and not isinstance(d, int) else d if isinstance(d, int) else SEQUENCE
+            for i, d in enumerate(value.type.shape)
+        ]
         if value.type.dtype == "int64":
             feed[value.name] = rng.integers(0, _vocabulary(graph, value.name), shape)
         else:
@@ -133,15 +136,17 @@ def _inputs(graph: Graph, batch: int) -> dict[str, np.ndarray]:
 
 def _vocabulary(graph: Graph, name: str) -> int:
     """The valid index range of an integer input: the smallest embedding table it feeds."""
-    return min(node.attrs["num"] for node in graph.nodes
-               if name in node.inputs and node.op == "embedding")
+    return min(
+        node.attrs["num"] for node in graph.nodes if name in node.inputs and node.op == "embedding"
+    )
 
 
 def _session(model: onnx.ModelProto) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
-    return ort.InferenceSession(model.SerializeToString(), options,
-                                providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
 
 
 def _assert_close(model: onnx.ModelProto, case: Case, tolerance: float) -> None:
@@ -167,8 +172,11 @@ def test_folded_batchnorm_matches_torch_eval(case: Case) -> None:
         return
     model = emit_onnx(case.graph, case.weights, fold_bn=True)
     producers = {out: node.op for node in case.graph.nodes for out in node.outputs}
-    if any(producers.get(node.inputs[0]) in ("conv1d", "conv2d", "linear")
-           for node in case.graph.nodes if node.op in BATCHNORMS):
+    if any(
+        producers.get(node.inputs[0]) in ("conv1d", "conv2d", "linear")
+        for node in case.graph.nodes
+        if node.op in BATCHNORMS
+    ):
         assert _count(model, "BatchNormalization") < _count(case.plain, "BatchNormalization")
     _assert_close(model, case, TOLERANCE)
 
@@ -185,8 +193,9 @@ def test_float16_matches_torch_within_fp16_bound(case: Case) -> None:
 def test_checker_and_strict_shape_inference_agree_with_ir(case: Case) -> None:
     onnx.checker.check_model(case.plain, full_check=True)
     inferred = onnx.shape_inference.infer_shapes(_skeleton(case.plain), strict_mode=True)
-    shapes = {info.name: _dims(info) for info in [*inferred.graph.value_info,
-                                                  *inferred.graph.output]}
+    shapes = {
+        info.name: _dims(info) for info in [*inferred.graph.value_info, *inferred.graph.output]
+    }
     types = case.graph.types()
     for value in (out for node in case.graph.nodes for out in node.outputs):
         assert value in shapes, value
@@ -200,16 +209,20 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     inference (shapes come from Constant nodes and the initializers' declared shapes) without
     copying hundreds of MB of weights twice more."""
     graph = model.graph
-    weights = [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
-               for t in graph.initializer]
+    weights = [
+        helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in graph.initializer
+    ]
     skeleton = helper.make_graph(graph.node, graph.name, [*graph.input, *weights], graph.output)
-    return helper.make_model(skeleton, opset_imports=model.opset_import,
-                             ir_version=model.ir_version)
+    return helper.make_model(
+        skeleton, opset_imports=model.opset_import, ir_version=model.ir_version
+    )
 
 
 def _dims(info: onnx.ValueInfoProto) -> list[int | str | None]:
-    return [d.dim_value if d.HasField("dim_value") else d.dim_param or None
-            for d in info.type.tensor_type.shape.dim]
+    return [
+        d.dim_value if d.HasField("dim_value") else d.dim_param or None
+        for d in info.type.tensor_type.shape.dim
+    ]
 
 
 def _assert_same_shape(name: str, ir_type: TensorType, onnx_dims: list[int | str | None]) -> None:

@@ -45,21 +45,34 @@ def project(tmp_path: Path) -> Callable[..., Path]:
         path = tmp_path / "blobs.net"
         path.write_text(SOURCE.replace("EXTRA", extra).replace("EPOCHS", str(epochs)))
         return path
+
     return write
 
 
 @pytest.fixture
 def worker_env() -> dict[str, str]:
     """The test's environment without torchrun's variables, one thread per process."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    }
     return {**env, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
 @pytest.fixture
 def netlang(worker_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run `python -m netlang ARGS` in `cwd`, output captured."""
+
     def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "netlang", *args], cwd=cwd, env=worker_env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "netlang", *args],
+            cwd=cwd,
+            env=worker_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
     return run

@@ -34,8 +34,9 @@ def _column(run: Path, name: str) -> list[float]:
     return [float(row[name]) for row in _metrics(run)]
 
 
-def test_two_processes_end_with_the_weights_of_one(project: Callable[..., Path],
-                                                    netlang: Any) -> None:
+def test_two_processes_end_with_the_weights_of_one(
+    project: Callable[..., Path], netlang: Any
+) -> None:
     """Same global batch and seed: rank r trains on every other sample of each global batch, DDP
     averages the two equal-sized halves' gradients and synchronised batch norm normalises with
     the whole batch's statistics, so each step equals one process's step on the whole batch (no
@@ -57,29 +58,63 @@ def test_two_processes_end_with_the_weights_of_one(project: Callable[..., Path],
     assert "batch 32 = 2 ranks x 16" in result.stdout
     assert result.stdout.count("epoch 3/3") == 1  # rank 0 alone prints
 
-    expected, actual = load_file(str(one / "checkpoints" / "last.safetensors")), \
-        load_file(str(two / "checkpoints" / "last.safetensors"))
+    expected, actual = (
+        load_file(str(one / "checkpoints" / "last.safetensors")),
+        load_file(str(two / "checkpoints" / "last.safetensors")),
+    )
     assert expected.keys() == actual.keys()
     for name in expected:
-        torch.testing.assert_close(actual[name], expected[name], rtol=1e-4, atol=1e-5,
-                                   msg=lambda m, name=name: f"{name}: {m}")
+        torch.testing.assert_close(
+            actual[name],
+            expected[name],
+            rtol=1e-4,
+            atol=1e-5,
+            msg=lambda m, name=name: f"{name}: {m}",
+        )
     for column in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
         assert _column(two, column) == pytest.approx(_column(one, column), rel=1e-4, abs=1e-6)
 
 
-def test_torchrun_workers_stop_early_at_the_same_epoch(project: Callable[..., Path],
-                                                       worker_env: dict[str, str]) -> None:
+def test_torchrun_workers_stop_early_at_the_same_epoch(
+    project: Callable[..., Path], worker_env: dict[str, str]
+) -> None:
     """Under torchrun itself (the multi-node entry point), every rank sees the all-reduced
     val_loss, so all stop after epoch 2; a rank that went on would wait for its peer in the next
     epoch's collectives and fail the job instead of letting it exit 0."""
     path = project("early_stop monitor=val_loss patience=1 min_delta=100", epochs=20)
     run = path.parent / "run"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
-               "--nproc-per-node", "2", "--rdzv-backend", "static", "--master-addr", "127.0.0.1",
-               "--master-port", str(free_port()), "--local-addr", "127.0.0.1",
-               "-m", "netlang", "train", str(path), "--out", str(run)]
-    result = subprocess.run(command, cwd=path.parent, env=worker_env, capture_output=True,
-                            text=True, timeout=120, check=False)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        "2",
+        "--rdzv-backend",
+        "static",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(free_port()),
+        "--local-addr",
+        "127.0.0.1",
+        "-m",
+        "netlang",
+        "train",
+        str(path),
+        "--out",
+        str(run),
+    ]
+    result = subprocess.run(
+        command,
+        cwd=path.parent,
+        env=worker_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "early stop after epoch 2" in result.stdout
     assert len(_metrics(run)) == 2
@@ -107,13 +142,18 @@ def _wait_for_checkpoint(run: Path, launcher: subprocess.Popen[str]) -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds workers through /proc")
 def test_a_killed_worker_fails_the_job_and_the_run_resumes(
-        project: Callable[..., Path], netlang: Any, worker_env: dict[str, str]) -> None:
+    project: Callable[..., Path], netlang: Any, worker_env: dict[str, str]
+) -> None:
     path = project(epochs=400)
     run = path.parent / "run"
     launcher = subprocess.Popen(
         [sys.executable, "-m", "netlang", "train", str(path), "--nproc", "2", "--out", str(run)],
-        cwd=path.parent, env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        cwd=path.parent,
+        env=worker_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for_checkpoint(run, launcher)
         os.kill(_worker(launcher.pid, 1), signal.SIGKILL)
@@ -131,8 +171,18 @@ def test_a_killed_worker_fails_the_job_and_the_run_resumes(
     assert 1 <= done < 400 and len(_metrics(run)) == done and len(state["rank_rng"]) == 2
     before = _metrics(run)
 
-    resumed = netlang("train", str(path), "--nproc", "2", "--resume", "--out", str(run),
-                      "--epochs", str(done + 1), cwd=path.parent)
+    resumed = netlang(
+        "train",
+        str(path),
+        "--nproc",
+        "2",
+        "--resume",
+        "--out",
+        str(run),
+        "--epochs",
+        str(done + 1),
+        cwd=path.parent,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {run} at epoch {done + 1}" in resumed.stdout
     after = _metrics(run)

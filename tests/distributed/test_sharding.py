@@ -47,10 +47,14 @@ def test_a_size_that_does_not_divide_leaves_out_the_epochs_last_samples() -> Non
 
 
 def test_the_shards_are_reshuffled_every_epoch() -> None:
-    first = [y.tolist() for _, y in make_loader(_data(64), 8, shuffle=True, seed=3, epoch=0,
-                                                 shard=(1, 2))]
-    second = [y.tolist() for _, y in make_loader(_data(64), 8, shuffle=True, seed=3, epoch=1,
-                                                  shard=(1, 2))]
+    first = [
+        y.tolist()
+        for _, y in make_loader(_data(64), 8, shuffle=True, seed=3, epoch=0, shard=(1, 2))
+    ]
+    second = [
+        y.tolist()
+        for _, y in make_loader(_data(64), 8, shuffle=True, seed=3, epoch=1, shard=(1, 2))
+    ]
     assert first != second and sorted(sum(first, [])) != sorted(sum(second, []))
 
 
@@ -94,8 +98,9 @@ def test_sync_bn_is_a_checked_train_setting() -> None:
         resolve_config(TrainSpec("M", {"sync_bn": 1}), "M")
 
 
-def test_nproc_is_refused_inside_a_torchrun_worker(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nproc_is_refused_inside_a_torchrun_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "m.net"
     path.write_text("model M { input x: float32[N, 2]\n y = x -> linear(2)\n output y }")
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -106,15 +111,17 @@ def test_nproc_is_refused_inside_a_torchrun_worker(tmp_path: Path,
 @pytest.fixture(scope="module")
 def lone_group() -> Iterator[None]:
     """A one-rank gloo group on 127.0.0.1: the all-reduces run, over one batch."""
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0,
-                            world_size=1)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1
+    )
     yield
     dist.destroy_process_group()
 
 
 @pytest.mark.parametrize("momentum", [0.1, None])
-def test_global_batch_norm_on_cpu_matches_torch_batch_norm(lone_group: None,
-                                                           momentum: float | None) -> None:
+def test_global_batch_norm_on_cpu_matches_torch_batch_norm(
+    lone_group: None, momentum: float | None
+) -> None:
     """Over one rank the global batch is the local one, so torch's BatchNorm2d is the reference
     for the outputs, the gradients and the running statistics (the 2-rank case is the weight
     comparison in test_processes)."""

@@ -28,9 +28,19 @@ def _hand_lenet() -> object:
     from torch import nn
 
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
-        nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10))
+        nn.Conv2d(1, 6, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.Tanh(),
+        nn.Linear(120, 84),
+        nn.Tanh(),
+        nn.Linear(84, 10),
+    )
 
 
 @pytest.mark.slow
@@ -42,8 +52,19 @@ def test_lenet_trains_exports_and_predicts_through_the_cli(tmp_path: Path) -> No
     torch.set_num_threads(1)  # a tiny model on a shared 2-core machine: one thread is faster
     try:
         run, onnx_file = tmp_path / "run", tmp_path / "lenet.onnx"
-        trained = CliRunner().invoke(main, ["train", str(EXAMPLES / "lenet.net"), "--epochs", "1",
-                                            "--batch", "64", "--out", str(run)])
+        trained = CliRunner().invoke(
+            main,
+            [
+                "train",
+                str(EXAMPLES / "lenet.net"),
+                "--epochs",
+                "1",
+                "--batch",
+                "64",
+                "--out",
+                str(run),
+            ],
+        )
         assert trained.exit_code == 0, trained.output
         test = json.loads((run / "test.json").read_text())
         assert test["examples"] == 269 and test["accuracy"] > 0.5  # 1 epoch learns a lot
@@ -53,9 +74,10 @@ def test_lenet_trains_exports_and_predicts_through_the_cli(tmp_path: Path) -> No
 
         image = np.random.default_rng(0).normal(size=(1, 32, 32)).astype(np.float32)
         np.save(tmp_path / "image.npy", image)
-        predicted = CliRunner().invoke(main, ["predict", str(onnx_file),
-                                              str(tmp_path / "image.npy"), "--top-k", "10",
-                                              "--json"])
+        predicted = CliRunner().invoke(
+            main,
+            ["predict", str(onnx_file), str(tmp_path / "image.npy"), "--top-k", "10", "--json"],
+        )
         assert predicted.exit_code == 0, predicted.output
 
         reference = _hand_lenet()
@@ -74,12 +96,20 @@ def test_regularization_sections_differ_only_in_the_regulariser() -> None:
     from netlang.train.config import resolve_config
 
     program = netlang.load(EXAMPLES / "mlp_regularization.net")
-    configs = {name: resolve_config(program.model(name).train, name).to_json()
-               for name in ("MLPPlain", "MLPL2", "MLPDropout", "MLPEarlyStop")}
-    differing = {name: sorted(k for k in config if k != "model" and config[k] != configs[
-        "MLPPlain"][k]) for name, config in configs.items()}
-    assert differing == {"MLPPlain": [], "MLPL2": ["penalties"], "MLPDropout": [],
-                         "MLPEarlyStop": ["early_stop"]}
+    configs = {
+        name: resolve_config(program.model(name).train, name).to_json()
+        for name in ("MLPPlain", "MLPL2", "MLPDropout", "MLPEarlyStop")
+    }
+    differing = {
+        name: sorted(k for k in config if k != "model" and config[k] != configs["MLPPlain"][k])
+        for name, config in configs.items()
+    }
+    assert differing == {
+        "MLPPlain": [],
+        "MLPL2": ["penalties"],
+        "MLPDropout": [],
+        "MLPEarlyStop": ["early_stop"],
+    }
     assert configs["MLPL2"]["penalties"] == [{"kind": "l2", "strength": 0.1}]
 
 

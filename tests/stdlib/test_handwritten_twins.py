@@ -43,20 +43,30 @@ class AlexNet2012(nn.Module):
     def __init__(self, classes: int, groups: int, features: int) -> None:
         super().__init__()
 
-        def normed(c_in: int, c_out: int, kernel: int, stride: int, padding: int, g: int
-                   ) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, stride, padding, groups=g),
-                                 nn.ReLU(), nn.LocalResponseNorm(5, 5 * 1e-4, 0.75, 2.0),
-                                 nn.MaxPool2d(3, 2))
+        def normed(
+            c_in: int, c_out: int, kernel: int, stride: int, padding: int, g: int
+        ) -> nn.Sequential:
+            return nn.Sequential(
+                nn.Conv2d(c_in, c_out, kernel, stride, padding, groups=g),
+                nn.ReLU(),
+                nn.LocalResponseNorm(5, 5 * 1e-4, 0.75, 2.0),
+                nn.MaxPool2d(3, 2),
+            )
 
         self.conv1 = normed(3, 96, 11, 4, 0, 1)
         self.conv2 = normed(96, 256, 5, 1, 2, groups)
         self.conv3 = nn.Conv2d(256, 384, 3, padding=1)
         self.conv4 = nn.Conv2d(384, 384, 3, padding=1, groups=groups)
         self.conv5 = nn.Conv2d(384, 256, 3, padding=1, groups=groups)
-        self.classifier = nn.Sequential(nn.Dropout(), nn.Linear(features, 4096), nn.ReLU(),
-                                        nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(),
-                                        nn.Linear(4096, classes))
+        self.classifier = nn.Sequential(
+            nn.Dropout(),
+            nn.Linear(features, 4096),
+            nn.ReLU(),
+            nn.Dropout(),
+            nn.Linear(4096, 4096),
+            nn.ReLU(),
+            nn.Linear(4096, classes),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv2(self.conv1(x))
@@ -89,8 +99,16 @@ class MLP(nn.Module):
 class RecurrentClassifier(nn.Module):
     """Classifies from h_n of the last layer (both directions when bidirectional)."""
 
-    def __init__(self, cell: type[nn.LSTM] | type[nn.GRU], vocab: int, embed: int, hidden: int,
-                 layers: int, bidirectional: bool, classes: int) -> None:
+    def __init__(
+        self,
+        cell: type[nn.LSTM] | type[nn.GRU],
+        vocab: int,
+        embed: int,
+        hidden: int,
+        layers: int,
+        bidirectional: bool,
+        classes: int,
+    ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab, embed)
         self.rnn = cell(embed, hidden, layers, batch_first=True, bidirectional=bidirectional)
@@ -105,26 +123,41 @@ class RecurrentClassifier(nn.Module):
 
 def dense_autoencoder() -> nn.Module:
     module = nn.Module()
-    module.encoder = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 64), nn.ReLU(),
-                                   nn.Linear(64, 32))
-    module.decoder = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 256), nn.ReLU(),
-                                   nn.Linear(256, 784), nn.Sigmoid())
+    module.encoder = nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 64), nn.ReLU(), nn.Linear(64, 32)
+    )
+    module.decoder = nn.Sequential(
+        nn.Linear(32, 64),
+        nn.ReLU(),
+        nn.Linear(64, 256),
+        nn.ReLU(),
+        nn.Linear(256, 784),
+        nn.Sigmoid(),
+    )
     return _chain(module)
 
 
 def conv_autoencoder(upsample: bool) -> nn.Module:
     module = nn.Module()
-    module.encoder = nn.Sequential(nn.Conv2d(1, 16, 3, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1),
-                                   nn.ReLU())
+    module.encoder = nn.Sequential(
+        nn.Conv2d(1, 16, 3, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU()
+    )
     if upsample:
-        module.decoder = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(32, 16, 3, padding=1),
-                                       nn.ReLU(), nn.Upsample(scale_factor=2),
-                                       nn.Conv2d(16, 1, 3, padding=1), nn.Sigmoid())
+        module.decoder = nn.Sequential(
+            nn.Upsample(scale_factor=2),
+            nn.Conv2d(32, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Upsample(scale_factor=2),
+            nn.Conv2d(16, 1, 3, padding=1),
+            nn.Sigmoid(),
+        )
     else:
-        module.decoder = nn.Sequential(nn.ConvTranspose2d(32, 16, 3, 2, 1, output_padding=1),
-                                       nn.ReLU(),
-                                       nn.ConvTranspose2d(16, 1, 3, 2, 1, output_padding=1),
-                                       nn.Sigmoid())
+        module.decoder = nn.Sequential(
+            nn.ConvTranspose2d(32, 16, 3, 2, 1, output_padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(16, 1, 3, 2, 1, output_padding=1),
+            nn.Sigmoid(),
+        )
     return _chain(module)
 
 
@@ -145,29 +178,70 @@ RNN = {"vocab": 50, "embed": 8, "hidden": 16, "num_layers": 2, "classes": 3}
 # id -> (stdlib model, its arguments, the hand-written twin, inputs, check ONNX too)
 CASES: dict[str, tuple[str, dict[str, Any], Callable[[], nn.Module], list[torch.Tensor], bool]] = {
     "lenet5": ("LeNet5", {}, lambda: LeNet5(False), [images(4, 1, 32, 32)], True),
-    "lenet5_modern": ("LeNet5Modern", {"classes": 7}, lambda: LeNet5(True, 7),
-                      [images(4, 1, 32, 32)], False),
-    "alexnet2012_small": ("AlexNet2012", {"size": 67, "classes": 10},
-                          lambda: AlexNet2012(10, 2, 256), [images(2, 3, 67, 67)], True),
-    "mlp": ("MLP", {"features": 20, "widths": [32, 16, 8], "classes": 5, "drop": 0.3},
-            lambda: MLP(20, [32, 16, 8], 5, 0.3), [images(6, 20)], True),
-    "lstm": ("LSTMClassifier", RNN,
-             lambda: RecurrentClassifier(nn.LSTM, 50, 8, 16, 2, False, 3), [tokens(7), tokens(11)],
-             False),
-    "lstm_bidirectional": ("LSTMClassifier", {**RNN, "bidirectional": True},
-                           lambda: RecurrentClassifier(nn.LSTM, 50, 8, 16, 2, True, 3),
-                           [tokens(7), tokens(11)], True),
-    "gru": ("GRUClassifier", RNN,
-            lambda: RecurrentClassifier(nn.GRU, 50, 8, 16, 2, False, 3), [tokens(7), tokens(11)],
-            True),
-    "gru_bidirectional": ("GRUClassifier", {**RNN, "bidirectional": True},
-                          lambda: RecurrentClassifier(nn.GRU, 50, 8, 16, 2, True, 3),
-                          [tokens(7), tokens(11)], False),
+    "lenet5_modern": (
+        "LeNet5Modern",
+        {"classes": 7},
+        lambda: LeNet5(True, 7),
+        [images(4, 1, 32, 32)],
+        False,
+    ),
+    "alexnet2012_small": (
+        "AlexNet2012",
+        {"size": 67, "classes": 10},
+        lambda: AlexNet2012(10, 2, 256),
+        [images(2, 3, 67, 67)],
+        True,
+    ),
+    "mlp": (
+        "MLP",
+        {"features": 20, "widths": [32, 16, 8], "classes": 5, "drop": 0.3},
+        lambda: MLP(20, [32, 16, 8], 5, 0.3),
+        [images(6, 20)],
+        True,
+    ),
+    "lstm": (
+        "LSTMClassifier",
+        RNN,
+        lambda: RecurrentClassifier(nn.LSTM, 50, 8, 16, 2, False, 3),
+        [tokens(7), tokens(11)],
+        False,
+    ),
+    "lstm_bidirectional": (
+        "LSTMClassifier",
+        {**RNN, "bidirectional": True},
+        lambda: RecurrentClassifier(nn.LSTM, 50, 8, 16, 2, True, 3),
+        [tokens(7), tokens(11)],
+        True,
+    ),
+    "gru": (
+        "GRUClassifier",
+        RNN,
+        lambda: RecurrentClassifier(nn.GRU, 50, 8, 16, 2, False, 3),
+        [tokens(7), tokens(11)],
+        True,
+    ),
+    "gru_bidirectional": (
+        "GRUClassifier",
+        {**RNN, "bidirectional": True},
+        lambda: RecurrentClassifier(nn.GRU, 50, 8, 16, 2, True, 3),
+        [tokens(7), tokens(11)],
+        False,
+    ),
     "dense_autoencoder": ("DenseAutoencoder", {}, dense_autoencoder, [images(4, 784)], True),
-    "conv_autoencoder_transpose": ("ConvAutoencoder", {}, lambda: conv_autoencoder(False),
-                                   [images(2, 1, 28, 28)], True),
-    "conv_autoencoder_upsample": ("ConvAutoencoder", {"decoder": "upsample"},
-                                  lambda: conv_autoencoder(True), [images(2, 1, 28, 28)], True),
+    "conv_autoencoder_transpose": (
+        "ConvAutoencoder",
+        {},
+        lambda: conv_autoencoder(False),
+        [images(2, 1, 28, 28)],
+        True,
+    ),
+    "conv_autoencoder_upsample": (
+        "ConvAutoencoder",
+        {"decoder": "upsample"},
+        lambda: conv_autoencoder(True),
+        [images(2, 1, 28, 28)],
+        True,
+    ),
 }
 
 
@@ -192,8 +266,9 @@ def _graph(stdlib_model: BuildModel, name: str) -> Graph:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_twin_state_dict_loads_strictly_and_outputs_agree(stdlib_model: BuildModel,
-                                                          name: str) -> None:
+def test_twin_state_dict_loads_strictly_and_outputs_agree(
+    stdlib_model: BuildModel, name: str
+) -> None:
     twin = _twin(name)
     module = to_torch(_graph(stdlib_model, name))
     assert list(module.state_dict()) == list(twin.state_dict())
@@ -211,8 +286,9 @@ def test_onnx_with_the_twins_weights_agrees(stdlib_model: BuildModel, name: str)
     twin = _twin(name)
     graph = _graph(stdlib_model, name)
     weights = {key: tensor.numpy() for key, tensor in twin.state_dict().items()}
-    session = ort.InferenceSession(emit_onnx(graph, weights).SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        emit_onnx(graph, weights).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
     for batch in CASES[name][3]:
         (got,) = session.run(None, {graph.inputs[0].name: batch.numpy()})
         with torch.no_grad():

@@ -33,11 +33,19 @@ def _import(*args: str) -> tuple[int, str]:
 
 
 def test_fitting_state_dict_is_written_unchanged_as_safetensors(
-        tmp_path: Path, resnet18_state: dict[str, torch.Tensor]) -> None:
+    tmp_path: Path, resnet18_state: dict[str, torch.Tensor]
+) -> None:
     torch.save(resnet18_state, tmp_path / "resnet18.pth")
     out = tmp_path / "resnet18.safetensors"
-    code, output = _import(str(tmp_path / "resnet18.pth"), "--into", "stdlib:resnet18",
-                           "--set", "classes=10", "-o", str(out))
+    code, output = _import(
+        str(tmp_path / "resnet18.pth"),
+        "--into",
+        "stdlib:resnet18",
+        "--set",
+        "classes=10",
+        "-o",
+        str(out),
+    )
     assert code == 0, output
     written = load_file(str(out))
     assert sorted(written) == sorted(resnet18_state)  # safetensors stores keys sorted
@@ -48,15 +56,40 @@ def test_fitting_state_dict_is_written_unchanged_as_safetensors(
 
 
 def test_imported_checkpoint_compiles_to_onnx_that_matches_torchvision(
-        tmp_path: Path, resnet18_state: dict[str, torch.Tensor]) -> None:
+    tmp_path: Path, resnet18_state: dict[str, torch.Tensor]
+) -> None:
     torch.save(resnet18_state, tmp_path / "resnet18.pth")
     weights, onnx_file = tmp_path / "resnet18.safetensors", tmp_path / "resnet18.onnx"
-    assert _import(str(tmp_path / "resnet18.pth"), "--into", "stdlib:resnet18", "--set",
-                   "classes=10", "-o", str(weights))[0] == 0
+    assert (
+        _import(
+            str(tmp_path / "resnet18.pth"),
+            "--into",
+            "stdlib:resnet18",
+            "--set",
+            "classes=10",
+            "-o",
+            str(weights),
+        )[0]
+        == 0
+    )
     source = str(resources.files("netlang").joinpath("stdlib/resnet.net"))
-    result = CliRunner().invoke(main, ["compile", source, "--model", "ResNet18", "--set",
-                                       "classes=10", "--set", "size=64", "--weights", str(weights),
-                                       "-o", str(onnx_file)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "compile",
+            source,
+            "--model",
+            "ResNet18",
+            "--set",
+            "classes=10",
+            "--set",
+            "size=64",
+            "--weights",
+            str(weights),
+            "-o",
+            str(onnx_file),
+        ],
+    )
     assert result.exit_code == 0, result.output
     reference = tv.resnet18(num_classes=10).eval()
     reference.load_state_dict(resnet18_state)
@@ -68,64 +101,102 @@ def test_imported_checkpoint_compiles_to_onnx_that_matches_torchvision(
 
 
 def test_every_problem_key_is_named_and_the_exit_status_is_1(
-        tmp_path: Path, resnet18_state: dict[str, torch.Tensor]) -> None:
+    tmp_path: Path, resnet18_state: dict[str, torch.Tensor]
+) -> None:
     state = dict(resnet18_state)
     del state["fc.bias"], state["layer4.1.bn2.running_var"]
     state["layer1.0.conv1.weight"] = torch.zeros(64, 64, 1, 1)
     state["head.weight"] = torch.zeros(3)
     torch.save(state, tmp_path / "broken.pth")
-    code, output = _import(str(tmp_path / "broken.pth"), "--into", "stdlib:ResNet18",
-                           "--set", "classes=10", "-o", str(tmp_path / "out.safetensors"))
+    code, output = _import(
+        str(tmp_path / "broken.pth"),
+        "--into",
+        "stdlib:ResNet18",
+        "--set",
+        "classes=10",
+        "-o",
+        str(tmp_path / "out.safetensors"),
+    )
     assert code == 1
     assert "missing key: fc.bias" in output
     assert "missing key: layer4.1.bn2.running_var" in output
-    assert ("shape mismatch: layer1.0.conv1.weight: model expects [64, 64, 3, 3], "
-            "file has [64, 64, 1, 1]") in output
+    assert (
+        "shape mismatch: layer1.0.conv1.weight: model expects [64, 64, 3, 3], "
+        "file has [64, 64, 1, 1]"
+    ) in output
     assert "unexpected key: head.weight" in output
     assert not (tmp_path / "out.safetensors").exists()
 
 
 def test_wrong_class_count_shows_as_mismatched_head(
-        tmp_path: Path, resnet18_state: dict[str, torch.Tensor]) -> None:
+    tmp_path: Path, resnet18_state: dict[str, torch.Tensor]
+) -> None:
     torch.save(resnet18_state, tmp_path / "resnet18.pth")
-    code, output = _import(str(tmp_path / "resnet18.pth"), "--into", "stdlib:resnet18",
-                           "-o", str(tmp_path / "out.safetensors"))
+    code, output = _import(
+        str(tmp_path / "resnet18.pth"),
+        "--into",
+        "stdlib:resnet18",
+        "-o",
+        str(tmp_path / "out.safetensors"),
+    )
     assert code == 1
     assert "shape mismatch: fc.weight: model expects [1000, 512], file has [10, 512]" in output
 
 
 def test_training_checkpoint_wrapping_the_state_dict_is_unwrapped(
-        tmp_path: Path, resnet18_state: dict[str, torch.Tensor]) -> None:
+    tmp_path: Path, resnet18_state: dict[str, torch.Tensor]
+) -> None:
     torch.save({"epoch": 3, "state_dict": resnet18_state}, tmp_path / "wrapped.pth")
-    code, output = _import(str(tmp_path / "wrapped.pth"), "--into", "stdlib:resnet18",
-                           "--set", "classes=10", "-o", str(tmp_path / "out.safetensors"))
+    code, output = _import(
+        str(tmp_path / "wrapped.pth"),
+        "--into",
+        "stdlib:resnet18",
+        "--set",
+        "classes=10",
+        "-o",
+        str(tmp_path / "out.safetensors"),
+    )
     assert code == 0, output
 
 
 def test_pre_1_0_checkpoint_without_num_batches_tracked_still_fits(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    state = {k: v for k, v in tv.resnet18(num_classes=3).state_dict().items()
-             if not k.endswith("num_batches_tracked")}
+    state = {
+        k: v
+        for k, v in tv.resnet18(num_classes=3).state_dict().items()
+        if not k.endswith("num_batches_tracked")
+    }
     torch.save(state, tmp_path / "old.pth")
     out = tmp_path / "out.safetensors"
-    code, output = _import(str(tmp_path / "old.pth"), "--into", "stdlib:resnet18", "--set",
-                           "classes=3", "-o", str(out))
+    code, output = _import(
+        str(tmp_path / "old.pth"), "--into", "stdlib:resnet18", "--set", "classes=3", "-o", str(out)
+    )
     assert code == 0, output
     assert load_file(str(out))["bn1.num_batches_tracked"].item() == 0
 
 
 def test_unknown_stdlib_model_is_a_usage_error_with_a_suggestion(tmp_path: Path) -> None:
     torch.save({}, tmp_path / "empty.pth")
-    code, output = _import(str(tmp_path / "empty.pth"), "--into", "stdlib:resnet19", "-o",
-                           str(tmp_path / "out.safetensors"))
+    code, output = _import(
+        str(tmp_path / "empty.pth"),
+        "--into",
+        "stdlib:resnet19",
+        "-o",
+        str(tmp_path / "out.safetensors"),
+    )
     assert code == 2
     assert "ResNet18" in output
 
 
 def test_file_that_is_not_a_state_dict_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "notes.pth").write_text("not a checkpoint")
-    code, output = _import(str(tmp_path / "notes.pth"), "--into", "stdlib:lenet5", "-o",
-                           str(tmp_path / "out.safetensors"))
+    code, output = _import(
+        str(tmp_path / "notes.pth"),
+        "--into",
+        "stdlib:lenet5",
+        "-o",
+        str(tmp_path / "out.safetensors"),
+    )
     assert code == 2
     assert "cannot read" in output
 
@@ -134,8 +205,10 @@ def test_targets_resolve_by_stdlib_name_or_by_file_and_model(tmp_path: Path) -> 
     assert resolve_target("stdlib:vgg16_bn")[1] == "VGG16_BN"
     assert resolve_target("stdlib:LeNet5Modern")[1] == "LeNet5Modern"
     source = tmp_path / "mine.net"
-    source.write_text('import "lenet"\nmodel Tiny() {\n    input x: float32[N, 4]\n'
-                      '    y = x -> fc: linear(2)\n    output y\n}\n')
+    source.write_text(
+        'import "lenet"\nmodel Tiny() {\n    input x: float32[N, 4]\n'
+        "    y = x -> fc: linear(2)\n    output y\n}\n"
+    )
     assert resolve_target(f"{source}:Tiny")[1] == "Tiny"
     assert resolve_target(str(source))[1] == "Tiny"
     with pytest.raises(ImportProblem, match="no model `Huge`"):

@@ -55,29 +55,36 @@ def test_stdlib_file_passes_check_with_its_tests(name: str) -> None:
 @pytest.mark.parametrize("name", FILES)
 def test_stdlib_file_opens_with_a_header_citing_paper_input_and_parameters(name: str) -> None:
     text = open(_path(name), encoding="utf-8").read()
-    header = text[:text.index("\n\n")]
+    header = text[: text.index("\n\n")]
     assert all(line.startswith("#") for line in header.splitlines())
     assert "input" in header.lower() and "parameters" in header.lower()
     assert any(year in header for year in ("19", "20"))  # the paper's year
 
 
 @pytest.mark.parametrize(("model", "arguments", "count"), TORCHVISION_PARAMS)
-def test_parameter_count_equals_torchvision(stdlib_model: BuildModel, model: str,
-                                            arguments: dict[str, object], count: int) -> None:
+def test_parameter_count_equals_torchvision(
+    stdlib_model: BuildModel, model: str, arguments: dict[str, object], count: int
+) -> None:
     assert stdlib_model(model, **arguments).param_count == count
 
 
-@pytest.mark.parametrize(("model", "count"), [
-    ("LeNet5", 61_706), ("LeNet5Modern", 61_706),  # the paper's count, simplified C3 (see header)
-    ("AlexNet2012", 60_965_224),  # Krizhevsky 2012, two towers
-])
-def test_paper_models_have_the_papers_parameter_count(stdlib_model: BuildModel, model: str,
-                                                      count: int) -> None:
+@pytest.mark.parametrize(
+    ("model", "count"),
+    [
+        ("LeNet5", 61_706),
+        ("LeNet5Modern", 61_706),  # the paper's count, simplified C3 (see header)
+        ("AlexNet2012", 60_965_224),  # Krizhevsky 2012, two towers
+    ],
+)
+def test_paper_models_have_the_papers_parameter_count(
+    stdlib_model: BuildModel, model: str, count: int
+) -> None:
     assert stdlib_model(model).param_count == count
 
 
 def test_classes_and_input_channels_reshape_the_first_and_last_layers(
-        stdlib_model: BuildModel) -> None:
+    stdlib_model: BuildModel,
+) -> None:
     graph = stdlib_model("ResNet18", classes=10, in_channels=1, size=64)
     params = graph.parameters()
     assert params["conv1.weight"] == (64, 1, 7, 7)
@@ -86,14 +93,16 @@ def test_classes_and_input_channels_reshape_the_first_and_last_layers(
 
 
 def test_user_file_imports_the_packaged_resnet_by_name() -> None:
-    program = netlang.load('import "resnet"\n'
-                           'model Small(classes: int = 10) {\n'
-                           '    input image: float32[N, 3, 32, 32]\n'
-                           '    logits = image\n'
-                           '        -> body: ResNetStage("bottleneck", 16, 2, stride=2)\n'
-                           '        -> global_avgpool -> fc: linear(classes)\n'
-                           '    output logits\n'
-                           '}\n')
+    program = netlang.load(
+        'import "resnet"\n'
+        "model Small(classes: int = 10) {\n"
+        "    input image: float32[N, 3, 32, 32]\n"
+        "    logits = image\n"
+        '        -> body: ResNetStage("bottleneck", 16, 2, stride=2)\n'
+        "        -> global_avgpool -> fc: linear(classes)\n"
+        "    output logits\n"
+        "}\n"
+    )
     graph = program.model("Small")
     assert graph.outputs[0].type.shape == ("N", 10)
     assert graph.parameters()["body.0.downsample.0.weight"] == (64, 3, 1, 1)

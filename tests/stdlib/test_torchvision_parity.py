@@ -50,21 +50,45 @@ CASES = {
     "resnet152": Case(tv.resnet152, "ResNet152", {}, 64),
     "resnext50_32x4d": Case(tv.resnext50_32x4d, "ResNet50", {"groups": 32, "base_width": 4}, 64),
     "wide_resnet50_2": Case(tv.wide_resnet50_2, "ResNet50", {"base_width": 128}, 64),
-    "resnet18_10_classes_grey": Case(lambda: _grey(tv.resnet18(num_classes=10)), "ResNet18",
-                                     {"classes": 10, "in_channels": 1}, 64),
+    "resnet18_10_classes_grey": Case(
+        lambda: _grey(tv.resnet18(num_classes=10)),
+        "ResNet18",
+        {"classes": 10, "in_channels": 1},
+        64,
+    ),
     "googlenet": Case(_googlenet(False), "GoogLeNet", {}, 64),
     "googlenet_aux": Case(_googlenet(True), "GoogLeNet", {"aux": True}, 64),
     "alexnet": Case(tv.alexnet, "AlexNet", {}, 224),
     # VGG's adaptive pool takes any input of 32 or more: 32 keeps the forward passes cheap.
-    **{name: Case(getattr(tv, name), name.upper(), {}, 32)
-       for name in ("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
-                    "vgg19_bn")},
+    **{
+        name: Case(getattr(tv, name), name.upper(), {}, 32)
+        for name in (
+            "vgg11",
+            "vgg11_bn",
+            "vgg13",
+            "vgg13_bn",
+            "vgg16",
+            "vgg16_bn",
+            "vgg19",
+            "vgg19_bn",
+        )
+    },
 }
 # Outputs are compared for one model per code path; the key test above covers every model.
 # Deeper ResNets and the other VGG configurations differ only in the repeat counts and
 # configuration lists that the key test checks.
-OUTPUT_CASES = ["resnet18", "resnet18_10_classes_grey", "resnet50", "googlenet", "googlenet_aux",
-                "resnet34", "resnext50_32x4d", "alexnet", "vgg11", "vgg11_bn"]
+OUTPUT_CASES = [
+    "resnet18",
+    "resnet18_10_classes_grey",
+    "resnet50",
+    "googlenet",
+    "googlenet_aux",
+    "resnet34",
+    "resnext50_32x4d",
+    "alexnet",
+    "vgg11",
+    "vgg11_bn",
+]
 SLOW = {"resnet34", "resnext50_32x4d", "alexnet", "vgg11", "vgg11_bn"}
 
 
@@ -85,19 +109,28 @@ class Twin:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_state_dict_names_and_shapes_equal_torchvision_in_order(stdlib_model: BuildModel,
-                                                                name: str) -> None:
+def test_state_dict_names_and_shapes_equal_torchvision_in_order(
+    stdlib_model: BuildModel, name: str
+) -> None:
     case = CASES[name]
     with torch.device("meta"):
         theirs = [(key, tuple(t.shape)) for key, t in case.reference().state_dict().items()]
     graph = stdlib_model(case.model, size=case.size, **case.arguments)
-    ours = [(f"{node.name}.{key}", shape) for node in graph.nodes
-            for key, shape in {**node.params, **node.buffers}.items()]
+    ours = [
+        (f"{node.name}.{key}", shape)
+        for node in graph.nodes
+        for key, shape in {**node.params, **node.buffers}.items()
+    ]
     assert ours == theirs
 
 
-@pytest.fixture(scope="module", params=[
-    pytest.param(name, marks=[pytest.mark.slow] if name in SLOW else []) for name in OUTPUT_CASES])
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(name, marks=[pytest.mark.slow] if name in SLOW else [])
+        for name in OUTPUT_CASES
+    ],
+)
 def twin(request: pytest.FixtureRequest, stdlib_model: BuildModel) -> Twin:
     """Module-scoped, so pytest runs every test of one model before building the next."""
     case = CASES[request.param]
@@ -105,12 +138,16 @@ def twin(request: pytest.FixtureRequest, stdlib_model: BuildModel) -> Twin:
     reference = case.reference()
     graph = stdlib_model(case.model, size=case.size, **case.arguments)
     channels = graph.inputs[0].type.shape[1]
-    image, calibration = torch.randn(2, 2, channels, case.size, case.size,
-                                     generator=torch.Generator().manual_seed(1))
+    image, calibration = torch.randn(
+        2, 2, channels, case.size, case.size, generator=torch.Generator().manual_seed(1)
+    )
     _calibrate_norms(reference, calibration)
     with torch.no_grad():
-        expected = _googlenet_outputs(reference, image) if case.arguments.get("aux") else (
-            reference(image),)
+        expected = (
+            _googlenet_outputs(reference, image)
+            if case.arguments.get("aux")
+            else (reference(image),)
+        )
     return Twin(request.param, graph, reference.state_dict(), image, expected)
 
 
@@ -127,14 +164,14 @@ def _calibrate_norms(reference: torch.nn.Module, batch: torch.Tensor) -> None:
     reference.eval()
 
 
-def _googlenet_outputs(reference: torch.nn.Module, image: torch.Tensor
-                       ) -> tuple[torch.Tensor, ...]:
+def _googlenet_outputs(reference: torch.nn.Module, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """(logits, aux2, aux1) as torchvision's GoogLeNetOutputs orders them; in eval mode its
     forward returns only the logits, so the aux heads are run on the hooked feature maps."""
     seen: dict[str, torch.Tensor] = {}
     for name in ("inception4a", "inception4d"):
         getattr(reference, name).register_forward_hook(
-            lambda module, args, out, name=name: seen.__setitem__(name, out))
+            lambda module, args, out, name=name: seen.__setitem__(name, out)
+        )
     logits = reference(image)
     return logits, reference.aux2(seen["inception4d"]), reference.aux1(seen["inception4a"])
 

@@ -40,19 +40,27 @@ def splits() -> DataSplits:
 @pytest.fixture
 def make_model() -> Callable[[int], torch.nn.Module]:
     """An MLP with dropout (so the global RNG matters) and batch norm, initialised from `seed`."""
+
     def make(seed: int) -> torch.nn.Module:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             return torch.nn.Sequential(
-                torch.nn.Linear(6, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
-                torch.nn.Dropout(0.3), torch.nn.Linear(16, 3))
+                torch.nn.Linear(6, 16),
+                torch.nn.BatchNorm1d(16),
+                torch.nn.ReLU(),
+                torch.nn.Dropout(0.3),
+                torch.nn.Linear(16, 3),
+            )
+
     return make
 
 
 @pytest.fixture
 def make_config() -> Callable[..., TrainConfig]:
     """A TrainConfig from train-section entries written as Python values (CPU, small batches)."""
+
     def make(**entries: Any) -> TrainConfig:
         entries = {"batch": 16, "epochs": 3, "device": "cpu", **entries}
         return resolve_config(TrainSpec("Tiny", entries), "Tiny")
+
     return make

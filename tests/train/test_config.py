@@ -6,8 +6,15 @@ import json
 
 import pytest
 
-from netlang.train.config import (EarlyStopConfig, LossConfig, OptimizerConfig, Penalty,
-                                  ScheduleConfig, TrainConfig, resolve_config)
+from netlang.train.config import (
+    EarlyStopConfig,
+    LossConfig,
+    OptimizerConfig,
+    Penalty,
+    ScheduleConfig,
+    TrainConfig,
+    resolve_config,
+)
 from netlang.train_spec import Call, Stage, TrainSpec
 
 
@@ -24,15 +31,21 @@ def test_no_section_gives_the_documented_defaults() -> None:
 
 
 def test_positional_arguments_bind_in_schema_order() -> None:
-    config = resolve(regularize=[Call("l2", (1e-4,)), Call("l1", (2e-5,))],
-                     optimizer=Call("sgd", (0.1, 0.9, True)))
+    config = resolve(
+        regularize=[Call("l2", (1e-4,)), Call("l1", (2e-5,))],
+        optimizer=Call("sgd", (0.1, 0.9, True)),
+    )
     assert config.penalties == (Penalty("l2", 1e-4), Penalty("l1", 2e-5))
     assert config.optimizer == OptimizerConfig("sgd", 0.1, {"momentum": 0.9, "nesterov": True})
 
 
 def test_bare_names_are_calls_and_lr_may_stand_alone() -> None:
-    config = resolve(optimizer=Call("rmsprop"), lr=0.05, loss=Call("mse"),
-                     schedule=Call("cosine", (), {"warmup": 2}))
+    config = resolve(
+        optimizer=Call("rmsprop"),
+        lr=0.05,
+        loss=Call("mse"),
+        schedule=Call("cosine", (), {"warmup": 2}),
+    )
     assert config.optimizer == OptimizerConfig("rmsprop", 0.05, {})
     assert config.loss.name == "mse"
     assert config.schedule == ScheduleConfig("cosine", 2, {})
@@ -42,34 +55,39 @@ def test_warmup_alone_is_a_constant_schedule_after_the_ramp() -> None:
     assert resolve(schedule=Call("warmup", (3,))).schedule == ScheduleConfig("none", 3, {})
 
 
-@pytest.mark.parametrize(("monitor", "mode"), [("val_loss", "min"), ("val_accuracy", "max"),
-                                               ("train_loss", "min")])
+@pytest.mark.parametrize(
+    ("monitor", "mode"), [("val_loss", "min"), ("val_accuracy", "max"), ("train_loss", "min")]
+)
 def test_early_stop_mode_follows_the_monitored_metric(monitor: str, mode: str) -> None:
     config = resolve(early_stop=Call("early_stop", (), {"monitor": Call(monitor), "patience": 3}))
     assert config.early_stop == EarlyStopConfig(monitor, mode, 3, 0.0, True)
 
 
 def test_an_explicit_mode_wins() -> None:
-    stop = resolve(early_stop=Call("early_stop", (), {"monitor": Call("val_loss"),
-                                                      "mode": Call("max")})).early_stop
+    stop = resolve(
+        early_stop=Call("early_stop", (), {"monitor": Call("val_loss"), "mode": Call("max")})
+    ).early_stop
     assert stop is not None and stop.mode == "max"
 
 
-@pytest.mark.parametrize(("entries", "message"), [
-    ({"batch": 0}, "train.batch must be a positive integer"),
-    ({"epochs": 2.5}, "train.epochs must be an integer"),
-    ({"lr": -1.0}, "train.lr must be > 0"),
-    ({"optimizer": Call("adagrad")}, "unknown choice 'adagrad'"),
-    ({"optimizer": Call("adam", (), {"momentum": 0.9})}, "adam has no argument 'momentum'"),
-    ({"optimizer": Call("sgd", (), {"nesterov": True})}, "needs a momentum > 0"),
-    ({"loss": Call("cross_entropy", (1.5,))}, "label_smoothing must be in [0, 1)"),
-    ({"regularize": Call("l2")}, "l2 needs a strength"),
-    ({"early_stop": Call("early_stop", (), {"monitor": Call("val_f1")})}, "unknown metric"),
-    ({"lr": 0.1, "optimizer": Call("sgd", (0.2,))}, "learning rate is given twice"),
-    ({"device": "tpu"}, "train.device must be one of auto, cpu, cuda"),
-    ({"lr_mult": [0.1]}, "train.lr_mult expects layer=factor pairs"),
-    ({"replace": ["fc"]}, "there is no `weights` to load from"),
-])
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ({"batch": 0}, "train.batch must be a positive integer"),
+        ({"epochs": 2.5}, "train.epochs must be an integer"),
+        ({"lr": -1.0}, "train.lr must be > 0"),
+        ({"optimizer": Call("adagrad")}, "unknown choice 'adagrad'"),
+        ({"optimizer": Call("adam", (), {"momentum": 0.9})}, "adam has no argument 'momentum'"),
+        ({"optimizer": Call("sgd", (), {"nesterov": True})}, "needs a momentum > 0"),
+        ({"loss": Call("cross_entropy", (1.5,))}, "label_smoothing must be in [0, 1)"),
+        ({"regularize": Call("l2")}, "l2 needs a strength"),
+        ({"early_stop": Call("early_stop", (), {"monitor": Call("val_f1")})}, "unknown metric"),
+        ({"lr": 0.1, "optimizer": Call("sgd", (0.2,))}, "learning rate is given twice"),
+        ({"device": "tpu"}, "train.device must be one of auto, cpu, cuda"),
+        ({"lr_mult": [0.1]}, "train.lr_mult expects layer=factor pairs"),
+        ({"replace": ["fc"]}, "there is no `weights` to load from"),
+    ],
+)
 def test_bad_values_name_the_key(entries: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace(")", r"\)")):
         resolve(**entries)
@@ -81,9 +99,11 @@ def test_a_stage_cannot_change_a_run_wide_setting() -> None:
 
 
 def test_cli_overrides_win_and_none_means_unset() -> None:
-    config = resolve_config(TrainSpec("M", {"epochs": 30, "optimizer": Call("sgd", (0.1,))}), "M",
-                            {"epochs": 2, "lr": 0.5, "seed": 7, "batch": None, "amp": True,
-                             "out": "runs/x"})
+    config = resolve_config(
+        TrainSpec("M", {"epochs": 30, "optimizer": Call("sgd", (0.1,))}),
+        "M",
+        {"epochs": 2, "lr": 0.5, "seed": 7, "batch": None, "amp": True, "out": "runs/x"},
+    )
     assert (config.epochs, config.optimizer.lr, config.seed, config.batch) == (2, 0.5, 7, 32)
     assert config.amp and config.out == "runs/x"
     with pytest.raises(ValueError, match="--epochs must be a positive integer"):

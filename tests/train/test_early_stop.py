@@ -54,8 +54,14 @@ def test_state_round_trips() -> None:
     assert copy.state_dict() == {"best": 0.5, "best_epoch": 2, "wait": 1}
 
 
-def _scripted_fit(monkeypatch: pytest.MonkeyPatch, splits: Any, model: torch.nn.Module,
-                  config: Any, run_dir: Path, losses: list[float]) -> tuple[Any, list[Any]]:
+def _scripted_fit(
+    monkeypatch: pytest.MonkeyPatch,
+    splits: Any,
+    model: torch.nn.Module,
+    config: Any,
+    run_dir: Path,
+    losses: list[float],
+) -> tuple[Any, list[Any]]:
     """fit() whose validation returns `losses` in turn and records the weights it saw."""
     seen: list[dict[str, torch.Tensor]] = []
 
@@ -68,16 +74,32 @@ def _scripted_fit(monkeypatch: pytest.MonkeyPatch, splits: Any, model: torch.nn.
     return result, seen
 
 
-@pytest.mark.parametrize(("losses", "patience", "best", "reason"), [
-    ([1.0, 0.4, 0.7, 0.6, 0.8], 10, 2, "completed"),  # ends by the epoch limit
-    ([1.0, 0.4, 0.7, 0.6, 0.8], 2, 2, "early_stop"),
-])
-def test_fit_restores_the_best_epochs_weights(monkeypatch: pytest.MonkeyPatch, splits: Any,
-                                              make_model: Any, make_config: Any, tmp_path: Path,
-                                              losses: list[float], patience: int, best: int,
-                                              reason: str) -> None:
-    config = make_config(epochs=5, early_stop=Call("early_stop", (), {
-        "monitor": Call("val_loss"), "patience": patience, "restore_best": True}))
+@pytest.mark.parametrize(
+    ("losses", "patience", "best", "reason"),
+    [
+        ([1.0, 0.4, 0.7, 0.6, 0.8], 10, 2, "completed"),  # ends by the epoch limit
+        ([1.0, 0.4, 0.7, 0.6, 0.8], 2, 2, "early_stop"),
+    ],
+)
+def test_fit_restores_the_best_epochs_weights(
+    monkeypatch: pytest.MonkeyPatch,
+    splits: Any,
+    make_model: Any,
+    make_config: Any,
+    tmp_path: Path,
+    losses: list[float],
+    patience: int,
+    best: int,
+    reason: str,
+) -> None:
+    config = make_config(
+        epochs=5,
+        early_stop=Call(
+            "early_stop",
+            (),
+            {"monitor": Call("val_loss"), "patience": patience, "restore_best": True},
+        ),
+    )
     model = make_model(0)
     result, seen = _scripted_fit(monkeypatch, splits, model, config, tmp_path, losses)
     assert (result.stop_reason, result.best_epoch) == (reason, best)
@@ -86,9 +108,9 @@ def test_fit_restores_the_best_epochs_weights(monkeypatch: pytest.MonkeyPatch, s
         assert torch.equal(tensor, seen[best - 1][name]), name
 
 
-def test_without_restore_best_the_last_weights_stay(monkeypatch: pytest.MonkeyPatch, splits: Any,
-                                                    make_model: Any, make_config: Any,
-                                                    tmp_path: Path) -> None:
+def test_without_restore_best_the_last_weights_stay(
+    monkeypatch: pytest.MonkeyPatch, splits: Any, make_model: Any, make_config: Any, tmp_path: Path
+) -> None:
     config = make_config(epochs=3, early_stop=Call("early_stop", (), {"restore_best": False}))
     model = make_model(0)
     _, seen = _scripted_fit(monkeypatch, splits, model, config, tmp_path, [0.1, 0.5, 0.9])

@@ -23,10 +23,14 @@ from netlang.train_spec import Call
 QUIET = {"log": lambda line: None}
 # Everything that carries state across a resume: momentum, a schedule with warm-up, a penalty,
 # augmentation drawing random numbers, dropout drawing from the global RNG, batch norm buffers.
-RICH = {"epochs": 4, "optimizer": Call("sgd", (0.05, 0.9, True)),
-        "schedule": Call("cosine", (), {"warmup": 1}), "regularize": Call("l2", (0.01,)),
-        "augment": [Call("noise", (0.1,))],
-        "early_stop": Call("early_stop", (), {"monitor": Call("val_accuracy"), "patience": 9})}
+RICH = {
+    "epochs": 4,
+    "optimizer": Call("sgd", (0.05, 0.9, True)),
+    "schedule": Call("cosine", (), {"warmup": 1}),
+    "regularize": Call("l2", (0.01,)),
+    "augment": [Call("noise", (0.1,))],
+    "early_stop": Call("early_stop", (), {"monitor": Call("val_accuracy"), "patience": 9}),
+}
 
 
 class _Interrupting:
@@ -53,6 +57,7 @@ def _interrupting_loader(epoch: int, at: int, real_signal: bool = False) -> Any:
         if options.get("shuffle") and options.get("epoch") == epoch:
             return _Interrupting(batches, at, real_signal)
         return batches
+
     return loader
 
 
@@ -61,12 +66,20 @@ def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_run_directory_holds_every_record(splits: Any, make_model: Any, make_config: Any,
-                                          tmp_path: Path) -> None:
+def test_run_directory_holds_every_record(
+    splits: Any, make_model: Any, make_config: Any, tmp_path: Path
+) -> None:
     model = make_model(0)
     config = make_config(**RICH)
-    result = fit(model, splits, config, tmp_path, source_text="model Tiny {}\n",
-                 metadata={"normalization": {"mean": [0.0], "std": [1.0]}}, **QUIET)
+    result = fit(
+        model,
+        splits,
+        config,
+        tmp_path,
+        source_text="model Tiny {}\n",
+        metadata={"normalization": {"mean": [0.0], "std": [1.0]}},
+        **QUIET,
+    )
     assert (tmp_path / "source.net").read_text() == "model Tiny {}\n"
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["config"] == json.loads(config.dumps())
@@ -74,10 +87,18 @@ def test_run_directory_holds_every_record(splits: Any, make_model: Any, make_con
     with open(tmp_path / "metrics.csv") as stream:
         rows = list(csv.DictReader(stream))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
-    assert set(rows[0]) == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-                            "lr", "seconds"}
+    assert set(rows[0]) == {
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "lr",
+        "seconds",
+    }
     assert json.loads((tmp_path / "metrics.json").read_text())[3]["val_loss"] == pytest.approx(
-        float(rows[3]["val_loss"]))
+        float(rows[3]["val_loss"])
+    )
     for png in ("curves.png", "confusion.png"):
         with Image.open(tmp_path / png) as image:
             assert image.format == "PNG" and image.size[0] > 100
@@ -96,15 +117,17 @@ def _check_test_report(model: torch.nn.Module, splits: Any, run_dir: Path, test:
         predicted = model(torch.as_tensor(splits.test.x)).argmax(1)
     truth = torch.as_tensor(splits.test.y)
     assert json.loads((run_dir / "test.json").read_text())["accuracy"] == pytest.approx(
-        float((predicted == truth).double().mean()))
+        float((predicted == truth).double().mean())
+    )
     lines = (run_dir / "confusion.txt").read_text().splitlines()
     row_a = [int(v) for v in lines[3].split("|")[1].split()]
     assert row_a == [int(((truth == 0) & (predicted == c)).sum()) for c in range(3)]
     assert test["confusion"][0] == row_a
 
 
-def test_same_seed_gives_bit_identical_runs(splits: Any, make_model: Any, make_config: Any,
-                                            tmp_path: Path) -> None:
+def test_same_seed_gives_bit_identical_runs(
+    splits: Any, make_model: Any, make_config: Any, tmp_path: Path
+) -> None:
     config = make_config(**RICH)
     first, second = make_model(0), make_model(0)
     a = fit(first, splits, config, tmp_path / "a", source_text="", **QUIET)
@@ -115,15 +138,22 @@ def test_same_seed_gives_bit_identical_runs(splits: Any, make_model: Any, make_c
 
 @pytest.mark.parametrize(("epoch", "at"), [(1, 3), (2, 0)])
 def test_interrupt_then_resume_ends_with_the_uninterrupted_weights(
-        splits: Any, make_model: Any, make_config: Any, tmp_path: Path, epoch: int,
-        at: int) -> None:
+    splits: Any, make_model: Any, make_config: Any, tmp_path: Path, epoch: int, at: int
+) -> None:
     config = make_config(**RICH)
     reference = make_model(0)
     fit(reference, splits, config, tmp_path / "ref", source_text="", **QUIET)
 
     lines: list[str] = []
-    interrupted = fit(make_model(0), splits, config, tmp_path / "run", source_text="",
-                      loader=_interrupting_loader(epoch, at), log=lines.append)
+    interrupted = fit(
+        make_model(0),
+        splits,
+        config,
+        tmp_path / "run",
+        source_text="",
+        loader=_interrupting_loader(epoch, at),
+        log=lines.append,
+    )
     assert interrupted.stop_reason == "interrupted"
     assert f"interrupted in epoch {epoch + 1} after batch {at}" in lines[-1]
     assert "--resume" in lines[-1]
@@ -138,26 +168,43 @@ def test_interrupt_then_resume_ends_with_the_uninterrupted_weights(
     assert len(result.history) == 4
 
 
-def test_a_real_ctrl_c_finishes_the_batch_then_saves(splits: Any, make_model: Any,
-                                                     make_config: Any, tmp_path: Path) -> None:
+def test_a_real_ctrl_c_finishes_the_batch_then_saves(
+    splits: Any, make_model: Any, make_config: Any, tmp_path: Path
+) -> None:
     lines: list[str] = []
-    result = fit(make_model(0), splits, make_config(), tmp_path, source_text="",
-                 loader=_interrupting_loader(0, 2, real_signal=True), log=lines.append)
+    result = fit(
+        make_model(0),
+        splits,
+        make_config(),
+        tmp_path,
+        source_text="",
+        loader=_interrupting_loader(0, 2, real_signal=True),
+        log=lines.append,
+    )
     assert result.stop_reason == "interrupted"
     state = torch.load(tmp_path / "checkpoints" / "state.pt", weights_only=True)
     assert (state["epoch"], state["batch"]) == (0, 3)  # batch 3 was trained, then it stopped
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_resume_refuses_a_changed_configuration(splits: Any, make_model: Any, make_config: Any,
-                                                tmp_path: Path) -> None:
+def test_resume_refuses_a_changed_configuration(
+    splits: Any, make_model: Any, make_config: Any, tmp_path: Path
+) -> None:
     fit(make_model(0), splits, make_config(epochs=1), tmp_path, source_text="", **QUIET)
-    more = fit(make_model(0), splits, make_config(epochs=2), tmp_path, source_text="",
-               resume=True, **QUIET)
+    more = fit(
+        make_model(0), splits, make_config(epochs=2), tmp_path, source_text="", resume=True, **QUIET
+    )
     assert [r["epoch"] for r in more.history] == [1, 2]
     with pytest.raises(ValueError, match=r"configuration changed \(batch\)"):
-        fit(make_model(0), splits, make_config(epochs=3, batch=8), tmp_path, source_text="",
-            resume=True, **QUIET)
+        fit(
+            make_model(0),
+            splits,
+            make_config(epochs=3, batch=8),
+            tmp_path,
+            source_text="",
+            resume=True,
+            **QUIET,
+        )
 
 
 class _BlowsUp(torch.nn.Module):
@@ -174,33 +221,36 @@ class _BlowsUp(torch.nn.Module):
 
 
 def test_a_non_finite_loss_stops_the_run_naming_epoch_and_batch(
-        splits: Any, make_config: Any, tmp_path: Path) -> None:
+    splits: Any, make_config: Any, tmp_path: Path
+) -> None:
     # 96 samples in batches of 16: six batches an epoch, so call 8 is epoch 2, batch 2.
     with pytest.raises(NonFiniteLoss, match="loss became nan in epoch 2, batch 2"):
         fit(_BlowsUp(8), splits, make_config(), tmp_path, source_text="", **QUIET)
 
 
-def test_monitoring_val_without_a_val_split_is_an_error(splits: Any, make_model: Any,
-                                                         make_config: Any,
-                                                         tmp_path: Path) -> None:
+def test_monitoring_val_without_a_val_split_is_an_error(
+    splits: Any, make_model: Any, make_config: Any, tmp_path: Path
+) -> None:
     splits.val = None
     config = make_config(early_stop=Call("early_stop"))
     with pytest.raises(ValueError, match="val_loss needs a validation split"):
         fit(make_model(0), splits, config, tmp_path, source_text="", **QUIET)
 
 
-def test_val_every_validates_on_those_epochs_and_the_last(splits: Any, make_model: Any,
-                                                           make_config: Any,
-                                                           tmp_path: Path) -> None:
-    result = fit(make_model(0), splits, make_config(epochs=5, val_every=2), tmp_path,
-                 source_text="", **QUIET)
+def test_val_every_validates_on_those_epochs_and_the_last(
+    splits: Any, make_model: Any, make_config: Any, tmp_path: Path
+) -> None:
+    result = fit(
+        make_model(0), splits, make_config(epochs=5, val_every=2), tmp_path, source_text="", **QUIET
+    )
     assert [r["val_loss"] is not None for r in result.history] == [False, True, False, True, True]
     with open(tmp_path / "metrics.csv") as stream:
         assert next(csv.DictReader(stream))["val_loss"] == ""
 
 
-def test_amp_on_cpu_trains_in_bfloat16_autocast(splits: Any, make_model: Any, make_config: Any,
-                                                tmp_path: Path) -> None:
+def test_amp_on_cpu_trains_in_bfloat16_autocast(
+    splits: Any, make_model: Any, make_config: Any, tmp_path: Path
+) -> None:
     result = fit(make_model(0), splits, make_config(amp=True), tmp_path, source_text="", **QUIET)
     assert all(r["train_loss"] == r["train_loss"] for r in result.history)  # finite, not NaN
 
@@ -218,17 +268,22 @@ def test_regression_reports_loss_only(make_model: Any, make_config: Any, tmp_pat
 
 
 def test_resuming_a_run_that_stopped_early_trains_no_further(
-        splits: Any, make_model: Any, make_config: Any, tmp_path: Path) -> None:
-    config = make_config(epochs=30, optimizer=Call("sgd", (1e-6,)), early_stop=Call(
-        "early_stop", (), {"patience": 1, "min_delta": 1.0}))
+    splits: Any, make_model: Any, make_config: Any, tmp_path: Path
+) -> None:
+    config = make_config(
+        epochs=30,
+        optimizer=Call("sgd", (1e-6,)),
+        early_stop=Call("early_stop", (), {"patience": 1, "min_delta": 1.0}),
+    )
     first = fit(make_model(0), splits, config, tmp_path, source_text="", **QUIET)
     assert (first.stop_reason, len(first.history)) == ("early_stop", 2)
     again = fit(make_model(0), splits, config, tmp_path, source_text="", resume=True, **QUIET)
     assert (again.stop_reason, len(again.history)) == ("early_stop", 2)
 
 
-def test_train_metrics_are_means_over_the_epochs_samples(splits: Any, make_config: Any,
-                                                         tmp_path: Path) -> None:
+def test_train_metrics_are_means_over_the_epochs_samples(
+    splits: Any, make_config: Any, tmp_path: Path
+) -> None:
     """With a step too small to change float32 weights, the epoch's train loss and accuracy
     equal a direct evaluation of the (unchanged) model on the whole train split."""
     model = torch.nn.Linear(6, 3)
@@ -238,6 +293,7 @@ def test_train_metrics_are_means_over_the_epochs_samples(splits: Any, make_confi
         out = model(torch.as_tensor(splits.train.x))
     y = torch.as_tensor(splits.train.y)
     row = result.history[0]
-    assert row["train_loss"] == pytest.approx(float(torch.nn.functional.cross_entropy(out, y)),
-                                              rel=1e-5)
+    assert row["train_loss"] == pytest.approx(
+        float(torch.nn.functional.cross_entropy(out, y)), rel=1e-5
+    )
     assert row["train_accuracy"] == pytest.approx(float((out.argmax(1) == y).double().mean()))

@@ -24,8 +24,9 @@ def _value(term: torch.Tensor | None) -> float:
 
 def _model() -> torch.nn.Module:
     """Linear(2,2) -> BatchNorm1d -> LayerNorm -> Linear(2,1) with weights chosen by hand."""
-    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2),
-                                torch.nn.LayerNorm(2), torch.nn.Linear(2, 1))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2), torch.nn.LayerNorm(2), torch.nn.Linear(2, 1)
+    )
     with torch.no_grad():
         model[0].weight.copy_(torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
         model[0].bias.copy_(torch.tensor([5.0, 6.0]))
@@ -40,13 +41,15 @@ def test_l2_is_strength_over_n_times_the_squared_connection_weights() -> None:
     # 1 + 4 + 9 + 16 + 0.25 + 1 = 31.25; biases and the norm layers' scales are left out.
     weights = penalised_weights(_model())
     assert _value(penalty(weights, [Penalty("l2", 0.1)], examples=50)) == pytest.approx(
-        0.1 / 50 * 31.25)
+        0.1 / 50 * 31.25
+    )
 
 
 def test_l1_is_strength_over_n_times_the_absolute_weights() -> None:
     weights = penalised_weights(_model())
     assert _value(penalty(weights, [Penalty("l1", 0.1)], examples=50)) == pytest.approx(
-        0.1 / 50 * 11.5)
+        0.1 / 50 * 11.5
+    )
 
 
 def test_l1_and_l2_add_up_and_zero_strength_adds_nothing() -> None:
@@ -70,10 +73,21 @@ def test_the_l2_term_reaches_the_gradient_step(make_config: Any, tmp_path: Path)
         model.weight.copy_(torch.tensor([[1.0, -2.0]]))
     n, lr, strength = 8, 0.5, 0.4
     data = Dataset(np.zeros((n, 2), np.float32), np.zeros((n, 1), np.float32))
-    config = make_config(epochs=1, batch=n, optimizer=Call("sgd", (lr,)), loss=Call("mse"),
-                         regularize=Call("l2", (strength,)))
-    fit(model, DataSplits(data, None, None, None, (2,)), config, tmp_path, source_text="",
-        log=lambda line: None)
+    config = make_config(
+        epochs=1,
+        batch=n,
+        optimizer=Call("sgd", (lr,)),
+        loss=Call("mse"),
+        regularize=Call("l2", (strength,)),
+    )
+    fit(
+        model,
+        DataSplits(data, None, None, None, (2,)),
+        config,
+        tmp_path,
+        source_text="",
+        log=lambda line: None,
+    )
     expected = torch.tensor([[1.0, -2.0]]) * (1 - lr * 2 * strength / n)
     assert torch.allclose(model.weight.detach(), expected, atol=1e-7)
 

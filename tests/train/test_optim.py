@@ -18,20 +18,31 @@ def _param() -> torch.nn.Parameter:
 def _steps(optimizer: torch.optim.Optimizer, param: torch.nn.Parameter, n: int = 3) -> None:
     for _ in range(n):
         optimizer.zero_grad()
-        (param ** 2).sum().backward()
+        (param**2).sum().backward()
         optimizer.step()
 
 
-@pytest.mark.parametrize(("config", "reference"), [
-    (OptimizerConfig("sgd", 0.1, {"momentum": 0.9, "nesterov": True}),
-     lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True)),
-    (OptimizerConfig("adam", 0.01, {"betas": (0.8, 0.99), "weight_decay": 0.1}),
-     lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), weight_decay=0.1)),
-    (OptimizerConfig("adamw", 0.01, {"weight_decay": 0.5}),
-     lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.5)),
-    (OptimizerConfig("rmsprop", 0.01, {"alpha": 0.9, "momentum": 0.5}),
-     lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.5)),
-])
+@pytest.mark.parametrize(
+    ("config", "reference"),
+    [
+        (
+            OptimizerConfig("sgd", 0.1, {"momentum": 0.9, "nesterov": True}),
+            lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+        ),
+        (
+            OptimizerConfig("adam", 0.01, {"betas": (0.8, 0.99), "weight_decay": 0.1}),
+            lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), weight_decay=0.1),
+        ),
+        (
+            OptimizerConfig("adamw", 0.01, {"weight_decay": 0.5}),
+            lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.5),
+        ),
+        (
+            OptimizerConfig("rmsprop", 0.01, {"alpha": 0.9, "momentum": 0.5}),
+            lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.5),
+        ),
+    ],
+)
 def test_each_optimizer_steps_like_torchs(config: OptimizerConfig, reference: object) -> None:
     ours, theirs = _param(), _param()
     _steps(build_optimizer([ours], config), ours)
@@ -40,8 +51,9 @@ def test_each_optimizer_steps_like_torchs(config: OptimizerConfig, reference: ob
     assert torch.equal(ours.detach(), theirs.detach())
 
 
-def _rates(config: ScheduleConfig, epochs: int, metrics: list[float] | None = None,
-           lr: float = 0.1) -> list[float]:
+def _rates(
+    config: ScheduleConfig, epochs: int, metrics: list[float] | None = None, lr: float = 0.1
+) -> list[float]:
     optimizer = torch.optim.SGD([_param()], lr=lr)
     schedule = LRSchedule(optimizer, config, epochs)
     rates = []
@@ -71,16 +83,23 @@ def test_step_schedule_matches_steplr() -> None:
 def test_cosine_schedule_matches_cosine_annealing() -> None:
     ours = _rates(ScheduleConfig("cosine", 0, {"min_lr": 0.01}), 12)
     theirs = _torch_rates(
-        lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=12, eta_min=0.01), 12)
+        lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=12, eta_min=0.01), 12
+    )
     assert ours == pytest.approx(theirs, rel=1e-9)
 
 
 def test_plateau_schedule_matches_reduce_lr_on_plateau() -> None:
     losses = [1.0, 0.9, 0.9, 0.95, 0.91, 0.8, 0.85, 0.86, 0.87, 0.9, 0.91, 0.92]
-    ours = _rates(ScheduleConfig("plateau", 0, {"patience": 2, "factor": 0.5, "min_lr": 0.02}),
-                  12, losses)
-    theirs = _torch_rates(lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(
-        o, patience=2, factor=0.5, min_lr=0.02), 12, losses)
+    ours = _rates(
+        ScheduleConfig("plateau", 0, {"patience": 2, "factor": 0.5, "min_lr": 0.02}), 12, losses
+    )
+    theirs = _torch_rates(
+        lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(
+            o, patience=2, factor=0.5, min_lr=0.02
+        ),
+        12,
+        losses,
+    )
     assert ours == theirs
     assert len(set(ours)) >= 3  # at least two reductions were compared
 
@@ -94,8 +113,7 @@ def test_warmup_ramps_linearly_then_hands_over_to_the_schedule() -> None:
 def test_warmup_composes_with_cosine_over_the_remaining_epochs() -> None:
     rates = _rates(ScheduleConfig("cosine", 1, {}), 5)
     assert rates[0] == pytest.approx(0.05)
-    assert rates[1:] == pytest.approx([0.1 * (1 + math.cos(math.pi * t / 4)) / 2
-                                       for t in range(4)])
+    assert rates[1:] == pytest.approx([0.1 * (1 + math.cos(math.pi * t / 4)) / 2 for t in range(4)])
 
 
 def test_schedule_state_round_trips() -> None:

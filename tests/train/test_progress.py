@@ -6,8 +6,15 @@ import io
 
 from netlang.train.progress import Progress
 
-ROW = {"epoch": 2, "train_loss": 0.5, "train_accuracy": 0.75, "val_loss": 0.25,
-       "val_accuracy": 0.875, "lr": 0.001, "seconds": 1.25}
+ROW = {
+    "epoch": 2,
+    "train_loss": 0.5,
+    "train_accuracy": 0.75,
+    "val_loss": 0.25,
+    "val_accuracy": 0.875,
+    "lr": 0.001,
+    "seconds": 1.25,
+}
 
 
 class _Terminal(io.StringIO):
@@ -24,8 +31,10 @@ def test_a_terminal_gets_a_bar_with_loss_accuracy_throughput_and_eta() -> None:
     assert bar.startswith("\repoch 2/5 [") and "10/10 loss 0.5000 acc 75.00%" in bar
     assert "samples/s" in bar and "ETA 0:00" in bar
     progress.end_epoch(ROW, "  *")
-    assert lines == ["epoch 2/5  train_loss 0.5000  train_acc 75.00%  val_loss 0.2500  "
-                     "val_acc 87.50%  lr 0.001  1.2s  *"]
+    assert lines == [
+        "epoch 2/5  train_loss 0.5000  train_acc 75.00%  val_loss 0.2500  "
+        "val_acc 87.50%  lr 0.001  1.2s  *"
+    ]
 
 
 def test_a_pipe_gets_only_the_summary_lines() -> None:

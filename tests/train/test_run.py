@@ -51,8 +51,9 @@ def test_weight_names_are_the_connection_weights_of_the_ir(tmp_path: Path) -> No
 
 def test_standardisation_uses_train_statistics_only() -> None:
     data = Call("digits", (), {"split": [0.6, 0.2, 0.2]})
-    raw, _ = prepare_data(resolve_config(TrainSpec("M", {"data": data, "normalize": Call("none")}),
-                                         "M"), Path("."))
+    raw, _ = prepare_data(
+        resolve_config(TrainSpec("M", {"data": data, "normalize": Call("none")}), "M"), Path(".")
+    )
     splits, stats = prepare_data(resolve_config(TrainSpec("M", {"data": data}), "M"), Path("."))
     mean, std = raw.train.x.mean(dtype=np.float64), raw.train.x.std(dtype=np.float64)
     assert stats is not None and stats["mean"][0] == pytest.approx(mean, rel=1e-5)
@@ -62,8 +63,12 @@ def test_standardisation_uses_train_statistics_only() -> None:
 
 @pytest.mark.slow
 def test_train_file_leaves_a_run_directory(tmp_path: Path) -> None:
-    result = train_file(_write(tmp_path), None, {"out": str(tmp_path / "run"), "device": "cpu"},
-                        log=lambda line: None)
+    result = train_file(
+        _write(tmp_path),
+        None,
+        {"out": str(tmp_path / "run"), "device": "cpu"},
+        log=lambda line: None,
+    )
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["model"] == "Tiny" and config["arguments"] == {"classes": 10}
     assert config["normalization"]["kind"] == "standardize"
@@ -74,12 +79,14 @@ def test_train_file_leaves_a_run_directory(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_cli_trains_resumes_and_reports_errors(tmp_path: Path) -> None:
     runner, path, out = CliRunner(), _write(tmp_path), str(tmp_path / "run")
-    first = runner.invoke(main, ["train", str(path), "--epochs", "1", "--out", out,
-                                 "--device", "cpu"])
+    first = runner.invoke(
+        main, ["train", str(path), "--epochs", "1", "--out", out, "--device", "cpu"]
+    )
     assert first.exit_code == 0, first.output
     assert "epoch 1/1" in first.output and "run directory:" in first.output
-    again = runner.invoke(main, ["train", str(path), "--epochs", "2", "--out", out, "--resume",
-                                 "--device", "cpu"])
+    again = runner.invoke(
+        main, ["train", str(path), "--epochs", "2", "--out", out, "--resume", "--device", "cpu"]
+    )
     assert again.exit_code == 0, again.output
     assert "resuming" in again.output and "epoch 2/2" in again.output
     bad = runner.invoke(main, ["train", str(_write(tmp_path, "clip -1.0")), "--out", out])
@@ -89,7 +96,8 @@ def test_cli_trains_resumes_and_reports_errors(tmp_path: Path) -> None:
 
 def test_unit_normalisation_maps_the_train_range_to_zero_one() -> None:
     data = Call("digits", (), {"split": [0.6, 0.2, 0.2]})
-    splits, stats = prepare_data(resolve_config(TrainSpec("M", {
-        "data": data, "normalize": Call("unit")}), "M"), Path("."))
+    splits, stats = prepare_data(
+        resolve_config(TrainSpec("M", {"data": data, "normalize": Call("unit")}), "M"), Path(".")
+    )
     assert stats is not None and stats["kind"] == "unit"
     assert (float(splits.train.x.min()), float(splits.train.x.max())) == (0.0, 1.0)

@@ -46,8 +46,10 @@ def graph() -> Graph:
 @pytest.fixture
 def make_config() -> Callable[..., TrainConfig]:
     """A TrainConfig from entries and stages written as Python values (CPU, batch 16)."""
+
     def make(stages: dict[str, dict[str, Any]] | None = None, **entries: Any) -> TrainConfig:
         entries = {"batch": 16, "epochs": 2, "device": "cpu", **entries}
         spec = TrainSpec("Small", entries, [Stage(k, v) for k, v in (stages or {}).items()])
         return resolve_config(spec, "Small")
+
     return make

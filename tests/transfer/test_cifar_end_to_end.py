@@ -12,13 +12,24 @@ from click.testing import CliRunner
 from netlang.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "transfer_cifar.net"
-CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-                 "truck"]
+CIFAR_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 
 
 @pytest.mark.slow
 def test_a_torchvision_checkpoint_fine_tunes_exports_and_predicts_the_new_classes(
-        shared_data: Path, tmp_path: Path) -> None:
+    shared_data: Path, tmp_path: Path
+) -> None:
     import onnx
     import torch
     import torchvision
@@ -29,12 +40,14 @@ def test_a_torchvision_checkpoint_fine_tunes_exports_and_predicts_the_new_classe
     data = 'image_folder("../../shared/data/cifar10_jpg", size=32, split=[0.9, 0.1])'
     assert data in source
     cifar = shared_data / "cifar10_jpg"
-    (tmp_path / "transfer_cifar.net").write_text(source.replace(
-        data, f'image_folder("{cifar}", size=32, split=[0.8, 0.2], limit=50)'))
+    (tmp_path / "transfer_cifar.net").write_text(
+        source.replace(data, f'image_folder("{cifar}", size=32, split=[0.8, 0.2], limit=50)')
+    )
     runner, run = CliRunner(), tmp_path / "run"
 
-    trained = runner.invoke(main, ["train", str(tmp_path / "transfer_cifar.net"), "--epochs", "1",
-                                   "--out", str(run)])
+    trained = runner.invoke(
+        main, ["train", str(tmp_path / "transfer_cifar.net"), "--epochs", "1", "--out", str(run)]
+    )
     assert trained.exit_code == 0, trained.output
     lines = trained.output.splitlines()
     assert lines[0].endswith("resnet18.pth (PyTorch state_dict)")
@@ -55,8 +68,9 @@ def test_a_torchvision_checkpoint_fine_tunes_exports_and_predicts_the_new_classe
     assert json.loads(metadata["netlang.classes"]) == CIFAR_CLASSES
 
     image = cifar / "test" / "ship" / "0000.jpg"
-    predicted = runner.invoke(main, ["predict", str(tmp_path / "m.onnx"), str(image),
-                                     "--top-k", "3", "--device", "cpu"])
+    predicted = runner.invoke(
+        main, ["predict", str(tmp_path / "m.onnx"), str(image), "--top-k", "3", "--device", "cpu"]
+    )
     assert predicted.exit_code == 0, predicted.output
     shown = predicted.output.splitlines()[-3:]  # "probability  label", best first
     assert len({line.split()[1] for line in shown} & set(CIFAR_CLASSES)) == 3, predicted.output

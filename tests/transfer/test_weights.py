@@ -21,15 +21,24 @@ from netlang.train.transfer import TransferError
 from transfer_small_model import SMALL
 
 
-def _checkpoint(classes: int = 5, drop: tuple[str, ...] = (),
-                extra: bool = False) -> dict[str, torch.Tensor]:
+def _checkpoint(
+    classes: int = 5, drop: tuple[str, ...] = (), extra: bool = False
+) -> dict[str, torch.Tensor]:
     """A state_dict of Small with `classes` outputs, written independently of netlang: random
     tensors under torch's names."""
     generator = torch.Generator().manual_seed(7)
-    shapes = {"features.0.weight": (8, 6), "features.0.bias": (8,), "features.1.weight": (8,),
-              "features.1.bias": (8,), "features.1.running_mean": (8,),
-              "features.1.running_var": (8,), "mid.weight": (8, 8), "mid.bias": (8,),
-              "head.weight": (classes, 8), "head.bias": (classes,)}
+    shapes = {
+        "features.0.weight": (8, 6),
+        "features.0.bias": (8,),
+        "features.1.weight": (8,),
+        "features.1.bias": (8,),
+        "features.1.running_mean": (8,),
+        "features.1.running_var": (8,),
+        "mid.weight": (8, 8),
+        "mid.bias": (8,),
+        "head.weight": (classes, 8),
+        "head.bias": (classes,),
+    }
     state = {k: torch.randn(s, generator=generator) for k, s in shapes.items() if k not in drop}
     state["features.1.num_batches_tracked"] = torch.tensor(17)
     if extra:
@@ -43,7 +52,8 @@ def _prepare(graph: Graph, config: Any, tmp_path: Path) -> tuple[torch.nn.Module
 
 
 def test_weights_load_by_name_and_replaced_layers_keep_their_initialisation(
-        graph: Graph, make_config: Any, tmp_path: Path) -> None:
+    graph: Graph, make_config: Any, tmp_path: Path
+) -> None:
     state = _checkpoint()
     torch.save(state, tmp_path / "source.pth")
     module, _ = _prepare(graph, make_config(weights="source.pth", replace=["head"]), tmp_path)
@@ -57,46 +67,57 @@ def test_weights_load_by_name_and_replaced_layers_keep_their_initialisation(
 
 
 def test_the_mapping_report_counts_loaded_new_frozen_and_trainable_parameters(
-        graph: Graph, make_config: Any, tmp_path: Path) -> None:
+    graph: Graph, make_config: Any, tmp_path: Path
+) -> None:
     torch.save(_checkpoint(extra=True), tmp_path / "source.pth")
-    config = make_config(weights="source.pth", replace=["head"],
-                         stages={"head": {"freeze": ["features..mid"]},
-                                 "all": {"freeze": ["features"], "unfreeze": ["features.1"]}})
+    config = make_config(
+        weights="source.pth",
+        replace=["head"],
+        stages={
+            "head": {"freeze": ["features..mid"]},
+            "all": {"freeze": ["features"], "unfreeze": ["features.1"]},
+        },
+    )
     _, report = _prepare(graph, config, tmp_path)
     lines = report.splitlines()
     assert lines[0] == f"weights from {tmp_path / 'source.pth'} (PyTorch state_dict)"
     # features: 6*8+8 + 8+8 = 72; mid: 8*8+8 = 72; head: 8*3+3 = 27 (new: the checkpoint's has 5)
     rows = [line.split() for line in lines[2:6]]
-    assert rows == [["features", "72", "72", "0", "72/0", "56/16"],
-                    ["mid", "72", "72", "0", "72/0", "0/72"],
-                    ["head", "27", "0", "27", "0/27", "0/27"],
-                    ["total", "171", "144", "27", "144/27", "56/115"]]
+    assert rows == [
+        ["features", "72", "72", "0", "72/0", "56/16"],
+        ["mid", "72", "72", "0", "72/0", "0/72"],
+        ["head", "27", "0", "27", "0/27", "0/27"],
+        ["total", "171", "144", "27", "144/27", "56/115"],
+    ]
     assert lines[1].split()[:4] == ["layer", "params", "loaded", "new"]
     assert "head: frozen/trainable" in lines[1] and "all: frozen/trainable" in lines[1]
     assert lines[6] == "unused checkpoint keys (3): head.weight, head.bias, aux.weight"
 
 
-def test_a_shape_mismatch_names_the_layer_and_both_shapes(graph: Graph, make_config: Any,
-                                                          tmp_path: Path) -> None:
+def test_a_shape_mismatch_names_the_layer_and_both_shapes(
+    graph: Graph, make_config: Any, tmp_path: Path
+) -> None:
     torch.save(_checkpoint(classes=5), tmp_path / "source.pth")
     with pytest.raises(TransferError) as caught:
         _prepare(graph, make_config(weights="source.pth"), tmp_path)
     message = str(caught.value)
     assert "layer head: head.weight is [5, 8] in the checkpoint but [3, 8] in the model" in message
     assert "layer head: head.bias is [5] in the checkpoint but [3] in the model" in message
-    assert "list them in `replace`: replace [\"head\"]" in message
+    assert 'list them in `replace`: replace ["head"]' in message
 
 
-def test_missing_keys_outside_replace_are_errors(graph: Graph, make_config: Any,
-                                                 tmp_path: Path) -> None:
+def test_missing_keys_outside_replace_are_errors(
+    graph: Graph, make_config: Any, tmp_path: Path
+) -> None:
     torch.save(_checkpoint(classes=3, drop=("mid.bias",)), tmp_path / "source.pth")
     with pytest.raises(TransferError, match="layer mid: the checkpoint has no mid.bias"):
         _prepare(graph, make_config(weights="source.pth"), tmp_path)
     _prepare(graph, make_config(weights="source.pth", replace=["mid"]), tmp_path)  # fine
 
 
-def test_a_safetensors_file_and_a_run_directory_load_too(graph: Graph, make_config: Any,
-                                                         tmp_path: Path) -> None:
+def test_a_safetensors_file_and_a_run_directory_load_too(
+    graph: Graph, make_config: Any, tmp_path: Path
+) -> None:
     state = _checkpoint(classes=3)
     save_file(state, str(tmp_path / "w.safetensors"))
     (tmp_path / "run" / "checkpoints").mkdir(parents=True)
@@ -107,8 +128,9 @@ def test_a_safetensors_file_and_a_run_directory_load_too(graph: Graph, make_conf
     assert "run directory, last checkpoint" in report
 
 
-def test_unknown_weights_and_patterns_are_errors(graph: Graph, make_config: Any,
-                                                 tmp_path: Path) -> None:
+def test_unknown_weights_and_patterns_are_errors(
+    graph: Graph, make_config: Any, tmp_path: Path
+) -> None:
     with pytest.raises(TransferError, match="no such file or run directory"):
         _prepare(graph, make_config(weights="nothing.pth"), tmp_path)
     torch.save(_checkpoint(classes=3), tmp_path / "source.pth")
@@ -121,18 +143,25 @@ def test_unknown_weights_and_patterns_are_errors(graph: Graph, make_config: Any,
 
 def test_the_cli_reports_a_mismatch_before_training_without_a_traceback(tmp_path: Path) -> None:
     torch.save(_checkpoint(classes=5), tmp_path / "source.pth")
-    (tmp_path / "small.net").write_text((SMALL + """
+    (tmp_path / "small.net").write_text(
+        (
+            SMALL
+            + """
 train Small {
     data digits(size=8, flatten=true)
     weights "source.pth"
 }
-""").replace("float32[N, 6]", "float32[N, 64]"))
-    result = CliRunner().invoke(main, ["train", str(tmp_path / "small.net"), "--out",
-                                       str(tmp_path / "run")])
+"""
+        ).replace("float32[N, 6]", "float32[N, 64]")
+    )
+    result = CliRunner().invoke(
+        main, ["train", str(tmp_path / "small.net"), "--out", str(tmp_path / "run")]
+    )
     assert result.exit_code == 1
     assert "Traceback" not in result.output
-    assert ("layer features.0: features.0.weight is [8, 6] in the checkpoint but [8, 64] in the "
-            "model") in result.output
+    assert (
+        "layer features.0: features.0.weight is [8, 6] in the checkpoint but [8, 64] in the model"
+    ) in result.output
     assert 'replace ["features.0", "head"]' in result.output
     assert not (tmp_path / "run" / "metrics.csv").exists()
 
@@ -140,7 +169,9 @@ train Small {
 def test_a_compiled_section_with_stages_resolves(tmp_path: Path) -> None:
     from netlang.train.config import resolve_config
 
-    graph = netlang.load(SMALL + """
+    graph = netlang.load(
+        SMALL
+        + """
 train Small {
     data digits(flatten=true)
     weights "w.pth"
@@ -149,11 +180,21 @@ train Small {
     stage head { epochs 2 freeze ["features..mid"] bn frozen }
     stage finetune { epochs 3 lr 0.01 lr_mult features=0.1 bn trainable }
 }
-""").model("Small")
+"""
+    ).model("Small")
     config = resolve_config(graph.train, graph.name)
     head, finetune = config.stages
     assert (head.epochs, head.optimizer.lr, head.freeze, head.bn) == (
-        2, 0.1, ("features..mid",), "frozen")
-    assert (finetune.epochs, finetune.optimizer.lr, finetune.optimizer.options["momentum"],
-            finetune.lr_mult, finetune.bn) == (3, 0.01, 0.9, {"features": 0.1}, "trainable")
+        2,
+        0.1,
+        ("features..mid",),
+        "frozen",
+    )
+    assert (
+        finetune.epochs,
+        finetune.optimizer.lr,
+        finetune.optimizer.options["momentum"],
+        finetune.lr_mult,
+        finetune.bn,
+    ) == (3, 0.01, 0.9, {"features": 0.1}, "trainable")
     assert config.epochs == 5 and config.replace == ("head",)
