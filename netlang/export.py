@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,6 @@ class Trained:
     weights: dict[str, np.ndarray]
     classes: list[str] | None = None
     normalization: dict[str, Any] | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class ExportError(Exception):
@@ -109,7 +108,7 @@ def onnx_metadata(trained: Trained) -> dict[str, str]:
     preprocess = _preprocess(graph, trained.normalization)
     if preprocess:
         meta["netlang.preprocess"] = json.dumps(preprocess, sort_keys=True)
-    return {**meta, **trained.extra}
+    return meta
 
 
 def _preprocess(graph: Graph, normalization: dict[str, Any] | None) -> dict[str, Any]:

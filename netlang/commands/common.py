@@ -25,6 +25,21 @@ DEVICE_OPTION = click.option(
 )
 
 
+# Options shared by the commands that build a model from source (summary, compile, import-weights)
+SET_OPTION = click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a model parameter, e.g. --set classes=10 (repeatable).",
+)
+# ... and by those that emit ONNX (compile, export).
+FOLD_BN_OPTION = click.option(
+    "--fold-bn", is_flag=True, help="Fold batch norm into the preceding conv/linear."
+)
+FP16_OPTION = click.option("--fp16", is_flag=True, help="Store weights and compute in float16.")
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from netlang.commands.common import fail, parse_settings
+from netlang.commands.common import FOLD_BN_OPTION, FP16_OPTION, SET_OPTION, fail, parse_settings
 
 
 @click.command("compile")
@@ -12,9 +12,7 @@ from netlang.commands.common import fail, parse_settings
 @click.option(
     "--model", default=None, help="Model to compile (default: the trained one, else the first)."
 )
-@click.option(
-    "--set", "settings", multiple=True, metavar="NAME=VALUE", help="Set a model parameter."
-)
+@SET_OPTION
 @click.option(
     "--weights",
     type=click.Path(dir_okay=False, exists=True),
@@ -24,8 +22,8 @@ from netlang.commands.common import fail, parse_settings
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of the random initialisation."
 )
-@click.option("--fold-bn", is_flag=True, help="Fold batch norm into the preceding conv/linear.")
-@click.option("--fp16", is_flag=True, help="Store weights and compute in float16.")
+@FOLD_BN_OPTION
+@FP16_OPTION
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file."
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from netlang.commands.common import fail
+from netlang.commands.common import FOLD_BN_OPTION, FP16_OPTION, fail
 
 
 @click.command()
@@ -24,8 +24,8 @@ from netlang.commands.common import fail
     show_default=True,
     help="Which checkpoint of a run directory.",
 )
-@click.option("--fold-bn", is_flag=True, help="Fold batch norm into the preceding conv/linear.")
-@click.option("--fp16", is_flag=True, help="Store weights and compute in float16.")
+@FOLD_BN_OPTION
+@FP16_OPTION
 @click.option(
     "--triton",
     "triton_repo",

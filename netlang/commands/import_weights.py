@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from netlang.commands.common import fail, parse_settings, report
+from netlang.commands.common import SET_OPTION, fail, parse_settings, report
 
 
 @click.command("import-weights")
@@ -19,13 +19,7 @@ from netlang.commands.common import fail, parse_settings, report
     metavar="TARGET",
     help="The model: stdlib:NAME (e.g. stdlib:resnet50) or FILE.net[:Model].",
 )
-@click.option(
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Set a model parameter, e.g. --set classes=10 (repeatable).",
-)
+@SET_OPTION
 @click.option(
     "-o",
     "--output",

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from netlang.commands.common import load_program, parse_settings, report
+from netlang.commands.common import SET_OPTION, load_program, parse_settings, report
 
 
 @click.command()
@@ -19,13 +19,7 @@ from netlang.commands.common import load_program, parse_settings, report
     default=None,
     help="Model to summarise (default: the trained one, else the first).",
 )
-@click.option(
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Set a model parameter, e.g. --set classes=10 (repeatable).",
-)
+@SET_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def summary(file: str, model: str | None, settings: tuple[str, ...], as_json: bool) -> None:
     """Print layer names, ops, output shapes and parameter counts, then totals."""
