@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "check": "netlang.commands.check:check",
     "summary": "netlang.commands.summary:summary",
     "explain": "netlang.commands.explain:explain",
+    "fmt": "netlang.commands.fmt:fmt",
     "compile": "netlang.commands.compile:compile_command",
     "export": "netlang.commands.export:export",
     "predict": "netlang.commands.predict:predict",
