@@ -10,14 +10,14 @@ from pathlib import Path
 
 import click
 
-from netlang.commands.common import fail, report
+from netlang.commands.common import QUIET_OPTION, fail, report
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if a file would change.")
 @click.option("--diff", is_flag=True, help="Change nothing; print a unified diff of the changes.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@QUIET_OPTION
 def fmt(files: tuple[str, ...], check: bool, diff: bool, quiet: bool) -> None:
     """Format FILES in the canonical layout (`-` reads stdin and writes stdout)."""
     from netlang.diagnostics.source import SourceFile
