@@ -53,6 +53,7 @@ def fit(
     stream: TextIO | None = None,
     layers: Sequence[str] | None = None,
     world: World | None = None,
+    quiet: bool = False,
 ) -> TrainResult:
     """Train `module` on `splits` as `config` says, recording everything in `run_dir`.
 
@@ -73,6 +74,7 @@ def fit(
             patterns name; None takes the module's submodules.
         world: this process's rank in a distributed job (its process group joined); None for a
             lone process. `config.batch` is then the global batch, split evenly across ranks.
+        quiet: no progress bar and no per-epoch lines.
 
     Returns:
         What happened: history, best epoch, why it stopped, test results.
@@ -99,7 +101,7 @@ def fit(
             restore(run, run_dir, log, splits)
         else:
             torch.manual_seed(config.seed + world.rank)
-        progress = Progress(config.epochs, log, stream, draw=world.is_main)
+        progress = Progress(config.epochs, log, stream, draw=world.is_main, quiet=quiet)
         try:
             with deferred_interrupt() as interrupt:
                 reason = _stages(run, splits, run_dir, loader, progress, interrupt, log)
