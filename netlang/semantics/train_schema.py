@@ -18,6 +18,8 @@ DATA: CallTable = {
 }
 
 SCHEMA: dict[str, CallTable | str] = {
+    # what the model is trained to do; inferred from the data's targets when absent
+    "task": {"classification": (), "reconstruction": (), "regression": (), "sequence": ()},
     "data": DATA,
     "test_data": DATA,
     "batch": "int",
@@ -40,6 +42,8 @@ SCHEMA: dict[str, CallTable | str] = {
         "cross_entropy": ("label_smoothing",),
         "nll": (),
         "mse": (),
+        "mae": (),
+        "huber": ("delta",),
         "bce": (),
         "bce_with_logits": ("pos_weight",),
     },

@@ -22,6 +22,7 @@ ORDER = (
     "data",
     "export",
     "runtime",
+    "tasks",
     "train",
     "serve",
     "commands",
