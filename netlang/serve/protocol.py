@@ -5,6 +5,11 @@ The request is parsed by hand from bytes (never by Content-Type, which tritoncli
 wrong): a JSON header of `Inference-Header-Content-Length` bytes, then the binary blobs of the
 inputs that carry `parameters.binary_data_size`, in input order. Every way a body can be wrong is
 a `ServeError` with a 4xx status and a message naming the problem.
+
+JSON has no NaN or Infinity: such tokens in a request, and numbers that overflow the input's
+datatype (`1e400`, `1e39` for FP32), are refused with a 400. Non-finite *outputs* asked for as
+JSON are written as the strings "NaN", "Infinity" and "-Infinity" (the proto3 JSON mapping, which
+numpy and so tritonclient's `as_numpy` read back); the binary extension carries them as they are.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ _UNSUPPORTED_REQUEST_PARAMETERS = ("sequence_id", "sequence_start", "sequence_en
 _SHARED_MEMORY = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
 _INTEGER_KINDS = "biu"
 _NUMBER_KINDS = "biuf"
+_NON_FINITE_JSON = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 class ServeError(Exception):
@@ -98,12 +104,16 @@ def _parse_header(body: bytes, header_length: str | None) -> dict[str, Any]:
         if end > len(body):
             raise bad(f"Inference-Header-Content-Length {end} exceeds the body length {len(body)}")
     try:
-        request = json.loads(body[:end])
+        request = json.loads(body[:end], parse_constant=_refuse_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise bad(f"malformed JSON in the request header: {type(e).__name__}") from None
     if not isinstance(request, dict):
         raise bad("the request header must be a JSON object")
     return request
+
+
+def _refuse_constant(token: str) -> None:
+    raise bad(f"{token} is not a JSON number; send finite numbers (or binary data)")
 
 
 def _parameters(owner: dict[str, Any], what: str) -> dict[str, Any]:
@@ -230,7 +240,13 @@ def _coerce(array: np.ndarray, datatype: DataType, name: str) -> np.ndarray:
         info = np.iinfo(target)
         if int(array.min()) < info.min or int(array.max()) > info.max:
             raise bad(f"input {name!r}: a value is out of range for {datatype.v2}")
-    return array.astype(target)
+    if target.kind != "f":
+        return array.astype(target)
+    with np.errstate(over="ignore"):
+        converted = array.astype(target)
+    if not np.isfinite(converted).all():
+        raise bad(f"input {name!r}: a value is out of range for {datatype.v2} (not finite)")
+    return converted
 
 
 def _check_batch_agrees(inputs: dict[str, np.ndarray], signature: Signature) -> None:
@@ -295,7 +311,7 @@ def encode_infer(
     if request.id is not None:
         response["id"] = request.id
     response["outputs"] = entries
-    header = json.dumps(response, separators=(",", ":")).encode()
+    header = json.dumps(response, separators=(",", ":"), allow_nan=False).encode()
     if not blobs:
         return header, None
     return b"".join([header, *blobs]), len(header)
@@ -316,4 +332,8 @@ def _to_json(array: np.ndarray, datatype: DataType) -> list[Any]:
     flat = array.reshape(-1)
     if datatype.v2 == "BYTES":
         return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in flat]
-    return flat.tolist()
+    values = flat.tolist()
+    if flat.dtype.kind == "f" and not np.isfinite(flat).all():
+        for i in np.flatnonzero(~np.isfinite(flat)).tolist():
+            values[i] = _NON_FINITE_JSON[str(values[i])]
+    return values
