@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from netlang.diagnostics.render import render_all
-from netlang.program import compile_source, read_source
+from netlang.semantics.program import compile_source, read_source
 
 SECRET = "root:x:0:0:secret-line-that-must-not-leak"
 MODEL = "model A { input x: float32[N, 3]\n y = x -> linear(2)\n output y }"

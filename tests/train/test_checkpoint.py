@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from netlang.train import checkpoint as ckpt
 from netlang.train.loop import fit
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 QUIET = {"log": lambda line: None}
 # val_accuracy picks the best epoch, so best.safetensors changes along the run
