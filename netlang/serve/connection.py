@@ -4,7 +4,8 @@ uvicorn times out only idle keep-alive connections: a client that sends half a r
 a body shorter than its Content-Length, holds its connection (and a file descriptor) forever, and
 a few hundred such clients stop the server. Here each connection has a deadline for the part of
 the request the client is sending: its head must be complete within `header_timeout_s` of the
-connection opening (or of the previous response), its body within `body_timeout_s` of the head.
+connection opening (on a kept-alive connection: of the head's first byte; the idle time between
+requests is uvicorn's keep-alive timeout), its body within `body_timeout_s` of the head.
 A client past its deadline gets a 408 (when no response has started) and the connection closes.
 Requests that h11 cannot parse get the protocol's JSON error instead of uvicorn's plain text.
 """
@@ -58,7 +59,9 @@ class GuardedH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self._arm()
+        self._disarm()  # idle now: uvicorn's keep-alive timer runs until the next byte comes
+        if self.conn.trailing_data[0] or self.conn.their_state is not h11.IDLE:
+            self._arm()  # a pipelined request is already on its way
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
