@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from netlang.commands.common import DEVICE_OPTION, ONNX_FILE
+from netlang.commands.common import DEVICE_OPTION, ONNX_FILE, QUIET_OPTION, VERBOSE_OPTION
 
 
 @click.command()
@@ -99,6 +99,8 @@ from netlang.commands.common import DEVICE_OPTION, ONNX_FILE
     type=click.IntRange(min=1),
     help="Open connections (or running requests) past which requests get 503.",
 )
+@QUIET_OPTION
+@VERBOSE_OPTION
 def serve(
     models: tuple[Path, ...],
     names: tuple[str, ...],
@@ -116,6 +118,8 @@ def serve(
     header_timeout: float,
     body_timeout: float,
     max_connections: int,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
     """Serve ONNX MODELS over HTTP for tritonclient, curl and KServe V2 clients."""
     from netlang.runtime import DeviceError
@@ -146,6 +150,8 @@ def serve(
             header_timeout_s=header_timeout,
             body_timeout_s=body_timeout,
             max_connections=max_connections,
+            log_level="warning" if quiet else "info",
+            access_log=verbose and not quiet,
         )
         serve_forever(config)
     except (DeviceError, ValueError, OSError) as e:

@@ -45,6 +45,8 @@ class ServeConfig:
     header_timeout_s: float = 10.0  # a request head must arrive within this
     body_timeout_s: float = 60.0  # and its body within this after the head
     max_connections: int = 1000  # open connections (and running requests) before 503s
+    log_level: str = "info"  # "warning" with `serve -q`
+    access_log: bool = False  # one line a request, with `serve -v`
 
 
 def guards_for(config: ServeConfig) -> Guards:
@@ -120,19 +122,20 @@ def app_from_environment() -> App:
     """uvicorn factory for worker processes: the config travels as JSON in CONFIG_ENV."""
     raw = json.loads(os.environ[CONFIG_ENV])
     raw["models"] = [tuple(m) for m in raw["models"]]
-    _configure_logging()
-    return build_app(ServeConfig(**raw))
+    config = ServeConfig(**raw)
+    _configure_logging(config.log_level)
+    return build_app(config)
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(message)s")
 
 
 def serve_forever(config: ServeConfig) -> None:
     """Run uvicorn until SIGTERM/SIGINT, then drain in-flight requests and stop."""
     import uvicorn
 
-    _configure_logging()
+    _configure_logging(config.log_level)
     if config.token_file:
         read_token(config.token_file)  # refuse a bad token file before any worker starts
     if not is_loopback(config.host) and not config.token_file:
@@ -142,9 +145,9 @@ def serve_forever(config: ServeConfig) -> None:
     common = {
         "host": config.host,
         "port": config.port,
-        "access_log": False,
+        "access_log": config.access_log,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
-        "log_level": "info",
+        "log_level": config.log_level,
         "http": functools.partial(
             GuardedH11Protocol,
             limits=ConnectionLimits(config.header_timeout_s, config.body_timeout_s),
