@@ -84,7 +84,15 @@ def server(model_dir: Path) -> Iterator[Server]:
 
 
 def _raw(port: int, kind: str) -> int:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    """One request on its own connection; -1 when no answer came (or the connection failed)."""
+    try:
+        return _raw_exchange(port, kind)
+    except (http.client.HTTPException, OSError):
+        return -1
+
+
+def _raw_exchange(port: int, kind: str) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         if kind == "broken framing":
             sock.sendall(b"GARBAGE / HTTP/1.1\r\n\r\n")
         else:
