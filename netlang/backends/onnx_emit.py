@@ -108,7 +108,7 @@ def emit_onnx(
         producer_version=version("netlang"),
         doc_string=graph.doc,
     )
-    names = [f"{node.name}.{local}" for node in nodes for local in {**node.params, **node.buffers}]
+    names = [node.key(local) for node in nodes for local in {**node.params, **node.buffers}]
     for name in names:
         if name in used:
             _fill(model.graph.initializer.add(), name, _stored(weights[name], float_type))
@@ -165,7 +165,7 @@ def _folded_weights(
     producer: Node, bn: Node, weights: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     def get(node: Node, local: str, default: float) -> np.ndarray:
-        name = f"{node.name}.{local}"
+        name = node.key(local)
         return weights[name].astype(np.float64) if name in weights else np.float64(default)
 
     scale = get(bn, "weight", 1.0) / np.sqrt(get(bn, "running_var", 1.0) + bn.attrs["eps"])

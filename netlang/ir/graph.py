@@ -39,6 +39,11 @@ class Node:
     def param_count(self) -> int:
         return sum(math.prod(shape) for shape in self.params.values())
 
+    def key(self, local: str) -> str:
+        """The `state_dict` name of a parameter or buffer; local "" is the node itself (a free
+        tensor such as ViT's `class_token`)."""
+        return f"{self.name}.{local}" if local else self.name
+
 
 @dataclass(slots=True)
 class Graph:
@@ -64,10 +69,10 @@ class Graph:
 
     def parameters(self) -> dict[str, tuple[int, ...]]:
         """Trainable parameter shapes by full `state_dict` name, in definition order."""
-        return {f"{n.name}.{k}": s for n in self.nodes for k, s in n.params.items()}
+        return {n.key(k): s for n in self.nodes for k, s in n.params.items()}
 
     def buffers(self) -> dict[str, tuple[int, ...]]:
-        return {f"{n.name}.{k}": s for n in self.nodes for k, s in n.buffers.items()}
+        return {n.key(k): s for n in self.nodes for k, s in n.buffers.items()}
 
     @property
     def param_count(self) -> int:

@@ -164,17 +164,24 @@ def window_out(
     return out
 
 
-def same_shapes(op: str, ins: Ins) -> TensorType:
-    first = ins[0]
-    for other in ins[1:]:
-        if other.shape != first.shape:
+def broadcast(op: str, ins: Ins) -> TensorType:
+    """numpy broadcasting of the input shapes (right-aligned; a 1 stretches). A symbolic dim
+    matches itself or 1; anything that cannot be proven to broadcast is an error."""
+    rank = max(t.rank for t in ins)
+    padded = [(1,) * (rank - t.rank) + t.shape for t in ins]
+    shape: list[Dim] = []
+    for axis, sizes in enumerate(zip(*padded)):
+        distinct = list(dict.fromkeys(d for d in sizes if d != 1))
+        if len(distinct) > 1:
             raise ShapeError(
-                f"{op} needs inputs of the same shape, got "
-                + " and ".join(format_shape(t.shape) for t in ins),
-                "project one side so the shapes agree (e.g. a 1x1 conv2d)",
+                f"{op} cannot broadcast "
+                + " and ".join(format_shape(t.shape) for t in ins)
+                + f": sizes {' and '.join(map(str, distinct))} on axis {axis - rank}",
+                "make the sizes equal, or 1 on one side (e.g. a 1x1 conv2d projection)",
                 "NL3001",
             )
-    return first
+        shape.append(distinct[0] if distinct else 1)
+    return ins[0].with_shape(tuple(shape))
 
 
 class AttrError(Exception):

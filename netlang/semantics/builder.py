@@ -54,9 +54,10 @@ class GraphBuilder:
         attrs = attrs if bound else bind(spec, [], attrs)
         input_types = tuple(self.types[i] for i in inputs)
         output_types = spec.infer(input_types, attrs)
+        params = spec.params(input_types, attrs)
         outputs = (
             (name,)
-            if len(output_types) == 1
+            if len(output_types) == 1 and "" not in params  # a free tensor's name is its own
             else tuple(f"{name}:{i}" for i in range(len(output_types)))
         )
         node = Node(
@@ -67,7 +68,7 @@ class GraphBuilder:
             attrs,
             input_types,
             output_types,
-            spec.params(input_types, attrs),
+            params,
             spec.buffers(input_types, attrs),
             origin,
             spec.macs(input_types, output_types, attrs),
