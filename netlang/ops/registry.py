@@ -176,7 +176,7 @@ def broadcast(op: str, ins: Ins) -> TensorType:
             raise ShapeError(
                 f"{op} cannot broadcast "
                 + " and ".join(format_shape(t.shape) for t in ins)
-                + f": sizes {' and '.join(map(str, distinct))} on axis {axis - rank}",
+                + f": sizes {' and '.join(map(str, distinct))} on axis {axis}",
                 "make the sizes equal, or 1 on one side (e.g. a 1x1 conv2d projection)",
                 "NL3001",
             )
