@@ -237,7 +237,7 @@ def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[s
         if not (value is None and attr.default is None) and not check(value):
             raise AttrError(
                 "NL2005",
-                f"{spec.name} argument `{attr.name}` must be {wanted}, got {describe(value)}",
+                f"{spec.name} argument `{attr.name}` must be {wanted}, got {_offending(value)}",
                 arg=where,
             )
         if attr.choices and value not in attr.choices:
@@ -251,6 +251,17 @@ def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[s
             )
         bound[attr.name] = list(value) if isinstance(value, tuple) else value
     return bound
+
+
+def _offending(value: Any) -> str:
+    """What is wrong with a value: for a list, its first item that is not an integer."""
+    if isinstance(value, (list, tuple)):
+        bad = next(((i, v) for i, v in enumerate(value) if not _is_int(v)), None)
+        if bad is not None:
+            index, item = bad
+            kind = " (a symbolic dim, known only at run time)" if isinstance(item, str) else ""
+            return f"a list whose item {index} is {describe(item)}{kind}"
+    return describe(value)
 
 
 def describe(value: Any) -> str:

@@ -21,13 +21,21 @@ from netlang.ops.registry import AttrError, ShapeError, bind, describe
 from netlang.semantics.builtins import BUILTINS, SHAPE_BUILTINS, BuiltinError
 from netlang.semantics.expressions import EvalError, binary, unary
 from netlang.semantics.frames import Failed, Frame, Scope, fail
+from netlang.semantics.labels import label_of
 from netlang.semantics.loader import Unit, header_span
 from netlang.semantics.values import POISON, BlockRef, Builtin, Layer, Poison, Tensor
 from netlang.diagnostics.source import Span
 from netlang.syntax import ast
 
 DTYPES = ("float32", "float16", "float64", "int64", "int32", "bool")
-PARAM_TYPES = {"int": int, "float": (int, float), "bool": bool, "str": str, "list": list}
+PARAM_TYPES = {
+    "int": int,
+    "float": (int, float),
+    "bool": bool,
+    "str": str,
+    "list": list,
+    "ints": (int, list),  # an integer or a list (Inception's kernel sizes: 3 or [1, 7])
+}
 MAX_NODES = 200_000
 MAX_DEPTH = 64
 
@@ -636,9 +644,12 @@ class Elaborator:
             raise fail(
                 "NL2018", f"`->` needs a tensor on its left, got {describe(value)}", stage.span
             )
+        label = label_of(stage, lambda expr: self.eval(expr, frame))
+        if isinstance(label, Poison):
+            return POISON
         body = stage.body
         if isinstance(body, ast.Group):
-            name = frame.scope.name(stage.label, stage.label_span)
+            name = frame.scope.name(label, stage.label_span)
             with self._scope(frame, Scope(tuple(name.split(".")))):
                 for inner in body.stages:
                     value = self._stage(inner, value, frame)
@@ -664,7 +675,7 @@ class Elaborator:
                 while args and _tensors(args[0]) is not None:
                     inputs = [*inputs, *(_tensors(args.pop(0)) or [])]
             layer = self._with_arguments(layer, args, kwargs, body)
-        return self._apply(layer, inputs, stage.label, stage.label_span, stage.span, frame)
+        return self._apply(layer, inputs, label, stage.label_span, stage.span, frame)
 
     @staticmethod
     def _takes_more_inputs(layer: Layer) -> bool:
