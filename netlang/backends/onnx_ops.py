@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from netlang.backends.onnx_context import Lower, Lowering, LoweringError
+from netlang.backends.onnx_lowering import Lower, Lowering, LoweringError
 from netlang.backends.onnx_sequence import attention, expand_batch, recurrent
 from netlang.ir import Node
 from netlang.ops.conv import conv_pads
@@ -55,7 +55,8 @@ def _clip(low: float | None, high: float | None) -> Lower:
 
     def lower_clip(ctx: Lowering) -> None:
         bounds = [
-            ctx.floats(n, v) if v is not None else "" for n, v in (("min", low), ("max", high))
+            ctx.floats(name, v) if v is not None else ""
+            for name, v in (("min", low), ("max", high))
         ]
         ctx.emit("Clip", [ctx.x, *bounds])
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from onnx import helper
 
-from netlang.backends.onnx_context import Lowering
+from netlang.backends.onnx_lowering import Lowering
 
 
 # Recurrent layers.

@@ -1,4 +1,5 @@
-"""The state one ONNX lowering works on: the IR node, its ONNX value names, the nodes made."""
+"""The lowering context: one IR node being turned into ONNX nodes, and the error for what ONNX
+cannot express. The per-op lowerings that use it are in onnx_ops.py."""
 
 from __future__ import annotations
 
