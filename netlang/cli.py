@@ -12,6 +12,7 @@ import click
 COMMANDS: dict[str, str] = {
     "check": "netlang.commands.check:check",
     "summary": "netlang.commands.summary:summary",
+    "graph": "netlang.commands.graph:graph",
     "explain": "netlang.commands.explain:explain",
     "compile": "netlang.commands.compile:compile_command",
     "export": "netlang.commands.export:export",

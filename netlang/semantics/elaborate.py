@@ -642,6 +642,7 @@ class Elaborator:
             with self._scope(frame, Scope(tuple(name.split(".")))):
                 for inner in body.stages:
                     value = self._stage(inner, value, frame)
+            self._record_scope(name, None, stage.span, value)
             return value
         if isinstance(body, ast.Name):
             layer = self._layer(self._name(body.id, body.span, frame), body.span, body.id)
@@ -761,7 +762,8 @@ class Elaborator:
                 f"{'s' if want != 1 else ''}, got {len(inputs)}",
                 span,
             )
-        inner = Frame(unit, Scope(tuple(frame.scope.name(label, label_span).split("."))), "block")
+        path = frame.scope.name(label, label_span)
+        inner = Frame(unit, Scope(tuple(path.split("."))), "block")
         self._bind_block_params(layer, definition, inner)
         for param, tensor in zip(definition.inputs, inputs):
             inner.assign(param.name, tensor, param.span)
@@ -779,7 +781,15 @@ class Elaborator:
                 "end the block with `return NAME`",
             )
         values = inner.returned
+        self._record_scope(path, definition.name, span, values)
         return values[0] if len(values) == 1 else values
+
+    def _record_scope(self, name: str, block: str | None, span: Span, value: Any) -> None:
+        tensors = _tensors(value) or [
+            t for v in (value if isinstance(value, tuple) else ()) for t in _tensors(v) or []
+        ]
+        assert self.builder is not None
+        self.builder.scope(name, block, span, [t.value for t in tensors])
 
     def _bind_block_params(self, layer: Layer, definition: ast.BlockDef, inner: Frame) -> None:
         params = definition.params
