@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "check": "netlang.commands.check:check",
     "summary": "netlang.commands.summary:summary",
     "graph": "netlang.commands.graph:graph",
+    "lsp": "netlang.commands.lsp:lsp",
     "explain": "netlang.commands.explain:explain",
     "compile": "netlang.commands.compile:compile_command",
     "export": "netlang.commands.export:export",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from netlang.diagnostics import DiagnosticSink, Label, did_you_mean, error
@@ -35,8 +36,13 @@ def stdlib_names() -> list[str]:
     return sorted(p.name.removesuffix(".net") for p in folder.iterdir() if p.name.endswith(".net"))
 
 
+def stdlib_file(name: str) -> Traversable:
+    """Where the standard-library file `name` (no `.net`) lives, installed or in a checkout."""
+    return resources.files("netlang").joinpath(f"stdlib/{name}.net")
+
+
 def read_stdlib(name: str) -> str | None:
-    path = resources.files("netlang").joinpath(f"stdlib/{name}.net")
+    path = stdlib_file(name)
     return path.read_text() if path.is_file() else None
 
 
