@@ -10,8 +10,8 @@ import click
 
 from netlang.diagnostics import Diagnostic, Severity
 from netlang.diagnostics.render import print_diagnostics
-from netlang.program import Program, compile_source, read_source
-from netlang.source import SourceFile
+from netlang.semantics.program import Program, compile_source, read_source
+from netlang.diagnostics.source import SourceFile
 
 
 # Options shared by the commands that run ONNX models (predict, serve).

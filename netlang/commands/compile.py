@@ -39,8 +39,8 @@ def compile_command(
 ) -> None:
     """Compile a model of FILE to ONNX (no PyTorch involved)."""
     from netlang.backends.weights import init_weights
-    from netlang.export import ExportError, Trained, build, save, to_onnx
-    from netlang.program import read_source
+    from netlang.export.ship import ExportError, Trained, build, save, to_onnx
+    from netlang.semantics.program import read_source
 
     source = read_source(file)
     try:

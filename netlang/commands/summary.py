@@ -23,7 +23,7 @@ from netlang.commands.common import SET_OPTION, load_program, parse_settings, re
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def summary(file: str, model: str | None, settings: tuple[str, ...], as_json: bool) -> None:
     """Print layer names, ops, output shapes and parameter counts, then totals."""
-    from netlang.summary import format_summary, summarize
+    from netlang.ir.summary import format_summary, summarize
 
     program, diagnostics, sources = load_program(file)
     graph = None

@@ -7,7 +7,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from netlang.source import Span
+from netlang.diagnostics.source import Span
 
 
 class Severity(enum.Enum):

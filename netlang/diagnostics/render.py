@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
 from netlang.diagnostics import Diagnostic, Label, Severity
-from netlang.source import SourceFile
+from netlang.diagnostics.source import SourceFile
 
 _COLORS = {
     Severity.ERROR: "\033[1;31m",

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 from netlang.diagnostics import Diagnostic
 from netlang.ir import Graph, NameScope, Node, TensorType
-from netlang.program import Program, compile_source
-from netlang.semantics.loader import STDLIB_PREFIX, stdlib_file
-from netlang.source import Position, SourceFile, Span
+from netlang.semantics.program import Program, compile_source
+from netlang.semantics.loader import STDLIB_PREFIX
+from netlang.syntax.assets import folder
+from netlang.diagnostics.source import Position, SourceFile, Span
 from netlang.syntax import ast
 
 Definition = ast.ModelDef | ast.BlockDef | ast.ConstDef
@@ -62,7 +63,7 @@ def analyse(name: str, text: str) -> Analysis:
 def file_path(name: str) -> str:
     """The file on disk behind a source name (`stdlib/resnet.net` is inside the package)."""
     if name.startswith(STDLIB_PREFIX):
-        return str(stdlib_file(name[len(STDLIB_PREFIX) :].removesuffix(".net")))
+        return str(folder("stdlib").joinpath(name[len(STDLIB_PREFIX) :]))
     return name
 
 

@@ -14,7 +14,7 @@ from netlang.lsp.analysis import (
     variable_types,
 )
 from netlang.ops import REGISTRY
-from netlang.source import Position, Span
+from netlang.diagnostics.source import Position, Span
 from netlang.syntax import ast
 
 MAX_ROWS = 8  # instances listed one by one; the rest are counted

@@ -11,7 +11,7 @@ from netlang.lsp.hover import signature
 from netlang.ops import REGISTRY
 from netlang.ops.registry import REQUIRED
 from netlang.semantics.loader import Loader, header_span
-from netlang.source import Position, SourceFile, Span
+from netlang.diagnostics.source import Position, SourceFile, Span
 from netlang.syntax import ast
 from netlang.syntax.parser import keywords
 

@@ -14,7 +14,7 @@ from netlang.diagnostics import Diagnostic, Severity
 from netlang.lsp.analysis import Analysis, analyse, file_path
 from netlang.lsp.hover import hover
 from netlang.lsp.navigate import Symbol, completions, definition, symbols
-from netlang.source import Position, Span
+from netlang.diagnostics.source import Position, Span
 
 SEVERITY = {
     Severity.ERROR: types.DiagnosticSeverity.Error,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netlang.diagnostics import Diagnostic, DiagnosticSink, did_you_mean, error, warning
-from netlang.graph_builder import GraphBuilder
+from netlang.semantics.builder import GraphBuilder
 from netlang.ir import Graph, TensorType, format_shape
 from netlang.ops import REGISTRY
 from netlang.ops.registry import AttrError, ShapeError, bind, describe
@@ -23,7 +23,7 @@ from netlang.semantics.expressions import EvalError, binary, unary
 from netlang.semantics.frames import Failed, Frame, Scope, fail
 from netlang.semantics.loader import Unit, header_span
 from netlang.semantics.values import POISON, BlockRef, Builtin, Layer, Poison, Tensor
-from netlang.source import Span
+from netlang.diagnostics.source import Span
 from netlang.syntax import ast
 
 DTYPES = ("float32", "float16", "float64", "int64", "int32", "bool")
@@ -449,7 +449,7 @@ class Elaborator:
         if value is not None:
             return value
         if frame.symbols:
-            from netlang.train_spec import Call
+            from netlang.semantics.train_spec import Call
 
             return Call(name, span=span)
         candidates = [*frame.variables, *frame.unit.namespace, *REGISTRY, *BUILTINS]
@@ -563,7 +563,7 @@ class Elaborator:
             and isinstance(call.func, ast.Name)
             and self._lookup(call.func.id, frame, call.func.span) is None
         ):
-            from netlang.train_spec import Call
+            from netlang.semantics.train_spec import Call
 
             args, kwargs = self._arguments(call, frame)
             return Call(call.func.id, tuple(args), kwargs, call.span)

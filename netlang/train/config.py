@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from netlang.train_schema import SCHEMA
-from netlang.train_spec import Call, Stage, TrainSpec, to_json
+from netlang.semantics.train_schema import SCHEMA
+from netlang.semantics.train_spec import Call, Stage, TrainSpec, to_json
 
 # Metrics the loop records each epoch; any of them may be monitored.
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")

@@ -19,7 +19,7 @@ from netlang.ops import REGISTRY
 from netlang.train import distributed, transfer
 from netlang.train.config import TrainConfig, resolve_config
 from netlang.train.loop import TrainResult, fit
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 
 def train_file(

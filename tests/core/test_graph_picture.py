@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 from netlang.cli import main
 from netlang.draw.dot import to_dot
-from netlang.program import load
+from netlang.semantics.program import load
 
 REPO = Path(__file__).resolve().parents[2]
-GOOGLENET = REPO / "netlang" / "stdlib" / "googlenet.net"
+GOOGLENET = REPO / "stdlib" / "googlenet.net"
 
 
 @pytest.fixture(scope="module")

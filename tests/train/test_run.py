@@ -13,7 +13,7 @@ import netlang
 from netlang.cli import main
 from netlang.train.config import resolve_config
 from netlang.train.run import prepare_data, train_file, weight_names
-from netlang.train_spec import Call, TrainSpec
+from netlang.semantics.train_spec import Call, TrainSpec
 
 SOURCE = """
 model Tiny(classes: int = 10) {

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 
 from netlang.ir import Graph
-from netlang.program import compile_source
-from netlang.source import SourceFile
+from netlang.semantics.program import compile_source
+from netlang.diagnostics.source import SourceFile
 
 # safetensors metadata keys that make a checkpoint self-describing (written by import-weights)
 SOURCE_KEY, SOURCE_NAME_KEY, MODEL_KEY, ARGUMENTS_KEY = (
-    "netlang.source",
+    "netlang.diagnostics.source",
     "netlang.source_name",
     "netlang.model",
     "netlang.arguments",
