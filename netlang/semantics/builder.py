@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from netlang.ir import Graph, Node, TensorType, Value
+from netlang.ir import Graph, NameScope, Node, TensorType, Value
 from netlang.ops import REGISTRY
 from netlang.ops.registry import ShapeError, bind
 from netlang.diagnostics.source import Span
@@ -20,6 +20,7 @@ class GraphBuilder:
         self.inputs: list[Value] = []
         self.nodes: list[Node] = []
         self.types: dict[str, TensorType] = {}
+        self.scopes: dict[str, NameScope] = {}
 
     def input(self, name: str, type: TensorType) -> str:
         self.inputs.append(Value(name, type))
@@ -77,6 +78,12 @@ class GraphBuilder:
         self.types.update(zip(outputs, output_types))
         return outputs
 
+    def scope(
+        self, name: str, block: str | None, origin: Span | None, outputs: Sequence[str]
+    ) -> None:
+        """Record a block instance or group whose nodes are named `name.*`."""
+        self.scopes[name] = NameScope(name, block, origin, tuple(outputs))
+
     def finish(self, outputs: dict[str, str], **fields: Any) -> Graph:
         """Close the graph; `outputs` maps each output name to the value it returns."""
         rename = {
@@ -88,4 +95,10 @@ class GraphBuilder:
             node.inputs = tuple(rename.get(v, v) for v in node.inputs)
             node.outputs = tuple(rename.get(v, v) for v in node.outputs)
         values = [Value(out, self.types[value]) for out, value in outputs.items()]
-        return Graph(self.name, list(self.inputs), values, list(self.nodes), **fields)
+        scopes = {
+            name: NameScope(s.name, s.block, s.origin, tuple(rename.get(v, v) for v in s.outputs))
+            for name, s in sorted(self.scopes.items(), key=lambda item: item[0].count("."))
+        }
+        return Graph(
+            self.name, list(self.inputs), values, list(self.nodes), scopes=scopes, **fields
+        )

@@ -121,6 +121,7 @@ class Calls:
             with self._scope(frame, Scope(tuple(name.split(".")))):
                 for inner in body.stages:
                     value = self._stage(inner, value, frame)
+            self._record_scope(name, None, stage.span, value)
             return value
         if isinstance(body, ast.Name):
             layer = self._layer(self._name(body.id, body.span, frame), body.span, body.id)
@@ -240,7 +241,8 @@ class Calls:
                 f"{'s' if want != 1 else ''}, got {len(inputs)}",
                 span,
             )
-        inner = Frame(unit, Scope(tuple(frame.scope.name(label, label_span).split("."))), "block")
+        path = frame.scope.name(label, label_span)
+        inner = Frame(unit, Scope(tuple(path.split("."))), "block")
         self._bind_block_params(layer, definition, inner)
         for param, tensor in zip(definition.inputs, inputs):
             inner.assign(param.name, tensor, param.span)
@@ -258,7 +260,15 @@ class Calls:
                 "end the block with `return NAME`",
             )
         values = inner.returned
+        self._record_scope(path, definition.name, span, values)
         return values[0] if len(values) == 1 else values
+
+    def _record_scope(self, name: str, block: str | None, span: Span, value: Any) -> None:
+        tensors = tensors_of(value) or [
+            t for v in (value if isinstance(value, tuple) else ()) for t in tensors_of(v) or []
+        ]
+        assert self.builder is not None
+        self.builder.scope(name, block, span, [t.value for t in tensors])
 
 
 def tensors_of(value: Any) -> list[Tensor] | None:

@@ -428,3 +428,13 @@ class _ToAst(Transformer[Token, Any]):
 
     def tuple(self, meta: Any, c: list[Any]) -> ast.TupleExpr:
         return ast.TupleExpr(self._span(meta), tuple(x for x in c if x is not None))
+
+
+def keywords() -> list[str]:
+    """The reserved words, as the grammar spells them (editors highlight and complete these)."""
+    words = {
+        t.pattern.value
+        for t in _parser().terminals
+        if t.pattern.type == "str" and t.pattern.value.isidentifier()
+    }
+    return sorted(words)
