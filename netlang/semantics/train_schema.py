@@ -15,6 +15,8 @@ DATA: CallTable = {
     "image_folder": ("root", "size", "split", "channels", "limit"),
     "npz": ("path", "split", "x", "y"),
     "csv": ("path", "split", "label", "header"),
+    "text": ("path", "split", "text", "label", "delimiter", "header"),
+    "text_folder": ("root", "split"),
 }
 
 SCHEMA: dict[str, CallTable | str] = {
@@ -50,6 +52,11 @@ SCHEMA: dict[str, CallTable | str] = {
     "regularize": {"l1": ("strength",), "l2": ("strength",)},
     "early_stop": {"early_stop": ("monitor", "patience", "min_delta", "mode", "restore_best")},
     "normalize": {"standardize": (), "unit": (), "none": ()},
+    # text -> token ids, fitted on the training split (netlang.data.tokenize)
+    "tokenize": {
+        "words": ("length", "vocab", "min_count", "lower"),
+        "bpe": ("length", "vocab", "lower"),
+    },
     "augment": {
         "random_crop": ("size", "padding"),
         "hflip": ("p",),

@@ -40,6 +40,8 @@ def start_run_dir(
         name: None if getattr(splits, name) is None else len(getattr(splits, name))
         for name in ("train", "val", "test")
     }
+    if metadata and metadata.get("tokenizer"):
+        write_json(run_dir / "tokenizer.json", metadata["tokenizer"])
     write_json(
         run_dir / "config.json",
         {
