@@ -27,6 +27,7 @@ def train_file(
     model: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     *,
+    settings: Mapping[str, str] | None = None,
     resume: bool = False,
     log: Callable[[str], Any] = print,
     quiet: bool = False,
@@ -38,6 +39,7 @@ def train_file(
         path: the `.net` file; relative data paths resolve against its folder.
         model: which model; None picks the file's trained model.
         overrides: CLI values (epochs, batch, lr, device, amp, seed, out); None means unset.
+        settings: `--set NAME=VALUE` texts: model arguments or train-section entries.
         resume: continue the run in `out` (or the newest runs/<model>-* folder).
         log: where progress lines and messages go.
         quiet: no progress bar and no per-epoch lines (`netlang train -q`).
@@ -47,11 +49,9 @@ def train_file(
         CompileError: the file does not compile.
         ValueError: a bad train section or override, missing data, or nothing to resume.
     """
-    import netlang
     from netlang.backends.torch_module import to_torch
 
-    program = netlang.load(Path(path))
-    graph = program.model(model)
+    program, graph = _build(path, model, settings or {})
     config = resolve_config(graph.train, graph.name, overrides)
     splits, normalization = prepare_data(config, Path(path).parent)
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
@@ -67,6 +67,7 @@ def train_file(
             "arguments": graph.arguments,
             "normalization": normalization,
             "processes": world.size,
+            "set": dict(settings or {}),
         }
         return fit(
             module,
@@ -92,13 +93,30 @@ def _describe(graph: ir.Graph, config: TrainConfig, splits: Any, log: Callable[[
     log("data: " + ", ".join(f"{count} {name}" for name, count in sizes.items()))
 
 
+def _build(path: str | Path, model: str | None, settings: Mapping[str, str]) -> tuple[Any, Any]:
+    """The program and the model's graph, `--set` values applied (raises CompileError)."""
+    import netlang
+    from netlang.diagnostics import CompileError
+    from netlang.semantics.settings import split_settings
+
+    program = netlang.load(Path(path))
+    name = model or program.default_model()
+    arguments, entries = split_settings(settings, program.parameters(name), name)
+    graph, diagnostics = program.build(name, arguments, train_settings=entries)
+    if graph is None:
+        raise CompileError(diagnostics)
+    return program, graph
+
+
 def planned_run_dir(
-    path: str | Path, model: str | None, overrides: Mapping[str, Any] | None, resume: bool
+    path: str | Path,
+    model: str | None,
+    overrides: Mapping[str, Any] | None,
+    resume: bool,
+    settings: Mapping[str, str] | None = None,
 ) -> Path:
     """The run directory train_file will use (a launcher names it once for all its workers)."""
-    import netlang
-
-    graph = netlang.load(Path(path)).model(model)
+    graph = _build(path, model, settings or {})[1]
     return _run_dir(resolve_config(graph.train, graph.name, overrides), resume)
 
 
