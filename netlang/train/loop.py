@@ -258,6 +258,7 @@ def _close_epoch(
         "val_loss": None,
         "val_accuracy": None,
         "lr": lr,
+        "stage": run.plan.stages[run.stage].name if run.plan is not None else None,
     }
     last = run.epoch + 1 == config.epochs
     if splits.val is not None and ((run.epoch + 1) % config.val_every == 0 or last):
