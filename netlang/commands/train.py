@@ -75,6 +75,18 @@ from netlang.commands.common import (
     show_default=True,
     help="Data-parallel worker processes on this host (one per GPU on CUDA).",
 )
+@click.option(
+    "--tensorboard/--no-tensorboard",
+    default=None,
+    help="Write TensorBoard event files into the run directory (default: when tensorboard is "
+    "installed).",
+)
+@click.option(
+    "--mlflow",
+    "mlflow_uri",
+    metavar="URI",
+    help="Also log the run to this MLflow tracking store (e.g. file:./mlruns).",
+)
 @QUIET_OPTION
 @VERBOSE_OPTION
 def train(
@@ -91,6 +103,8 @@ def train(
     out: str | None,
     resume: bool,
     nproc: int,
+    tensorboard: bool | None,
+    mlflow_uri: str | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -113,12 +127,13 @@ def train(
         "out": out,
     }
     texts = setting_texts(settings)
+    tracking = {"tensorboard": tensorboard, "mlflow": mlflow_uri}
     try:
         if sweeps:
-            _sweep(file, model, texts, sweeps, overrides, resume, nproc, quiet, verbose)
+            _sweep(file, model, texts, sweeps, overrides, tracking, resume, nproc, quiet, verbose)
             return
         if nproc > 1:
-            _launch(file, model, overrides, resume, nproc, quiet, verbose, texts)
+            _launch(file, model, overrides, resume, nproc, quiet, verbose, texts, tracking)
             return
         result = train_file(
             file,
@@ -129,6 +144,7 @@ def train(
             log=click.echo,
             quiet=quiet,
             verbose=verbose,
+            tracking=tracking,
         )
     except CompileError as error:
         click.echo(str(error), err=True)
@@ -149,6 +165,7 @@ def _sweep(
     settings: dict[str, str],
     sweeps: tuple[str, ...],
     overrides: dict[str, Any],
+    tracking: dict[str, Any],
     resume: bool,
     nproc: int,
     quiet: bool,
@@ -182,6 +199,7 @@ def _sweep(
                 quiet,
                 verbose,
                 values,
+                tracking,
             )
         else:
             train_file(
@@ -192,6 +210,7 @@ def _sweep(
                 log=click.echo,
                 quiet=quiet,
                 verbose=verbose,
+                tracking=tracking,
             )
         done.append((variant, run_dir))
         write_sweep(parent, name, done)
@@ -207,6 +226,7 @@ def _launch(
     quiet: bool,
     verbose: bool,
     settings: dict[str, str],
+    tracking: dict[str, Any],
 ) -> None:
     """Start `nproc` workers running this command without --nproc, all writing to one run
     directory (named here, so that a failure message can say where to resume); rank 0 prints."""
@@ -219,6 +239,9 @@ def _launch(
     args = ["train", file, "--out", run_dir, *(["--model", model] if model else [])]
     for key, text in settings.items():
         args += ["--set", f"{key}={text}"]
+    if tracking["tensorboard"] is not None:
+        args.append("--tensorboard" if tracking["tensorboard"] else "--no-tensorboard")
+    args += ["--mlflow", tracking["mlflow"]] if tracking["mlflow"] else []
     for name, value in overrides.items():
         if name == "amp" and value is not None:
             args.append("--amp" if value else "--no-amp")

@@ -93,8 +93,12 @@ def finish_run(
     draw_curves(run_dir, run.history, outcome)
     if splits.test is None:
         log("no test split: skipping the test evaluation")
-        return None
-    return _test(run, splits, run_dir, loader, log)
+        test = None
+    else:
+        test = _test(run, splits, run_dir, loader, log)
+    for tracker in run.trackers:
+        tracker.finish(run_dir, outcome, test)
+    return test
 
 
 def best_epoch(history: list[dict[str, Any]], monitor: str, mode: str) -> int | None:

@@ -27,6 +27,7 @@ from netlang.train.objective import count_correct, penalty
 from netlang.train.progress import Progress
 from netlang.train.resume import deferred_interrupt, restore, save_checkpoint, save_interrupted
 from netlang.train.stages import enter_stage, start_stages
+from netlang.train.tracking import make_trackers
 from netlang.train.state import Log, NonFiniteLoss, RunState, TrainResult, device_for, prepare
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def fit(
     layers: Sequence[str] | None = None,
     world: World | None = None,
     quiet: bool = False,
+    tracking: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train `module` on `splits` as `config` says, recording everything in `run_dir`.
 
@@ -75,6 +77,8 @@ def fit(
         world: this process's rank in a distributed job (its process group joined); None for a
             lone process. `config.batch` is then the global batch, split evenly across ranks.
         quiet: no progress bar and no per-epoch lines.
+        tracking: make_trackers' options ({"tensorboard": bool | None, "mlflow": URI | None});
+            None writes to no tracker.
 
     Returns:
         What happened: history, best epoch, why it stopped, test results.
@@ -95,6 +99,8 @@ def fit(
             start_stages(run, splits, layers)
         if world.is_main:
             start_run_dir(run_dir, config, splits, source_text, metadata, resume)
+            if tracking is not None:
+                run.trackers = make_trackers(run_dir, config.model, **tracking)
         if world.distributed:
             log(f"{world.describe_batch(config.batch)} (global batch = ranks x per-rank batch)")
         if resume:
@@ -177,6 +183,8 @@ def _epochs(
         progress.start_epoch()
         _train_epoch(run, splits.train, loader, progress, interrupt)
         row = _close_epoch(run, splits, loader, lr)
+        for tracker in run.trackers:
+            tracker.epoch(row)
         improved = _track(run, row, run_dir)
         save_checkpoint(run, run_dir)
         progress.end_epoch(row, "  *" if improved else "")

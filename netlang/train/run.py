@@ -32,6 +32,7 @@ def train_file(
     log: Callable[[str], Any] = print,
     quiet: bool = False,
     verbose: bool = False,
+    tracking: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train the model `model` (default: the one with a train section) of the file at `path`.
 
@@ -44,6 +45,7 @@ def train_file(
         log: where progress lines and messages go.
         quiet: no progress bar and no per-epoch lines (`netlang train -q`).
         verbose: also the layer table, the resolved configuration and the split sizes (`-v`).
+        tracking: where else the run is logged (see netlang.train.tracking.make_trackers).
 
     Raises:
         CompileError: the file does not compile.
@@ -82,6 +84,7 @@ def train_file(
             world=world,
             layers=[node.name for node in graph.nodes],
             quiet=quiet,
+            tracking=tracking,
         )
 
 

@@ -73,6 +73,7 @@ class RunState:
     plan: StagePlan | None = None  # a staged run's stages (None: one plain stage)
     stage: int = 0  # the stage running now
     stage_start: int = 0  # the run epoch it started at
+    trackers: list[Any] = field(default_factory=list)  # netlang.train.tracking, rank 0 only
 
     def state_dict(self) -> dict[str, Any]:
         return {
