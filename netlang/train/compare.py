@@ -87,10 +87,30 @@ def differences(runs: list[Run]) -> list[str]:
 
 def labels(runs: list[Run]) -> list[str]:
     """A legend label per run: what differs, written short (`p=0.5, optimizer.lr=0.01`)."""
-    keys = differences(runs)
+    keys = _collapse(differences(runs), runs)
     if not keys:
         return [run.path.name for run in runs]
-    return [", ".join(f"{_short(k)}={_value(run.config.get(k))}" for k in keys) for run in runs]
+    return [", ".join(f"{_short(k)}={_value(_get(run, k))}" for k in keys) for run in runs]
+
+
+def _collapse(keys: list[str], runs: list[Run]) -> list[str]:
+    """`early_stop.patience`, `early_stop.mode`, ... -> `early_stop` where a run has none at all."""
+    collapsed: list[str] = []
+    for key in keys:
+        parts = key.split(".")
+        parents = [".".join(parts[:i]) for i in range(1, len(parts))]
+        top = next((p for p in parents if any(p in run.config for run in runs)), key)
+        if top not in collapsed:
+            collapsed.append(top)
+    return collapsed
+
+
+def _get(run: Run, key: str) -> Any:
+    """A flattened key's value, or the nested dict a collapsed key stands for."""
+    if key in run.config:
+        return run.config[key]
+    inner = {k[len(key) + 1 :]: v for k, v in run.config.items() if k.startswith(key + ".")}
+    return inner or None
 
 
 def _short(key: str) -> str:
@@ -108,6 +128,8 @@ def _value(value: Any) -> str:
         return f"{value['call']}({', '.join(inner)})" if inner else value["call"]
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k}={_value(v)}" for k, v in value.items()) + ")"
     return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
