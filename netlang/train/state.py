@@ -78,6 +78,7 @@ class RunState:
     stage: int = 0  # the stage running now
     stage_start: int = 0  # the run epoch it started at
     output_names: tuple[str, ...] = ()  # the model's outputs (the IR's), for the task's pictures
+    trackers: list[Any] = field(default_factory=list)  # netlang.train.tracking, rank 0 only
 
     def state_dict(self) -> dict[str, Any]:
         return {
