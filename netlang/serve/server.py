@@ -65,10 +65,12 @@ def load_served_model(
     from netlang.runtime import make_session, provider_of
     from netlang.runtime.device import CPU
     from netlang.runtime.signature import signature_of_session
+    from netlang.serve.text_input import text_input
     from netlang.serve.triton_repo import model_config
 
     session = make_session(path, config.device)
-    signature = signature_of_session(session)
+    text = text_input(session)  # a model with a tokenizer takes sentences (BYTES)
+    signature = text.signature if text else signature_of_session(session)
     provider = provider_of(session)
     batching = config.max_batch_size > 0 and signature.batchable
     if config.max_batch_size > 0 and not batching:
@@ -76,7 +78,8 @@ def load_served_model(
     names = [t.name for t in signature.outputs]
 
     def run(feeds: Arrays) -> Arrays:
-        return dict(zip(names, session.run(names, feeds), strict=True))
+        graph_feeds = text.encode(feeds) if text else feeds
+        return dict(zip(names, session.run(names, graph_feeds), strict=True))
 
     kind = "cpu" if provider == CPU else "gpu"
     triton = model_config(
