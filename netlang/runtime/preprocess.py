@@ -4,9 +4,7 @@ Images follow the model's "netlang.preprocess" metadata: resize to (H, W), conve
 scale to [0, 1], subtract mean and divide by std per channel, lay out as C x H x W. Without that
 metadata a 4-D input [N, C, H, W] with static C, H, W still gets the resize and [0, 1] scaling.
 A .npy file is taken as the model's tensor itself (one sample, or a batch if it already has the
-batch dim) unless it is a uint8 H x W [x C] picture, which goes through the image path; for a
-feature-vector model it holds raw features, standardised here with the training statistics
-(the metadata's mean/std) unless the graph does that.
+batch dim) unless it is a uint8 H x W [x C] picture, which goes through the image path.
 """
 
 from __future__ import annotations
@@ -92,7 +90,8 @@ def load_texts(texts: list[str], info: ModelInfo) -> np.ndarray:
 
 def standardized(batch: np.ndarray, info: ModelInfo) -> np.ndarray:
     """Raw features -> what the graph takes: (x - mean) / std along axis 1 with the training
-    split's statistics, for a feature-vector model whose graph does not do it itself."""
+    split's statistics, for a feature-vector model whose graph does not do it itself (so a .npy
+    of such a model holds raw features, like a row of its csv)."""
     recipe = info.standardize
     if recipe is None or recipe.in_graph or batch.dtype.kind != "f":
         return batch

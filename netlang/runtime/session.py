@@ -100,6 +100,20 @@ def _json(key: str, text: str) -> Any:
         raise ValueError(f"model metadata {key!r} is not valid JSON: {e}") from None
 
 
+def _standardize(text: str | None) -> Standardize | None:
+    spec = None if text is None else _json("netlang.preprocess", text)
+    if not isinstance(spec, dict) or "size" in spec or "mean" not in spec:
+        return None
+    try:
+        mean = tuple(float(v) for v in spec["mean"])
+        std = tuple(float(v) for v in spec["std"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"model metadata 'netlang.preprocess' is malformed: {e!r}") from None
+    if len(mean) != len(std) or 0.0 in std:
+        raise ValueError("model metadata 'netlang.preprocess' needs one non-zero std per mean")
+    return Standardize(mean, std, bool(spec.get("in_graph", False)))
+
+
 def _classes(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
@@ -128,17 +142,3 @@ def _preprocess(text: str | None) -> Preprocess | None:
             "mean/std per channel"
         )
     return Preprocess((height, width), channels, mean, std)
-
-
-def _standardize(text: str | None) -> Standardize | None:
-    spec = None if text is None else _json("netlang.preprocess", text)
-    if not isinstance(spec, dict) or "size" in spec or "mean" not in spec:
-        return None
-    try:
-        mean = tuple(float(v) for v in spec["mean"])
-        std = tuple(float(v) for v in spec["std"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"model metadata 'netlang.preprocess' is malformed: {e!r}") from None
-    if len(mean) != len(std) or 0.0 in std:
-        raise ValueError("model metadata 'netlang.preprocess' needs one non-zero std per mean")
-    return Standardize(mean, std, bool(spec.get("in_graph", False)))

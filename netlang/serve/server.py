@@ -69,9 +69,10 @@ def load_served_model(
     from netlang.serve.triton_repo import model_config
 
     session = make_session(path, config.device)
-    text = text_input(session)  # a model with a tokenizer takes sentences (BYTES)
-    signature = text.signature if text else signature_of_session(session)
+    signature = signature_of_session(session)
     provider = provider_of(session)
+    text = text_input(session)  # a model with a tokenizer takes sentences (BYTES)
+    signature = text.signature if text else signature
     batching = config.max_batch_size > 0 and signature.batchable
     if config.max_batch_size > 0 and not batching:
         log.warning("model %s has a fixed dim 0 somewhere; dynamic batching is off for it", name)
