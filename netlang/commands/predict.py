@@ -1,6 +1,5 @@
 """`netlang predict MODEL.onnx INPUT...`: images, .npy files or (for text models) sentences ->
-top-k labels and probabilities for classifiers, a label per time step for sequence labellers;
-numbers, PNGs or .npy files for other models."""
+top-k labels and probabilities for classifiers; numbers, PNGs or .npy files for other models."""
 
 from __future__ import annotations
 

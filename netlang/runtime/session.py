@@ -46,9 +46,9 @@ class ModelInfo:
     preprocess: Preprocess | None
     model: str | None  # "netlang.model": the source model's name
     version: str | None  # "netlang.version": the netlang release that exported it
+    standardize: Standardize | None = None  # a feature-vector model's statistics
     tokenizer: dict[str, Any] | None = None  # "netlang.tokenizer": text -> token ids
     task: str | None = None  # "netlang.task": classification, regression, reconstruction, ...
-    standardize: Standardize | None = None  # a feature-vector model's statistics
 
 
 def make_session(

@@ -71,12 +71,12 @@ def load_served_model(
     session = make_session(path, config.device)
     signature = signature_of_session(session)
     provider = provider_of(session)
-    text = text_input(session)  # a model with a tokenizer takes sentences (BYTES)
-    signature = text.signature if text else signature
     batching = config.max_batch_size > 0 and signature.batchable
     if config.max_batch_size > 0 and not batching:
         log.warning("model %s has a fixed dim 0 somewhere; dynamic batching is off for it", name)
     names = [t.name for t in signature.outputs]
+    text = text_input(session)  # a model with a tokenizer takes sentences (BYTES [N, 1])
+    signature = text.signature if text else signature  # same dim 0s: batching unchanged
 
     def run(feeds: Arrays) -> Arrays:
         graph_feeds = text.encode(feeds) if text else feeds
