@@ -121,19 +121,15 @@ def _preprocess(graph: Graph, normalization: dict[str, Any] | None) -> dict[str,
     return recipe
 
 
-def to_onnx(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> Any:
-    from netlang.backends.onnx_emit import emit_onnx
+def write_onnx(
+    trained: Trained, path: str | Path, *, fold_bn: bool = False, fp16: bool = False
+) -> Path:
+    """Emit `trained` with its metadata and write it to `path`, the weights streamed from their
+    arrays (in a `.data` sidecar when over protobuf's 2 GiB limit)."""
+    from netlang.backends import onnx_write
+    from netlang.backends.onnx_emit import emit
 
-    weights = {k: np.asarray(v) for k, v in trained.weights.items()}
-    return emit_onnx(
-        trained.graph, weights, fold_bn=fold_bn, fp16=fp16, metadata=onnx_metadata(trained)
+    emitted = emit(
+        trained.graph, trained.weights, fold_bn=fold_bn, fp16=fp16, metadata=onnx_metadata(trained)
     )
-
-
-def save(model: Any, path: str | Path) -> Path:
-    import onnx
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return onnx_write.write_onnx(emitted, path)

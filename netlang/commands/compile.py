@@ -39,7 +39,7 @@ def compile_command(
 ) -> None:
     """Compile a model of FILE to ONNX (no PyTorch involved)."""
     from netlang.backends.weights import init_weights
-    from netlang.export import ExportError, Trained, build, save, to_onnx
+    from netlang.export import ExportError, Trained, build, write_onnx
     from netlang.program import read_source
 
     source = read_source(file)
@@ -51,8 +51,7 @@ def compile_command(
             values = load_file(weights)
         else:
             values = init_weights(graph, seed)
-        onnx_model = to_onnx(Trained(source, graph, values), fold_bn=fold_bn, fp16=fp16)
+        path = write_onnx(Trained(source, graph, values), output, fold_bn=fold_bn, fp16=fp16)
     except (ExportError, ValueError) as exc:
         fail(str(exc))
-    path = save(onnx_model, output)
     click.echo(f"wrote {path} ({graph.name}, {graph.param_count:,} parameters)")

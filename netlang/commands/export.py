@@ -64,19 +64,18 @@ def export(
     """Export a trained RUN directory (or checkpoint) to ONNX with its classes and preprocessing."""
     from pathlib import Path
 
-    from netlang.export import ExportError, load_trained, save, to_onnx
+    from netlang.export import ExportError, load_trained, write_onnx
 
-    try:
-        trained = load_trained(run, checkpoint=checkpoint)
-        onnx_model = to_onnx(trained, fold_bn=fold_bn, fp16=fp16)
-    except (ExportError, ValueError) as exc:
-        fail(str(exc))
     target = (
         Path(output)
         if output
         else (Path(run) if Path(run).is_dir() else Path(run).parent) / "model.onnx"
     )
-    path = save(onnx_model, target)
+    try:
+        trained = load_trained(run, checkpoint=checkpoint)
+        path = write_onnx(trained, target, fold_bn=fold_bn, fp16=fp16)
+    except (ExportError, ValueError) as exc:
+        fail(str(exc))
     click.echo(f"wrote {path} ({trained.graph.name}, {trained.graph.param_count:,} parameters)")
     if triton_repo:
         from netlang.serve.triton_repo import write_triton_repo
