@@ -14,13 +14,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
-from netlang.program import compile_source
-from netlang.source import SourceFile
+from netlang.semantics.program import compile_source
+from netlang.diagnostics.source import SourceFile
 
-STDLIB = Path(str(resources.files("netlang").joinpath("stdlib")))
+STDLIB = Path(__file__).resolve().parents[1] / "stdlib"
 
 
 def median_ms(work: Callable[[], object], runs: int) -> float:

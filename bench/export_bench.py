@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +42,10 @@ from safetensors.numpy import save_file
 from netlang.backends.onnx_emit import emit
 from netlang.backends.onnx_write import write_onnx
 from netlang.backends.weights import init_weights
-from netlang.export import Trained, build, onnx_metadata
-from netlang.program import read_source
+from netlang.export.ship import Trained, build, onnx_metadata
+from netlang.semantics.program import read_source
 
-STDLIB = Path(str(resources.files("netlang").joinpath("stdlib")))
+STDLIB = Path(__file__).resolve().parents[1] / "stdlib"
 MODELS = {  # name -> (.net file, model, torchvision builder)
     "ResNet-50": ("resnet.net", "ResNet50", torchvision.models.resnet50),
     "VGG-16": ("vgg.net", "VGG16", torchvision.models.vgg16),
@@ -151,7 +150,7 @@ def bench_model(label: str, rounds: int, workdir: Path, baseline_mb: float) -> d
     out = {name: workdir / f"{model}.{name}.onnx" for name in ("compile", "export", "torch")}
     compile_args = netlang("compile", str(net_file), "--model", model, "-o", str(out["compile"]))
     export_args = netlang("export", str(run_dir), "-o", str(out["export"]))
-    subprocess.run(compile_args, env=ENV, check=True, stdout=subprocess.DEVNULL)  # warm caches
+    process(compile_args)  # warm the caches
     size = out["compile"].stat().st_size
     buffer = np.ones(size, np.uint8)
     floor_args = [sys.executable, "-c", FLOOR_PROCESS, str(workdir / "floor.bin"), str(size)]

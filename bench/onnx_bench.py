@@ -35,10 +35,10 @@ import torch
 import torchvision
 
 from netlang.backends.weights import init_weights
-from netlang.export import Trained, build, write_onnx
-from netlang.program import read_source
+from netlang.export.ship import Trained, build, write_onnx
+from netlang.semantics.program import read_source
 
-STDLIB = Path(__file__).resolve().parents[1] / "netlang" / "stdlib"
+STDLIB = Path(__file__).resolve().parents[1] / "stdlib"
 MODELS = {  # name -> (.net file, model, torchvision builder)
     "ResNet-50": ("resnet.net", "ResNet50", torchvision.models.resnet50),
     "VGG-16": ("vgg.net", "VGG16", torchvision.models.vgg16),

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from netlang.data import load_data
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from netlang.diagnostics.render import render_all
-from netlang.program import compile_source, read_source
+from netlang.semantics.program import compile_source, read_source
 
 CASES = Path(__file__).parent / "golden" / "errors"
 

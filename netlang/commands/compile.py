@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import click
 
-from netlang.commands.common import FOLD_BN_OPTION, FP16_OPTION, SET_OPTION, fail, parse_settings
+from netlang.commands.common import (
+    FOLD_BN_OPTION,
+    FP16_OPTION,
+    SET_OPTION,
+    fail,
+    model_option,
+    parse_settings,
+)
 
 
 @click.command("compile")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True))
-@click.option(
-    "--model", default=None, help="Model to compile (default: the trained one, else the first)."
-)
+@model_option("compile")
 @SET_OPTION
 @click.option(
     "--weights",
@@ -39,18 +44,13 @@ def compile_command(
 ) -> None:
     """Compile a model of FILE to ONNX (no PyTorch involved)."""
     from netlang.backends.weights import init_weights
-    from netlang.export import ExportError, Trained, build, write_onnx
-    from netlang.program import read_source
+    from netlang.export.ship import ExportError, Trained, build, read_weights, write_onnx
+    from netlang.semantics.program import read_source
 
     source = read_source(file)
     try:
         graph = build(source, model, parse_settings(settings))
-        if weights:
-            from safetensors.numpy import load_file
-
-            values = load_file(weights)
-        else:
-            values = init_weights(graph, seed)
+        values = read_weights(weights) if weights else init_weights(graph, seed)
         path = write_onnx(Trained(source, graph, values), output, fold_bn=fold_bn, fp16=fp16)
     except (ExportError, ValueError) as exc:
         fail(str(exc))

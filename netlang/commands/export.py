@@ -64,7 +64,7 @@ def export(
     """Export a trained RUN directory (or checkpoint) to ONNX with its classes and preprocessing."""
     from pathlib import Path
 
-    from netlang.export import ExportError, load_trained, write_onnx
+    from netlang.export.ship import ExportError, load_trained, write_onnx
 
     target = (
         Path(output)

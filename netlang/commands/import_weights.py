@@ -33,7 +33,7 @@ def import_weights(checkpoint: str, target: str, settings: tuple[str, ...], outp
     Every missing, unexpected or mis-shaped key is listed by name (exit status 1).
     """
     from netlang.diagnostics import CompileError
-    from netlang.weights_import import (
+    from netlang.export.weights_import import (
         ImportProblem,
         fit_weights,
         read_state_dict,

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from netlang.data.args import is_number, suggest
 from netlang.data.resize import parse_size
-from netlang.train_schema import SCHEMA
-from netlang.train_spec import Call
+from netlang.semantics.train_schema import SCHEMA
+from netlang.semantics.train_spec import Call
 
 if TYPE_CHECKING:
     import torch

@@ -1,8 +1,9 @@
 """Data sources: a `data` call of a train section -> DataSplits.
 
-`load_data` binds the call's arguments to the parameters listed in `netlang.train_schema.DATA`,
-reads the source, then carves the missing val/test splits out of the training part
-(`split.py`). A source's own test split (MNIST t10k files, an image folder's test/) wins.
+`load_data` binds the call's arguments to the parameters listed in
+`netlang.semantics.train_schema.DATA`, reads the source, then carves the missing val/test
+splits out of the training part (`split.py`). A source's own test split (MNIST t10k files,
+an image folder's test/) wins.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from netlang.data.mnist import load_mnist
 from netlang.data.resize import parse_size
 from netlang.data.split import parse_split, split_indices, without_test
 from netlang.data.tables import load_csv, load_npz
-from netlang.train_schema import DATA
-from netlang.train_spec import Call
+from netlang.semantics.train_schema import DATA
+from netlang.semantics.train_spec import Call
 
 DIGIT_CLASSES = [str(d) for d in range(10)]
 

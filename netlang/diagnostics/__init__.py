@@ -1,4 +1,9 @@
-"""Diagnostics are data: the compiler's error channel, rendered only at the edge (CLI, API)."""
+"""Diagnostics are data: the compiler's error channel, rendered only at the edge (CLI, API).
+
+Owns: `source` (SourceFile, Position, Span: where in which text), Diagnostic and its sink,
+`codes` (every code with its explanation) and `render` (text with carets, JSON). The lowest
+layer: imports nothing else of netlang.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from netlang.source import Span
+from netlang.diagnostics.source import Span
 
 
 class Severity(enum.Enum):

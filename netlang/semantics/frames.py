@@ -8,7 +8,7 @@ from typing import Any
 from netlang.diagnostics import Diagnostic, error
 from netlang.semantics.loader import Unit
 from netlang.semantics.values import Tensor
-from netlang.source import Span
+from netlang.diagnostics.source import Span
 from netlang.syntax import ast
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from netlang.diagnostics import DiagnosticSink, Label, did_you_mean, error
-from netlang.source import Position, SourceFile, Span
+from netlang.diagnostics.source import Position, SourceFile, Span
 from netlang.syntax import ast
+from netlang.syntax.assets import read_stdlib, stdlib_names
 from netlang.syntax.parser import parse
 
 STDLIB_PREFIX = "stdlib/"
@@ -28,16 +28,6 @@ class Unit:
     namespace: dict[str, tuple[Unit, ast.ModelDef | ast.BlockDef | ast.ConstDef]] = field(
         default_factory=dict
     )
-
-
-def stdlib_names() -> list[str]:
-    folder = resources.files("netlang").joinpath("stdlib")
-    return sorted(p.name.removesuffix(".net") for p in folder.iterdir() if p.name.endswith(".net"))
-
-
-def read_stdlib(name: str) -> str | None:
-    path = resources.files("netlang").joinpath(f"stdlib/{name}.net")
-    return path.read_text() if path.is_file() else None
 
 
 class Loader:

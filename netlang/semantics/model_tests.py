@@ -11,7 +11,7 @@ from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed, Frame, Scope
 from netlang.semantics.loader import Unit
 from netlang.syntax import ast
-from netlang.summary import summarize
+from netlang.ir.summary import summarize
 
 # Rebuilds the model for given input shapes (or reports why it cannot) — see program.Program.
 Rebuild = Callable[[dict[str, tuple[int, ...]]], Graph | None]

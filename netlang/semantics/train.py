@@ -10,10 +10,10 @@ from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed, Frame, Scope, fail
 from netlang.semantics.loader import Unit
 from netlang.semantics.values import Layer, Poison
-from netlang.source import Span
+from netlang.diagnostics.source import Span
 from netlang.syntax import ast
-from netlang.train_schema import SCHEMA
-from netlang.train_spec import Call, Stage, TrainSpec
+from netlang.semantics.train_schema import SCHEMA
+from netlang.semantics.train_spec import Call, Stage, TrainSpec
 
 _PLAIN = {"int": int, "float": (int, float), "bool": bool, "str": str, "list": list, "dict": Call}
 LISTS = {"regularize", "augment"}  # keys that take one call or a list of calls

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netlang.ir import TensorType
-from netlang.source import Span
+from netlang.diagnostics.source import Span
 from netlang.syntax import ast
 
 

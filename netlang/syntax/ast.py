@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netlang.source import Span
+from netlang.diagnostics.source import Span
 
 
 @dataclass(frozen=True, slots=True)

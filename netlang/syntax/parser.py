@@ -6,7 +6,6 @@ import hashlib
 import os
 import re
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,9 @@ import lark
 from lark import Token, Transformer, v_args
 
 from netlang.diagnostics import Diagnostic, error
-from netlang.source import SourceFile, Span
+from netlang.diagnostics.source import SourceFile, Span
 from netlang.syntax import ast
+from netlang.syntax.assets import grammar_text
 
 # Human names for terminals in "expected ..." messages.
 TOKEN_NAMES = {
@@ -44,7 +44,7 @@ TOKEN_NAMES = {
 
 @cache
 def _parser() -> lark.Lark:
-    grammar = resources.files("netlang").joinpath("grammar/netlang.lark").read_text()
+    grammar = grammar_text()
     options: dict[str, Any] = {
         "parser": "lalr",
         "propagate_positions": True,

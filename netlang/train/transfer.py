@@ -185,7 +185,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     PyTorch state_dict file (weights only); returns them with a description of the source."""
     from safetensors.torch import load_file
 
-    from netlang.weights_import import ImportProblem, read_state_dict
+    from netlang.export.weights_import import ImportProblem, read_state_dict
 
     if path.is_dir():
         for name in ("best", "last"):
@@ -215,7 +215,7 @@ def map_weights(
         TransferError: every shape mismatch (naming the layer and both shapes) and every tensor
             the checkpoint lacks, for layers not in `replace`.
     """
-    from netlang.weights_import import compare
+    from netlang.export.weights_import import compare
 
     owners = _owners(graph)
     report = compare(graph, {name: tuple(tensor.shape) for name, tensor in state.items()})

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 
 from netlang.backends.onnx_emit import IR_VERSION, OPSET, emit_onnx
 from netlang.backends.weights import init_weights
-from netlang.graph_builder import GraphBuilder
+from netlang.semantics.builder import GraphBuilder
 from netlang.ir import Graph, TensorType
-from netlang.source import SourceFile
+from netlang.diagnostics.source import SourceFile
 
 SOURCE = SourceFile("models/lenet.net", "model LeNet\n" * 12)
 

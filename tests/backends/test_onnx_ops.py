@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from netlang.backends.onnx_emit import emit_onnx
 from netlang.backends.onnx_ops import LOWERINGS, LoweringError
-from netlang.graph_builder import GraphBuilder
+from netlang.semantics.builder import GraphBuilder
 from netlang.ir import Graph, TensorType
 from netlang.ops import REGISTRY
 

@@ -12,7 +12,7 @@ import torch
 
 from netlang.backends.onnx_emit import emit_onnx
 from netlang.backends.torch_module import to_torch
-from netlang.graph_builder import GraphBuilder
+from netlang.semantics.builder import GraphBuilder
 from netlang.ir import Graph, TensorType
 
 

@@ -9,7 +9,7 @@ import torch
 
 from netlang.backends.torch_module import to_torch
 from netlang.backends.weights import init_weights
-from netlang.graph_builder import GraphBuilder
+from netlang.semantics.builder import GraphBuilder
 from netlang.ir import Graph, TensorType
 
 

@@ -19,7 +19,7 @@ import pytest
 from netlang.backends import onnx_write
 from netlang.backends.onnx_emit import emit, emit_onnx
 from netlang.backends.weights import init_weights
-from netlang.graph_builder import GraphBuilder
+from netlang.semantics.builder import GraphBuilder
 from netlang.ir import Graph, TensorType
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +100,7 @@ def test_a_model_over_2_gib_compiles_to_external_data_in_little_more_than_its_me
     time, with peak memory under 1.5x the weights (the old path needed 4x)."""
     out = tmp_path / "big.onnx"
     settings = ["features=16384", "widths=[32768]", "classes=16", "batch_norm=false", "drop=0.0"]
-    command = [sys.executable, "-m", "netlang", "compile", str(ROOT / "netlang/stdlib/mlp.net")]
+    command = [sys.executable, "-m", "netlang", "compile", str(ROOT / "stdlib/mlp.net")]
     command += [arg for setting in settings for arg in ("--set", setting)] + ["-o", str(out)]
     start = time.perf_counter()
     subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)

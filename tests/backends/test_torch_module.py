@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 from netlang.backends.torch_module import to_torch  # noqa: E402
-from netlang.graph_builder import GraphBuilder  # noqa: E402
+from netlang.semantics.builder import GraphBuilder  # noqa: E402
 from netlang.ir import Graph, TensorType  # noqa: E402
 
 

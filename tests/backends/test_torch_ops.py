@@ -19,7 +19,7 @@ F = torch.nn.functional
 from netlang.backends.torch_module import to_torch  # noqa: E402
 from netlang.backends.torch_ops import LOWERINGS, lower  # noqa: E402
 from netlang.diagnostics import InternalCompilerError  # noqa: E402
-from netlang.graph_builder import GraphBuilder  # noqa: E402
+from netlang.semantics.builder import GraphBuilder  # noqa: E402
 from netlang.ir import Graph, Node, TensorType  # noqa: E402
 from netlang.ops import REGISTRY  # noqa: E402
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from netlang.ops import REGISTRY
-from netlang.program import compile_source
-from netlang.source import SourceFile
+from netlang.semantics.program import compile_source
+from netlang.diagnostics.source import SourceFile
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "language.md"

@@ -117,7 +117,7 @@ def test_model_arguments_are_type_checked() -> None:
 
 
 def test_train_section_becomes_data_with_symbols_and_model_arguments() -> None:
-    from netlang.train_spec import Call
+    from netlang.semantics.train_spec import Call
 
     g = graph_of("""model A(classes: int = 3) { input x: float32[N, 64]
             y = x -> linear(classes)

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netlang.program import compile_source
-from netlang.source import SourceFile
+from netlang.semantics.program import compile_source
+from netlang.diagnostics.source import SourceFile
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = sorted(
     [
         *REPO.glob("examples/*.net"),
-        *REPO.glob("netlang/stdlib/*.net"),
+        *REPO.glob("stdlib/*.net"),
         *REPO.glob("tests/golden/errors/*.net"),
     ]
 )

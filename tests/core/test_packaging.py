@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def test_pyproject_lists_every_package_and_maps_grammar_and_stdlib() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    tree = {
+        ".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "netlang").rglob("__init__.py")
+    }
+    mapped = {"netlang.grammar": "grammar", "netlang.stdlib": "stdlib"}
+    assert set(config["packages"]) == tree | set(mapped)
+    assert config["package-dir"] == mapped
 
 
 @pytest.mark.slow

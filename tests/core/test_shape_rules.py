@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from netlang.graph_builder import GraphBuilder
+from netlang.semantics.builder import GraphBuilder
 from netlang.ir import TensorType
 from netlang.ops import REGISTRY, ShapeError
 

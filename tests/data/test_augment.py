@@ -9,7 +9,7 @@ import torchvision.transforms.functional as TF
 from torchvision.transforms import InterpolationMode
 
 from netlang.data import make_augment
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 
 def generator(seed: int = 0) -> torch.Generator:

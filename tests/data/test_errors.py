@@ -8,8 +8,8 @@ import pytest
 
 from netlang.data import load_data
 from netlang.data.sources import SOURCES
-from netlang.train_schema import DATA
-from netlang.train_spec import Call
+from netlang.semantics.train_schema import DATA
+from netlang.semantics.train_spec import Call
 
 
 def test_every_source_in_the_schema_is_implemented() -> None:

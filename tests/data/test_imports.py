@@ -9,7 +9,7 @@ SCRIPT = """
 import sys
 sys.modules["torch"] = None  # any `import torch` now fails
 from netlang.data import load_data, make_augment, Standardizer
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 splits = load_data(Call("digits", (), {"size": 16}))
 Standardizer.fit(splits.train.x)
 make_augment([Call("hflip")])

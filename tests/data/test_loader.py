@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from netlang.data import Dataset, make_augment, make_loader
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 
 def numbered(n: int) -> Dataset:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from netlang.data import load_data, mnist
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 LABELS = "t10k-labels-idx1-ubyte.gz"
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from netlang.data import load_data
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 DIGIT_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

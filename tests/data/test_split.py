@@ -7,7 +7,7 @@ import pytest
 
 from netlang.data import load_data
 from netlang.data.split import parse_split, split_indices
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 DIGIT_COUNTS = np.array([178, 182, 177, 183, 181, 182, 181, 179, 174, 180])
 

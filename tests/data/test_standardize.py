@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from netlang.data import Standardizer, load_data
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 
 def test_image_statistics_are_per_channel_and_match_a_hand_computation() -> None:

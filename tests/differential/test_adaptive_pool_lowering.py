@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from netlang.backends.onnx_emit import emit_onnx
-from netlang.graph_builder import GraphBuilder
+from netlang.semantics.builder import GraphBuilder
 from netlang.ir import TensorType
 
 

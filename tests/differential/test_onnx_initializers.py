@@ -10,7 +10,7 @@ from onnx import numpy_helper
 
 from netlang.backends.onnx_emit import emit_onnx
 from netlang.backends.weights import init_weights
-from netlang.graph_builder import GraphBuilder
+from netlang.semantics.builder import GraphBuilder
 from netlang.ir import Graph, TensorType
 
 

@@ -31,7 +31,7 @@ from netlang.ir import Graph, TensorType
 
 REPO = Path(__file__).resolve().parents[2]
 # every stdlib file and example; `_name.net` files are scratch (excluded, as private modules are)
-SOURCES = sorted((REPO / "netlang" / "stdlib").glob("[!_]*.net")) + sorted(
+SOURCES = sorted((REPO / "stdlib").glob("[!_]*.net")) + sorted(
     (REPO / "examples").glob("[!_]*.net")
 )
 SIZES = (32, 64, 96, 128, 160)  # tried in order for models with a `size` parameter

@@ -16,8 +16,8 @@ from netlang.cli import main
 from netlang.data import Dataset, make_loader
 from netlang.train.config import resolve_config
 from netlang.train.distributed import World, free_port, sync_batch_norm
-from netlang.train_schema import SCHEMA
-from netlang.train_spec import TrainSpec
+from netlang.semantics.train_schema import SCHEMA
+from netlang.semantics.train_spec import TrainSpec
 
 
 def _data(n: int) -> Dataset:

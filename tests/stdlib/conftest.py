@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from netlang.ir import Graph
-from netlang.program import Program
-from netlang.weights_import import normalise, resolve_target
+from netlang.semantics.program import Program
+from netlang.export.weights_import import normalise, resolve_target
 
 BuildModel = Callable[..., Graph]
 

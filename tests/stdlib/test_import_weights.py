@@ -5,7 +5,6 @@ missing, unexpected and mis-shaped key named; targets resolve by stdlib name or 
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from netlang.cli import main
-from netlang.weights_import import ImportProblem, resolve_target
+from netlang.export.weights_import import ImportProblem, resolve_target
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +71,7 @@ def test_imported_checkpoint_compiles_to_onnx_that_matches_torchvision(
         )[0]
         == 0
     )
-    source = str(resources.files("netlang").joinpath("stdlib/resnet.net"))
+    source = str(Path(__file__).resolve().parents[2] / "stdlib" / "resnet.net")
     result = CliRunner().invoke(
         main,
         [

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -115,6 +117,4 @@ def test_summary_command_prints_the_resnet50_parameter_count() -> None:
 
 
 def _path(name: str) -> str:
-    from importlib import resources
-
-    return str(resources.files("netlang").joinpath(f"stdlib/{name}.net"))
+    return str(Path(__file__).resolve().parents[2] / "stdlib" / f"{name}.net")

@@ -11,7 +11,7 @@ import torch
 
 from netlang.data import DataSplits, Dataset
 from netlang.train.config import TrainConfig, resolve_config
-from netlang.train_spec import TrainSpec
+from netlang.semantics.train_spec import TrainSpec
 
 
 @pytest.fixture(autouse=True)

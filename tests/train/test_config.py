@@ -15,7 +15,7 @@ from netlang.train.config import (
     TrainConfig,
     resolve_config,
 )
-from netlang.train_spec import Call, Stage, TrainSpec
+from netlang.semantics.train_spec import Call, Stage, TrainSpec
 
 
 def resolve(**entries: object) -> TrainConfig:

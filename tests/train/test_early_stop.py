@@ -11,7 +11,7 @@ import torch
 from netlang.train import loop
 from netlang.train.early_stop import EarlyStopping
 from netlang.train.evaluate import Evaluation
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 
 def _stream(stopper: EarlyStopping, values: list[float]) -> tuple[int, list[bool]]:

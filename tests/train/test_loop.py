@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from netlang.data import DataSplits, Dataset, make_loader
 from netlang.train.loop import NonFiniteLoss, fit
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 QUIET = {"log": lambda line: None}
 # Everything that carries state across a resume: momentum, a schedule with warm-up, a penalty,

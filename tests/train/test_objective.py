@@ -14,7 +14,7 @@ from netlang.data import DataSplits, Dataset
 from netlang.train.config import LossConfig, Penalty
 from netlang.train.loop import fit
 from netlang.train.objective import build_loss, count_correct, penalised_weights, penalty
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 
 def _value(term: torch.Tensor | None) -> float:

@@ -13,7 +13,7 @@ import netlang
 from netlang.data import DataSplits, Dataset
 from netlang.ir import Graph
 from netlang.train.config import TrainConfig, resolve_config
-from netlang.train_spec import Stage, TrainSpec
+from netlang.semantics.train_spec import Stage, TrainSpec
 from transfer_small_model import SMALL
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from netlang.train.config import resolve_config
-from netlang.train_spec import Call, Stage, TrainSpec
+from netlang.semantics.train_spec import Call, Stage, TrainSpec
 
 
 def _resolve(

@@ -17,7 +17,7 @@ from netlang.ir import Graph
 from netlang.train.loop import fit
 from netlang.train.optim import build_optimizer
 from netlang.train.transfer import Layers, StagePlan
-from netlang.train_spec import Call
+from netlang.semantics.train_spec import Call
 
 QUIET = {"log": lambda line: None}
 

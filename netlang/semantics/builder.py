@@ -11,7 +11,7 @@ from typing import Any
 from netlang.ir import Graph, Node, TensorType, Value
 from netlang.ops import REGISTRY
 from netlang.ops.registry import ShapeError, bind
-from netlang.source import Span
+from netlang.diagnostics.source import Span
 
 
 class GraphBuilder:
@@ -70,6 +70,7 @@ class GraphBuilder:
             spec.params(input_types, attrs),
             spec.buffers(input_types, attrs),
             origin,
+            spec.macs(input_types, output_types, attrs),
         )
         self.nodes.append(node)
         self.types.update(zip(outputs, output_types))

@@ -14,7 +14,7 @@ from netlang.semantics.frames import Failed
 from netlang.semantics.loader import Loader, Unit
 from netlang.semantics.model_tests import run_tests
 from netlang.semantics.train import check_train_targets, elaborate_train
-from netlang.source import SourceFile
+from netlang.diagnostics.source import SourceFile
 from netlang.syntax import ast
 
 

@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from netlang.source import Span
+from netlang.diagnostics.source import Span
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 
 from netlang.ir import Graph
-from netlang.program import compile_source
-from netlang.source import SourceFile
+from netlang.semantics.program import compile_source
+from netlang.diagnostics.source import SourceFile
 
 # safetensors metadata keys that make a checkpoint self-describing (written by import-weights)
 SOURCE_KEY, SOURCE_NAME_KEY, MODEL_KEY, ARGUMENTS_KEY = (
-    "netlang.source",
+    "netlang.diagnostics.source",
     "netlang.source_name",
     "netlang.model",
     "netlang.arguments",
@@ -60,7 +60,6 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
     """A run directory (`netlang train --out`), a checkpoint inside one, or a self-describing
     safetensors file (from `netlang import-weights`)."""
     from safetensors import safe_open
-    from safetensors.numpy import load_file
 
     path = Path(path)
     if path.is_dir():
@@ -71,7 +70,7 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
         run_dir, weights_file = path.parent.parent, path
     if not weights_file.is_file():
         raise ExportError(f"no checkpoint at {weights_file}")
-    weights = load_file(str(weights_file))
+    weights = read_weights(weights_file)
     config_file = run_dir / "config.json"
     if path.is_dir() or (config_file.is_file() and (run_dir / "source.net").is_file()):
         if not config_file.is_file():
@@ -92,6 +91,14 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
     source = SourceFile(meta.get(SOURCE_NAME_KEY, "model.net"), meta[SOURCE_KEY])
     graph = build(source, meta.get(MODEL_KEY), json.loads(meta.get(ARGUMENTS_KEY, "{}")))
     return Trained(source, graph, weights)
+
+
+def read_weights(path: str | Path) -> dict[str, np.ndarray]:
+    """A safetensors file's tensors, read with pread: a memory map would keep the file's pages
+    resident beside the arrays copied out of it, twice the weights at the peak of an export."""
+    from safetensors.numpy import load_file
+
+    return load_file(str(path), backend="pread")
 
 
 def onnx_metadata(trained: Trained) -> dict[str, str]:

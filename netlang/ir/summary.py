@@ -4,10 +4,12 @@ from the IR."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from netlang.ir import Graph, format_shape, numel
-from netlang.ops import REGISTRY
+from netlang.ir.types import format_shape, numel
+
+if TYPE_CHECKING:
+    from netlang.ir.graph import Graph
 
 BYTES = {"float32": 4, "float16": 2, "float64": 8, "int64": 8, "int32": 4, "bool": 1}
 
@@ -50,14 +52,13 @@ def summarize(graph: Graph) -> Summary:
     rows = []
     activations = 0
     for node in graph.nodes:
-        macs = REGISTRY[node.op].macs(node.input_types, node.output_types, node.attrs)
         rows.append(
             Row(
                 node.name,
                 node.op,
                 ", ".join(format_shape(t.shape) for t in node.output_types),
                 node.param_count,
-                macs,
+                node.macs,
             )
         )
         activations += sum(numel(t.shape) * BYTES.get(t.dtype, 4) for t in node.output_types)

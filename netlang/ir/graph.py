@@ -7,35 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from netlang.source import Span
-
-Dim = int | str  # str: a symbolic dim such as the batch "N" or a sequence length "T"
-Shape = tuple[Dim, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TensorType:
-    dtype: str  # "float32", "int64", ...
-    shape: Shape
-
-    @property
-    def rank(self) -> int:
-        return len(self.shape)
-
-    def with_shape(self, shape: Shape) -> TensorType:
-        return TensorType(self.dtype, tuple(shape))
-
-    def __str__(self) -> str:
-        return format_shape(self.shape)
-
-
-def format_shape(shape: Shape) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
-def numel(shape: Shape) -> int:
-    """Element count of a fully static shape (symbolic dims count as 1: per sample)."""
-    return math.prod(d for d in shape if isinstance(d, int))
+from netlang.diagnostics.source import Span
+from netlang.ir.types import TensorType
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +33,7 @@ class Node:
     params: dict[str, tuple[int, ...]] = field(default_factory=dict)  # trainable, by local name
     buffers: dict[str, tuple[int, ...]] = field(default_factory=dict)  # e.g. running statistics
     origin: Span | None = None
+    macs: int = 0  # multiply-accumulates per sample, from the op's cost rule
 
     @property
     def param_count(self) -> int:
@@ -100,6 +74,6 @@ class Graph:
         return sum(node.param_count for node in self.nodes)
 
     def summary(self) -> str:
-        from netlang.summary import summarize, format_summary
+        from netlang.ir.summary import format_summary, summarize
 
         return format_summary(summarize(self))

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from netlang.diagnostics import CompileError, did_you_mean
 from netlang.ir import Graph
-from netlang.program import Program, compile_source, read_source
+from netlang.semantics.program import Program, compile_source, read_source
 from netlang.semantics.loader import STDLIB_PREFIX, read_stdlib, stdlib_names
-from netlang.source import SourceFile
+from netlang.diagnostics.source import SourceFile
 
 if TYPE_CHECKING:
     import torch
@@ -172,7 +172,7 @@ def save_checkpoint(
     so `netlang export` and fine-tuning need nothing else."""
     from safetensors.torch import save_file
 
-    from netlang.export import ARGUMENTS_KEY, MODEL_KEY, SOURCE_KEY, SOURCE_NAME_KEY
+    from netlang.export.ship import ARGUMENTS_KEY, MODEL_KEY, SOURCE_KEY, SOURCE_NAME_KEY
 
     metadata = {
         SOURCE_KEY: program.source.text,
