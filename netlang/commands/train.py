@@ -36,6 +36,17 @@ from netlang.commands.common import QUIET_OPTION, VERBOSE_OPTION, fail, model_op
 @click.option(
     "--amp/--no-amp", default=None, help="Mixed precision (float16 on CUDA, bfloat16 on CPU)."
 )
+@click.option(
+    "--channels-last/--no-channels-last",
+    default=None,
+    help="Train in the NHWC memory format (default: the section's channels_last, else off).",
+)
+@click.option(
+    "--compile/--no-compile",
+    "compile_",
+    default=None,
+    help="torch.compile the forward pass (default: the section's compile, else off).",
+)
 @click.option("--seed", type=int, help="Seed for weights, split, shuffling and dropout.")
 @click.option(
     "--out",
@@ -62,6 +73,8 @@ def train(
     lr: float | None,
     device: str | None,
     amp: bool | None,
+    channels_last: bool | None,
+    compile_: bool | None,
     seed: int | None,
     out: str | None,
     resume: bool,
@@ -84,6 +97,8 @@ def train(
         "lr": lr,
         "device": device,
         "amp": amp,
+        "channels_last": channels_last,
+        "compile": compile_,
         "seed": seed,
         "out": out,
     }
@@ -126,8 +141,9 @@ def _launch(
     run_dir = str(planned_run_dir(file, model, overrides, resume))
     args = ["train", file, "--out", run_dir, *(["--model", model] if model else [])]
     for name, value in overrides.items():
-        if name == "amp" and value is not None:
-            args.append("--amp" if value else "--no-amp")
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(f"--{flag}" if value else f"--no-{flag}")
         elif value is not None and name != "out":
             args += [f"--{name}", str(value)]
     args += ["--resume"] if resume else []

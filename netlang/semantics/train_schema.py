@@ -57,6 +57,8 @@ SCHEMA: dict[str, CallTable | str] = {
     "seed": "int",
     "device": "str",
     "amp": "bool",
+    "channels_last": "bool",  # NHWC activations and conv weights (faster convolutions on GPUs)
+    "compile": "bool",  # torch.compile the training step's forward
     "classes": "list",
     "val_every": "int",
     "sync_bn": "bool",  # batch norm over the global batch when training on several processes

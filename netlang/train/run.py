@@ -37,7 +37,7 @@ def train_file(
     Args:
         path: the `.net` file; relative data paths resolve against its folder.
         model: which model; None picks the file's trained model.
-        overrides: CLI values (epochs, batch, lr, device, amp, seed, out); None means unset.
+        overrides: CLI values (see settings.OVERRIDES); None means unset.
         resume: continue the run in `out` (or the newest runs/<model>-* folder).
         log: where progress lines and messages go.
         quiet: no progress bar and no per-epoch lines (`netlang train -q`).
