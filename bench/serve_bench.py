@@ -8,6 +8,7 @@ background load drifts, so the configurations are measured in interleaved rounds
 Bounded: rounds x (6 slices of --seconds) plus export and start-up, about 2 minutes by default.
 
     python bench/serve_bench.py [--rounds 4] [--seconds 3] [--max-batch-size 16]
+                                [--device cpu|cuda|tensorrt] [--size 224]
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ Slice = tuple[int, list[float], float]  # rows finished in the window, call late
 WARM_UP_S = 0.5
 
 
-def export_resnet18(path: Path) -> None:
+def export_resnet18(path: Path, size: int) -> None:
     import torch
     import torchvision
 
     model = torchvision.models.resnet18(weights=None).eval()
     torch.onnx.export(
         model,
-        (torch.randn(1, 3, 224, 224),),
+        (torch.randn(1, 3, size, size),),
         str(path),
         dynamo=False,
         opset_version=17,
@@ -49,9 +50,9 @@ def export_resnet18(path: Path) -> None:
     )
 
 
-def raw_slice(session: object, batch: int, seconds: float) -> Slice:
+def raw_slice(session: object, batch: int, size: int, seconds: float) -> Slice:
     """Back-to-back `session.run` calls for `seconds` (after one warm-up call)."""
-    x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224)).astype(np.float32)
+    x = np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
     session.run(None, {"input": x})  # type: ignore[attr-defined]
     latencies, start = [], time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -83,20 +84,20 @@ def start_server(path: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes],
     raise RuntimeError("netlang serve did not become ready")
 
 
-def binary_request() -> tuple[bytes, dict[str, str]]:
+def binary_request(size: int) -> tuple[bytes, dict[str, str]]:
     """A batch-1 request in tritonclient's default binary form."""
-    blob = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32).tobytes()
-    tensor = {"name": "input", "shape": [1, 3, 224, 224], "datatype": "FP32"}
+    blob = np.random.default_rng(1).standard_normal((1, 3, size, size)).astype(np.float32).tobytes()
+    tensor = {"name": "input", "shape": [1, 3, size, size], "datatype": "FP32"}
     tensor["parameters"] = {"binary_data_size": len(blob)}
     outputs = [{"name": "logits", "parameters": {"binary_data": True}}]
     header = json.dumps({"inputs": [tensor], "outputs": outputs}).encode()
     return header + blob, {"Inference-Header-Content-Length": str(len(header))}
 
 
-def server_slice(port: int, concurrency: int, seconds: float) -> Slice:
+def server_slice(port: int, concurrency: int, size: int, seconds: float) -> Slice:
     """`concurrency` keep-alive clients sending back-to-back requests; a warm-up, then `seconds`.
     Throughput counts responses that arrived inside the window; latency, requests sent in it."""
-    body, headers = binary_request()
+    body, headers = binary_request(size)
     samples: list[tuple[float, float]] = []
     errors: list[int] = []
     measure_from = time.perf_counter() + WARM_UP_S
@@ -134,24 +135,31 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per slice")
     parser.add_argument("--max-batch-size", type=int, default=16)
+    parser.add_argument("--device", default="cpu", help="for the raw session and the servers")
+    parser.add_argument("--size", type=int, default=224, help="image side of the model")
     args = parser.parse_args()
     import onnxruntime as ort
+
+    from netlang.runtime.session import make_session
 
     begun = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "resnet18.onnx"
-        export_resnet18(model)
-        session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-        off, off_port = start_server(model, [])
-        on, on_port = start_server(model, ["--max-batch-size", str(args.max_batch_size)])
-        s, b = args.seconds, args.max_batch_size
+        export_resnet18(model, args.size)
+        session = make_session(model, args.device)
+        device = ["--device", args.device]
+        off, off_port = start_server(model, device)
+        on, on_port = start_server(model, [*device, "--max-batch-size", str(args.max_batch_size)])
+        s, b, z = args.seconds, args.max_batch_size, args.size
         slices: dict[str, Callable[[], Slice]] = {
-            "raw session.run, batch 1": lambda: raw_slice(session, 1, s),
-            f"raw session.run, batch {b}": lambda: raw_slice(session, b, s),
-            "serve, batching off, concurrency 1": lambda: server_slice(off_port, 1, s),
-            "serve, batching off, concurrency 16": lambda: server_slice(off_port, 16, s),
-            f"serve, batching on (max {b}), concurrency 1": lambda: server_slice(on_port, 1, s),
-            f"serve, batching on (max {b}), concurrency 16": lambda: server_slice(on_port, 16, s),
+            "raw session.run, batch 1": lambda: raw_slice(session, 1, z, s),
+            f"raw session.run, batch {b}": lambda: raw_slice(session, b, z, s),
+            "serve, batching off, concurrency 1": lambda: server_slice(off_port, 1, z, s),
+            "serve, batching off, concurrency 16": lambda: server_slice(off_port, 16, z, s),
+            f"serve, batching on (max {b}), concurrency 1": lambda: server_slice(on_port, 1, z, s),
+            f"serve, batching on (max {b}), concurrency 16": lambda: server_slice(
+                on_port, 16, z, s
+            ),
         }
         pooled: dict[str, Slice] = {label: (0, [], 0.0) for label in slices}
         try:
@@ -166,7 +174,9 @@ def main() -> None:
                 process.wait(timeout=30)
     load = os.getloadavg()[0]
     print(
-        f"{os.cpu_count()} CPUs, load average {load:.2f} at the end, onnxruntime {ort.__version__},"
+        f"{os.cpu_count()} CPUs, load average {load:.2f} at the end, "
+        f"onnxruntime {ort.__version__}, device {args.device} ({session.get_providers()[0]}), "
+        f"{args.size}x{args.size} images,"
     )
     print(f"{args.rounds} interleaved rounds x {args.seconds:g} s per configuration, ", end="")
     print(f"{time.perf_counter() - begun:.0f} s in all\n")
