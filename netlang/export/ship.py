@@ -128,15 +128,20 @@ def _preprocess(graph: Graph, normalization: dict[str, Any] | None) -> dict[str,
     return recipe
 
 
+def emit_trained(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> Any:
+    """`trained` as an `onnx_emit.Emitted`, its metadata included; weights not yet copied."""
+    from netlang.backends.onnx_emit import emit
+
+    return emit(
+        trained.graph, trained.weights, fold_bn=fold_bn, fp16=fp16, metadata=onnx_metadata(trained)
+    )
+
+
 def write_onnx(
     trained: Trained, path: str | Path, *, fold_bn: bool = False, fp16: bool = False
 ) -> Path:
-    """Emit `trained` with its metadata and write it to `path`, the weights streamed from their
-    arrays (in a `.data` sidecar when over protobuf's 2 GiB limit)."""
+    """Emit `trained` and write it to `path`, the weights streamed from their arrays (in a
+    `.data` sidecar when over protobuf's 2 GiB limit)."""
     from netlang.backends import onnx_write
-    from netlang.backends.onnx_emit import emit
 
-    emitted = emit(
-        trained.graph, trained.weights, fold_bn=fold_bn, fp16=fp16, metadata=onnx_metadata(trained)
-    )
-    return onnx_write.write_onnx(emitted, path)
+    return onnx_write.write_onnx(emit_trained(trained, fold_bn=fold_bn, fp16=fp16), path)

@@ -177,7 +177,7 @@ def _epochs(
         progress.start_epoch()
         _train_epoch(run, splits.train, loader, progress, interrupt)
         row = _close_epoch(run, splits, loader, lr)
-        improved = _track(run, row, run_dir)
+        improved = _track(run, row)
         save_checkpoint(run, run_dir)
         progress.end_epoch(row, "  *" if improved else "")
     return "early_stop" if run.tracker.should_stop else "completed"
@@ -279,12 +279,11 @@ def _close_epoch(
     return row
 
 
-def _track(run: RunState, row: dict[str, Any], run_dir: Path) -> bool:
-    """Feed the monitored metric to the tracker; on a new best, keep and save those weights."""
+def _track(run: RunState, row: dict[str, Any]) -> bool:
+    """Feed the monitored metric to the tracker; on a new best, keep those weights (the epoch's
+    checkpoint saves them)."""
     value = row.get(run.tracker.monitor)
     if value is None or not run.tracker.update(row["epoch"], value):
         return False
-    run.best = ckpt.snapshot(run.module)
-    if run.world.is_main:
-        ckpt.save_weights(run_dir / "checkpoints" / ckpt.BEST, run.best)
+    run.best, run.best_unsaved = ckpt.snapshot(run.module), True
     return True

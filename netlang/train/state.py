@@ -67,6 +67,8 @@ class RunState:
     )
     history: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, torch.Tensor] | None = None
+    best_unsaved: bool = False  # a new best not yet in a checkpoint
+    best_sha256: str | None = None  # of the best weights file the last checkpoint belongs with
     in_step: bool = False
     # (batch index, samples, counted, [loss, correct]) per trained batch not yet read back
     pending: list[tuple[int, int, int, torch.Tensor]] = field(default_factory=list)
