@@ -81,8 +81,21 @@ def differences(runs: list[Run]) -> list[str]:
         for k in keys
         if k not in _IGNORED
         and not k.startswith(("set.", "normalization.", "examples."))
-        and len({json.dumps(run.config.get(k), sort_keys=True) for run in runs}) > 1
+        and len({json.dumps(_numeric(run.config.get(k)), sort_keys=True) for run in runs}) > 1
     ]
+
+
+def _numeric(value: Any) -> Any:
+    """Numbers as floats, so `p=0` from `--set` and a default `0.0` read as the same value."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _numeric(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numeric(v) for v in value]
+    return value
 
 
 def labels(runs: list[Run]) -> list[str]:

@@ -59,6 +59,15 @@ def test_legend_names_only_what_differs(tmp_path: Path) -> None:
     assert labels(runs)[2] == "p=0.5, optimizer.lr=0.1"
 
 
+def test_an_int_and_an_equal_float_are_not_a_difference(tmp_path: Path) -> None:
+    # `--set p=0` stores 0 (an int) where the default is 0.0: the same value
+    runs = [
+        load_run(_run(tmp_path / "a", 0, [1.0, 0.8])),
+        load_run(_run(tmp_path / "b", 0.0, [1.1, 0.9], lr=0.1)),
+    ]
+    assert differences(runs) == ["config.optimizer.lr"]
+
+
 def test_table_has_final_and_best_figures_and_the_picture_is_drawn(tmp_path: Path) -> None:
     _run(tmp_path / "a", 0.0, [1.0, 0.6, 0.7])
     _run(tmp_path / "b", 0.5, [1.1, 0.9, 0.8])
