@@ -9,6 +9,7 @@ picture. Run from the repository root (transfer needs ../shared/data):
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import sys
 import time
@@ -65,6 +66,7 @@ def classics() -> str:
     base = RUNS / "classics"
     for model in ("LeNet5", "LeNet5Modern", "SmallVgg"):
         _train("cnn_classics.net", base / model, model)
+    shutil.copyfile(base / "LeNet5" / "curves.png", DOCS / "lenet_curves.png")  # chapter 1
     return _compare(
         "LeNet-5, modern LeNet, small VGG",
         "cnn_classics.png",

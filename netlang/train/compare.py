@@ -101,9 +101,17 @@ def _numeric(value: Any) -> Any:
 def labels(runs: list[Run]) -> list[str]:
     """A legend label per run: what differs, written short (`p=0.5, optimizer.lr=0.01`)."""
     keys = _collapse(differences(runs), runs)
+    if "model" in keys:  # other models: their name, not the arguments one of them lacks
+        rest = [k for k in keys if k not in ("model", "config.model") and not _lacking(k, runs)]
+        keys = ["model", *rest]
     if not keys:
         return [run.path.name for run in runs]
     return [", ".join(f"{_short(k)}={_value(_get(run, k))}" for k in keys) for run in runs]
+
+
+def _lacking(key: str, runs: list[Run]) -> bool:
+    """A model argument that some run's model does not have."""
+    return key.startswith("arguments.") and any(key not in run.config for run in runs)
 
 
 def _collapse(keys: list[str], runs: list[Run]) -> list[str]:

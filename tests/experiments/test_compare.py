@@ -68,6 +68,18 @@ def test_an_int_and_an_equal_float_are_not_a_difference(tmp_path: Path) -> None:
     assert differences(runs) == ["config.optimizer.lr"]
 
 
+def test_runs_of_other_models_are_named_by_their_model(tmp_path: Path) -> None:
+    a, b = _run(tmp_path / "a", 0.0, [1.0]), _run(tmp_path / "b", 0.0, [1.0], lr=0.1)
+    config = json.loads((b / "config.json").read_text())
+    config.update(model="Cnn", arguments={"width": 16})  # its model has no p
+    config["config"]["model"] = "Cnn"
+    (b / "config.json").write_text(json.dumps(config))
+    assert labels([load_run(a), load_run(b)]) == [
+        "model=Mlp, optimizer.lr=0.05",
+        "model=Cnn, optimizer.lr=0.1",
+    ]
+
+
 def test_table_has_final_and_best_figures_and_the_picture_is_drawn(tmp_path: Path) -> None:
     _run(tmp_path / "a", 0.0, [1.0, 0.6, 0.7])
     _run(tmp_path / "b", 0.5, [1.1, 0.9, 0.8])
