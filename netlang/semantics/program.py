@@ -14,6 +14,7 @@ from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed
 from netlang.semantics.loader import Loader, Unit
 from netlang.semantics.model_tests import run_tests
+from netlang.semantics.tasks import check_task
 from netlang.semantics.train import check_train_targets, elaborate_train
 from netlang.diagnostics.source import SourceFile
 from netlang.syntax import ast
@@ -82,6 +83,7 @@ class Program:
             graph.train = elaborate_train(
                 section, self.root, section_arguments, sink, train_settings
             )
+            check_task(graph, graph.train, sink)
         if tests:
 
             def rebuild(shapes: dict[str, tuple[int, ...]]) -> Graph | None:

@@ -1,5 +1,5 @@
-"""Plots: a run's metric history -> curves.png, several runs -> compare.png, a confusion matrix ->
-confusion.png.
+"""Plots: a run's metric history -> curves.png, several runs -> compare.png (the tasks draw their
+own pictures: netlang.tasks.figures).
 
 Uses matplotlib's object API with the Agg canvas directly, so no global pyplot state or display
 backend is touched.
@@ -134,31 +134,3 @@ def _style(axes: Any, name: str) -> None:
     axes.grid(alpha=0.3)
     if axes.has_data():
         axes.legend(fontsize=7)
-
-
-def plot_confusion(path: Path, matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> None:
-    """The confusion matrix as a heat map with the count in each cell."""
-    size = max(4.0, 0.5 * len(classes) + 2)
-    figure = Figure(figsize=(size, size))
-    FigureCanvasAgg(figure)
-    axes = figure.subplots()
-    axes.imshow(matrix, cmap="Blues")
-    ticks = range(len(classes))
-    axes.set_xticks(ticks, [str(c) for c in classes], rotation=45, ha="right")
-    axes.set_yticks(ticks, [str(c) for c in classes])
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
-    peak = max((v for row in matrix for v in row), default=0)
-    for i, row in enumerate(matrix):
-        for j, value in enumerate(row):
-            axes.text(
-                j,
-                i,
-                str(value),
-                ha="center",
-                va="center",
-                color="white" if value > peak / 2 else "black",
-                fontsize=8,
-            )
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)

@@ -56,6 +56,8 @@ def train_file(
     program, graph = _build(path, model, settings or {})
     config = resolve_config(graph.train, graph.name, overrides)
     splits, normalization = prepare_data(config, Path(path).parent)
+    _check_vocabulary(graph, splits.tokenizer)
+    tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
     with distributed.joined(config.device) as world:
         if verbose and world.is_main:
@@ -69,6 +71,7 @@ def train_file(
             "arguments": graph.arguments,
             "normalization": normalization,
             "processes": world.size,
+            **({"tokenizer": tokenizer} if tokenizer else {}),
             "set": dict(settings or {}),
         }
         return fit(
@@ -83,6 +86,7 @@ def train_file(
             metadata=metadata,
             world=world,
             layers=[node.name for node in graph.nodes],
+            output_names=[value.name for value in graph.outputs],
             quiet=quiet,
             tracking=tracking,
         )
@@ -138,6 +142,8 @@ def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, An
         splits = replace(splits, test=_test_split(config.test_data, config.seed, base_dir))
     if config.classes is not None:
         splits = replace(splits, classes=list(config.classes))
+    if splits.train.x.dtype == object:
+        return _tokenized(splits, config.tokenize or Call("words")), None
     if config.normalize == "none" or splits.train.x.dtype.kind != "f":
         return splits, None
     if config.normalize == "standardize":
@@ -149,6 +155,33 @@ def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, An
         for name, ds in (("train", splits.train), ("val", splits.val), ("test", splits.test))
     }
     return replace(splits, **scaled), {"kind": config.normalize, **standardizer.to_metadata()}
+
+
+def _tokenized(splits: Any, call: Call) -> Any:
+    """Fit the tokenizer on the training texts only, then encode every split with it."""
+    from netlang.data.tokenize import fit_tokenizer
+    from netlang.semantics.train_schema import SCHEMA
+
+    table: Any = SCHEMA["tokenize"]
+    tokenizer = fit_tokenizer(call.name, call.bind(table[call.name]), list(splits.train.x))
+    encoded = {
+        name: None if ds is None else replace(ds, x=tokenizer.encode(list(ds.x)))
+        for name, ds in (("train", splits.train), ("val", splits.val), ("test", splits.test))
+    }
+    return replace(splits, **encoded, input_shape=(tokenizer.length,), tokenizer=tokenizer)
+
+
+def _check_vocabulary(graph: ir.Graph, tokenizer: Any) -> None:
+    """Token ids must fit the model's first embedding table."""
+    if tokenizer is None:
+        return
+    size = tokenizer.size
+    tables = [n for n in graph.nodes if n.op == "embedding"]
+    if tables and tables[0].attrs["num"] < size:
+        raise ValueError(
+            f"the tokenizer has {size} ids but embedding `{tables[0].name}` has room for "
+            f"{tables[0].attrs['num']}: raise the model's vocabulary or lower tokenize's vocab"
+        )
 
 
 def _test_split(call: Call, seed: int, base_dir: Path) -> Any:
