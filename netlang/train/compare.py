@@ -102,8 +102,9 @@ def labels(runs: list[Run]) -> list[str]:
     """A legend label per run: what differs, written short (`p=0.5, optimizer.lr=0.01`)."""
     keys = _collapse(differences(runs), runs)
     if "model" in keys:  # other models: their name, not the arguments one of them lacks
+        models = [run.config.get("model") for run in runs]
         rest = [k for k in keys if k not in ("model", "config.model") and not _lacking(k, runs)]
-        keys = ["model", *rest]
+        keys = ["model"] if len(set(models)) == len(models) else ["model", *rest]
     if not keys:
         return [run.path.name for run in runs]
     return [", ".join(f"{_short(k)}={_value(_get(run, k))}" for k in keys) for run in runs]
@@ -175,13 +176,22 @@ def table(runs: list[Run]) -> list[dict[str, Any]]:
         if metric:
             scores = [r[f"val_{metric}"] for r in history if r.get(f"val_{metric}") is not None]
             row[f"val_{metric}"] = last.get(f"val_{metric}")
-            row[f"best_val_{metric}"] = max(scores) if scores else None
+            best_of = max if _higher_is_better(metric) else min
+            row[f"best_val_{metric}"] = best_of(scores) if scores else None
         row["shipped_epoch"] = run.outcome.get("shipped_epoch")
         row["test_loss"] = run.test.get("loss")
         if run.test.get("accuracy") is not None:
             row["test_accuracy"] = run.test["accuracy"]
         rows.append(row)
     return rows
+
+
+def _higher_is_better(metric: str) -> bool:
+    """Whether the tasks that report `metric` want it high (accuracy) or low (mae)."""
+    from netlang.tasks import TASK_MODULES, get_task
+
+    tasks = [get_task(name) for name in TASK_MODULES]
+    return next((t.higher_is_better for t in tasks if t.metric == metric), True)
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
