@@ -10,8 +10,8 @@ CallTable = dict[str, tuple[str, ...]]
 
 DATA: CallTable = {
     "digits": ("size", "split", "flatten"),
-    "mnist": ("root", "size", "split", "download", "limit", "flatten"),
-    "idx": ("images", "labels", "size", "split", "classes", "limit", "flatten"),
+    "mnist": ("root", "size", "split", "download", "limit", "flatten", "keep"),
+    "idx": ("images", "labels", "size", "split", "classes", "limit", "flatten", "keep"),
     "image_folder": ("root", "size", "split", "channels", "limit"),
     "npz": ("path", "split", "x", "y"),
     "csv": ("path", "split", "label", "header"),
