@@ -95,7 +95,7 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
 
 
 def onnx_metadata(trained: Trained) -> dict[str, str]:
-    """The ONNX metadata_props: provenance, class names, preprocessing."""
+    """The ONNX metadata_props: provenance, class names, the input contract and preprocessing."""
     graph = trained.graph
     meta = {
         "netlang.source_file": Path(trained.source.name).name,
@@ -105,20 +105,36 @@ def onnx_metadata(trained: Trained) -> dict[str, str]:
     }
     if trained.classes:
         meta["netlang.classes"] = json.dumps([str(c) for c in trained.classes])
-    preprocess = _preprocess(graph, trained.normalization)
+    preprocess = preprocess_recipe(graph, trained.normalization)
     if preprocess:
         meta["netlang.preprocess"] = json.dumps(preprocess, sort_keys=True)
     return meta
 
 
-def _preprocess(graph: Graph, normalization: dict[str, Any] | None) -> dict[str, Any]:
+def preprocess_recipe(graph: Graph, normalization: dict[str, Any] | None) -> dict[str, Any]:
+    """What a caller does before the graph (resize, channels, scale pixels to [0, 1]) and what
+    the graph itself does (standardisation with the train split's statistics, `in_graph`)."""
     recipe: dict[str, Any] = {}
-    shape = graph.inputs[0].type.shape if len(graph.inputs) == 1 else ()
+    value = graph.inputs[0] if len(graph.inputs) == 1 else None
+    shape = value.type.shape if value is not None else ()
     if len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]):
         recipe.update(channels=shape[1], size=[shape[2], shape[3]])
-    if normalization and "mean" in normalization:
-        recipe.update(mean=normalization["mean"], std=normalization["std"])
+        recipe["input"] = f"image pixels scaled to [0, 1], NCHW {value.type.dtype}"  # type: ignore[union-attr]
+    if _standardization(graph, normalization) is not None:
+        assert normalization is not None
+        recipe.update(mean=normalization["mean"], std=normalization["std"], in_graph=True)
     return recipe
+
+
+def _standardization(
+    graph: Graph, normalization: dict[str, Any] | None
+) -> tuple[list[float], list[float]] | None:
+    """The (mean, std) the exported graph applies to its input, if the run standardised it."""
+    if not normalization or "mean" not in normalization or len(graph.inputs) != 1:
+        return None
+    if graph.inputs[0].type.dtype != "float32":
+        return None
+    return list(normalization["mean"]), list(normalization["std"])
 
 
 def to_onnx(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> Any:
@@ -126,7 +142,12 @@ def to_onnx(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> A
 
     weights = {k: np.asarray(v) for k, v in trained.weights.items()}
     return emit_onnx(
-        trained.graph, weights, fold_bn=fold_bn, fp16=fp16, metadata=onnx_metadata(trained)
+        trained.graph,
+        weights,
+        fold_bn=fold_bn,
+        fp16=fp16,
+        metadata=onnx_metadata(trained),
+        standardize=_standardization(trained.graph, trained.normalization),
     )
 
 
