@@ -56,14 +56,24 @@ def build(source: SourceFile, model: str | None, arguments: dict[str, Any]) -> G
         raise ExportError(render_all(exc.diagnostics, sources)) from None
 
 
-def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
+def shipped_checkpoint(run_dir: Path) -> str:
+    """The checkpoint the run tested and ships (its shipped.json); "best" for older runs."""
+    shipped = run_dir / "shipped.json"
+    if shipped.is_file():
+        return str(json.loads(shipped.read_text()).get("checkpoint", "best"))
+    return "best"
+
+
+def load_trained(path: str | Path, *, checkpoint: str | None = None) -> Trained:
     """A run directory (`netlang train --out`), a checkpoint inside one, or a self-describing
-    safetensors file (from `netlang import-weights`)."""
+    safetensors file (from `netlang import-weights`). A run directory gives the weights its
+    test.json scored unless `checkpoint` ("best" or "last") says otherwise."""
     from safetensors import safe_open
     from safetensors.numpy import load_file
 
     path = Path(path)
     if path.is_dir():
+        checkpoint = checkpoint or shipped_checkpoint(path)
         run_dir, weights_file = path, path / "checkpoints" / f"{checkpoint}.safetensors"
         if not weights_file.is_file():
             weights_file = path / "checkpoints" / "last.safetensors"

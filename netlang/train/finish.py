@@ -1,5 +1,6 @@
 """The run directory's bookends: source + config -> source.net and config.json before training;
-trained module + test split -> best weights restored, curves.png, test.json, confusion files after.
+trained module + test split -> shipped weights restored, curves.png, shipped.json, test.json,
+confusion files after.
 """
 
 from __future__ import annotations
@@ -65,37 +66,56 @@ def _check_same(saved: dict[str, Any], resolved: dict[str, Any]) -> None:
         )
 
 
+def shipped_checkpoint(config: TrainConfig) -> str:
+    """The one rule for which weights a run ships: the best epoch's ("best", by the monitored
+    metric), unless early stopping is told `restore_best=false` ("last"). test.json scores them,
+    `export` ships them by default, curves.png and the run's last line name their epoch."""
+    stop = config.early_stop
+    return "last" if stop is not None and not stop.restore_best else "best"
+
+
 def finish_run(
     run: RunState, splits: DataSplits, run_dir: Path, loader: MakeLoader, reason: str, log: Log
 ) -> dict[str, Any] | None:
-    """Restore the best weights if asked, draw the curves, evaluate on the test split."""
-    stop = run.config.early_stop
+    """Put the shipped weights in the module, draw the curves, evaluate them on the test split,
+    and record which they are in shipped.json."""
     tracker = run.tracker
     if reason == "early_stop":
         log(
             f"early stop after epoch {run.epoch}: {tracker.monitor} has not improved for "
             f"{tracker.wait} epochs (best {tracker.best:.4f} in epoch {tracker.best_epoch})"
         )
-    if stop is not None and stop.restore_best and run.best is not None:
-        run.module.load_state_dict(run.best)
-        log(
-            f"restored the weights of epoch {tracker.best_epoch} "
-            f"({tracker.monitor} {tracker.best:.4f})"
-        )
+    checkpoint = shipped_checkpoint(run.config)
+    epoch = run.epoch
+    if checkpoint == "best" and run.best is not None and tracker.best_epoch is not None:
+        epoch = tracker.best_epoch
+        if epoch != run.epoch:
+            run.module.load_state_dict(run.best)
+            log(f"restored the weights of epoch {epoch} ({tracker.monitor} {tracker.best:.4f})")
+    elif checkpoint == "best":
+        checkpoint = "last"  # no epoch was ever measured (no monitored value): the last ships
     plot_curves(
         run_dir / "curves.png",
         run.history,
-        tracker.best_epoch if stop is not None else None,
+        epoch,
         run.epoch if reason == "early_stop" else None,
     )
+    shipped = {"checkpoint": checkpoint, "epoch": epoch, "monitor": tracker.monitor}
+    write_json(run_dir / "shipped.json", shipped)
+    log(f"shipped weights: checkpoints/{checkpoint}.safetensors (epoch {epoch})")
     if splits.test is None:
         log("no test split: skipping the test evaluation")
         return None
-    return _test(run, splits, run_dir, loader, log)
+    return _test(run, splits, run_dir, loader, log, shipped)
 
 
 def _test(
-    run: RunState, splits: DataSplits, run_dir: Path, loader: MakeLoader, log: Log
+    run: RunState,
+    splits: DataSplits,
+    run_dir: Path,
+    loader: MakeLoader,
+    log: Log,
+    shipped: dict[str, Any],
 ) -> dict[str, Any]:
     result = evaluate(
         run.module,
@@ -110,6 +130,8 @@ def _test(
         "loss": result.loss,
         "accuracy": result.accuracy,
         "examples": len(splits.test),
+        "checkpoint": shipped["checkpoint"],
+        "epoch": shipped["epoch"],
     }
     accuracy = "" if result.accuracy is None else f", accuracy {100 * result.accuracy:.2f}%"
     log(f"test: loss {result.loss:.4f}{accuracy} on {len(splits.test)} examples")

@@ -16,10 +16,10 @@ from matplotlib.ticker import MaxNLocator
 
 
 def plot_curves(
-    path: Path, history: Sequence[dict[str, Any]], best_epoch: int | None, stop_epoch: int | None
+    path: Path, history: Sequence[dict[str, Any]], shipped_epoch: int | None, stop_epoch: int | None
 ) -> None:
-    """Train vs val loss (left) and accuracy (right); a dashed line marks the best epoch (the
-    weights early stopping keeps), a dotted one the epoch where early stopping ended the run."""
+    """Train vs val loss (left) and accuracy (right); a dashed line marks the shipped epoch (the
+    weights test.json scores and export ships), a dotted one where early stopping ended the run."""
     figure = Figure(figsize=(10, 4))
     FigureCanvasAgg(figure)
     for axes, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
@@ -31,8 +31,9 @@ def plot_curves(
             ]
             if points:
                 axes.plot(*zip(*points), marker="o", markersize=3, label=split)
-        if best_epoch is not None:
-            axes.axvline(best_epoch, color="grey", linestyle="--", label=f"best epoch {best_epoch}")
+        if shipped_epoch is not None:
+            label = f"shipped: epoch {shipped_epoch}"
+            axes.axvline(shipped_epoch, color="grey", linestyle="--", label=label)
         if stop_epoch is not None:
             axes.axvline(stop_epoch, color="red", linestyle=":", label=f"early stop {stop_epoch}")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
