@@ -14,6 +14,7 @@ from netlang.semantics.frames import Failed
 from netlang.semantics.loader import Loader, Unit
 from netlang.semantics.model_tests import run_tests
 from netlang.semantics.train import check_train_targets, elaborate_train
+from netlang.semantics.train_fit import check_train_fit
 from netlang.diagnostics.source import SourceFile
 from netlang.syntax import ast
 
@@ -39,9 +40,17 @@ class Program:
     def sha256(self) -> str:
         return hashlib.sha256(self.root.source.text.encode()).hexdigest()
 
+    @property
+    def imported_trained(self) -> list[str]:
+        """Imported models this file's train sections train (built and checked as its own)."""
+        imported = [n for n, (_, d) in self.root.namespace.items() if isinstance(d, ast.ModelDef)]
+        trained = [t.model for t in self.root.trains]
+        return [n for n in dict.fromkeys(trained) if n in imported and n not in self.models]
+
     def default_model(self) -> str:
         """The model to use when none is named: the one with a train section, else the first."""
         trained = [t.model for t in self.root.trains if t.model in self.models]
+        trained += self.imported_trained
         if trained:
             return trained[0]
         if not self.models:
@@ -54,8 +63,10 @@ class Program:
         arguments: dict[str, Any] | None = None,
         *,
         tests: bool = False,
+        fit: bool = False,
     ) -> tuple[Graph | None, list[Diagnostic]]:
-        """Elaborate one model; never raises for user errors. With `tests`, run its test blocks."""
+        """Elaborate one model; never raises for user errors. With `tests`, run its test blocks;
+        with `fit`, hold its train section against the model (patterns, loss, classes)."""
         sink = DiagnosticSink()
         try:
             name = name or self.default_model()
@@ -64,11 +75,15 @@ class Program:
         arguments = dict(arguments or {})
         elaborator = Elaborator(self.root, sink)
         graph = elaborator.model(name, arguments)
-        if graph is None:
-            return None, sink.items
         sections = check_train_targets(self.root, sink)
+        if graph is None:  # the train section's own mistakes are reported in the same run
+            if name in sections:
+                elaborate_train(sections[name], self.root, arguments, sink)
+            return None, sink.items
         if name in sections:
             graph.train = elaborate_train(sections[name], self.root, graph.arguments, sink)
+            if fit:
+                check_train_fit(graph.train, graph, sink)
         if tests:
 
             def rebuild(shapes: dict[str, tuple[int, ...]]) -> Graph | None:
@@ -94,8 +109,8 @@ class Program:
         """Every model in the root file with default arguments, its tests and train section."""
         diagnostics = list(self.diagnostics)
         sink = DiagnosticSink(diagnostics)
-        for name in self.models:
-            for diagnostic in self.build(name, tests=True)[1]:
+        for name in self.models + self.imported_trained:
+            for diagnostic in self.build(name, tests=True, fit=True)[1]:
                 sink.report(diagnostic)
         for diagnostic in self._check_constants():
             sink.report(diagnostic)

@@ -12,8 +12,6 @@ from typing import Any
 
 from netlang.semantics.train_spec import Call, to_json
 
-# Metrics the loop records each epoch; any of them may be monitored.
-METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 # What a `stage { ... }` may set; everything else holds for the whole run.
 STAGE_KEYS = (
     "epochs",
@@ -27,7 +25,6 @@ STAGE_KEYS = (
     "early_stop",
 )
 OVERRIDES = ("epochs", "batch", "lr", "device", "amp", "seed", "out")
-DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
 
 

@@ -152,7 +152,9 @@ train Small {
     weights "source.pth"
 }
 """
-        ).replace("float32[N, 6]", "float32[N, 64]")
+        )
+        .replace("float32[N, 6]", "float32[N, 64]")
+        .replace("classes: int = 3", "classes: int = 10")  # digits has 10 (check says so)
     )
     result = CliRunner().invoke(
         main, ["train", str(tmp_path / "small.net"), "--out", str(tmp_path / "run")]
