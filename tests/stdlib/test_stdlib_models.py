@@ -19,7 +19,20 @@ from netlang.semantics.loader import stdlib_names
 
 BuildModel = Callable[..., Graph]  # the `stdlib_model` fixture (conftest.py)
 
-FILES = ["alexnet", "autoencoder", "googlenet", "lenet", "mlp", "resnet", "rnn", "vgg"]
+FILES = [
+    "alexnet",
+    "autoencoder",
+    "densenet",
+    "googlenet",
+    "lenet",
+    "mlp",
+    "mobilenet",
+    "resnet",
+    "rnn",
+    "shufflenet",
+    "squeezenet",
+    "vgg",
+]
 
 # Parameter counts from torchvision's weight metadata (`_docs["num_params"]`) and model builders.
 TORCHVISION_PARAMS = [
