@@ -28,6 +28,17 @@ CODES: dict[str, Code] = {
         "unexpected end of file",
         "The file ends inside a definition: usually a `{` that is never closed.",
     ),
+    "NL1004": Code(
+        "nested too deep",
+        "Expressions, `{ }` groups or bodies nest more than 100 levels deep. No real model "
+        "needs that; the compiler refuses it rather than run out of stack. Name inner parts "
+        "(`h = ...`), or repeat layers with `for`. Long `->` chains are fine: they do not nest.",
+    ),
+    "NL1005": Code(
+        "not UTF-8",
+        "A source file must be UTF-8 text. The error points at the first byte that is not "
+        "(often a Latin-1 `é` in a comment); re-save the file as UTF-8.",
+    ),
     # NL2xxx: names, arguments, structure
     "NL2001": Code(
         "undefined name",

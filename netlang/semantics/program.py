@@ -162,8 +162,28 @@ def compile_source(
 
 
 def read_source(path: str | Path) -> SourceFile:
+    """The file as source text.
+
+    Raises:
+        OSError: it cannot be read.
+        CompileError: it is not UTF-8 (NL1005, at the first byte that is not).
+    """
     path = Path(path)
-    return SourceFile(str(path), path.read_text(encoding="utf-8"))
+    raw = path.read_bytes()
+    try:
+        return SourceFile(str(path), raw.decode("utf-8"))
+    except UnicodeDecodeError as bad:
+        from netlang.diagnostics import error
+
+        before = raw[: bad.start]
+        line = before.count(b"\n") + 1
+        column = len(before) - (before.rfind(b"\n") + 1) + 1
+        shown = SourceFile(str(path), raw.decode("utf-8", "replace"))
+        message = f"the file is not UTF-8 text: byte 0x{raw[bad.start]:02x} is not a character"
+        hint = "save it as UTF-8 (netlang sources are UTF-8)"
+        raise CompileError(
+            [error("NL1005", message, shown.span(line, column, line, column + 1), hint=hint)]
+        ) from None
 
 
 def load(path_or_source: str | Path, *, name: str | None = None) -> Program:

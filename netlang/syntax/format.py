@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netlang.diagnostics import Diagnostic
-from netlang.diagnostics.source import SourceFile, Span
+from netlang.diagnostics.source import SourceFile, Span, split_lines
 from netlang.syntax import ast
 from netlang.syntax.format_expr import OR, WIDTH, ExprPrinter, Item, StageNotes
 from netlang.syntax.parser import parse
@@ -51,7 +51,7 @@ def _scan(text: str) -> tuple[list[Comment], dict[str, list[Pos]]]:
     """Comments, and where each `{` and `}` is, outside strings (which never span lines)."""
     comments: list[Comment] = []
     braces: dict[str, list[Pos]] = {"{": [], "}": []}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(split_lines(text), 1):
         i, quoted = 0, False
         while i < len(line):
             char = line[i]
@@ -69,10 +69,10 @@ def _scan(text: str) -> tuple[list[Comment], dict[str, list[Pos]]]:
 
 class _Formatter:
     def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
+        self.lines = split_lines(text)
         self.offsets = [0]
-        for line in text.splitlines(keepends=True):
-            self.offsets.append(self.offsets[-1] + len(line))
+        for line in text.split("\n"):
+            self.offsets.append(self.offsets[-1] + len(line) + 1)
         self.text = text
         self.comments, self.braces = _scan(text)
         self.expr = ExprPrinter(self._literal)

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, v_args
+from lark.visitors import Transformer_NonRecursive
 
 from netlang.diagnostics import Diagnostic, error
-from netlang.diagnostics.source import SourceFile, Span
+from netlang.diagnostics.source import SourceFile, Span, split_lines
 from netlang.syntax import ast
 from netlang.syntax.assets import grammar_text
 
@@ -79,6 +80,10 @@ def _cache_file(grammar: str) -> Path | None:
 _DEFINITION = re.compile(r"^(model|block|train|import)\b", re.M)
 
 
+# How deep expressions, groups and bodies may nest (Python's parser stops at 200 parentheses).
+MAX_NESTING = 100
+
+
 def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse one file. Returns the module, or None and the syntax errors.
 
@@ -105,7 +110,29 @@ def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
             return None, errors
         to_ast = _ToAst(source)
         module = to_ast.transform(tree)
-        return (None, to_ast.errors) if to_ast.errors else (module, [])
+        if to_ast.errors:
+            return None, to_ast.errors
+        deep = too_deep(module)
+        if deep is not None:
+            message = f"nested more than {MAX_NESTING} levels deep"
+            hint = "name the inner parts (`h = ...`) or use `for` to repeat layers"
+            return None, [error("NL1004", message, deep.span, hint=hint)]
+        return module, []
+
+
+def too_deep(module: ast.Module) -> ast.Node | None:
+    """The first node nested deeper than MAX_NESTING (expressions, groups, bodies), walked
+    without recursion; elaboration recurses per level, so the limit keeps it off the stack."""
+    stack: list[tuple[Any, int]] = [(module, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, ast.Node):
+            if depth > MAX_NESTING:
+                return node
+            stack.extend((getattr(node, f), depth + 1) for f in node.__slots__)
+        elif isinstance(node, (tuple, list)):
+            stack.extend((item, depth) for item in node)
+    return None
 
 
 def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> Diagnostic:
@@ -123,7 +150,7 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
     if isinstance(exc, lark.exceptions.UnexpectedEOF) or (
         token is not None and token.type == "$END"
     ):
-        last = source.text.rstrip().splitlines() or [""]
+        last = split_lines(source.text.rstrip()) or [""]
         end_line, end_column = len(last), len(last[-1]) + 1
         return error(
             "NL1003",
@@ -191,8 +218,9 @@ def _string(token: Token) -> str:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer[Token, Any]):
-    """Parse tree -> AST. Structural only: no name lookup or evaluation happens here."""
+class _ToAst(Transformer_NonRecursive[Token, Any]):
+    """Parse tree -> AST. Structural only: no name lookup or evaluation happens here. Not
+    recursive, so a 10,000-stage `->` chain or deep nesting builds without exhausting the stack."""
 
     def __init__(self, source: SourceFile) -> None:
         super().__init__()
