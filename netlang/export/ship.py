@@ -36,6 +36,8 @@ class Trained:
     weights: dict[str, np.ndarray]
     classes: list[str] | None = None
     normalization: dict[str, Any] | None = None
+    tokenizer: dict[str, Any] | None = None  # text models: how raw text becomes token ids
+    task: str | None = None  # what the model was trained for (netlang.tasks)
 
 
 class ExportError(Exception):
@@ -57,10 +59,10 @@ def build(source: SourceFile, model: str | None, arguments: dict[str, Any]) -> G
 
 
 def shipped_checkpoint(run_dir: Path) -> str:
-    """The checkpoint the run tested and ships (its shipped.json); "best" for older runs."""
-    shipped = run_dir / "shipped.json"
-    if shipped.is_file():
-        return str(json.loads(shipped.read_text()).get("checkpoint", "best"))
+    """The checkpoint the run tested and ships (outcome.json); "best" for older runs."""
+    outcome = run_dir / "outcome.json"
+    if outcome.is_file():
+        return str(json.loads(outcome.read_text()).get("shipped_checkpoint", "best"))
     return "best"
 
 
@@ -91,7 +93,15 @@ def load_trained(path: str | Path, *, checkpoint: str | None = None) -> Trained:
             config.get("source_name", "source.net"), (run_dir / "source.net").read_text()
         )
         graph = build(source, config["model"], config.get("arguments", {}))
-        return Trained(source, graph, weights, config.get("classes"), config.get("normalization"))
+        return Trained(
+            source,
+            graph,
+            weights,
+            config.get("classes"),
+            config.get("normalization"),
+            config.get("tokenizer"),
+            (config.get("config") or {}).get("task"),
+        )
     with safe_open(str(weights_file), "np") as handle:
         meta = handle.metadata() or {}
     if SOURCE_KEY not in meta:
@@ -115,6 +125,10 @@ def onnx_metadata(trained: Trained) -> dict[str, str]:
     }
     if trained.classes:
         meta["netlang.classes"] = json.dumps([str(c) for c in trained.classes])
+    if trained.task:
+        meta["netlang.task"] = trained.task
+    if trained.tokenizer:
+        meta["netlang.tokenizer"] = json.dumps(trained.tokenizer, sort_keys=True)
     preprocess = preprocess_recipe(graph, trained.normalization)
     if preprocess:
         meta["netlang.preprocess"] = json.dumps(preprocess, sort_keys=True)

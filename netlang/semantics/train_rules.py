@@ -16,7 +16,15 @@ from netlang.semantics.train_schema import SCHEMA
 from netlang.semantics.train_spec import Call
 
 # Metrics the loop records each epoch; any of them may be monitored.
-METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+# (accuracy for classifiers, mae for regression and reconstruction: the task's `metric`)
+METRICS = (
+    "train_loss",
+    "train_accuracy",
+    "train_mae",
+    "val_loss",
+    "val_accuracy",
+    "val_mae",
+)
 DEVICES = ("auto", "cpu", "cuda")
 # Used when a `data` call gives no `split`: (train, val, test).
 DEFAULT_SPLIT = (0.8, 0.1, 0.1)
@@ -221,7 +229,7 @@ ARGUMENTS: dict[str, dict[str, Check]] = {
         "warmup": non_negative_int,
     },
     "schedule.warmup": {"epochs": positive_int},
-    "loss": {"label_smoothing": fraction, "pos_weight": positive_float},
+    "loss": {"label_smoothing": fraction, "pos_weight": positive_float, "delta": positive_float},
     "regularize": {"strength": non_negative},
     "early_stop": {
         "monitor": monitor_name,

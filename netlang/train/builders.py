@@ -71,8 +71,14 @@ def schedule(entries: dict[str, Any]) -> ScheduleConfig:
     return ScheduleConfig(name, options.pop("warmup", 0), options)
 
 
-def loss(entries: dict[str, Any]) -> LossConfig:
-    name, options = bind("loss", entries.get("loss", Call("cross_entropy")))
+def task(entries: dict[str, Any]) -> str | None:
+    return bind("task", entries["task"])[0] if "task" in entries else None
+
+
+def loss(entries: dict[str, Any]) -> LossConfig | None:
+    if "loss" not in entries:
+        return None
+    name, options = bind("loss", entries["loss"])
     return LossConfig(name, check_arguments("loss", name, options))
 
 
@@ -166,6 +172,7 @@ def plain(key: str, default: Any) -> Any:
 
 # TrainConfig field -> its builder from the section's entries (after the checks they use).
 BUILDERS = {
+    "task": task,
     "data": single_call("data"),
     "test_data": single_call("test_data"),
     "batch": plain("batch", 32),
@@ -176,6 +183,7 @@ BUILDERS = {
     "penalties": penalties_of,
     "early_stop": early_stop,
     "normalize": normalize,
+    "tokenize": single_call("tokenize"),
     "augment": augment,
     "init": single_call("init"),
     "clip": plain("clip", None),
