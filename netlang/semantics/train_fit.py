@@ -53,16 +53,21 @@ def _patterns(entries: dict[str, Any]) -> list[tuple[str, list[str]]]:
 
 
 def _loss_problem(entries: dict[str, Any], graph: Graph) -> str | None:
-    data = entries.get("data")
+    data, task = entries.get("data"), entries.get("task")
     loss = entries.get("loss", Call("cross_entropy"))
     if not isinstance(data, Call) or data.name not in CLASS_SOURCES or not isinstance(loss, Call):
         return None
-    if loss.name not in CLASS_LOSSES or len(graph.outputs) != 1:
+    declared = task.name if isinstance(task, Call) else None
+    if declared not in (None, "classification") or loss.name not in CLASS_LOSSES:
+        return None  # class ids are the targets of an (inferred or declared) classification
+    if len(graph.outputs) != 1:
         return None
     shape = graph.outputs[0].type.shape
     written = entries.get("classes") or data.kwargs.get("classes")
     count = len(written) if isinstance(written, list) else CLASS_SOURCES[data.name]
     if len(shape) != 2 or not isinstance(shape[1], int):
+        if declared is not None:
+            return None  # semantics.tasks says so at the `task` line
         output = f"{graph.outputs[0].name} {format_shape(shape)}"
         return (
             f"loss {loss.name} compares the output {output} with "
