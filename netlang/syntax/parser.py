@@ -13,9 +13,10 @@ import lark
 from lark import Token, v_args
 from lark.visitors import Transformer_NonRecursive
 
-from netlang.diagnostics import Diagnostic, error
+from netlang.diagnostics import Diagnostic, Label, error
 from netlang.diagnostics.source import SourceFile, Span, split_lines
 from netlang.syntax import ast
+from netlang.syntax.scans import CLOSERS, MAX_NESTING, too_deep, unclosed_bracket
 from netlang.syntax.assets import grammar_text
 
 # Human names for terminals in "expected ..." messages.
@@ -80,10 +81,6 @@ def _cache_file(grammar: str) -> Path | None:
 _DEFINITION = re.compile(r"^(model|block|train|import)\b", re.M)
 
 
-# How deep expressions, groups and bodies may nest (Python's parser stops at 200 parentheses).
-MAX_NESTING = 100
-
-
 def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse one file. Returns the module, or None and the syntax errors.
 
@@ -120,21 +117,6 @@ def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
         return module, []
 
 
-def too_deep(module: ast.Module) -> ast.Node | None:
-    """The first node nested deeper than MAX_NESTING (expressions, groups, bodies), walked
-    without recursion; elaboration recurses per level, so the limit keeps it off the stack."""
-    stack: list[tuple[Any, int]] = [(module, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, ast.Node):
-            if depth > MAX_NESTING:
-                return node
-            stack.extend((getattr(node, f), depth + 1) for f in node.__slots__)
-        elif isinstance(node, (tuple, list)):
-            stack.extend((item, depth) for item in node)
-    return None
-
-
 def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> Diagnostic:
     line, column = max(exc.line, 1), max(exc.column, 1)
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
@@ -152,11 +134,18 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
     ):
         last = split_lines(source.text.rstrip()) or [""]
         end_line, end_column = len(last), len(last[-1]) + 1
+        opened = unclosed_bracket(source.text, len(source.text))
+        secondary = ()
+        if opened is not None:
+            o_line, o_column, bracket = opened
+            where = source.span(o_line, o_column, o_line, o_column + 1)
+            secondary = (Label(where, f"`{bracket}` opened here and never closed"),)
         return error(
             "NL1003",
             "unexpected end of file",
             source.span(end_line, end_column, end_line, end_column + 1),
             hint=_eof_hint(source.text),
+            secondary=secondary,
         )
     assert token is not None
     expected = sorted({_describe(t) for t in getattr(exc, "expected", ())})
@@ -169,11 +158,28 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
             + (" or " if len(expected) > 1 else "")
             + expected[-1]
         )
+    secondary = ()
+    opened = unclosed_bracket(source.text, exc.pos_in_stream)
+    specific = _token_hint(str(token), expected) is not None
+    # an unexpected token inside a body is rarely a missing `}`; inside ( or [ it often is
+    if (
+        opened is not None
+        and opened[2] in "(["
+        and f"`{CLOSERS[opened[2]]}`" in expected
+        and not specific
+    ):
+        o_line, o_column, bracket = opened
+        label = Label(
+            source.span(o_line, o_column, o_line, o_column + 1), f"`{bracket}` opened here"
+        )
+        secondary = (label,)
+        hint = f"close the `{bracket}` opened at line {o_line} with `{CLOSERS[bracket]}`"
     return error(
         "NL1002",
         f"unexpected `{token}`",
         source.span(line, column, line, column + width),
         hint=hint,
+        secondary=secondary,
     )
 
 
