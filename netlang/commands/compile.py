@@ -44,21 +44,15 @@ def compile_command(
 ) -> None:
     """Compile a model of FILE to ONNX (no PyTorch involved)."""
     from netlang.backends.weights import init_weights
-    from netlang.export.ship import ExportError, Trained, build, save, to_onnx
     from netlang.diagnostics import CompileError
+    from netlang.export.ship import ExportError, Trained, build, read_weights, write_onnx
     from netlang.semantics.program import read_source
 
     try:
         source = read_source(file)
         graph = build(source, model, parse_settings(settings))
-        if weights:
-            from safetensors.numpy import load_file
-
-            values = load_file(weights)
-        else:
-            values = init_weights(graph, seed)
-        onnx_model = to_onnx(Trained(source, graph, values), fold_bn=fold_bn, fp16=fp16)
+        values = read_weights(weights) if weights else init_weights(graph, seed)
+        path = write_onnx(Trained(source, graph, values), output, fold_bn=fold_bn, fp16=fp16)
     except (ExportError, ValueError, CompileError) as exc:
         fail(str(exc))
-    path = save(onnx_model, output)
     click.echo(f"wrote {path} ({graph.name}, {graph.param_count:,} parameters)")

@@ -196,6 +196,8 @@ SETTINGS: dict[str, Check] = {
     "seed": integer,
     "device": device,
     "amp": boolean,
+    "channels_last": boolean,
+    "compile": boolean,
     "val_every": positive_int,
     "sync_bn": boolean,
     "weights": string,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netlang.diagnostics import Diagnostic
-from netlang.diagnostics.source import SourceFile, Span, split_lines
+from netlang.diagnostics.source import SourceFile, Span
 from netlang.syntax import ast
 from netlang.syntax.format_expr import OR, WIDTH, ExprPrinter, Item, StageNotes
 from netlang.syntax.parser import parse
@@ -51,7 +51,7 @@ def _scan(text: str) -> tuple[list[Comment], dict[str, list[Pos]]]:
     """Comments, and where each `{` and `}` is, outside strings (which never span lines)."""
     comments: list[Comment] = []
     braces: dict[str, list[Pos]] = {"{": [], "}": []}
-    for number, line in enumerate(split_lines(text), 1):
+    for number, line in enumerate(_lines(text), 1):
         i, quoted = 0, False
         while i < len(line):
             char = line[i]
@@ -67,12 +67,21 @@ def _scan(text: str) -> tuple[list[Comment], dict[str, list[Pos]]]:
     return comments, braces
 
 
+def _lines(text: str, *, keepends: bool = False) -> list[str]:
+    """The source's lines as the parser counts them: split at `\n` only (str.splitlines would
+    also split at form feeds, NEL or U+2028, which a comment may hold)."""
+    parts = text.split("\n")
+    last = parts.pop()
+    lines = [p + "\n" for p in parts] if keepends else parts
+    return lines + [last] if last else lines
+
+
 class _Formatter:
     def __init__(self, text: str) -> None:
-        self.lines = split_lines(text)
+        self.lines = _lines(text)
         self.offsets = [0]
-        for line in text.split("\n"):
-            self.offsets.append(self.offsets[-1] + len(line) + 1)
+        for line in _lines(text, keepends=True):
+            self.offsets.append(self.offsets[-1] + len(line))
         self.text = text
         self.comments, self.braces = _scan(text)
         self.expr = ExprPrinter(self._literal)

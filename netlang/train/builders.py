@@ -190,6 +190,8 @@ BUILDERS = {
     "seed": plain("seed", 0),
     "device": plain("device", "auto"),
     "amp": plain("amp", False),
+    "channels_last": plain("channels_last", False),
+    "compile": plain("compile", False),
     "classes": classes,
     "val_every": plain("val_every", 1),
     "weights": plain("weights", None),

@@ -46,7 +46,7 @@ def resolve_config(
     Args:
         spec: the model's compiled `train` section, or None for all defaults.
         model: the model's name, recorded with the run.
-        overrides: CLI values (epochs, batch, lr, device, amp, seed, out); None means "not given".
+        overrides: CLI values (see OVERRIDES); None means "not given".
 
     Raises:
         ValueError: a value of the wrong kind or range, or a stage setting that cannot change

@@ -19,7 +19,7 @@ from PIL import Image
 
 from netlang.cli import main
 from netlang.diagnostics.source import SourceFile
-from netlang.export.ship import Trained, build, save, to_onnx
+from netlang.export.ship import Trained, build, write_onnx
 from netlang.serve.triton_repo import write_triton_repo
 
 SOURCE = """model Tiny(classes: int = 3) {
@@ -45,7 +45,7 @@ def trained() -> Trained:
 
 @pytest.fixture(scope="module")
 def exported(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save(to_onnx(trained), tmp_path_factory.mktemp("m") / "tiny.onnx")
+    return write_onnx(trained, tmp_path_factory.mktemp("m") / "tiny.onnx")
 
 
 @pytest.fixture(scope="module")
