@@ -63,8 +63,7 @@ def _loss_problem(entries: dict[str, Any], graph: Graph) -> str | None:
     if len(graph.outputs) != 1:
         return None
     shape = graph.outputs[0].type.shape
-    written = entries.get("classes") or data.kwargs.get("classes")
-    count = len(written) if isinstance(written, list) else CLASS_SOURCES[data.name]
+    count = _class_count(entries, data)
     if len(shape) != 2 or not isinstance(shape[1], int):
         if declared is not None:
             return None  # semantics.tasks says so at the `task` line
@@ -80,6 +79,15 @@ def _loss_problem(entries: dict[str, Any], graph: Graph) -> str | None:
             f"{count}: set the model's class count to {count}"
         )
     return None
+
+
+def _class_count(entries: dict[str, Any], data: Call) -> int | None:
+    """How many classes the data gives: `keep`'s, else the names written, else the source's."""
+    if "keep" in data.kwargs:
+        keep = data.kwargs["keep"]
+        return len(keep) if isinstance(keep, list) else None
+    written = entries.get("classes") or data.kwargs.get("classes")
+    return len(written) if isinstance(written, list) else CLASS_SOURCES[data.name]
 
 
 def _no(spec: TrainSpec) -> Span:
