@@ -174,9 +174,11 @@ def map_weights(
                 if owners[name] not in replaced
             )
         )
+        unused = [name for name in state if name not in owners]
         raise TransferError(
             f"the weights in {source} do not fit {graph.name}:\n  "
             + "\n  ".join(problems)
+            + _unused_note(unused, graph)
             + "\nto initialise these layers anew "
             f"instead, list them in `replace`: replace [{layers}]"
         )
@@ -196,6 +198,22 @@ def _owners(graph: Graph) -> dict[str, str]:
         for node in graph.nodes
         for local in (*node.params, *node.buffers)
     }
+
+
+def _unused_note(unused: list[str], graph: Graph) -> str:
+    """Why names that are missing may still be in the file: the checkpoint's own keys that no
+    layer of this model takes (another model's names, e.g. `0.weight` of an unlabelled chain
+    against `c1.weight`), so the mismatch is one of names, not of weights."""
+    if not unused:
+        return ""
+    shown = ", ".join(unused[:UNUSED_SHOWN])
+    more = f" and {len(unused) - UNUSED_SHOWN} more" if len(unused) > UNUSED_SHOWN else ""
+    ours = ", ".join(sorted({node.name.split(".")[0] for node in graph.nodes if node.params}))
+    return (
+        f"\nunused checkpoint keys ({len(unused)}): {shown}{more}: the checkpoint names its "
+        f"layers differently (this model's are {ours}); it was saved from another model, or "
+        "one whose layers are labelled otherwise"
+    )
 
 
 def load_into(module: torch.nn.Module, weights: WeightMap) -> None:
