@@ -15,6 +15,10 @@ DATA: CallTable = {
     "image_folder": ("root", "size", "split", "channels", "limit"),
     "npz": ("path", "split", "x", "y"),
     "csv": ("path", "split", "label", "header"),
+    # detection / segmentation (targets "boxes" or "masks"; see netlang.data.targets)
+    "digit_scenes": ("count", "size", "objects", "scale", "split", "target", "max_objects"),
+    "voc": ("root", "size", "split", "classes", "channels", "max_objects"),
+    "coco": ("annotations", "images", "size", "split", "channels", "target", "max_objects"),
 }
 
 SCHEMA: dict[str, CallTable | str] = {
