@@ -19,7 +19,18 @@ from netlang.semantics.loader import stdlib_names
 
 BuildModel = Callable[..., Graph]  # the `stdlib_model` fixture (conftest.py)
 
-FILES = ["alexnet", "autoencoder", "googlenet", "lenet", "mlp", "resnet", "rnn", "vgg"]
+FILES = [
+    "alexnet",
+    "autoencoder",
+    "googlenet",
+    "lenet",
+    "mlp",
+    "resnet",
+    "rnn",
+    "unet",
+    "vgg",
+    "yolo",
+]
 
 # Parameter counts from torchvision's weight metadata (`_docs["num_params"]`) and model builders.
 TORCHVISION_PARAMS = [
@@ -76,6 +87,8 @@ def test_parameter_count_equals_torchvision(
         ("LeNet5", 61_706),
         ("LeNet5Modern", 61_706),  # the paper's count, simplified C3 (see header)
         ("AlexNet2012", 60_965_224),  # Krizhevsky 2012, two towers
+        ("UNetPaper", 31_030_658),  # Ronneberger 2015 widths, padded; counted by hand
+        ("YOLOv1", 271_703_550),  # Redmon 2016, Figure 3; counted by hand
     ],
 )
 def test_paper_models_have_the_papers_parameter_count(
