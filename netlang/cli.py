@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "check": "netlang.commands.check:check",
     "summary": "netlang.commands.summary:summary",
     "explain": "netlang.commands.explain:explain",
+    "fmt": "netlang.commands.fmt:fmt",
     "compile": "netlang.commands.compile:compile_command",
     "export": "netlang.commands.export:export",
     "predict": "netlang.commands.predict:predict",
@@ -31,11 +32,13 @@ class LazyGroup(click.Group):
             return None
         module, attribute = COMMANDS[name].split(":")
         command: Any = getattr(importlib.import_module(module), attribute)
+        if command.short_help is None and command.help:  # click would cut it at ~45 characters
+            command.short_help = command.help.split("\n\n")[0].replace("\n", " ").strip()
         return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="netlang")
+@click.version_option(None, "-V", "--version", package_name="netlang")
 def main() -> None:
     """netlang: write a neural network down, check its shapes, train it, ship it as ONNX."""
 

@@ -6,29 +6,34 @@ import sys
 
 import click
 
-from netlang.commands.common import load_program, report
+from netlang.commands.common import JSON_OPTION, QUIET_OPTION, load_program, report
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@JSON_OPTION
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json"]),
-    default="text",
-    help="How diagnostics are printed.",
+    default=None,
+    hidden=True,
+    help="Deprecated spelling of --json.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing when a file is clean.")
-def check(files: tuple[str, ...], fmt: str, quiet: bool) -> None:
+@QUIET_OPTION
+def check(files: tuple[str, ...], as_json: bool, fmt: str | None, quiet: bool) -> None:
     """Check FILES: syntax, names, shapes, train sections and `test` blocks."""
+    if fmt is not None:
+        click.echo("warning: --format is deprecated; use --json", err=True)
+        as_json = fmt == "json"
     failed = False
     for path in files:
         program, diagnostics, sources = load_program(path)
         if program is not None:
             diagnostics = program.check()
-        has_errors = report(diagnostics, sources, as_json=fmt == "json")
+        has_errors = report(diagnostics, sources, as_json=as_json)
         failed |= has_errors
-        if not has_errors and not quiet and fmt == "text":
+        if not has_errors and not quiet and not as_json:
             models = ", ".join(program.models) if program and program.models else "no models"
             click.echo(f"{path}: ok ({models})")
     sys.exit(1 if failed else 0)

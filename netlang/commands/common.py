@@ -14,6 +14,40 @@ from netlang.semantics.program import Program, compile_source, read_source
 from netlang.diagnostics.source import SourceFile
 
 
+# One spelling per option, on every command that takes it (tests/core/test_cli_grammar.py walks
+# every command's options against this table).
+SHARED_OPTIONS: dict[str, tuple[str, ...]] = {
+    "--model": ("-m", "--model"),
+    "--set": ("--set",),
+    "--json": ("--json",),
+    "--quiet": ("-q", "--quiet"),
+    "--verbose": ("-v", "--verbose"),
+    "--output": ("-o", "--output"),
+    "--device": ("--device",),
+    "--seed": ("--seed",),
+    "--name": ("--name",),
+    "--fold-bn": ("--fold-bn",),
+    "--fp16": ("--fp16",),
+    "--max-batch-size": ("--max-batch-size",),
+}
+
+
+def model_option(what: str) -> Any:
+    """`-m/--model NAME`; `what` is the verb, as in "Model to train"."""
+    return click.option(
+        "-m",
+        "--model",
+        "model",
+        default=None,
+        metavar="NAME",
+        help=f"Model to {what} (default: the one with a train section, else the first).",
+    )
+
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+QUIET_OPTION = click.option("-q", "--quiet", is_flag=True, help="Print less: errors only.")
+VERBOSE_OPTION = click.option("-v", "--verbose", is_flag=True, help="Print more detail.")
+
 # Options shared by the commands that run ONNX models (predict, serve).
 ONNX_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 DEVICE_OPTION = click.option(

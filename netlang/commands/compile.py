@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import click
 
-from netlang.commands.common import FOLD_BN_OPTION, FP16_OPTION, SET_OPTION, fail, parse_settings
+from netlang.commands.common import (
+    FOLD_BN_OPTION,
+    FP16_OPTION,
+    SET_OPTION,
+    fail,
+    model_option,
+    parse_settings,
+)
 
 
 @click.command("compile")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True))
-@click.option(
-    "--model", default=None, help="Model to compile (default: the trained one, else the first)."
-)
+@model_option("compile")
 @SET_OPTION
 @click.option(
     "--weights",

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from netlang.commands.common import DEVICE_OPTION, ONNX_FILE
+from netlang.commands.common import DEVICE_OPTION, JSON_OPTION, ONNX_FILE
 
 
 @click.command()
@@ -23,7 +23,7 @@ from netlang.commands.common import DEVICE_OPTION, ONNX_FILE
     help="Labels shown per input.",
 )
 @DEVICE_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+@JSON_OPTION
 def predict(model: Path, inputs: tuple[Path, ...], k: int, device: str, as_json: bool) -> None:
     """Classify INPUTS (images or .npy arrays) with an exported ONNX MODEL."""
     import numpy as np

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from netlang.commands.common import DEVICE_OPTION, ONNX_FILE
+from netlang.commands.common import DEVICE_OPTION, ONNX_FILE, QUIET_OPTION, VERBOSE_OPTION
 
 
 @click.command()
@@ -78,6 +78,8 @@ from netlang.commands.common import DEVICE_OPTION, ONNX_FILE
     type=click.IntRange(min=0),
     help="Inference threads per process (0: one per core, at most 8).",
 )
+@QUIET_OPTION
+@VERBOSE_OPTION
 def serve(
     models: tuple[Path, ...],
     names: tuple[str, ...],
@@ -92,6 +94,8 @@ def serve(
     allow_origins: tuple[str, ...],
     workers: int,
     threads: int,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
     """Serve ONNX MODELS over HTTP for tritonclient, curl and KServe V2 clients."""
     from netlang.runtime import DeviceError
@@ -119,6 +123,8 @@ def serve(
             allow_origins=list(allow_origins),
             workers=workers,
             threads=threads,
+            log_level="warning" if quiet else "info",
+            access_log=verbose and not quiet,
         )
         serve_forever(config)
     except (DeviceError, ValueError, OSError) as e:

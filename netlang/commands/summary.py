@@ -8,19 +8,21 @@ import sys
 
 import click
 
-from netlang.commands.common import SET_OPTION, load_program, parse_settings, report
+from netlang.commands.common import (
+    JSON_OPTION,
+    SET_OPTION,
+    load_program,
+    model_option,
+    parse_settings,
+    report,
+)
 
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option(
-    "--model",
-    "model",
-    default=None,
-    help="Model to summarise (default: the trained one, else the first).",
-)
+@model_option("summarise")
 @SET_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@JSON_OPTION
 def summary(file: str, model: str | None, settings: tuple[str, ...], as_json: bool) -> None:
     """Print layer names, ops, output shapes and parameter counts, then totals."""
     from netlang.ir.summary import format_summary, summarize

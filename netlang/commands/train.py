@@ -11,12 +11,12 @@ from typing import Any
 
 import click
 
-from netlang.commands.common import fail
+from netlang.commands.common import QUIET_OPTION, VERBOSE_OPTION, fail, model_option
 
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--model", "-m", help="Model to train (default: the one with a train section).")
+@model_option("train")
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the section's epochs.")
 @click.option(
     "--batch",
@@ -52,6 +52,8 @@ from netlang.commands.common import fail
     show_default=True,
     help="Data-parallel worker processes on this host (one per GPU on CUDA).",
 )
+@QUIET_OPTION
+@VERBOSE_OPTION
 def train(
     file: str,
     model: str | None,
@@ -64,6 +66,8 @@ def train(
     out: str | None,
     resume: bool,
     nproc: int,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
     """Train a model of FILE and write checkpoints, metrics, curves and a test report."""
     # Idle OpenMP threads must sleep, not spin: on a shared or busy host spinning threads made
@@ -85,9 +89,11 @@ def train(
     }
     try:
         if nproc > 1:
-            _launch(file, model, overrides, resume, nproc)
+            _launch(file, model, overrides, resume, nproc, quiet, verbose)
             return
-        result = train_file(file, model, overrides, resume=resume, log=click.echo)
+        result = train_file(
+            file, model, overrides, resume=resume, log=click.echo, quiet=quiet, verbose=verbose
+        )
     except CompileError as error:
         click.echo(str(error), err=True)
         sys.exit(1)
@@ -102,7 +108,13 @@ def train(
 
 
 def _launch(
-    file: str, model: str | None, overrides: dict[str, Any], resume: bool, nproc: int
+    file: str,
+    model: str | None,
+    overrides: dict[str, Any],
+    resume: bool,
+    nproc: int,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
     """Start `nproc` workers running this command without --nproc, all writing to one run
     directory (named here, so that a failure message can say where to resume); rank 0 prints."""
@@ -119,6 +131,8 @@ def _launch(
         elif value is not None and name != "out":
             args += [f"--{name}", str(value)]
     args += ["--resume"] if resume else []
+    args += ["--quiet"] if quiet else []
+    args += ["--verbose"] if verbose else []
     launch(
         args,
         nproc,

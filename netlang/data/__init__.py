@@ -4,6 +4,7 @@ Stages: `load_data` (a source call -> DataSplits of numpy arrays, split by seed)
 (statistics of the train split -> normalised arrays + metadata for the exported model),
 `make_loader` (Dataset -> deterministic tensor batches) and `make_augment` (augment calls ->
 a batch transform for training batches). Importing this package does not import torch.
+May import diagnostics and semantics (the train section's data model).
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Diagnostics are data: the compiler's error channel, rendered only at the edge (CLI, API)."""
+"""Diagnostics are data: the compiler's error channel, rendered only at the edge (CLI, API).
+
+Owns: `source` (SourceFile, Position, Span: where in which text), Diagnostic and its sink,
+`codes` (every code with its explanation) and `render` (text with carets, JSON). The lowest
+layer: imports nothing else of netlang.
+"""
 
 from __future__ import annotations
 

@@ -21,8 +21,13 @@ _RESET = "\033[0m"
 
 
 def use_color(stream: IO[str]) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set."""
-    return stream.isatty() and "NO_COLOR" not in os.environ
+    """Colour on a terminal; a non-empty NO_COLOR turns it off, a non-empty FORCE_COLOR on
+    (no-color.org and force-color.org; NO_COLOR wins when both are set)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return stream.isatty()
 
 
 def render(

@@ -1,4 +1,8 @@
-"""The op registry, one module per family; importing this package registers every op."""
+"""The op registry, one module per family; importing this package registers every op.
+
+Owns each op's attribute schema, shape rule, parameters and cost. May import diagnostics and
+ir; the backends' lowerings are keyed by these op names, never the other way round.
+"""
 
 from netlang.ops import activation, conv, dense, merge, norm, pool, reshape, rnn  # noqa: F401
 from netlang.ops.registry import REGISTRY, Attr, OpSpec, ShapeError

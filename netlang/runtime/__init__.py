@@ -2,7 +2,8 @@
 
 Stages, in order: `device` (which provider can run), `session` (load + netlang metadata),
 `preprocess` (files -> input batch), `predict` (batch -> top-k labels). Imports onnxruntime, so
-only `netlang predict`/`serve` and user code import this package.
+only `netlang predict`/`serve` and user code import this package. It reads only the ONNX file
+and its metadata: it imports nothing of the compiler.
 """
 
 from __future__ import annotations

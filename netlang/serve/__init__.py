@@ -3,5 +3,6 @@ model repository writer for deploying the same file to Triton or KServe.
 
 Layers, in request order: `protocol` (bytes <-> validated tensors), `scheduler` (direct or dynamic
 batching), `app` (ASGI routing and guards), `server` (model loading, uvicorn); `triton_repo`
-derives Triton's config.pbtxt, and `metrics` renders Prometheus text.
+derives Triton's config.pbtxt, and `metrics` renders Prometheus text. May import runtime
+(and what is below it); nothing of train or commands.
 """

@@ -38,6 +38,8 @@ class ServeConfig:
     allow_origins: list[str] = field(default_factory=list)
     workers: int = 1
     threads: int = 0  # inference threads; 0: one per CPU core, at most 8
+    log_level: str = "info"  # "warning" with `serve -q`
+    access_log: bool = False  # one line a request, with `serve -v`
 
 
 def read_token(path: str) -> str:
@@ -120,19 +122,20 @@ def app_from_environment() -> App:
     """uvicorn factory for worker processes: the config travels as JSON in CONFIG_ENV."""
     raw = json.loads(os.environ[CONFIG_ENV])
     raw["models"] = [tuple(m) for m in raw["models"]]
-    _configure_logging()
-    return build_app(ServeConfig(**raw))
+    config = ServeConfig(**raw)
+    _configure_logging(config.log_level)
+    return build_app(config)
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(message)s")
 
 
 def serve_forever(config: ServeConfig) -> None:
     """Run uvicorn until SIGTERM/SIGINT, then drain in-flight requests and stop."""
     import uvicorn
 
-    _configure_logging()
+    _configure_logging(config.log_level)
     if config.host not in LOOPBACK_HOSTS and not config.token_file:
         log.warning(
             "listening on %s without --token-file: anyone who can reach it may infer", config.host
@@ -140,9 +143,9 @@ def serve_forever(config: ServeConfig) -> None:
     common = {
         "host": config.host,
         "port": config.port,
-        "access_log": False,
+        "access_log": config.access_log,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
-        "log_level": "info",
+        "log_level": config.log_level,
     }
     if config.workers > 1:
         os.environ[CONFIG_ENV] = json.dumps(asdict(config))

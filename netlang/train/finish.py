@@ -15,7 +15,7 @@ from netlang.train.report import format_confusion, write_json
 
 if TYPE_CHECKING:
     from netlang.data import DataSplits
-    from netlang.train.loop import Log, _Run
+    from netlang.train.state import Log, RunState
 
 # Settings a resumed run may change: how long it runs, where it runs, where it writes.
 RESUMABLE_CHANGES = ("epochs", "device", "out")
@@ -66,7 +66,7 @@ def _check_same(saved: dict[str, Any], resolved: dict[str, Any]) -> None:
 
 
 def finish_run(
-    run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader, reason: str, log: Log
+    run: RunState, splits: DataSplits, run_dir: Path, loader: MakeLoader, reason: str, log: Log
 ) -> dict[str, Any] | None:
     """Restore the best weights if asked, draw the curves, evaluate on the test split."""
     stop = run.config.early_stop
@@ -95,7 +95,7 @@ def finish_run(
 
 
 def _test(
-    run: _Run, splits: DataSplits, run_dir: Path, loader: MakeLoader, log: Log
+    run: RunState, splits: DataSplits, run_dir: Path, loader: MakeLoader, log: Log
 ) -> dict[str, Any]:
     result = evaluate(
         run.module,

@@ -31,12 +31,15 @@ class Progress:
         stream: TextIO | None = None,
         *,
         draw: bool = True,
+        quiet: bool = False,
     ) -> None:
-        """`draw=False` never touches the terminal (ranks other than 0 of a distributed run)."""
+        """`draw=False` never touches the terminal (ranks other than 0 of a distributed run);
+        `quiet` also drops the per-epoch lines (`netlang train -q`)."""
         self.epochs = epochs
         self.log = log
+        self.quiet = quiet
         self.stream = stream if stream is not None else sys.stdout
-        self.is_tty = draw and self.stream.isatty()
+        self.is_tty = draw and not quiet and self.stream.isatty()
         self.started = 0.0
         self.drawn = 0.0
 
@@ -65,6 +68,8 @@ class Progress:
         if self.is_tty:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+        if self.quiet:
+            return
         val = (
             ""
             if row.get("val_loss") is None

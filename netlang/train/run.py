@@ -29,6 +29,8 @@ def train_file(
     *,
     resume: bool = False,
     log: Callable[[str], Any] = print,
+    quiet: bool = False,
+    verbose: bool = False,
 ) -> TrainResult:
     """Train the model `model` (default: the one with a train section) of the file at `path`.
 
@@ -38,6 +40,8 @@ def train_file(
         overrides: CLI values (epochs, batch, lr, device, amp, seed, out); None means unset.
         resume: continue the run in `out` (or the newest runs/<model>-* folder).
         log: where progress lines and messages go.
+        quiet: no progress bar and no per-epoch lines (`netlang train -q`).
+        verbose: also the layer table, the resolved configuration and the split sizes (`-v`).
 
     Raises:
         CompileError: the file does not compile.
@@ -52,6 +56,8 @@ def train_file(
     splits, normalization = prepare_data(config, Path(path).parent)
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
     with distributed.joined(config.device) as world:
+        if verbose and world.is_main:
+            _describe(graph, config, splits, log)
         if config.weights is not None or config.staged:
             report = transfer.prepare(module, graph, config, Path(path).parent, load=not resume)
             if world.is_main:
@@ -74,7 +80,16 @@ def train_file(
             metadata=metadata,
             world=world,
             layers=[node.name for node in graph.nodes],
+            quiet=quiet,
         )
+
+
+def _describe(graph: ir.Graph, config: TrainConfig, splits: Any, log: Callable[[str], Any]) -> None:
+    """What `netlang train -v` adds before training starts."""
+    sizes = {name: len(getattr(splits, name) or ()) for name in ("train", "val", "test")}
+    log(graph.summary())
+    log(f"config: {config}")
+    log("data: " + ", ".join(f"{count} {name}" for name, count in sizes.items()))
 
 
 def planned_run_dir(

@@ -42,3 +42,23 @@ def test_empty_token_file_is_refused(model_dir: Path, tmp_path: Path) -> None:
 def test_cuda_device_without_cuda_is_an_error(model_dir: Path) -> None:
     code, output = run(str(model_dir / "clf.onnx"), "--device", "cuda")
     assert code == 1 and "CUDA is not usable" in output
+
+
+@pytest.mark.parametrize(
+    ("flags", "level", "access_log"),
+    [((), "info", False), (("-q",), "warning", False), (("-v",), "info", True)],
+)
+def test_quiet_and_verbose_set_the_server_log(
+    model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flags: tuple[str, ...],
+    level: str,
+    access_log: bool,
+) -> None:
+    import netlang.serve.server as server
+
+    seen = []
+    monkeypatch.setattr(server, "serve_forever", seen.append)
+    code, output = run(str(model_dir / "clf.onnx"), *flags)
+    assert code == 0, output
+    assert (seen[0].log_level, seen[0].access_log) == (level, access_log)

@@ -45,3 +45,12 @@ def test_a_pipe_gets_only_the_summary_lines() -> None:
     progress.end_epoch({**ROW, "val_loss": None, "train_accuracy": None})
     assert stream.getvalue() == ""
     assert lines == ["epoch 2/5  train_loss 0.5000  train_acc -  lr 0.001  1.2s"]
+
+
+def test_quiet_draws_no_bar_and_logs_no_epoch_lines() -> None:
+    stream, lines = _Terminal(), []
+    progress = Progress(5, lines.append, stream, quiet=True)
+    progress.start_epoch()
+    progress.batch(1, 10, 10, 640, 0.5, 0.75)
+    progress.end_epoch(ROW)
+    assert stream.getvalue() == "" and lines == []

@@ -101,3 +101,18 @@ def test_unit_normalisation_maps_the_train_range_to_zero_one() -> None:
     )
     assert stats is not None and stats["kind"] == "unit"
     assert (float(splits.train.x.min()), float(splits.train.x.max())) == (0.0, 1.0)
+
+
+def test_quiet_drops_the_epoch_lines_and_verbose_adds_the_layers_and_splits(
+    tmp_path: Path,
+) -> None:
+    runner, path = CliRunner(), str(_write(tmp_path))
+    common = ["train", path, "--epochs", "1"]
+    plain = runner.invoke(main, [*common, "--out", str(tmp_path / "a")])
+    quiet = runner.invoke(main, [*common, "-q", "--out", str(tmp_path / "b")])
+    verbose = runner.invoke(main, [*common, "-v", "--out", str(tmp_path / "c")])
+    assert plain.exit_code == quiet.exit_code == verbose.exit_code == 0
+    assert "epoch 1/1" in plain.output and "epoch 1/1" not in quiet.output
+    assert "run directory:" in quiet.output and "test:" in quiet.output
+    assert "epoch 1/1" in verbose.output and "data: " in verbose.output
+    assert "total" in verbose.output.lower() and "data: " not in plain.output

@@ -1,0 +1,266 @@
+"""Elaboration of calls and flows: layers with their arguments, `->` stages, block instances.
+
+A part of `Elaborator` (see elaborate.py). An op application adds one shape-inferred node
+through the GraphBuilder; a block instance runs the block's body in a scope of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from netlang.diagnostics.source import Span
+from netlang.ops import REGISTRY
+from netlang.ops.registry import AttrError, ShapeError, bind, describe
+from netlang.semantics.builtins import SHAPE_BUILTINS, BuiltinError
+from netlang.semantics.evaluation import ModelRef
+from netlang.semantics.frames import Frame, Scope, fail
+from netlang.semantics.values import POISON, BlockRef, Builtin, Layer, Poison, Tensor
+from netlang.syntax import ast
+
+if TYPE_CHECKING:
+    from netlang.semantics.builder import GraphBuilder
+
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+
+class Calls:
+    """Call, stage and instantiation rules of the elaborator."""
+
+    builder: GraphBuilder | None
+    instantiations: list[tuple[str, str]]
+
+    def _call(self, call: ast.Call, frame: Frame) -> Any:
+        if (
+            frame.symbols
+            and isinstance(call.func, ast.Name)
+            and self._lookup(call.func.id, frame, call.func.span) is None
+        ):
+            from netlang.semantics.train_spec import Call
+
+            args, kwargs = self._arguments(call, frame)
+            return Call(call.func.id, tuple(args), kwargs, call.span)
+        func = self.eval(call.func, frame)
+        args, kwargs = self._arguments(call, frame)
+        if any(isinstance(v, Poison) for v in (func, *args, *kwargs.values())):
+            return POISON
+        if isinstance(func, Builtin):
+            if func.name not in SHAPE_BUILTINS:
+                for arg, node in zip(args, call.args):
+                    if isinstance(arg, Tensor):
+                        raise self._constant_required(arg, node.span, f"an argument of {func.name}")
+            try:
+                return func.function(*args, **kwargs)
+            except (BuiltinError, TypeError) as exc:
+                raise fail("NL2005", f"{func.name}: {exc}", call.span) from None
+        layer = self._layer(
+            func, call.func.span, call.func.id if isinstance(call.func, ast.Name) else None
+        )
+        inputs: list[Tensor] = []
+        while args and tensors_of(args[0]) is not None:  # leading tensors: apply now
+            inputs.extend(tensors_of(args.pop(0)) or [])
+        layer = self._with_arguments(layer, args, kwargs, call)
+        if not inputs:
+            return layer
+        return self._apply(layer, inputs, None, None, call.span, frame)
+
+    def _layer(self, value: Any, span: Span, name: str | None = None) -> Layer:
+        if isinstance(value, Layer):
+            return value
+        if isinstance(value, BlockRef):
+            return Layer(value.definition.name, span, block=value)
+        if isinstance(value, ModelRef):
+            raise fail(
+                "NL2018",
+                f"model `{value.name}` cannot be used as a layer",
+                span,
+                "define the reusable part as a `block`",
+            )
+        hint = (
+            f"`{name}` is a variable or parameter here, hiding the layer `{name}`; rename it"
+            if name in REGISTRY
+            else None
+        )
+        raise fail("NL2018", f"expected a layer or block, got {describe(value)}", span, hint)
+
+    def _with_arguments(
+        self, layer: Layer, args: list[Any], kwargs: dict[str, Any], call: ast.Call
+    ) -> Layer:
+        if layer.args or layer.kwargs:
+            if args or kwargs:
+                raise fail("NL2017", f"`{layer.name}` already has its arguments", call.span)
+            return layer
+        spans = tuple(a.span for a in call.args[len(call.args) - len(args) :])
+        return Layer(
+            layer.name,
+            call.span,
+            tuple(args),
+            spans,
+            kwargs,
+            {k.name: k.span for k in call.keywords},
+            layer.block,
+        )
+
+    def _stage(self, stage: ast.Stage, value: Any, frame: Frame) -> Any:
+        inputs = tensors_of(value)
+        if isinstance(value, Poison) or (inputs is not None and not inputs):
+            return POISON
+        if inputs is None:
+            raise fail(
+                "NL2018", f"`->` needs a tensor on its left, got {describe(value)}", stage.span
+            )
+        body = stage.body
+        if isinstance(body, ast.Group):
+            name = frame.scope.name(stage.label, stage.label_span)
+            with self._scope(frame, Scope(tuple(name.split(".")))):
+                for inner in body.stages:
+                    value = self._stage(inner, value, frame)
+            return value
+        if isinstance(body, ast.Name):
+            layer = self._layer(self._name(body.id, body.span, frame), body.span, body.id)
+            layer = Layer(
+                layer.name,
+                body.span,
+                layer.args,
+                layer.arg_spans,
+                layer.kwargs,
+                layer.kwarg_spans,
+                layer.block,
+            )
+        else:
+            func = self._name(body.func.id, body.func.span, frame)  # type: ignore[union-attr]
+            layer = self._layer(func, body.func.span, body.func.id)  # type: ignore[union-attr]
+            args, kwargs = self._arguments(body, frame)
+            if any(isinstance(v, Poison) for v in (*args, *kwargs.values())):
+                return POISON
+            if self._takes_more_inputs(layer):
+                while args and tensors_of(args[0]) is not None:
+                    inputs = [*inputs, *(tensors_of(args.pop(0)) or [])]
+            layer = self._with_arguments(layer, args, kwargs, body)
+        return self._apply(layer, inputs, stage.label, stage.label_span, stage.span, frame)
+
+    @staticmethod
+    def _takes_more_inputs(layer: Layer) -> bool:
+        if layer.block is not None:
+            return len(layer.block.definition.inputs) > 1
+        high = REGISTRY[layer.name].arity[1]
+        return high is None or high > 1
+
+    @contextmanager
+    def _scope(self, frame: Frame, scope: Scope) -> Iterator[None]:
+        outer, frame.scope = frame.scope, scope
+        try:
+            yield
+        finally:
+            frame.scope = outer
+
+    def _apply(
+        self,
+        layer: Layer,
+        inputs: list[Tensor],
+        label: str | None,
+        label_span: Span | None,
+        span: Span,
+        frame: Frame,
+    ) -> Any:
+        if layer.block is not None:
+            return self._instantiate(layer, inputs, label, label_span, span, frame)
+        return self._apply_op(layer, inputs, label, label_span, span, frame)
+
+    def _apply_op(
+        self,
+        layer: Layer,
+        inputs: list[Tensor],
+        label: str | None,
+        label_span: Span | None,
+        span: Span,
+        frame: Frame,
+    ) -> Any:
+        spec = REGISTRY[layer.name]
+        try:
+            attrs = bind(spec, list(layer.args), dict(layer.kwargs))
+        except AttrError as exc:
+            raise fail(
+                exc.code, exc.message, self._arg_span(layer, exc.arg, span), exc.hint
+            ) from None
+        name = frame.scope.name(label, label_span)
+        assert self.builder is not None
+        if len(self.builder.nodes) >= MAX_NODES:
+            raise fail("NL2023", f"the model has more than {MAX_NODES} layers", span)
+        try:
+            outputs = self.builder.apply(
+                layer.name, [t.value for t in inputs], attrs, name, span, bound=True
+            )
+        except ShapeError as exc:
+            raise fail(exc.code, exc.message, span, exc.hint) from None
+        types = self.builder.types
+        tensors = tuple(Tensor(v, types[v]) for v in outputs)
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    @staticmethod
+    def _arg_span(layer: Layer, arg: int | str | None, default: Span) -> Span:
+        if isinstance(arg, int) and arg < len(layer.arg_spans):
+            return layer.arg_spans[arg]
+        if isinstance(arg, str) and arg in layer.kwarg_spans:
+            return layer.kwarg_spans[arg]
+        return default
+
+    def _instantiate(
+        self,
+        layer: Layer,
+        inputs: list[Tensor],
+        label: str | None,
+        label_span: Span | None,
+        span: Span,
+        frame: Frame,
+    ) -> Any:
+        assert layer.block is not None
+        definition, unit = layer.block.definition, layer.block.unit
+        if any(name == definition.name for name, _ in self.instantiations):
+            chain = " -> ".join([*(n for n, _ in self.instantiations), definition.name])
+            raise fail(
+                "NL2010",
+                f"block `{definition.name}` uses itself ({chain})",
+                span,
+                "blocks cannot be recursive; unroll it with `for`",
+            )
+        if len(self.instantiations) >= MAX_DEPTH:
+            raise fail("NL2010", "blocks are nested too deeply", span)
+        if len(inputs) != len(definition.inputs):
+            want = len(definition.inputs)
+            raise fail(
+                "NL2011",
+                f"block `{definition.name}` takes {want} input tensor"
+                f"{'s' if want != 1 else ''}, got {len(inputs)}",
+                span,
+            )
+        inner = Frame(unit, Scope(tuple(frame.scope.name(label, label_span).split("."))), "block")
+        self._bind_block_params(layer, definition, inner)
+        for param, tensor in zip(definition.inputs, inputs):
+            inner.assign(param.name, tensor, param.span)
+        self.instantiations.append((definition.name, str(span)))
+        try:
+            self.run(definition.body, inner)
+        finally:
+            self.instantiations.pop()
+        self._warn_unused(inner)
+        if inner.returned is None:
+            raise fail(
+                "NL2019",
+                f"block `{definition.name}` returns nothing",
+                span,
+                "end the block with `return NAME`",
+            )
+        values = inner.returned
+        return values[0] if len(values) == 1 else values
+
+
+def tensors_of(value: Any) -> list[Tensor] | None:
+    """The tensors a value stands for (a tensor, or a tuple/list of them), else None."""
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, Tensor) for v in value):
+        return list(value)
+    return None

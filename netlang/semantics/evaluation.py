@@ -1,0 +1,172 @@
+"""Elaboration of expressions: constants, names, operators and indexing at compile time.
+
+A part of `Elaborator` (see elaborate.py). Pure value semantics live in expressions.py; this
+adds names, scopes and diagnostics. `tensor + tensor` and `tensor * tensor` become layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from netlang.diagnostics import did_you_mean
+from netlang.diagnostics.source import Span
+from netlang.ops import REGISTRY
+from netlang.ops.registry import describe
+from netlang.semantics.builtins import BUILTINS
+from netlang.semantics.expressions import EvalError, binary, unary
+from netlang.semantics.frames import Frame, Scope, fail
+from netlang.semantics.loader import Unit
+from netlang.semantics.values import POISON, BlockRef, Layer, Poison, Tensor
+from netlang.syntax import ast
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """A model named in an expression: it can be called only as a whole, never as a layer."""
+
+    name: str
+    description = "a model"
+
+
+class Expressions:
+    """Expression rules of the elaborator."""
+
+    constants: list[ast.ConstDef]
+
+    def eval(self, expr: ast.Expr, frame: Frame) -> Any:
+        match expr:
+            case ast.Constant(value=value):
+                return value
+            case ast.Name(id=name):
+                return self._name(name, expr.span, frame)
+            case ast.ListExpr(items=items):
+                return [self.eval(i, frame) for i in items]
+            case ast.TupleExpr(items=items):
+                return tuple(self.eval(i, frame) for i in items)
+            case ast.Unary(op=op, operand=operand):
+                return self._unary(op, self.eval(operand, frame), expr.span)
+            case ast.Binary():
+                return self._binary(expr, frame)
+            case ast.Index(value=value, index=index):
+                return self._index(self.eval(value, frame), self.eval(index, frame), expr)
+            case ast.Call():
+                return self._call(expr, frame)
+            case ast.Flow(source=source, stages=stages):
+                value = self.eval(source, frame)
+                for stage in stages:
+                    value = self._stage(stage, value, frame)
+                return value
+        raise AssertionError(f"unhandled expression {expr!r}")
+
+    def _name(self, name: str, span: Span, frame: Frame) -> Any:
+        value = self._lookup(name, frame, span)
+        if value is not None:
+            return value
+        if frame.symbols:
+            from netlang.semantics.train_spec import Call
+
+            return Call(name, span=span)
+        candidates = [*frame.variables, *frame.unit.namespace, *REGISTRY, *BUILTINS]
+        raise fail("NL2001", f"`{name}` is not defined", span, did_you_mean(name, candidates))
+
+    def _lookup(self, name: str, frame: Frame, span: Span) -> Any:
+        """A name's value: variable, then definition in this file's namespace, op, builtin."""
+        if name in frame.variables:
+            frame.read.add(name)
+            return frame.variables[name]
+        if name in frame.unit.namespace:
+            unit, definition = frame.unit.namespace[name]
+            if isinstance(definition, ast.BlockDef):
+                return BlockRef(definition, unit)
+            if isinstance(definition, ast.ConstDef):
+                return self.constant(unit, definition)
+            return ModelRef(name)
+        if name in REGISTRY:
+            return Layer(name, span)
+        return BUILTINS.get(name)
+
+    def constant(self, unit: Unit, definition: ast.ConstDef) -> Any:
+        if definition in self.constants:
+            raise fail(
+                "NL2010",
+                f"constant `{definition.name}` is defined in terms of itself",
+                definition.span,
+            )
+        self.constants.append(definition)
+        try:
+            return self.eval(definition.value, Frame(unit, Scope(()), "const"))
+        finally:
+            self.constants.pop()
+
+    def _unary(self, op: str, value: Any, span: Span) -> Any:
+        if isinstance(value, Poison):
+            return value
+        if isinstance(value, Tensor):
+            raise self._constant_required(value, span, f"a value for `{op}`")
+        try:
+            return unary(op, value)
+        except EvalError as exc:
+            raise fail("NL2005", str(exc), span) from None
+
+    def _binary(self, expr: ast.Binary, frame: Frame) -> Any:
+        left = self.eval(expr.left, frame)
+        if expr.op in {"and", "or"}:
+            if not isinstance(left, Poison) and not isinstance(left, bool):
+                raise self._constant_required(left, expr.left.span, "`true` or `false`")
+            if left is (expr.op == "or"):
+                return left  # short-circuit, as in Python
+            right = self.eval(expr.right, frame)
+            if not isinstance(right, (bool, Poison)):
+                raise self._constant_required(right, expr.right.span, "`true` or `false`")
+            return right
+        right = self.eval(expr.right, frame)
+        if isinstance(left, Poison) or isinstance(right, Poison):
+            return POISON
+        if isinstance(left, Tensor) and isinstance(right, Tensor) and expr.op in {"+", "*"}:
+            op = "add" if expr.op == "+" else "mul"
+            return self._apply_op(Layer(op, expr.span), [left, right], None, None, expr.span, frame)
+        for side, value in ((expr.left, left), (expr.right, right)):
+            if isinstance(value, Tensor):
+                raise self._constant_required(value, side.span, f"a value for `{expr.op}`")
+        try:
+            return binary(expr.op, left, right)
+        except EvalError as exc:
+            raise fail(
+                "NL2022" if "division" in str(exc) or "range" in str(exc) else "NL2005",
+                str(exc),
+                expr.span,
+            ) from None
+
+    def _index(self, value: Any, index: Any, expr: ast.Index) -> Any:
+        if isinstance(value, Poison) or isinstance(index, Poison):
+            return POISON
+        if isinstance(value, Tensor):
+            raise fail(
+                "NL2012",
+                "a tensor cannot be indexed at compile time",
+                expr.span,
+                "use select(axis, index) or split(...) to take part of a tensor",
+            )
+        if (
+            not isinstance(value, (list, tuple, str))
+            or isinstance(index, bool)
+            or not isinstance(index, int)
+        ):
+            raise fail(
+                "NL2005", f"cannot index {describe(value)} with {describe(index)}", expr.span
+            )
+        if not -len(value) <= index < len(value):
+            raise fail(
+                "NL2022", f"index {index} is out of range for length {len(value)}", expr.index.span
+            )
+        return value[index]
+
+    def _arguments(self, call: ast.Call, frame: Frame) -> tuple[list[Any], dict[str, Any]]:
+        args = [self.eval(a, frame) for a in call.args]
+        kwargs: dict[str, Any] = {}
+        for keyword in call.keywords:
+            if keyword.name in kwargs:
+                raise fail("NL2003", f"argument `{keyword.name}` is given twice", keyword.span)
+            kwargs[keyword.name] = self.eval(keyword.value, frame)
+        return args, kwargs

@@ -1,0 +1,96 @@
+"""Saving and resuming a run: the checkpoint set after every epoch, Ctrl-C, and --resume."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from netlang.train import checkpoint as ckpt
+from netlang.train.report import write_metrics
+from netlang.train.stages import enter_stage
+from netlang.train.state import Log, RunState
+
+if TYPE_CHECKING:
+    from netlang.data import DataSplits
+
+
+def restore(run: RunState, run_dir: Path, log: Log, splits: DataSplits) -> None:
+    """Load the checkpoint; rank 0 reads it and sends it to the others (no shared disk needed)."""
+    folder = run_dir / "checkpoints"
+    saved = _read_checkpoint(folder) if run.world.is_main else None
+    last, state, best = run.world.broadcast(saved)
+    run.module.load_state_dict(last)
+    state = run.world.adopt_state(state, run.config.seed)
+    if run.plan is not None:  # the saved optimiser state belongs to the saved stage's groups
+        enter_stage(run, splits, state["stage"], state["stage_start"])
+    run.load_state_dict(state)
+    run.best = best
+    where = f"epoch {run.epoch + 1}" + (f", batch {run.batch + 1}" if run.batch else "")
+    log(f"resuming {run_dir} at {where}")
+
+
+def _read_checkpoint(
+    folder: Path,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, torch.Tensor] | None]:
+    """(last weights, resume state, best weights or None)."""
+    if not (folder / ckpt.STATE).is_file():
+        raise ValueError(f"nothing to resume: {folder / ckpt.STATE} does not exist")
+    state = ckpt.load_state(folder / ckpt.STATE)
+    best = (
+        ckpt.load_weights(folder / ckpt.BEST)
+        if state["tracker"]["best_epoch"] is not None
+        else None
+    )
+    return ckpt.load_weights(folder / ckpt.LAST), state, best
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[threading.Event]:
+    """The first Ctrl-C only sets an event, so that the loop stops between two batches and saves a
+    consistent checkpoint; a second Ctrl-C interrupts at once."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        requested.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def save_checkpoint(run: RunState, run_dir: Path) -> None:
+    """The last weights, the resume state (gathered from every rank) and the metrics; rank 0
+    writes them, with termination signals held so that a killed job keeps a matching set."""
+    state = run.world.checkpoint_state(run.state_dict())
+    if not run.world.is_main:
+        return
+    with ckpt.signals_held():
+        ckpt.save_weights(run_dir / "checkpoints" / ckpt.LAST, ckpt.snapshot(run.module))
+        ckpt.save_state(run_dir / "checkpoints" / ckpt.STATE, state)
+        write_metrics(run_dir, run.history)
+
+
+def save_interrupted(run: RunState, run_dir: Path, log: Log) -> None:
+    """Ctrl-C: save where the run stands, unless a step was cut in half (then keep the last)."""
+    if run.in_step:
+        log(f"\ninterrupted in the middle of a step; the last checkpoint in {run_dir} is kept")
+        return
+    run.flush()
+    save_checkpoint(run, run_dir)
+    log(
+        f"\ninterrupted in epoch {run.epoch + 1} after batch {run.batch}; checkpoint saved to "
+        f"{run_dir / 'checkpoints'}; continue with --resume --out {run_dir}"
+    )
