@@ -46,6 +46,14 @@ SCHEMA: dict[str, CallTable | str] = {
         "mse": (),
         "bce": (),
         "bce_with_logits": ("pos_weight",),
+        "dice": ("ce_weight",),  # segmentation: soft Dice (+ ce_weight x cross-entropy)
+        "yolo": ("lambda_coord", "lambda_noobj", "boxes"),  # detection: YOLOv1's loss
+    },
+    # what the model learns to output; inferred from the loss and the data when not given
+    "task": {
+        "classification": (),
+        "segmentation": (),
+        "detection": ("score", "iou", "max_per_class"),
     },
     "regularize": {"l1": ("strength",), "l2": ("strength",)},
     "early_stop": {"early_stop": ("monitor", "patience", "min_delta", "mode", "restore_best")},
@@ -55,6 +63,7 @@ SCHEMA: dict[str, CallTable | str] = {
         "hflip": ("p",),
         "rotate": ("degrees",),
         "noise": ("std",),
+        "translate": ("pixels",),  # detection/segmentation: shifts boxes or masks too
     },
     "init": {"default": (), "kaiming": (), "xavier": (), "normal": (), "zeros": ()},
     "clip": "float",

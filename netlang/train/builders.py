@@ -19,6 +19,7 @@ from netlang.train.settings import (
     OptimizerConfig,
     Penalty,
     ScheduleConfig,
+    TaskConfig,
 )
 
 
@@ -90,8 +91,43 @@ def schedule(entries: dict[str, Any]) -> ScheduleConfig:
 
 def loss(entries: dict[str, Any]) -> LossConfig:
     name, options = bind("loss", entries.get("loss", Call("cross_entropy")))
-    checks = {"label_smoothing": fraction, "pos_weight": positive_float}
+    checks = {
+        "label_smoothing": fraction,
+        "pos_weight": positive_float,
+        "ce_weight": non_negative,
+        "lambda_coord": non_negative,
+        "lambda_noobj": non_negative,
+        "boxes": positive_int,
+    }
     return LossConfig(name, {k: checks[k](f"train.loss.{k}", v) for k, v in options.items()})
+
+
+# The loss each image task trains with, and the targets its data must bring.
+TASK_LOSSES = {"segmentation": ("cross_entropy", "dice"), "detection": ("yolo",)}
+TASK_TARGETS = {"segmentation": "masks", "detection": "boxes"}
+
+
+def task(entries: dict[str, Any]) -> TaskConfig:
+    """The declared task, or the one the loss or the data's `target` implies."""
+    loss_name = bind("loss", entries.get("loss", Call("cross_entropy")))[0]
+    data = entries.get("data")
+    target = data.kwargs.get("target") if isinstance(data, Call) else None
+    if "task" in entries:
+        name, options = bind("task", entries["task"])
+    elif loss_name in ("yolo", "dice") or target in TASK_TARGETS.values():
+        implied = {"yolo": "detection", "dice": "segmentation"}
+        name = implied.get(loss_name, "segmentation" if target == "masks" else "detection")
+        options = {}
+    else:
+        return TaskConfig()
+    if name in TASK_LOSSES and loss_name not in TASK_LOSSES[name]:
+        raise ValueError(
+            f"train.loss: task {name} trains with {' or '.join(TASK_LOSSES[name])}, not {loss_name}"
+        )
+    if name == "classification" and loss_name in ("yolo", "dice"):
+        raise ValueError(f"train.loss: {loss_name} is a loss for detection or segmentation")
+    checks = {"score": fraction, "iou": fraction, "max_per_class": positive_int}
+    return TaskConfig(name, {k: checks[k](f"train.task.{k}", v) for k, v in options.items()})
 
 
 def penalties_of(entries: dict[str, Any]) -> tuple[Penalty, ...]:
@@ -294,6 +330,7 @@ BUILDERS = {
     "optimizer": optimizer,
     "schedule": schedule,
     "loss": loss,
+    "task": task,
     "penalties": penalties_of,
     "early_stop": early_stop,
     "normalize": normalize,

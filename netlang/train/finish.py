@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from netlang.train.config import TrainConfig
 from netlang.train.evaluate import Evaluation, MakeLoader, confusion_matrix, evaluate
 from netlang.train.plots import plot_confusion, plot_curves
+from netlang.train.tasks import task_report
 from netlang.train.report import format_confusion, write_json
 
 if TYPE_CHECKING:
@@ -119,6 +120,10 @@ def _test(
         test["confusion"] = matrix
         (run_dir / "confusion.txt").write_text(format_confusion(matrix, classes))
         plot_confusion(run_dir / "confusion.png", matrix, classes)
+    task = task_report(
+        run.module, run.config, splits, run_dir, loader=loader, device=run.device, log=log
+    )
+    test.update(task or {})
     write_json(run_dir / "test.json", test)
     return test
 

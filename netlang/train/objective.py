@@ -18,9 +18,17 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 NORM_LAYERS = (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm, torch.nn.GroupNorm)
 
 
-def build_loss(config: LossConfig, device: torch.device | None = None) -> LossFn:
-    """The data loss `loss(outputs, targets) -> scalar mean over the batch`."""
+def build_loss(
+    config: LossConfig, device: torch.device | None = None, input_shape: tuple[int, ...] = ()
+) -> LossFn:
+    """The data loss `loss(outputs, targets) -> scalar mean over the batch`; `input_shape` (per
+    sample) places YOLO's boxes on the image."""
+    from netlang.train.tasks import task_loss
+
     options = config.options
+    task = task_loss(config, input_shape)
+    if task is not None:
+        return task  # type: ignore[no-any-return]
     match config.name:
         case "cross_entropy":
             smoothing = float(options.get("label_smoothing", 0.0))

@@ -54,6 +54,16 @@ class LossConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskConfig:
+    """What the model is trained to output: classification (class scores), segmentation
+    (per-pixel class scores against masks) or detection (a YOLO grid against boxes; options:
+    score threshold, NMS IoU, detections per class and image)."""
+
+    name: str = "classification"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Penalty:
     kind: str  # "l1" | "l2"
     strength: float
@@ -94,6 +104,7 @@ class TrainConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
     penalties: tuple[Penalty, ...] = ()
     early_stop: EarlyStopConfig | None = None
     normalize: str = "standardize"  # standardize | unit | none

@@ -54,7 +54,7 @@ class RunState:
     scaler: torch.amp.GradScaler
     tracker: EarlyStopping
     loss_fn: LossFn
-    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
+    augment: Callable[..., Any] | None  # (x, g) -> x, or (x, y, g) -> (x, y) for boxes/masks
     weights: list[torch.nn.Parameter]
     examples: int
     world: World
@@ -145,6 +145,7 @@ def prepare(
     world: World,
 ) -> RunState:
     from netlang.data import make_augment
+    from netlang.train.tasks import task_augment
 
     module.to(device).train()
     params = [p for p in module.parameters() if p.requires_grad]
@@ -161,8 +162,8 @@ def prepare(
         LRSchedule(optimizer, config.schedule, config.epochs),
         torch.amp.GradScaler(device.type, enabled=amp),
         tracker,
-        build_loss(config.loss, device),
-        make_augment(list(config.augment)) if config.augment else None,
+        build_loss(config.loss, device, splits.input_shape),
+        task_augment(config) or (make_augment(list(config.augment)) if config.augment else None),
         penalised_weights(module, weight_names),
         len(splits.train),
         world,

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from netlang.tasks import yolo
-from netlang.tasks.pictures import draw_boxes, save_grid
+from netlang.train.tasks import yolo
+from netlang.runtime.pictures import draw_boxes, save_grid
 
 
 @dataclass(frozen=True)

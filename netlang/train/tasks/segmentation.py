@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from netlang.tasks.pictures import draw_mask, save_grid, to_rgb
+from netlang.runtime.pictures import draw_mask, save_grid, to_rgb
 
 _SMOOTH = 1.0  # keeps the Dice ratio defined for a class absent from prediction and target
 
