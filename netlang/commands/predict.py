@@ -1,4 +1,5 @@
-"""`netlang predict MODEL.onnx INPUT...`: images or .npy files -> top-k labels and probabilities."""
+"""`netlang predict MODEL.onnx INPUT...`: images or .npy files -> top-k labels and probabilities,
+or, for a detector or a segmenter, boxes or masks printed and drawn over the inputs."""
 
 from __future__ import annotations
 
@@ -22,26 +23,48 @@ from netlang.commands.common import DEVICE_OPTION, JSON_OPTION, ONNX_FILE
     type=click.IntRange(min=1),
     help="Labels shown per input.",
 )
+@click.option(
+    "--draw",
+    "draw_dir",
+    default="predictions",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the pictures of boxes or masks (detectors and segmenters).",
+)
 @DEVICE_OPTION
 @JSON_OPTION
-def predict(model: Path, inputs: tuple[Path, ...], k: int, device: str, as_json: bool) -> None:
-    """Classify INPUTS (images or .npy arrays) with an exported ONNX MODEL."""
+def predict(
+    model: Path, inputs: tuple[Path, ...], k: int, draw_dir: Path, device: str, as_json: bool
+) -> None:
+    """Classify INPUTS (images or .npy arrays) with an exported ONNX MODEL; a detector's boxes or
+    a segmenter's masks are printed and drawn into --draw."""
     import numpy as np
 
     from netlang import runtime
+    from netlang.runtime import locate
 
     try:
         session = runtime.make_session(model, device)
         info = runtime.model_info(session)
         batches = [runtime.load_input(p, info) for p in inputs]
+        names = [
+            str(p) if len(b) == 1 else f"{p}[{i}]"
+            for p, b in zip(inputs, batches, strict=True)
+            for i in range(len(b))
+        ]
+        kind = locate.task_kind(info)
+        if kind != "classification":
+            batch = np.concatenate(batches)
+            results = (
+                locate.detect(session, info, batch)
+                if kind == "detection"
+                else locate.segment(session, info, batch)
+            )
+            _show_located(kind, names, batch, results, info, draw_dir, as_json)
+            return
         rows = runtime.predict(session, info, np.concatenate(batches), k)
     except (runtime.DeviceError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-    names = [
-        str(p) if len(b) == 1 else f"{p}[{i}]"
-        for p, b in zip(inputs, batches, strict=True)
-        for i in range(len(b))
-    ]
     provider = runtime.provider_of(session)
     if as_json:
         click.echo(json.dumps(_document(model, provider, names, rows), indent=2))
@@ -67,3 +90,62 @@ def _document(model: Path, provider: str, names: list[str], rows: list[Any]) -> 
             for name, row in zip(names, rows, strict=True)
         ],
     }
+
+
+def _show_located(
+    kind: str,
+    names: list[str],
+    batch: Any,
+    results: Any,
+    info: Any,
+    draw_dir: Path,
+    as_json: bool,
+) -> None:
+    """Print each input's boxes (or mask's classes) and draw them into `draw_dir`."""
+    import numpy as np
+
+    from netlang.runtime.pictures import draw_boxes, draw_mask, save_grid
+
+    draw_dir.mkdir(parents=True, exist_ok=True)
+    classes = list(info.classes or [])
+    document = []
+    for i, name in enumerate(names):
+        picture = draw_dir / f"{i:03d}-{Path(name.split('[')[0]).stem}.png"
+        if kind == "detection":
+            found = results[i]
+            boxes = np.array([d.box for d in found]).reshape(-1, 4)
+            tile = draw_boxes(
+                batch[i], boxes, [d.index for d in found], [d.score for d in found], classes
+            )
+            entry: dict[str, Any] = {
+                "input": name,
+                "detections": [
+                    {"label": d.label, "index": d.index, "score": d.score, "box": list(d.box)}
+                    for d in found
+                ],
+            }
+        else:
+            mask = results[i]
+            tile = draw_mask(batch[i], mask)
+            counts = np.bincount(mask.reshape(-1), minlength=len(classes) or 1)
+            entry = {
+                "input": name,
+                "pixels": {
+                    (classes[c] if c < len(classes) else str(c)): int(n)
+                    for c, n in enumerate(counts)
+                    if n
+                },
+            }
+        save_grid(picture, [[tile]])
+        entry["picture"] = str(picture)
+        document.append(entry)
+    if as_json:
+        click.echo(json.dumps({"task": kind, "predictions": document}, indent=2))
+        return
+    for entry in document:
+        click.echo(f"{entry['input']}  ->  {entry['picture']}")
+        for d in entry.get("detections", []):
+            box = ", ".join(f"{v:.1f}" for v in d["box"])
+            click.echo(f"  {d['score']:8.4f}  {d['label']:>10}  [{box}]")
+        for label, n in entry.get("pixels", {}).items():
+            click.echo(f"  {n:8d} px  {label}")

@@ -36,6 +36,7 @@ class Trained:
     weights: dict[str, np.ndarray]
     classes: list[str] | None = None
     normalization: dict[str, Any] | None = None
+    task: dict[str, Any] | None = None  # segmentation / detection settings (see task_of)
 
 
 class ExportError(Exception):
@@ -81,7 +82,14 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
             config.get("source_name", "source.net"), (run_dir / "source.net").read_text()
         )
         graph = build(source, config["model"], config.get("arguments", {}))
-        return Trained(source, graph, weights, config.get("classes"), config.get("normalization"))
+        return Trained(
+            source,
+            graph,
+            weights,
+            config.get("classes"),
+            config.get("normalization"),
+            task_of(config.get("config", {})),
+        )
     with safe_open(str(weights_file), "np") as handle:
         meta = handle.metadata() or {}
     if SOURCE_KEY not in meta:
@@ -92,6 +100,19 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
     source = SourceFile(meta.get(SOURCE_NAME_KEY, "model.net"), meta[SOURCE_KEY])
     graph = build(source, meta.get(MODEL_KEY), json.loads(meta.get(ARGUMENTS_KEY, "{}")))
     return Trained(source, graph, weights)
+
+
+def task_of(config: dict[str, Any]) -> dict[str, Any] | None:
+    """A run's task as the exporter needs it: {"kind": "segmentation"}, or for detection
+    {"kind": "detection", "boxes": B, "score": ..., "iou": ..., "max_per_class": ...};
+    None for classification."""
+    task = config.get("task") or {}
+    if task.get("name") == "segmentation":
+        return {"kind": "segmentation"}
+    if task.get("name") == "detection":
+        boxes = config.get("loss", {}).get("options", {}).get("boxes", 2)
+        return {"kind": "detection", "boxes": boxes, **task.get("options", {})}
+    return None
 
 
 def onnx_metadata(trained: Trained) -> dict[str, str]:
@@ -122,12 +143,44 @@ def _preprocess(graph: Graph, normalization: dict[str, Any] | None) -> dict[str,
 
 
 def to_onnx(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> Any:
+    """The ONNX model; a detector ends in decoded, suppressed boxes, a segmenter also returns
+    its mask (netlang.export.detection, netlang.export.segmentation)."""
     from netlang.backends.onnx_emit import emit_onnx
 
     weights = {k: np.asarray(v) for k, v in trained.weights.items()}
-    return emit_onnx(
-        trained.graph, weights, fold_bn=fold_bn, fp16=fp16, metadata=onnx_metadata(trained)
+    metadata = onnx_metadata(trained)
+    head = _task_head(trained)
+    if head is not None:
+        metadata["netlang.task"] = json.dumps(head[1], sort_keys=True)
+    model = emit_onnx(trained.graph, weights, fold_bn=fold_bn, fp16=fp16, metadata=metadata)
+    return model if head is None else head[0](model)
+
+
+def _task_head(trained: Trained) -> tuple[Any, dict[str, Any]] | None:
+    """(the function that adds the task's outputs, its metadata), or None."""
+    task = trained.task
+    if task is None:
+        return None
+    if task["kind"] == "segmentation":
+        from netlang.export.segmentation import add_mask_output
+
+        return add_mask_output, {"kind": "segmentation"}
+    from netlang.export.detection import BoxDecoding, add_box_decoding
+
+    shape = trained.graph.outputs[0].type.shape
+    image = trained.graph.inputs[0].type.shape[-2:]
+    boxes = int(task.get("boxes", 2))
+    default = BoxDecoding(0, 0, 0, (0, 0))
+    decoding = BoxDecoding(
+        int(shape[1]),
+        boxes,
+        int(shape[3]) - 5 * boxes,
+        (int(image[0]), int(image[1])),
+        float(task.get("score", default.score)),
+        float(task.get("iou", default.iou)),
+        int(task.get("max_per_class", default.per_class)),
     )
+    return (lambda model: add_box_decoding(model, decoding)), decoding.to_json()
 
 
 def save(model: Any, path: str | Path) -> Path:

@@ -35,6 +35,7 @@ class ModelInfo:
     preprocess: Preprocess | None
     model: str | None  # "netlang.model": the source model's name
     version: str | None  # "netlang.version": the netlang release that exported it
+    task: dict[str, Any] | None = None  # "netlang.task": segmentation / detection outputs
 
 
 def make_session(
@@ -64,6 +65,9 @@ def model_info(session: ort.InferenceSession) -> ModelInfo:
         preprocess=_preprocess(metadata.get("netlang.preprocess")),
         model=metadata.get("netlang.model"),
         version=metadata.get("netlang.version"),
+        task=_json("netlang.task", metadata["netlang.task"])
+        if "netlang.task" in metadata
+        else None,
     )
 
 
