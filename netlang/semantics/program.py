@@ -13,6 +13,7 @@ from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed
 from netlang.semantics.loader import Loader, Unit
 from netlang.semantics.model_tests import run_tests
+from netlang.semantics.task_check import check_task
 from netlang.semantics.train import check_train_targets, elaborate_train
 from netlang.diagnostics.source import SourceFile
 from netlang.syntax import ast
@@ -69,6 +70,7 @@ class Program:
         sections = check_train_targets(self.root, sink)
         if name in sections:
             graph.train = elaborate_train(sections[name], self.root, graph.arguments, sink)
+            check_task(graph, sink)
         if tests:
 
             def rebuild(shapes: dict[str, tuple[int, ...]]) -> Graph | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from netlang.semantics.train_schema import SCHEMA
+from netlang.semantics.task_check import data_target, infer_task
 from netlang.semantics.train_spec import Call
 from netlang.train.settings import (
     DEFAULT_LR,
@@ -104,26 +105,43 @@ def loss(entries: dict[str, Any]) -> LossConfig:
 
 # The loss each image task trains with, and the targets its data must bring.
 TASK_LOSSES = {"segmentation": ("cross_entropy", "dice"), "detection": ("yolo",)}
-TASK_TARGETS = {"segmentation": "masks", "detection": "boxes"}
+
+
+# the targets each annotated source gives (default first)
+SOURCE_TARGETS = {"digit_scenes": ("boxes", "masks"), "coco": ("boxes", "masks"), "voc": ("boxes",)}
+TASK_TARGET = {"segmentation": "masks", "detection": "boxes"}
+
+
+def _check_targets(task_name: str, data: Any) -> None:
+    """An annotated source must be asked for the targets the task trains on."""
+    if task_name not in TASK_TARGET or not isinstance(data, Call):
+        return
+    wanted, offered = TASK_TARGET[task_name], SOURCE_TARGETS.get(data.name)
+    if offered is None:
+        raise ValueError(
+            f"train.data: task {task_name} needs boxes or masks; {data.name} gives class labels "
+            f"(use {', '.join(sorted(SOURCE_TARGETS))})"
+        )
+    target = data_target(data) or offered[0]
+    if target != wanted:
+        raise ValueError(
+            f'train.data: task {task_name} trains on {wanted}: give {data.name}(target="{wanted}")'
+            if wanted in offered
+            else f"train.data: {data.name} has no {wanted} for task {task_name}"
+        )
 
 
 def task(entries: dict[str, Any]) -> TaskConfig:
     """The declared task, or the one the loss or the data's `target` implies."""
     loss_name = bind("loss", entries.get("loss", Call("cross_entropy")))[0]
-    data = entries.get("data")
-    target = data.kwargs.get("target") if isinstance(data, Call) else None
+    name, options = infer_task(entries), {}
     if "task" in entries:
         name, options = bind("task", entries["task"])
-    elif loss_name in ("yolo", "dice") or target in TASK_TARGETS.values():
-        implied = {"yolo": "detection", "dice": "segmentation"}
-        name = implied.get(loss_name, "segmentation" if target == "masks" else "detection")
-        options = {}
-    else:
-        return TaskConfig()
     if name in TASK_LOSSES and loss_name not in TASK_LOSSES[name]:
         raise ValueError(
             f"train.loss: task {name} trains with {' or '.join(TASK_LOSSES[name])}, not {loss_name}"
         )
+    _check_targets(name, entries.get("data"))
     if name == "classification" and loss_name in ("yolo", "dice"):
         raise ValueError(f"train.loss: {loss_name} is a loss for detection or segmentation")
     checks = {"score": fraction, "iou": fraction, "max_per_class": positive_int}
