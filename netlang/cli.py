@@ -12,6 +12,8 @@ import click
 COMMANDS: dict[str, str] = {
     "check": "netlang.commands.check:check",
     "summary": "netlang.commands.summary:summary",
+    "graph": "netlang.commands.graph:graph",
+    "lsp": "netlang.commands.lsp:lsp",
     "explain": "netlang.commands.explain:explain",
     "fmt": "netlang.commands.fmt:fmt",
     "compile": "netlang.commands.compile:compile_command",

@@ -2,13 +2,17 @@
 torch).
 
 Graph inputs and outputs keep the model's own value names, each node is named after its IR node
-and carries its source position (`file:line:col`) as doc_string, initializers are named like the
-torch `state_dict`, and symbolic dims (the batch `N`, a sequence length `T`) stay symbolic.
+and carries its source position (`file:line:col`) as doc_string and its block hierarchy as
+metadata (`namespace`: the enclosing scopes as a `/` path; `netlang.blocks`: what each one
+instantiates), the model's metadata lists every block instance with its parameter total
+(`netlang.scopes`, JSON), initializers are named like the torch `state_dict`, and symbolic dims
+(the batch `N`, a sequence length `T`) stay symbolic.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter
 from collections.abc import Mapping
 from importlib.metadata import version
@@ -83,8 +87,10 @@ def emit_onnx(
             [produced_as.get(v, v) for v in node.outputs],
             float_type,
         )
+        hierarchy = _hierarchy(graph, node)
         for made in lowering.nodes:
             made.doc_string = str(node.origin) if node.origin else ""
+            helper.set_metadata_props(made, hierarchy)
         onnx_nodes += lowering.nodes
         used.update(lowering.used)
     onnx_nodes += [
@@ -108,12 +114,39 @@ def emit_onnx(
         producer_version=version("netlang"),
         doc_string=graph.doc,
     )
-    names = [f"{node.name}.{local}" for node in nodes for local in {**node.params, **node.buffers}]
+    names = [node.key(local) for node in nodes for local in {**node.params, **node.buffers}]
     for name in names:
         if name in used:
             _fill(model.graph.initializer.add(), name, _stored(weights[name], float_type))
-    helper.set_model_props(model, {"netlang.version": version("netlang"), **(metadata or {})})
+    scopes = _scopes_json(graph)
+    helper.set_model_props(
+        model,
+        {"netlang.version": version("netlang"), **scopes, **(metadata or {})},
+    )
     return model
+
+
+def _hierarchy(graph: Graph, node: Node) -> dict[str, str]:
+    """Node metadata naming the scopes around `node`, for viewers that group by namespace."""
+    chain = graph.enclosing(node.name)
+    if not chain:
+        return {}
+    return {
+        "namespace": chain[-1].name.replace(".", "/"),
+        "netlang.blocks": "/".join(s.block or "group" for s in chain),
+    }
+
+
+def _scopes_json(graph: Graph) -> dict[str, str]:
+    """`netlang.scopes`: each block instance and group with its block and parameter total."""
+    if not graph.scopes:
+        return {}
+    params = graph.scope_params()
+    table = {
+        name: {"block": s.block, "params": params[name], "origin": str(s.origin or "")}
+        for name, s in graph.scopes.items()
+    }
+    return {"netlang.scopes": json.dumps(table, separators=(",", ":"))}
 
 
 def ir_version(opset: int) -> int:
@@ -165,7 +198,7 @@ def _folded_weights(
     producer: Node, bn: Node, weights: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     def get(node: Node, local: str, default: float) -> np.ndarray:
-        name = f"{node.name}.{local}"
+        name = node.key(local)
         return weights[name].astype(np.float64) if name in weights else np.float64(default)
 
     scale = get(bn, "weight", 1.0) / np.sqrt(get(bn, "running_var", 1.0) + bn.attrs["eps"])

@@ -52,7 +52,7 @@ class Lowering:
         return self.node.input_types[0].shape
 
     def param(self, local: str) -> str:
-        name = f"{self.node.name}.{local}"
+        name = self.node.key(local)
         self.used.append(name)
         return name
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from netlang.backends.onnx_lowering import Lower, Lowering, LoweringError
+from netlang.backends.onnx_sequence import attention, expand_batch, recurrent
 from netlang.ir import Node
 from netlang.ops.conv import conv_pads
 from netlang.ops.merge import split_sizes
@@ -47,6 +48,23 @@ def _simple(op_type: str, **attrs: Callable[[dict[str, Any]], Any]) -> Lower:
 
 def _silu(ctx: Lowering) -> None:
     ctx.emit("Mul", [ctx.x, ctx.emit("Sigmoid", [ctx.x], "sigmoid")])
+
+
+def _clip(low: float | None, high: float | None) -> Lower:
+    """Clip between fixed bounds (relu6); None leaves that side open."""
+
+    def lower_clip(ctx: Lowering) -> None:
+        bounds = [
+            ctx.floats(name, v) if v is not None else ""
+            for name, v in (("min", low), ("max", high))
+        ]
+        ctx.emit("Clip", [ctx.x, *bounds])
+
+    return lower_clip
+
+
+def _clamp(ctx: Lowering) -> None:
+    _clip(ctx.attrs["min"], ctx.attrs["max"])(ctx)
 
 
 def _variadic(op_type: str) -> Lower:
@@ -129,6 +147,18 @@ def _layernorm(ctx: Lowering) -> None:
     ctx.emit(
         "LayerNormalization", [ctx.x, scale, bias], axis=-dims, epsilon=float(ctx.attrs["eps"])
     )
+
+
+def _layernorm2d(ctx: Lowering) -> None:
+    last = ctx.emit("Transpose", [ctx.x], "channels_last", perm=[0, 2, 3, 1])
+    normed = ctx.emit(
+        "LayerNormalization",
+        [last, ctx.param("weight"), ctx.param("bias")],
+        "normed",
+        axis=-1,
+        epsilon=float(ctx.attrs["eps"]),
+    )
+    ctx.emit("Transpose", [normed], perm=[0, 3, 1, 2])
 
 
 def _affine(ctx: Lowering, shape: tuple[int | str, ...]) -> tuple[str, str]:
@@ -328,60 +358,6 @@ def _upsample(ctx: Lowering) -> None:
     ctx.emit("Resize", [ctx.x, "", scales], **modes)
 
 
-# Recurrent layers.
-# torch's gate blocks, listed in ONNX's order: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h.
-GATE_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2)}
-
-
-def _recurrent(ctx: Lowering) -> None:
-    """One ONNX LSTM/GRU per layer over time-major input; Y [T, dirs, N, H] becomes
-    [T, N, dirs*H] between layers and [N, T, dirs*H] (batch_first) at the end."""
-    a, op = ctx.attrs, ctx.node.op
-    hidden, order = a["hidden"], GATE_ORDER[op]
-    directions = ("", "_reverse")[: 2 if a["bidirectional"] else 1]
-    rows = np.concatenate([np.arange(g * hidden, (g + 1) * hidden) for g in order])
-    weight_rows = ctx.ints("weight_rows", rows[None])  # [1, gates*H]: Gather adds the dirs axis
-    bias_rows = (
-        ctx.ints("bias_rows", np.concatenate([rows, rows + len(order) * hidden])[None])
-        if a["bias"]
-        else ""
-    )
-    merge_shape = ctx.ints("merge_shape", [0, 0, -1])
-    x = ctx.emit("Transpose", [ctx.x], "time_major", perm=[1, 0, 2]) if a["batch_first"] else ctx.x
-    extra = {"linear_before_reset": 1} if op == "gru" else {}
-    for layer in range(a["layers"]):
-        w, r, b = [], [], []
-        for suffix in directions:
-            tag = f"l{layer}{suffix}"
-            w.append(ctx.emit("Gather", [ctx.param(f"weight_ih_{tag}"), weight_rows], f"W_{tag}"))
-            r.append(ctx.emit("Gather", [ctx.param(f"weight_hh_{tag}"), weight_rows], f"R_{tag}"))
-            if a["bias"]:
-                biases = [ctx.param(f"bias_ih_{tag}"), ctx.param(f"bias_hh_{tag}")]
-                both = ctx.emit("Concat", biases, f"bias_{tag}", axis=0)
-                b.append(ctx.emit("Gather", [both, bias_rows], f"B_{tag}"))
-        w_r_b = [
-            parts[0]
-            if len(parts) == 1
-            else ctx.emit("Concat", parts, f"{name}_l{layer}_both", axis=0)
-            for name, parts in (("W", w), ("R", r), ("B", b))
-            if parts
-        ]
-        y = ctx.emit(
-            op.upper(),
-            [x, *w_r_b],
-            f"Y_l{layer}",
-            hidden_size=hidden,
-            direction="bidirectional" if len(directions) == 2 else "forward",
-            **extra,
-        )
-        if layer < a["layers"] - 1:
-            y = ctx.emit("Transpose", [y], f"Y_l{layer}_tnd", perm=[0, 2, 1, 3])
-            x = ctx.emit("Reshape", [y, merge_shape], f"out_l{layer}")
-            continue
-        perm = [2, 0, 1, 3] if a["batch_first"] else [0, 2, 1, 3]
-        ctx.emit("Reshape", [ctx.emit("Transpose", [y], "Y_ordered", perm=perm), merge_shape])
-
-
 LOWERINGS: dict[str, Lower] = {
     "relu": _simple("Relu"),
     "leaky_relu": _simple("LeakyRelu", alpha=lambda a: float(a["slope"])),
@@ -390,6 +366,10 @@ LOWERINGS: dict[str, Lower] = {
     "sigmoid": _simple("Sigmoid"),
     "tanh": _simple("Tanh"),
     "silu": _silu,
+    "relu6": _clip(0.0, 6.0),
+    "hardsigmoid": _simple("HardSigmoid", alpha=lambda a: 1 / 6, beta=lambda a: 0.5),
+    "hardswish": _simple("HardSwish"),
+    "clamp": _clamp,
     "softmax": _simple("Softmax", axis=lambda a: a["axis"]),
     "log_softmax": _simple("LogSoftmax", axis=lambda a: a["axis"]),
     "conv1d": _conv,
@@ -404,6 +384,12 @@ LOWERINGS: dict[str, Lower] = {
     "batchnorm1d": _batchnorm,
     "batchnorm2d": _batchnorm,
     "layernorm": _layernorm,
+    "layernorm2d": _layernorm2d,
+    "drop_path": _identity,
+    "matmul": _simple("MatMul"),
+    "attention": attention,
+    "param": lambda ctx: ctx.emit("Identity", [ctx.param("")]),
+    "expand_batch": expand_batch,
     "lrn": _lrn,
     "dropout": _identity,
     "maxpool1d": _pool("MaxPool"),
@@ -419,6 +405,6 @@ LOWERINGS: dict[str, Lower] = {
     "permute": _simple("Transpose", perm=lambda a: list(a["dims"])),
     "select": _select,
     "upsample": _upsample,
-    "lstm": _recurrent,
-    "gru": _recurrent,
+    "lstm": recurrent,
+    "gru": recurrent,
 }

@@ -58,6 +58,13 @@ def _build(graph: ir.Graph, init: str | None) -> tuple[torch.nn.Module, fx.Graph
     root = torch.nn.Module()
     for node in graph.nodes:
         lowered = lower(node)
+        if isinstance(lowered.target, torch.nn.Parameter):
+            _check_name(node.name)
+            *path, leaf = node.name.split(".")
+            _container(root, path).register_parameter(leaf, lowered.target)
+            name = _identifier(node.outputs[0])
+            env[node.outputs[0]] = code.create_node("get_attr", node.name, name=name)
+            continue
         if isinstance(lowered.target, torch.nn.Module):
             _check_name(node.name)
             initialize(lowered.target, node.op, scheme_for(node.attrs.get("init"), init))
@@ -71,13 +78,18 @@ def _build(graph: ir.Graph, init: str | None) -> tuple[torch.nn.Module, fx.Graph
 def _attach(root: torch.nn.Module, name: str, module: torch.nn.Module) -> None:
     """Register `module` at dotted `name`, creating plain containers on the way (`layer1.0`)."""
     *path, leaf = name.split(".")
+    _container(root, path).add_module(leaf, module)
+
+
+def _container(root: torch.nn.Module, path: list[str]) -> torch.nn.Module:
+    """The module at `path` under `root`, creating plain containers on the way."""
     for part in path:
         child = dict(root.named_children()).get(part)
         if child is None:
             child = torch.nn.Module()
             root.add_module(part, child)
         root = child
-    root.add_module(leaf, module)
+    return root
 
 
 def _emit(code: fx.Graph, node: ir.Node, lowered: Lowered, inputs: list[fx.Node]) -> list[fx.Node]:

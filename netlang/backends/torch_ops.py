@@ -27,12 +27,13 @@ from netlang.ops.registry import tuple_of as _ints
 class Lowered:
     """One node in torch terms: `target(*inputs, *args, **kwargs)`, then `[take]` if given.
 
-    `target` is an nn.Module (called with the tensor inputs only) or a function. `inputs` says how
+    `target` is an nn.Module (called with the tensor inputs only), an nn.Parameter (a free
+    tensor, read where it is stored) or a function. `inputs` says how
     the tensor inputs are passed: "each" positionally, "list" as one list (torch.cat), or "fold"
     pairwise left to right (n-ary add and mul).
     """
 
-    target: nn.Module | Callable[..., Any]
+    target: nn.Module | nn.Parameter | Callable[..., Any]
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     inputs: Literal["each", "list", "fold"] = "each"
@@ -150,6 +151,62 @@ def _lrn(node: Node) -> Lowered:
     return Lowered(nn.LocalResponseNorm(a["size"], alpha=a["alpha"], beta=a["beta"], k=a["k"]))
 
 
+class SelfAttention(nn.MultiheadAttention):
+    """nn.MultiheadAttention (its state_dict names) applied to one sequence as query, key and
+    value, returning the attended sequence only."""
+
+    def __init__(self, features: int, heads: int, dropout: float, bias: bool, causal: bool):
+        super().__init__(features, heads, dropout=dropout, bias=bias, batch_first=True)
+        self.causal = causal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        mask = None
+        if self.causal:
+            steps = x.shape[1]
+            mask = torch.ones(steps, steps, dtype=torch.bool, device=x.device).triu(1)
+        return super().forward(x, x, x, need_weights=False, attn_mask=mask)[0]
+
+
+def _attention(node: Node) -> Lowered:
+    a = node.attrs
+    features = _static_size(node, 2)
+    return Lowered(SelfAttention(features, a["heads"], a["dropout"], a["bias"], a["causal"]))
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels of [N, C, H, W] (torchvision's ConvNeXt LayerNorm2d)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class DropPath(nn.Module):
+    """Stochastic depth per sample (torchvision.ops.StochasticDepth, mode "row")."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device)
+        return x * mask.bernoulli_(keep).div_(keep)
+
+
+def _param(node: Node) -> Lowered:
+    a = node.attrs
+    value = torch.full(tuple(a["shape"]), float(a["value"]))
+    if a["std"]:
+        value += a["std"] * torch.randn(tuple(a["shape"]))
+    return Lowered(nn.Parameter(value))
+
+
+def _expand_batch(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return t.expand(like.shape[0], *t.shape[1:])
+
+
 # Parameterless ops: torch functions with constant arguments.
 def _call(target: Callable[..., Any], **keywords: str) -> Lowering:
     """A function whose keyword arguments are node attributes (`keyword="attr"`)."""
@@ -222,6 +279,10 @@ LOWERINGS: dict[str, Lowering] = {
     "sigmoid": _call(torch.sigmoid),
     "tanh": _call(torch.tanh),
     "silu": _call(F.silu),
+    "relu6": _call(F.relu6),
+    "hardsigmoid": _call(F.hardsigmoid),
+    "hardswish": _call(F.hardswish),
+    "clamp": _call(torch.clamp, min="min", max="max"),
     "softmax": _call(F.softmax, dim="axis"),
     "log_softmax": _call(F.log_softmax, dim="axis"),
     "conv1d": _conv(1),
@@ -236,6 +297,12 @@ LOWERINGS: dict[str, Lowering] = {
     "batchnorm1d": _batchnorm(1),
     "batchnorm2d": _batchnorm(2),
     "layernorm": _layernorm,
+    "layernorm2d": lambda node: Lowered(LayerNorm2d(_channels_in(node), eps=node.attrs["eps"])),
+    "drop_path": lambda node: Lowered(DropPath(node.attrs["p"])),
+    "matmul": lambda node: Lowered(torch.matmul),
+    "attention": _attention,
+    "param": _param,
+    "expand_batch": lambda node: Lowered(_expand_batch),
     "lrn": _lrn,
     "dropout": lambda node: Lowered(nn.Dropout(node.attrs["p"])),
     "maxpool1d": _pool("max", 1),
@@ -267,7 +334,12 @@ def lower(node: Node) -> Lowered:
     if lowering is None:
         raise InternalCompilerError("torch lowering", f"no lowering for op `{node.op}`")
     lowered = lowering(node)
-    if isinstance(lowered.target, nn.Module):
+    if isinstance(lowered.target, nn.Parameter):
+        if list(node.params.items()) != [("", tuple(lowered.target.shape))]:
+            raise InternalCompilerError(
+                "torch lowering", f"{node.name}: free tensor differs from the IR's {node.params}"
+            )
+    elif isinstance(lowered.target, nn.Module):
         _check_state(node, lowered.target)
     elif node.params or node.buffers:
         raise InternalCompilerError(
@@ -279,8 +351,8 @@ def lower(node: Node) -> Lowered:
 
 def _check_state(node: Node, module: nn.Module) -> None:
     for what, expected, actual in (
-        ("parameters", node.params, module.named_parameters(recurse=False)),
-        ("buffers", node.buffers, module.named_buffers(recurse=False)),
+        ("parameters", node.params, module.named_parameters()),
+        ("buffers", node.buffers, module.named_buffers()),
     ):
         got = [(name, tuple(t.shape)) for name, t in actual]
         if got != list(expected.items()):

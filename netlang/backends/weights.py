@@ -29,7 +29,7 @@ def init_weights(graph: Graph, seed: int = 0, *, init: str | None = None) -> dic
     weights: dict[str, np.ndarray] = {}
     for node in graph.nodes:
         for local, shape in {**node.params, **node.buffers}.items():
-            weights[f"{node.name}.{local}"] = _initial(node, local, shape, rng, init)
+            weights[node.key(local)] = _initial(node, local, shape, rng, init)
     return weights
 
 

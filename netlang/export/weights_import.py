@@ -96,7 +96,10 @@ def _stdlib_model(wanted: str) -> tuple[Program, str]:
 
 
 def _suggest(name: str, names: list[str]) -> str:
-    hint = did_you_mean(name, names)
+    """Names are matched ignoring case and `_`/`-`, so the suggestion is compared the same way."""
+    by_key = {normalise(n): n for n in names}
+    match = did_you_mean(normalise(name), by_key)
+    hint = match and f"did you mean `{by_key[match.split('`')[1]]}`?"
     return f"; {hint}" if hint else f"; models: {', '.join(names)}"
 
 

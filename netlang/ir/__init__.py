@@ -5,7 +5,17 @@ cost report). Imports only `netlang.diagnostics` (for source spans); everything 
 (ops, semantics, backends, tools) reads it, nothing here knows about them.
 """
 
-from netlang.ir.graph import Graph, Node, Value
+from netlang.ir.graph import Graph, NameScope, Node, Value
 from netlang.ir.types import Dim, Shape, TensorType, format_shape, numel
 
-__all__ = ["Dim", "Graph", "Node", "Shape", "TensorType", "Value", "format_shape", "numel"]
+__all__ = [
+    "Dim",
+    "Graph",
+    "NameScope",
+    "Node",
+    "Shape",
+    "TensorType",
+    "Value",
+    "format_shape",
+    "numel",
+]

@@ -39,6 +39,22 @@ class Node:
     def param_count(self) -> int:
         return sum(math.prod(shape) for shape in self.params.values())
 
+    def key(self, local: str) -> str:
+        """The `state_dict` name of a parameter or buffer; local "" is the node itself (a free
+        tensor such as ViT's `class_token`)."""
+        return f"{self.name}.{local}" if local else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class NameScope:
+    """A block instance or a `{ }` group: the prefix its nodes' names share, what made it, and
+    where. Tools (graph pictures, the language server, ONNX metadata) group nodes by these."""
+
+    name: str  # the hierarchical prefix (`inception3a.branch2`)
+    block: str | None  # the block's name; None for a group
+    origin: Span | None  # the call site (the flow stage)
+    outputs: tuple[str, ...]  # the values it returns
+
 
 @dataclass(slots=True)
 class Graph:
@@ -54,6 +70,7 @@ class Graph:
     train: Any = (
         None  # netlang.semantics.train_spec.TrainSpec, when the source has a `train` section
     )
+    scopes: dict[str, NameScope] = field(default_factory=dict)  # by name, outermost first
 
     def types(self) -> dict[str, TensorType]:
         """Type of every value, graph inputs and node outputs alike."""
@@ -64,14 +81,28 @@ class Graph:
 
     def parameters(self) -> dict[str, tuple[int, ...]]:
         """Trainable parameter shapes by full `state_dict` name, in definition order."""
-        return {f"{n.name}.{k}": s for n in self.nodes for k, s in n.params.items()}
+        return {n.key(k): s for n in self.nodes for k, s in n.params.items()}
 
     def buffers(self) -> dict[str, tuple[int, ...]]:
-        return {f"{n.name}.{k}": s for n in self.nodes for k, s in n.buffers.items()}
+        return {n.key(k): s for n in self.nodes for k, s in n.buffers.items()}
 
     @property
     def param_count(self) -> int:
         return sum(node.param_count for node in self.nodes)
+
+    def enclosing(self, name: str) -> list[NameScope]:
+        """The block instances and groups around the node or scope `name`, outermost first."""
+        parts = name.split(".")
+        prefixes = (".".join(parts[:i]) for i in range(1, len(parts)))
+        return [self.scopes[p] for p in prefixes if p in self.scopes]
+
+    def scope_params(self) -> dict[str, int]:
+        """Trainable parameters inside each scope, by scope name."""
+        totals = dict.fromkeys(self.scopes, 0)
+        for node in self.nodes:
+            for scope in self.enclosing(node.name):
+                totals[scope.name] += node.param_count
+        return totals
 
     def summary(self) -> str:
         from netlang.ir.summary import format_summary, summarize

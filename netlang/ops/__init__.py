@@ -4,7 +4,18 @@ Owns each op's attribute schema, shape rule, parameters and cost. May import dia
 ir; the backends' lowerings are keyed by these op names, never the other way round.
 """
 
-from netlang.ops import activation, conv, dense, merge, norm, pool, reshape, rnn  # noqa: F401
+from netlang.ops import (  # noqa: F401
+    activation,
+    attention,
+    conv,
+    dense,
+    learned,
+    merge,
+    norm,
+    pool,
+    reshape,
+    rnn,
+)
 from netlang.ops.registry import REGISTRY, Attr, OpSpec, ShapeError
 
 __all__ = ["REGISTRY", "Attr", "OpSpec", "ShapeError"]

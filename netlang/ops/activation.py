@@ -18,8 +18,18 @@ def _axis_checked(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     return (ins[0],)
 
 
+def _clamp_checked(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    low, high = a["min"], a["max"]
+    if low is None and high is None:
+        raise ShapeError("clamp needs `min`, `max` or both", code="NL2004")
+    if low is not None and high is not None and low > high:
+        raise ShapeError(f"clamp min {low} is above max {high}", code="NL2005")
+    return (ins[0],)
+
+
 def _activation(name: str, doc: str, *attrs: Attr) -> OpSpec:
-    infer = _axis_checked if any(a.name == "axis" for a in attrs) else _same
+    names = {a.name for a in attrs}
+    infer = _axis_checked if "axis" in names else _clamp_checked if "min" in names else _same
     return register(OpSpec(name, doc, attrs, infer))
 
 
@@ -34,3 +44,12 @@ tanh = _activation("tanh", "hyperbolic tangent")
 silu = _activation("silu", "x * sigmoid(x) (swish)")
 softmax = _activation("softmax", "exp(x) / sum(exp(x)) along `axis`", Attr("axis", "int", -1))
 log_softmax = _activation("log_softmax", "log(softmax(x)) along `axis`", Attr("axis", "int", -1))
+relu6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet V2)")
+hardsigmoid = _activation("hardsigmoid", "relu6(x + 3) / 6 (MobileNet V3)")
+hardswish = _activation("hardswish", "x * relu6(x + 3) / 6 (MobileNet V3)")
+clamp = _activation(
+    "clamp",
+    "min(max(x, min), max); either bound may be left out",
+    Attr("min", "float", None),
+    Attr("max", "float", None),
+)

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from netlang.ir import TensorType, format_shape
-from netlang.ops.registry import Attr, Attrs, Ins, OpSpec, ShapeError, register, same_shapes
+from netlang.ops.registry import Attr, Attrs, Ins, OpSpec, ShapeError, broadcast, register
 
 add = register(
     OpSpec(
         "add",
-        "Element-wise sum of equally shaped tensors (residual connections).",
+        "Element-wise sum with numpy broadcasting (residual connections, position embeddings).",
         (),
-        lambda ins, a: (same_shapes("add", ins),),
+        lambda ins, a: (broadcast("add", ins),),
         arity=(2, None),
     )
 )
 mul = register(
     OpSpec(
         "mul",
-        "Element-wise product of equally shaped tensors (gating).",
+        "Element-wise product with numpy broadcasting (gating: squeeze-and-excitation).",
         (),
-        lambda ins, a: (same_shapes("mul", ins),),
+        lambda ins, a: (broadcast("mul", ins),),
         arity=(2, None),
     )
 )

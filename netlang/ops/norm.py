@@ -1,4 +1,5 @@
-"""Normalisation and dropout: batchnorm1d/2d, layernorm, local response norm, dropout."""
+"""Normalisation and dropout: batchnorm1d/2d, layernorm(2d), local response norm, dropout,
+drop_path."""
 
 from __future__ import annotations
 
@@ -74,6 +75,29 @@ layernorm = register(
 )
 
 
+def _layernorm2d_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    need_rank("layernorm2d", ins[0], (4,), "[N, C, H, W]")
+    static("layernorm2d", ins[0], 1, "channels")
+    return (ins[0],)
+
+
+def _layernorm2d_params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
+    c = static("layernorm2d", ins[0], 1, "channels")
+    return {"weight": (c,), "bias": (c,)}
+
+
+layernorm2d = register(
+    OpSpec(
+        "layernorm2d",
+        "Layer normalisation over the channels of [N, C, H, W] at each position "
+        "(ConvNeXt's channels-first LayerNorm2d).",
+        (Attr("eps", "float", 1e-6),),
+        _layernorm2d_infer,
+        _layernorm2d_params,
+    )
+)
+
+
 def _lrn_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     need_rank("lrn", ins[0], (3, 4, 5), "[N, C, ...]")
     return (ins[0],)
@@ -105,6 +129,17 @@ dropout = register(
         "dropout",
         "Zeroes each element with probability p while training; identity at inference.",
         (Attr("p", "float", 0.5),),
+        _dropout_infer,
+    )
+)
+
+
+drop_path = register(
+    OpSpec(
+        "drop_path",
+        "Stochastic depth: while training, zeroes a whole sample's branch with probability p "
+        "and rescales the rest by 1 / (1 - p); identity at inference.",
+        (Attr("p", "float", 0.0),),
         _dropout_infer,
     )
 )

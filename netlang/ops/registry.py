@@ -164,17 +164,24 @@ def window_out(
     return out
 
 
-def same_shapes(op: str, ins: Ins) -> TensorType:
-    first = ins[0]
-    for other in ins[1:]:
-        if other.shape != first.shape:
+def broadcast(op: str, ins: Ins) -> TensorType:
+    """numpy broadcasting of the input shapes (right-aligned; a 1 stretches). A symbolic dim
+    matches itself or 1; anything that cannot be proven to broadcast is an error."""
+    rank = max(t.rank for t in ins)
+    padded = [(1,) * (rank - t.rank) + t.shape for t in ins]
+    shape: list[Dim] = []
+    for axis, sizes in enumerate(zip(*padded)):
+        distinct = list(dict.fromkeys(d for d in sizes if d != 1))
+        if len(distinct) > 1:
             raise ShapeError(
-                f"{op} needs inputs of the same shape, got "
-                + " and ".join(format_shape(t.shape) for t in ins),
-                "project one side so the shapes agree (e.g. a 1x1 conv2d)",
+                f"{op} cannot broadcast "
+                + " and ".join(format_shape(t.shape) for t in ins)
+                + f": sizes {' and '.join(map(str, distinct))} on axis {axis}",
+                "make the sizes equal, or 1 on one side (e.g. a 1x1 conv2d projection)",
                 "NL3001",
             )
-    return first
+        shape.append(distinct[0] if distinct else 1)
+    return ins[0].with_shape(tuple(shape))
 
 
 class AttrError(Exception):
@@ -230,7 +237,7 @@ def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[s
         if not (value is None and attr.default is None) and not check(value):
             raise AttrError(
                 "NL2005",
-                f"{spec.name} argument `{attr.name}` must be {wanted}, got {describe(value)}",
+                f"{spec.name} argument `{attr.name}` must be {wanted}, got {_offending(value)}",
                 arg=where,
             )
         if attr.choices and value not in attr.choices:
@@ -244,6 +251,17 @@ def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[s
             )
         bound[attr.name] = list(value) if isinstance(value, tuple) else value
     return bound
+
+
+def _offending(value: Any) -> str:
+    """What is wrong with a value: for a list, its first item that is not an integer."""
+    if isinstance(value, (list, tuple)):
+        bad = next(((i, v) for i, v in enumerate(value) if not _is_int(v)), None)
+        if bad is not None:
+            index, item = bad
+            kind = " (a symbolic dim, known only at run time)" if isinstance(item, str) else ""
+            return f"a list whose item {index} is {describe(item)}{kind}"
+    return describe(value)
 
 
 def describe(value: Any) -> str:

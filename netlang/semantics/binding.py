@@ -16,7 +16,14 @@ from netlang.semantics.loader import header_span
 from netlang.semantics.values import POISON, Layer, Poison
 from netlang.syntax import ast
 
-PARAM_TYPES = {"int": int, "float": (int, float), "bool": bool, "str": str, "list": list}
+PARAM_TYPES = {
+    "int": int,
+    "float": (int, float),
+    "bool": bool,
+    "str": str,
+    "list": list,
+    "ints": (int, list),  # an integer or a list (Inception's kernel sizes: 3 or [1, 7])
+}
 
 
 class Binding:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from netlang.ir import Graph, Node, TensorType, Value
+from netlang.ir import Graph, NameScope, Node, TensorType, Value
 from netlang.ops import REGISTRY
 from netlang.ops.registry import ShapeError, bind
 from netlang.diagnostics.source import Span
@@ -20,6 +20,7 @@ class GraphBuilder:
         self.inputs: list[Value] = []
         self.nodes: list[Node] = []
         self.types: dict[str, TensorType] = {}
+        self.scopes: dict[str, NameScope] = {}
 
     def input(self, name: str, type: TensorType) -> str:
         self.inputs.append(Value(name, type))
@@ -54,9 +55,10 @@ class GraphBuilder:
         attrs = attrs if bound else bind(spec, [], attrs)
         input_types = tuple(self.types[i] for i in inputs)
         output_types = spec.infer(input_types, attrs)
+        params = spec.params(input_types, attrs)
         outputs = (
             (name,)
-            if len(output_types) == 1
+            if len(output_types) == 1 and "" not in params  # a free tensor's name is its own
             else tuple(f"{name}:{i}" for i in range(len(output_types)))
         )
         node = Node(
@@ -67,7 +69,7 @@ class GraphBuilder:
             attrs,
             input_types,
             output_types,
-            spec.params(input_types, attrs),
+            params,
             spec.buffers(input_types, attrs),
             origin,
             spec.macs(input_types, output_types, attrs),
@@ -75,6 +77,12 @@ class GraphBuilder:
         self.nodes.append(node)
         self.types.update(zip(outputs, output_types))
         return outputs
+
+    def scope(
+        self, name: str, block: str | None, origin: Span | None, outputs: Sequence[str]
+    ) -> None:
+        """Record a block instance or group whose nodes are named `name.*`."""
+        self.scopes[name] = NameScope(name, block, origin, tuple(outputs))
 
     def finish(self, outputs: dict[str, str], **fields: Any) -> Graph:
         """Close the graph; `outputs` maps each output name to the value it returns."""
@@ -87,4 +95,10 @@ class GraphBuilder:
             node.inputs = tuple(rename.get(v, v) for v in node.inputs)
             node.outputs = tuple(rename.get(v, v) for v in node.outputs)
         values = [Value(out, self.types[value]) for out, value in outputs.items()]
-        return Graph(self.name, list(self.inputs), values, list(self.nodes), **fields)
+        scopes = {
+            name: NameScope(s.name, s.block, s.origin, tuple(rename.get(v, v) for v in s.outputs))
+            for name, s in sorted(self.scopes.items(), key=lambda item: item[0].count("."))
+        }
+        return Graph(
+            self.name, list(self.inputs), values, list(self.nodes), scopes=scopes, **fields
+        )

@@ -16,6 +16,7 @@ from netlang.ops.registry import AttrError, ShapeError, bind, describe
 from netlang.semantics.builtins import SHAPE_BUILTINS, BuiltinError
 from netlang.semantics.evaluation import ModelRef
 from netlang.semantics.frames import Frame, Scope, fail
+from netlang.semantics.labels import label_of
 from netlang.semantics.values import POISON, BlockRef, Builtin, Layer, Poison, Tensor
 from netlang.syntax import ast
 
@@ -111,12 +112,16 @@ class Calls:
             raise fail(
                 "NL2018", f"`->` needs a tensor on its left, got {describe(value)}", stage.span
             )
+        label = label_of(stage, lambda expr: self.eval(expr, frame))
+        if isinstance(label, Poison):
+            return POISON
         body = stage.body
         if isinstance(body, ast.Group):
-            name = frame.scope.name(stage.label, stage.label_span)
+            name = frame.scope.name(label, stage.label_span)
             with self._scope(frame, Scope(tuple(name.split(".")))):
                 for inner in body.stages:
                     value = self._stage(inner, value, frame)
+            self._record_scope(name, None, stage.span, value)
             return value
         if isinstance(body, ast.Name):
             layer = self._layer(self._name(body.id, body.span, frame), body.span, body.id)
@@ -139,7 +144,7 @@ class Calls:
                 while args and tensors_of(args[0]) is not None:
                     inputs = [*inputs, *(tensors_of(args.pop(0)) or [])]
             layer = self._with_arguments(layer, args, kwargs, body)
-        return self._apply(layer, inputs, stage.label, stage.label_span, stage.span, frame)
+        return self._apply(layer, inputs, label, stage.label_span, stage.span, frame)
 
     @staticmethod
     def _takes_more_inputs(layer: Layer) -> bool:
@@ -236,7 +241,8 @@ class Calls:
                 f"{'s' if want != 1 else ''}, got {len(inputs)}",
                 span,
             )
-        inner = Frame(unit, Scope(tuple(frame.scope.name(label, label_span).split("."))), "block")
+        path = frame.scope.name(label, label_span)
+        inner = Frame(unit, Scope(tuple(path.split("."))), "block")
         self._bind_block_params(layer, definition, inner)
         for param, tensor in zip(definition.inputs, inputs):
             inner.assign(param.name, tensor, param.span)
@@ -254,7 +260,15 @@ class Calls:
                 "end the block with `return NAME`",
             )
         values = inner.returned
+        self._record_scope(path, definition.name, span, values)
         return values[0] if len(values) == 1 else values
+
+    def _record_scope(self, name: str, block: str | None, span: Span, value: Any) -> None:
+        tensors = tensors_of(value) or [
+            t for v in (value if isinstance(value, tuple) else ()) for t in tensors_of(v) or []
+        ]
+        assert self.builder is not None
+        self.builder.scope(name, block, span, [t.value for t in tensors])
 
 
 def tensors_of(value: Any) -> list[Tensor] | None:

@@ -92,12 +92,19 @@ class Program:
             raise CompileError(diagnostics)
         return graph
 
-    def check(self) -> list[Diagnostic]:
-        """Every model in the root file with default arguments, its tests and train section."""
+    def check(self, graphs: dict[str, Graph] | None = None) -> list[Diagnostic]:
+        """Every model in the root file with default arguments, its tests and train section.
+
+        The graphs that build are put into `graphs`, when given (the language server's hovers
+        read them), so checking and showing shapes elaborate each model once.
+        """
         diagnostics = list(self.diagnostics)
         sink = DiagnosticSink(diagnostics)
         for name in self.models:
-            for diagnostic in self.build(name, tests=True)[1]:
+            graph, found = self.build(name, tests=True)
+            if graph is not None and graphs is not None:
+                graphs[name] = graph
+            for diagnostic in found:
                 sink.report(diagnostic)
         for diagnostic in self._check_constants():
             sink.report(diagnostic)

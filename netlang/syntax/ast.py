@@ -72,6 +72,7 @@ class Stage(Node):
     label: str | None
     label_span: Span | None
     body: Name | Call | Group
+    label_parts: tuple[str | Expr, ...] = ()  # an interpolated label: text and `{expr}` parts
 
 
 @dataclass(frozen=True, slots=True)

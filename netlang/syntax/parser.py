@@ -20,6 +20,7 @@ from netlang.syntax.assets import grammar_text
 # Human names for terminals in "expected ..." messages.
 TOKEN_NAMES = {
     "NAME": "a name",
+    "LABEL": "a name",  # a label is a name followed by `:`
     "KWARG": "a name",
     "INT": "an integer",
     "FLOAT": "a number",
@@ -49,6 +50,7 @@ def _parser() -> lark.Lark:
         "parser": "lalr",
         "propagate_positions": True,
         "maybe_placeholders": True,
+        "start": ["start", "expr"],  # expr: the `{...}` parts of interpolated labels
     }
     cache_file = _cache_file(grammar)
     if cache_file is not None:
@@ -87,7 +89,7 @@ def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
     text = source.text
     while True:
         try:
-            tree = _parser().parse(text)
+            tree = _parser().parse(text, start="start")
         except lark.exceptions.UnexpectedInput as exc:
             errors.append(_syntax_error(source, exc))
             position = exc.pos_in_stream
@@ -99,7 +101,11 @@ def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
             # Blank out what was parsed (keeping newlines), so positions stay the file's own.
             text = re.sub(r"[^\n]", " ", text[: resume.start()]) + text[resume.start() :]
             continue
-        return (None, errors) if errors else (_ToAst(source).transform(tree), [])
+        if errors:
+            return None, errors
+        to_ast = _ToAst(source)
+        module = to_ast.transform(tree)
+        return (None, to_ast.errors) if to_ast.errors else (module, [])
 
 
 def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> Diagnostic:
@@ -191,6 +197,7 @@ class _ToAst(Transformer[Token, Any]):
     def __init__(self, source: SourceFile) -> None:
         super().__init__()
         self.source = source
+        self.errors: list[Diagnostic] = []  # syntax errors inside interpolated labels
 
     def _span(self, meta: Any) -> Span:
         if getattr(meta, "empty", False):
@@ -328,7 +335,26 @@ class _ToAst(Transformer[Token, Any]):
             str(label) if label else None,
             self._tok(label) if label else None,
             c[1],
+            self._label_parts(label) if label and "{" in label else (),
         )
+
+    def _label_parts(self, label: Token) -> tuple[str | ast.Expr, ...]:
+        """`denselayer{i + 1}` -> ("denselayer", <i + 1>): each `{...}` parsed as an expression
+        at its own place in the file, so its spans are the file's."""
+        parts: list[str | ast.Expr] = []
+        offset = label.start_pos
+        for piece in re.split(r"(\{[^{}]*\})", str(label)):
+            start, offset = offset + 1, offset + len(piece)
+            if not piece.startswith("{"):
+                parts.extend([piece] if piece else [])
+                continue
+            text = re.sub(r"[^\n]", " ", self.source.text[:start]) + piece[1:-1]
+            try:
+                parts.append(self.transform(_parser().parse(text, start="expr")))
+            except lark.exceptions.UnexpectedInput as exc:
+                self.errors.append(_syntax_error(self.source, exc))
+                parts.append(ast.Constant(self._tok(label), ""))
+        return tuple(parts)
 
     def stage_name(self, meta: Any, c: list[Token]) -> ast.Name:
         return ast.Name(self._span(meta), str(c[0]))
@@ -402,3 +428,13 @@ class _ToAst(Transformer[Token, Any]):
 
     def tuple(self, meta: Any, c: list[Any]) -> ast.TupleExpr:
         return ast.TupleExpr(self._span(meta), tuple(x for x in c if x is not None))
+
+
+def keywords() -> list[str]:
+    """The reserved words, as the grammar spells them (editors highlight and complete these)."""
+    words = {
+        t.pattern.value
+        for t in _parser().terminals
+        if t.pattern.type == "str" and t.pattern.value.isidentifier()
+    }
+    return sorted(words)

@@ -257,7 +257,7 @@ def map_weights(
 def _owners(graph: Graph) -> dict[str, str]:
     """state_dict name -> the layer (node) that holds it."""
     return {
-        f"{node.name}.{local}": node.name
+        node.key(local): node.name
         for node in graph.nodes
         for local in (*node.params, *node.buffers)
     }
@@ -302,7 +302,7 @@ def format_report(graph: Graph, plan: StagePlan, weights: WeightMap | None) -> s
     """Parameter counts per top-level layer: loaded, newly initialised, and frozen / trainable in
     each stage; then the checkpoint keys nothing used."""
     counts = {
-        f"{node.name}.{local}": (node.name, prod(shape))
+        node.key(local): (node.name, prod(shape))
         for node in graph.nodes
         for local, shape in node.params.items()
     }

@@ -338,6 +338,54 @@ CASES = [
         id="gru-time-major",
     ),
 ]
+
+
+def attention_ref(heads: int, causal: bool) -> Ref:
+    def ref(x: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
+        module = torch.nn.MultiheadAttention(x.shape[-1], heads, batch_first=True)
+        module.load_state_dict(w)
+        steps = x.shape[1]
+        mask = torch.ones(steps, steps, dtype=torch.bool).triu(1) if causal else None
+        return module.eval()(x, x, x, need_weights=False, attn_mask=mask)[0]
+
+    return ref
+
+
+CASES += [
+    Case("relu6", [("N", 4, 5)], {}, lambda x, w: F.relu6(x)),
+    Case("hardsigmoid", [("N", 4, 5)], {}, lambda x, w: F.hardsigmoid(x)),
+    Case("hardswish", [("N", 4, 5)], {}, lambda x, w: F.hardswish(x)),
+    Case("clamp", [("N", 4, 5)], {"min": -0.5, "max": 0.2}, lambda x, w: x.clamp(-0.5, 0.2)),
+    Case("clamp", [("N", 4)], {"min": 0.1}, lambda x, w: x.clamp(min=0.1), id="clamp-min"),
+    Case(
+        "mul",
+        [("N", 4, 3, 3), ("N", 4, 1, 1)],
+        {},
+        lambda a, b, w: a * b,
+        id="mul-broadcast",
+    ),
+    Case("add", [("N", 5, 6), (1, 5, 6)], {}, lambda a, b, w: a + b, id="add-broadcast"),
+    Case("matmul", [("N", 2, 3, 4), (1, 4, 5)], {}, lambda a, b, w: a @ b),
+    Case("attention", [("N", "T", 8)], {"heads": 2}, attention_ref(2, False)),
+    Case(
+        "attention",
+        [("N", "T", 6)],
+        {"heads": 3, "causal": True},
+        attention_ref(3, True),
+        id="attention-causal",
+    ),
+    Case("param", [], {"shape": [1, 3, 4], "std": 1.0}, lambda w: w["layer"]),
+    Case("expand_batch", [(1, 1, 4), ("N", 6, 4)], {}, lambda t, x, w: t.expand(x.shape[0], 1, 4)),
+    Case(
+        "layernorm2d",
+        [("N", 3, 4, 5)],
+        {},
+        lambda x, w: F.layer_norm(
+            x.permute(0, 2, 3, 1), (3,), w["weight"], w["bias"], 1e-6
+        ).permute(0, 3, 1, 2),
+    ),
+    Case("drop_path", [("N", 4, 5)], {"p": 0.3}, lambda x, w: x),
+]
 SIZES = {"T": 6, "H": 9, "W": 7}
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 

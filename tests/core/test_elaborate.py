@@ -163,3 +163,62 @@ def test_model_alias_fixes_arguments_and_passes_its_own_parameters_through() -> 
     assert g.name == "Wide" and g.doc == "wide" and g.arguments == {"classes": 5}
     assert g.parameters()["hidden.weight"] == (16, 3)
     assert g.outputs[0].type.shape == ("N", 5)
+
+
+def _compiled(text: str):  # type: ignore[no-untyped-def]
+    from netlang.diagnostics.source import SourceFile
+    from netlang.semantics.program import compile_source
+
+    program, diagnostics, _ = compile_source(SourceFile("t.net", text))
+    return program, diagnostics
+
+
+def test_keywords_and_interpolated_labels_name_layers() -> None:
+    program, diagnostics = _compiled(
+        """
+        model M {
+            input x: float32[N, 3, 8, 8]
+            for i in range(2) {
+                x = x -> denselayer{i + 1}: conv2d(3, 1) -> block{i}-{i * 2}: { relu }
+            }
+            y = x -> block: conv2d(2, 1)
+            output y
+        }
+        """
+    )
+    assert diagnostics == []
+    graph = program.model("M")
+    assert [n.name for n in graph.nodes] == [
+        "denselayer1",
+        "block0-0.0",
+        "denselayer2",
+        "block1-2.0",
+        "block",
+    ]
+
+
+def test_an_interpolated_label_part_must_be_an_integer_or_a_string() -> None:
+    program, _ = _compiled(
+        "model M { input x: float32[N, 3]\n y = x -> layer{[1]}: linear(2)\n output y }"
+    )
+    diagnostics = program.check()
+    assert [(d.code, "label part" in d.message) for d in diagnostics] == [("NL2005", True)]
+
+
+def test_a_parameter_typed_ints_takes_an_integer_or_a_list() -> None:
+    program, diagnostics = _compiled(
+        """
+        block C(k: ints)(x) { return x -> conv2d(2, k, padding="same") }
+        model M { input x: float32[N, 3, 8, 8]; y = x -> C(3) -> C([1, 3]); output y }
+        """
+    )
+    assert diagnostics == [] and program.check() == []
+
+
+def test_reshape_to_a_symbolic_size_names_the_offending_item() -> None:
+    program, _ = _compiled(
+        "block R(x) { return x -> reshape([2, dim(x, 2)]) }\n"
+        "model M { input x: float32[N, 4, T]; y = x -> R; output y }"
+    )
+    (diagnostic,) = program.check()
+    assert 'item 1 is "T" (a symbolic dim' in diagnostic.message

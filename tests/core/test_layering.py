@@ -18,6 +18,8 @@ ORDER = (
     "ir",
     "ops",
     "semantics",
+    "draw",  # tools on the IR: the graph picture, the language server
+    "lsp",
     "backends",
     "data",
     "export",

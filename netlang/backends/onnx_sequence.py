@@ -1,0 +1,120 @@
+"""ONNX lowerings of the sequence ops: LSTM/GRU and multi-head self-attention."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from onnx import helper
+
+from netlang.backends.onnx_lowering import Lowering
+
+
+# Recurrent layers.
+# torch's gate blocks, listed in ONNX's order: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h.
+GATE_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2)}
+
+
+def recurrent(ctx: Lowering) -> None:
+    """One ONNX LSTM/GRU per layer over time-major input; Y [T, dirs, N, H] becomes
+    [T, N, dirs*H] between layers and [N, T, dirs*H] (batch_first) at the end."""
+    a, op = ctx.attrs, ctx.node.op
+    hidden, order = a["hidden"], GATE_ORDER[op]
+    directions = ("", "_reverse")[: 2 if a["bidirectional"] else 1]
+    rows = np.concatenate([np.arange(g * hidden, (g + 1) * hidden) for g in order])
+    weight_rows = ctx.ints("weight_rows", rows[None])  # [1, gates*H]: Gather adds the dirs axis
+    bias_rows = (
+        ctx.ints("bias_rows", np.concatenate([rows, rows + len(order) * hidden])[None])
+        if a["bias"]
+        else ""
+    )
+    merge_shape = ctx.ints("merge_shape", [0, 0, -1])
+    x = ctx.emit("Transpose", [ctx.x], "time_major", perm=[1, 0, 2]) if a["batch_first"] else ctx.x
+    extra = {"linear_before_reset": 1} if op == "gru" else {}
+    for layer in range(a["layers"]):
+        w, r, b = [], [], []
+        for suffix in directions:
+            tag = f"l{layer}{suffix}"
+            w.append(ctx.emit("Gather", [ctx.param(f"weight_ih_{tag}"), weight_rows], f"W_{tag}"))
+            r.append(ctx.emit("Gather", [ctx.param(f"weight_hh_{tag}"), weight_rows], f"R_{tag}"))
+            if a["bias"]:
+                biases = [ctx.param(f"bias_ih_{tag}"), ctx.param(f"bias_hh_{tag}")]
+                both = ctx.emit("Concat", biases, f"bias_{tag}", axis=0)
+                b.append(ctx.emit("Gather", [both, bias_rows], f"B_{tag}"))
+        w_r_b = [
+            parts[0]
+            if len(parts) == 1
+            else ctx.emit("Concat", parts, f"{name}_l{layer}_both", axis=0)
+            for name, parts in (("W", w), ("R", r), ("B", b))
+            if parts
+        ]
+        y = ctx.emit(
+            op.upper(),
+            [x, *w_r_b],
+            f"Y_l{layer}",
+            hidden_size=hidden,
+            direction="bidirectional" if len(directions) == 2 else "forward",
+            **extra,
+        )
+        if layer < a["layers"] - 1:
+            y = ctx.emit("Transpose", [y], f"Y_l{layer}_tnd", perm=[0, 2, 1, 3])
+            x = ctx.emit("Reshape", [y, merge_shape], f"out_l{layer}")
+            continue
+        perm = [2, 0, 1, 3] if a["batch_first"] else [0, 2, 1, 3]
+        ctx.emit("Reshape", [ctx.emit("Transpose", [y], "Y_ordered", perm=perm), merge_shape])
+
+
+def attention(ctx: Lowering) -> None:
+    """nn.MultiheadAttention as MatMul/Softmax: one packed q, k, v projection, heads split as
+    [N, heads, T, head size], scaled dot products (plus a -inf upper triangle when causal),
+    heads merged, output projection. Dropout is the identity at inference."""
+    a, e = ctx.attrs, int(ctx.shape[2])
+    heads = a["heads"]
+    size = e // heads
+    weight = ctx.emit("Transpose", [ctx.param("in_proj_weight")], "in_proj_t", perm=[1, 0])
+    packed = ctx.emit("MatMul", [ctx.x, weight], "in_proj")
+    if a["bias"]:
+        packed = ctx.emit("Add", [packed, ctx.param("in_proj_bias")], "in_proj_biased")
+    split = ctx.ints("head_shape", [0, 0, 3 * heads, size])
+    qkv = ctx.emit("Reshape", [packed, split], "heads")
+    qkv = ctx.emit("Transpose", [qkv], "heads_first", perm=[0, 2, 1, 3])  # [N, 3H, T, D]
+    parts = [f"{ctx.node.name}/{p}" for p in "qkv"]
+    ctx.nodes.append(
+        helper.make_node(
+            "Split",
+            [qkv, ctx.ints("qkv_sizes", [heads] * 3)],
+            parts,
+            name=f"{ctx.node.name}/split",
+            axis=1,
+        )
+    )
+    q, k, v = parts
+    q = ctx.emit("Mul", [q, ctx.floats("scale", 1 / math.sqrt(size))], "q_scaled")
+    kt = ctx.emit("Transpose", [k], "k_t", perm=[0, 1, 3, 2])
+    scores = ctx.emit("MatMul", [q, kt], "scores")
+    if a["causal"]:
+        steps = ctx.emit("Shape", [ctx.x], "steps", start=1, end=2)
+        square = ctx.emit("Concat", [steps, steps], "square", axis=0)
+        fill = helper.make_tensor(
+            "fill", helper.np_dtype_to_tensor_dtype(np.dtype(ctx.float_type)), [1], [-np.inf]
+        )
+        blocked = ctx.emit("ConstantOfShape", [square], "blocked", value=fill)
+        mask = ctx.emit("Trilu", [blocked, ctx.ints("one", 1)], "mask", upper=1)
+        scores = ctx.emit("Add", [scores, mask], "masked")
+    weights = ctx.emit("Softmax", [scores], "weights", axis=-1)
+    attended = ctx.emit("MatMul", [weights, v], "attended")  # [N, H, T, D]
+    merged = ctx.emit("Transpose", [attended], "merged_t", perm=[0, 2, 1, 3])
+    merged = ctx.emit("Reshape", [merged, ctx.ints("merged_shape", [0, 0, e])], "merged")
+    out_weight = ctx.emit("Transpose", [ctx.param("out_proj.weight")], "out_proj_t", perm=[1, 0])
+    if not a["bias"]:
+        ctx.emit("MatMul", [merged, out_weight])
+        return
+    product = ctx.emit("MatMul", [merged, out_weight], "out_proj")
+    ctx.emit("Add", [product, ctx.param("out_proj.bias")])
+
+
+def expand_batch(ctx: Lowering) -> None:
+    batch = ctx.emit("Shape", [ctx.inputs[1]], "batch", start=0, end=1)
+    rest = ctx.ints("rest", [int(d) for d in ctx.shape[1:]])
+    shape = ctx.emit("Concat", [batch, rest], "shape", axis=0)
+    ctx.emit("Expand", [ctx.x, shape])

@@ -1,0 +1,1 @@
+"""Pictures of a compiled model: Graphviz DOT text from the IR, and rendering it with `dot`."""
