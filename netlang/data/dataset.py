@@ -20,6 +20,7 @@ class Dataset:
 
     x: np.ndarray
     y: np.ndarray
+    labels: np.ndarray | None = None  # class ids when `y` is something else (autoencoders)
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y):
@@ -30,7 +31,8 @@ class Dataset:
 
     def subset(self, index: np.ndarray) -> Dataset:
         """The samples at `index`, in that order."""
-        return Dataset(self.x[index], self.y[index])
+        labels = None if self.labels is None else self.labels[index]
+        return Dataset(self.x[index], self.y[index], labels)
 
 
 @dataclass

@@ -159,12 +159,6 @@ CODES: dict[str, Code] = {
         "A layer needs another element type, e.g. `embedding` "
         "takes integer token ids (`int64[N, T]`).",
     ),
-    "NL3010": Code(
-        "output does not fit the task",
-        "Detection trains a YOLO grid [N, S, S, 5B + C]; segmentation per-pixel class scores "
-        "[N, C, H, W] of the input's size. The train section's task (or its loss, or its data's "
-        "target) asks for one of these and the model's first output is something else.",
-    ),
     # NL4xxx: backends
     "NL4001": Code(
         "unsupported by the ONNX backend",

@@ -5,7 +5,7 @@ any ONNX runtime returns boxes without netlang.
 Outputs (one row per detection over the whole batch, ordered by image, then class, then score as
 NonMaxSuppression returns them): `boxes` float32 [K, 4] (x1, y1, x2, y2 in input pixels),
 `scores` float32 [K], `classes` int64 [K], `batch_index` int64 [K] (which image). The decoding is
-`netlang.train.tasks.yolo.decode`'s, written with ONNX ops (the differential tests hold the two
+`netlang.tasks.yolo.decode`'s, written with ONNX ops (the differential tests hold the two
 together); each box takes its cell's best class, and NonMaxSuppression runs per class with the
 score floor, IoU threshold and per-class cap of the metadata. No torch here.
 """

@@ -106,12 +106,12 @@ def task_of(config: dict[str, Any]) -> dict[str, Any] | None:
     """A run's task as the exporter needs it: {"kind": "segmentation"}, or for detection
     {"kind": "detection", "boxes": B, "score": ..., "iou": ..., "max_per_class": ...};
     None for classification."""
-    task = config.get("task") or {}
-    if task.get("name") == "segmentation":
+    task = config.get("task")
+    if task == "segmentation":
         return {"kind": "segmentation"}
-    if task.get("name") == "detection":
-        boxes = config.get("loss", {}).get("options", {}).get("boxes", 2)
-        return {"kind": "detection", "boxes": boxes, **task.get("options", {})}
+    if task == "detection":
+        boxes = (config.get("loss") or {}).get("options", {}).get("boxes", 2)
+        return {"kind": "detection", "boxes": boxes, **config.get("task_options", {})}
     return None
 
 

@@ -13,7 +13,7 @@ from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed
 from netlang.semantics.loader import Loader, Unit
 from netlang.semantics.model_tests import run_tests
-from netlang.semantics.task_check import check_task
+from netlang.semantics.tasks import check_task
 from netlang.semantics.train import check_train_targets, elaborate_train
 from netlang.diagnostics.source import SourceFile
 from netlang.syntax import ast
@@ -70,7 +70,7 @@ class Program:
         sections = check_train_targets(self.root, sink)
         if name in sections:
             graph.train = elaborate_train(sections[name], self.root, graph.arguments, sink)
-            check_task(graph, sink)
+            check_task(graph, graph.train, sink)
         if tests:
 
             def rebuild(shapes: dict[str, tuple[int, ...]]) -> Graph | None:
@@ -92,19 +92,12 @@ class Program:
             raise CompileError(diagnostics)
         return graph
 
-    def check(self, graphs: dict[str, Graph] | None = None) -> list[Diagnostic]:
-        """Every model in the root file with default arguments, its tests and train section.
-
-        The graphs that build are put into `graphs`, when given (the language server's hovers
-        read them), so checking and showing shapes elaborate each model once.
-        """
+    def check(self) -> list[Diagnostic]:
+        """Every model in the root file with default arguments, its tests and train section."""
         diagnostics = list(self.diagnostics)
         sink = DiagnosticSink(diagnostics)
         for name in self.models:
-            graph, found = self.build(name, tests=True)
-            if graph is not None and graphs is not None:
-                graphs[name] = graph
-            for diagnostic in found:
+            for diagnostic in self.build(name, tests=True)[1]:
                 sink.report(diagnostic)
         for diagnostic in self._check_constants():
             sink.report(diagnostic)

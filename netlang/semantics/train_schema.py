@@ -22,6 +22,15 @@ DATA: CallTable = {
 }
 
 SCHEMA: dict[str, CallTable | str] = {
+    # what the model is trained to do; inferred from the data's targets when absent
+    "task": {
+        "classification": (),
+        "reconstruction": (),
+        "regression": (),
+        "sequence": (),
+        "segmentation": (),
+        "detection": ("score", "iou", "max_per_class"),
+    },
     "data": DATA,
     "test_data": DATA,
     "batch": "int",
@@ -44,16 +53,12 @@ SCHEMA: dict[str, CallTable | str] = {
         "cross_entropy": ("label_smoothing",),
         "nll": (),
         "mse": (),
+        "mae": (),
+        "huber": ("delta",),
         "bce": (),
         "bce_with_logits": ("pos_weight",),
         "dice": ("ce_weight",),  # segmentation: soft Dice (+ ce_weight x cross-entropy)
         "yolo": ("lambda_coord", "lambda_noobj", "boxes"),  # detection: YOLOv1's loss
-    },
-    # what the model learns to output; inferred from the loss and the data when not given
-    "task": {
-        "classification": (),
-        "segmentation": (),
-        "detection": ("score", "iou", "max_per_class"),
     },
     "regularize": {"l1": ("strength",), "l2": ("strength",)},
     "early_stop": {"early_stop": ("monitor", "patience", "min_delta", "mode", "restore_best")},

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from netlang.semantics.train_schema import SCHEMA
-from netlang.semantics.task_check import data_target, infer_task
+from netlang.semantics.tasks import data_target, infer_task
 from netlang.semantics.train_spec import Call
 from netlang.train.settings import (
     DEFAULT_LR,
@@ -20,7 +20,6 @@ from netlang.train.settings import (
     OptimizerConfig,
     Penalty,
     ScheduleConfig,
-    TaskConfig,
 )
 
 
@@ -90,11 +89,14 @@ def schedule(entries: dict[str, Any]) -> ScheduleConfig:
     )
 
 
-def loss(entries: dict[str, Any]) -> LossConfig:
-    name, options = bind("loss", entries.get("loss", Call("cross_entropy")))
+def loss(entries: dict[str, Any]) -> LossConfig | None:
+    if "loss" not in entries:
+        return None
+    name, options = bind("loss", entries["loss"])
     checks = {
         "label_smoothing": fraction,
         "pos_weight": positive_float,
+        "delta": positive_float,
         "ce_weight": non_negative,
         "lambda_coord": non_negative,
         "lambda_noobj": non_negative,
@@ -131,21 +133,31 @@ def _check_targets(task_name: str, data: Any) -> None:
         )
 
 
-def task(entries: dict[str, Any]) -> TaskConfig:
-    """The declared task, or the one the loss or the data's `target` implies."""
-    loss_name = bind("loss", entries.get("loss", Call("cross_entropy")))[0]
-    name, options = infer_task(entries), {}
-    if "task" in entries:
-        name, options = bind("task", entries["task"])
-    if name in TASK_LOSSES and loss_name not in TASK_LOSSES[name]:
+def task(entries: dict[str, Any]) -> str | None:
+    """The declared task, or the image task the loss or the data's `target` implies (None:
+    inferred from the data's targets when the run starts, netlang.tasks.infer_task)."""
+    name = infer_task(entries)
+    if name is None:
+        return None
+    loss = entries.get("loss")
+    loss_name = bind("loss", loss)[0] if loss is not None else None
+    if name in TASK_LOSSES and loss_name is not None and loss_name not in TASK_LOSSES[name]:
         raise ValueError(
             f"train.loss: task {name} trains with {' or '.join(TASK_LOSSES[name])}, not {loss_name}"
         )
-    _check_targets(name, entries.get("data"))
-    if name == "classification" and loss_name in ("yolo", "dice"):
+    if name not in TASK_LOSSES and loss_name in ("yolo", "dice"):
         raise ValueError(f"train.loss: {loss_name} is a loss for detection or segmentation")
+    _check_targets(name, entries.get("data"))
+    return name
+
+
+def task_options(entries: dict[str, Any]) -> dict[str, Any]:
+    """`task detection(score, iou, max_per_class)`: the detections that count."""
+    if "task" not in entries:
+        return {}
+    _, options = bind("task", entries["task"])
     checks = {"score": fraction, "iou": fraction, "max_per_class": positive_int}
-    return TaskConfig(name, {k: checks[k](f"train.task.{k}", v) for k, v in options.items()})
+    return {k: checks[k](f"train.task.{k}", v) for k, v in options.items()}
 
 
 def penalties_of(entries: dict[str, Any]) -> tuple[Penalty, ...]:
@@ -341,6 +353,8 @@ def device(what: str, value: Any) -> str:
 
 # TrainConfig field -> its builder from the section's entries (after the checks they use).
 BUILDERS = {
+    "task": task,
+    "task_options": task_options,
     "data": single_call("data"),
     "test_data": single_call("test_data"),
     "batch": plain("batch", positive_int, 32),
@@ -348,7 +362,6 @@ BUILDERS = {
     "optimizer": optimizer,
     "schedule": schedule,
     "loss": loss,
-    "task": task,
     "penalties": penalties_of,
     "early_stop": early_stop,
     "normalize": normalize,

@@ -104,16 +104,14 @@ class World:
         return {**dict(zip(SUMMED, total)), "seconds": slowest}
 
     def reduce_evaluation(self, result: Evaluation) -> tuple[float, float | None]:
-        """(mean loss, accuracy) over all ranks' shards from each rank's own Evaluation."""
+        """(mean loss, metric) over all ranks' shards from each rank's own Evaluation."""
         if not self.distributed:
-            return result.loss, result.accuracy
-        seen = len(result.targets)
-        counted = result.targets.numel() if result.accuracy is not None else 0
-        correct = round((result.accuracy or 0.0) * counted)
-        loss, seen, correct, counted = self._all_reduce(
-            [result.loss * seen, seen, correct, counted]
+            return result.loss, result.metric
+        summed = (result.metric or 0.0) * result.counted
+        loss, seen, summed, counted = self._all_reduce(
+            [result.loss * result.seen, result.seen, summed, result.counted]
         )
-        return loss / max(seen, 1), correct / counted if counted else None
+        return loss / max(seen, 1), summed / counted if counted else None
 
     def any(self, flag: bool) -> bool:
         """True on every rank when it is True on one (a Ctrl-C seen by one rank stops all)."""

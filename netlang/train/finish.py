@@ -1,5 +1,6 @@
 """The run directory's bookends: source + config -> source.net and config.json before training;
-trained module + test split -> best weights restored, curves.png, test.json, confusion files after.
+trained module + test split -> best weights restored, curves.png, and the task's report
+(test.json, its pictures) after.
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netlang.train.config import TrainConfig
-from netlang.train.evaluate import Evaluation, MakeLoader, confusion_matrix, evaluate
-from netlang.train.plots import plot_confusion, plot_curves
-from netlang.train.tasks import task_report
-from netlang.train.report import format_confusion, write_json
+from netlang.train.evaluate import MakeLoader
+from netlang.train.plots import plot_curves
+from netlang.train.report import write_json
 
 if TYPE_CHECKING:
     from netlang.data import DataSplits
@@ -88,6 +88,7 @@ def finish_run(
         run.history,
         tracker.best_epoch if stop is not None else None,
         run.epoch if reason == "early_stop" else None,
+        metric=run.task.metric,
     )
     if splits.test is None:
         log("no test split: skipping the test evaluation")
@@ -98,39 +99,29 @@ def finish_run(
 def _test(
     run: RunState, splits: DataSplits, run_dir: Path, loader: MakeLoader, log: Log
 ) -> dict[str, Any]:
-    result = evaluate(
-        run.module,
-        splits.test,
-        loss_fn=run.loss_fn,
-        loss_name=run.config.loss.name,
-        batch=run.config.batch,
+    """The task's report on the test split, saved as test.json."""
+    from netlang.tasks.base import TestContext
+
+    assert splits.test is not None and run.config.loss is not None
+    context = TestContext(
+        module=run.module,
+        dataset=splits.test,
+        splits=splits,
+        run_dir=run_dir,
         loader=loader,
         device=run.device,
+        batch=run.config.batch,
+        loss_fn=run.loss_fn,
+        log=log,
+        model=run.config.model,
+        loss_name=run.config.loss.name,
+        augment=run.augment,
+        best=run.best,
+        best_epoch=run.tracker.best_epoch,
+        output_names=run.output_names,
+        task_options=dict(run.config.task_options),
+        loss_options=dict(run.config.loss.options),
     )
-    test: dict[str, Any] = {
-        "loss": result.loss,
-        "accuracy": result.accuracy,
-        "examples": len(splits.test),
-    }
-    accuracy = "" if result.accuracy is None else f", accuracy {100 * result.accuracy:.2f}%"
-    log(f"test: loss {result.loss:.4f}{accuracy} on {len(splits.test)} examples")
-    if result.predictions is not None:
-        classes = _class_names(splits, result)
-        matrix = confusion_matrix(result, len(classes))
-        test["confusion"] = matrix
-        (run_dir / "confusion.txt").write_text(format_confusion(matrix, classes))
-        plot_confusion(run_dir / "confusion.png", matrix, classes)
-    task = task_report(
-        run.module, run.config, splits, run_dir, loader=loader, device=run.device, log=log
-    )
-    test.update(task or {})
+    test = {"task": run.task.name, **run.task.report(context)}
     write_json(run_dir / "test.json", test)
     return test
-
-
-def _class_names(splits: DataSplits, result: Evaluation) -> list[str]:
-    if splits.classes is not None:
-        return [str(c) for c in splits.classes]
-    assert result.predictions is not None
-    count = int(max(result.targets.max(), result.predictions.max())) + 1
-    return [str(i) for i in range(count)]

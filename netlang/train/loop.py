@@ -23,11 +23,19 @@ from netlang.train.config import TrainConfig
 from netlang.train.distributed import World
 from netlang.train.evaluate import MakeLoader, evaluate, first_output
 from netlang.train.finish import finish_run, start_run_dir
-from netlang.train.objective import count_correct, penalty
+from netlang.train.objective import penalty
 from netlang.train.progress import Progress
 from netlang.train.resume import deferred_interrupt, restore, save_checkpoint, save_interrupted
 from netlang.train.stages import enter_stage, start_stages
-from netlang.train.state import Log, NonFiniteLoss, RunState, TrainResult, device_for, prepare
+from netlang.train.state import (
+    Log,
+    NonFiniteLoss,
+    RunState,
+    TrainResult,
+    device_for,
+    prepare,
+    settle,
+)
 
 if TYPE_CHECKING:
     from netlang.data import DataSplits
@@ -54,6 +62,7 @@ def fit(
     layers: Sequence[str] | None = None,
     world: World | None = None,
     quiet: bool = False,
+    output_names: Sequence[str] = (),
 ) -> TrainResult:
     """Train `module` on `splits` as `config` says, recording everything in `run_dir`.
 
@@ -75,6 +84,7 @@ def fit(
         world: this process's rank in a distributed job (its process group joined); None for a
             lone process. `config.batch` is then the global batch, split evenly across ranks.
         quiet: no progress bar and no per-epoch lines.
+        output_names: the model's output names (the IR's); the task's pictures name them.
 
     Returns:
         What happened: history, best epoch, why it stopped, test results.
@@ -87,10 +97,12 @@ def fit(
     from netlang.data import make_loader
 
     run_dir, loader, world = Path(run_dir), loader or make_loader, world or World()
+    task, config, splits = settle(config, splits)
     log = log if world.is_main else _silent
     device = world.device(device_for(config.device))
     with _determinism(device):
-        run = prepare(module, splits, config, device, weight_names, world)
+        run = prepare(module, splits, config, device, weight_names, world, task)
+        run.output_names = tuple(output_names)
         if config.staged:
             start_stages(run, splits, layers)
         if world.is_main:
@@ -101,7 +113,9 @@ def fit(
             restore(run, run_dir, log, splits)
         else:
             torch.manual_seed(config.seed + world.rank)
-        progress = Progress(config.epochs, log, stream, draw=world.is_main, quiet=quiet)
+        progress = Progress(
+            config.epochs, log, stream, draw=world.is_main, quiet=quiet, metric=task.metric
+        )
         try:
             with deferred_interrupt() as interrupt:
                 reason = _stages(run, splits, run_dir, loader, progress, interrupt, log)
@@ -232,7 +246,8 @@ def _step(run: RunState, x: torch.Tensor, y: torch.Tensor) -> None:
         torch.nn.utils.clip_grad_norm_(module.parameters(), config.clip)
     run.scaler.step(run.optimizer)
     run.scaler.update()
-    counts = count_correct(out.detach(), y, config.loss.name)
+    assert config.loss is not None
+    counts = run.task.batch_metric(out.detach(), y, config.loss.name)
     correct = counts[0].to(loss.dtype) if counts is not None else torch.zeros_like(loss)
     run.pending.append(
         (
@@ -251,12 +266,13 @@ def _close_epoch(
     """Validate if due, append the epoch's metrics row, advance the schedule; returns the row."""
     config, sums = run.config, run.world.reduce_sums(run.sums)
     run.world.sync_buffers(run.module)
+    metric = run.task.metric
     row: dict[str, Any] = {
         "epoch": run.epoch + 1,
         "train_loss": sums["loss"] / max(sums["samples"], 1),
-        "train_accuracy": sums["correct"] / sums["counted"] if sums["counted"] else None,
+        f"train_{metric}": sums["correct"] / sums["counted"] if sums["counted"] else None,
         "val_loss": None,
-        "val_accuracy": None,
+        f"val_{metric}": None,
         "lr": lr,
     }
     last = run.epoch + 1 == config.epochs
@@ -265,12 +281,12 @@ def _close_epoch(
             run.module,
             run.world.shard(splits.val),
             loss_fn=run.loss_fn,
-            loss_name=config.loss.name,
+            metric=lambda out, y: run.task.batch_metric(out, y, config.loss.name),
             batch=run.world.local_batch(config.batch),
             loader=loader,
             device=run.device,
         )
-        row["val_loss"], row["val_accuracy"] = run.world.reduce_evaluation(result)
+        row["val_loss"], row[f"val_{metric}"] = run.world.reduce_evaluation(result)
     row["seconds"] = round(sums["seconds"], 3)
     run.history.append(row)
     run.schedule.end_epoch(run.epoch, row)

@@ -1,4 +1,5 @@
-"""Plots for a run directory: metric history -> curves.png, confusion matrix -> confusion.png.
+"""Plots for a run directory: metric history -> curves.png (the tasks draw their own pictures,
+netlang.tasks.figures).
 
 Uses matplotlib's object API with the Agg canvas directly, so no global pyplot state or display
 backend is touched.
@@ -16,13 +17,19 @@ from matplotlib.ticker import MaxNLocator
 
 
 def plot_curves(
-    path: Path, history: Sequence[dict[str, Any]], best_epoch: int | None, stop_epoch: int | None
+    path: Path,
+    history: Sequence[dict[str, Any]],
+    best_epoch: int | None,
+    stop_epoch: int | None,
+    *,
+    metric: str = "accuracy",
 ) -> None:
-    """Train vs val loss (left) and accuracy (right); a dashed line marks the best epoch (the
-    weights early stopping keeps), a dotted one the epoch where early stopping ended the run."""
+    """Train vs val loss (left) and the task's metric (right: accuracy, mae); a dashed line marks
+    the best epoch (the weights early stopping keeps), a dotted one the epoch where early
+    stopping ended the run."""
     figure = Figure(figsize=(10, 4))
     FigureCanvasAgg(figure)
-    for axes, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
+    for axes, metric in zip(figure.subplots(1, 2), ("loss", metric)):
         for split in ("train", "val"):
             points = [
                 (row["epoch"], row[f"{split}_{metric}"])
@@ -41,33 +48,5 @@ def plot_curves(
         axes.grid(alpha=0.3)
         if axes.has_data():
             axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-
-
-def plot_confusion(path: Path, matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> None:
-    """The confusion matrix as a heat map with the count in each cell."""
-    size = max(4.0, 0.5 * len(classes) + 2)
-    figure = Figure(figsize=(size, size))
-    FigureCanvasAgg(figure)
-    axes = figure.subplots()
-    axes.imshow(matrix, cmap="Blues")
-    ticks = range(len(classes))
-    axes.set_xticks(ticks, [str(c) for c in classes], rotation=45, ha="right")
-    axes.set_yticks(ticks, [str(c) for c in classes])
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
-    peak = max((v for row in matrix for v in row), default=0)
-    for i, row in enumerate(matrix):
-        for j, value in enumerate(row):
-            axes.text(
-                j,
-                i,
-                str(value),
-                ha="center",
-                va="center",
-                color="white" if value > peak / 2 else "black",
-                fontsize=8,
-            )
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -80,6 +80,7 @@ def train_file(
             metadata=metadata,
             world=world,
             layers=[node.name for node in graph.nodes],
+            output_names=[value.name for value in graph.outputs],
             quiet=quiet,
         )
 

@@ -13,7 +13,15 @@ from typing import Any
 from netlang.semantics.train_spec import Call, to_json
 
 # Metrics the loop records each epoch; any of them may be monitored.
-METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+# (accuracy for classifiers, mae for regression and reconstruction: the task's `metric`)
+METRICS = (
+    "train_loss",
+    "train_accuracy",
+    "train_mae",
+    "val_loss",
+    "val_accuracy",
+    "val_mae",
+)
 # What a `stage { ... }` may set; everything else holds for the whole run.
 STAGE_KEYS = (
     "epochs",
@@ -54,16 +62,6 @@ class LossConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class TaskConfig:
-    """What the model is trained to output: classification (class scores), segmentation
-    (per-pixel class scores against masks) or detection (a YOLO grid against boxes; options:
-    score threshold, NMS IoU, detections per class and image)."""
-
-    name: str = "classification"
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class Penalty:
     kind: str  # "l1" | "l2"
     strength: float
@@ -97,14 +95,15 @@ class StageConfig:
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
     model: str
+    task: str | None = None  # None: inferred from the data (netlang.tasks.infer_task)
+    task_options: dict[str, Any] = field(default_factory=dict)  # detection: score, iou, ...
     data: Call | None = None
     test_data: Call | None = None
     batch: int = 32
     epochs: int = 10
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    task: TaskConfig = field(default_factory=TaskConfig)
+    loss: LossConfig | None = None  # None: the task's default loss
     penalties: tuple[Penalty, ...] = ()
     early_stop: EarlyStopConfig | None = None
     normalize: str = "standardize"  # standardize | unit | none

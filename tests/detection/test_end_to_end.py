@@ -89,7 +89,7 @@ def test_a_segmenter_trains_reports_iou_exports_a_mask_and_predicts_it(tmp_path:
     assert 0 <= test["mean_iou"] <= 1 and len(test["iou_per_class"]) == 11
     assert (run_dir / "masks.png").is_file()
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["config"]["task"]["name"] == "segmentation"  # inferred from the data's target
+    assert config["config"]["task"] == "segmentation"  # inferred from the data's target
     model, document = _export_and_predict(tmp_path, run_dir)
     assert [o.name for o in model.graph.output][-1] == "mask"
     assert document["task"] == "segmentation"

@@ -14,7 +14,7 @@ import netlang
 from netlang.backends.onnx_emit import emit_onnx
 from netlang.backends.torch_module import to_torch
 from netlang.export.detection import OUTPUTS, BoxDecoding, add_box_decoding
-from netlang.train.tasks import yolo
+from netlang.tasks import yolo
 
 pytest.importorskip("torchvision")
 STDLIB = Path(__file__).resolve().parents[2] / "stdlib" / "yolo.net"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from netlang.train.tasks import segmentation
+from netlang.tasks import segmentation
 
 pytest.importorskip("torchmetrics")
 

@@ -14,10 +14,10 @@ def test_the_task_is_inferred_and_its_data_must_bring_its_targets() -> None:
     def resolve(**entries: object):
         return resolve_config(TrainSpec("M", dict(entries)), "M")
 
-    assert resolve(loss=Call("yolo")).task.name == "detection"
+    assert resolve(loss=Call("yolo")).task == "detection"
     masks = Call("digit_scenes", (), {"target": "masks"})
-    assert resolve(data=masks).task.name == "segmentation"
-    assert resolve(data=masks, loss=Call("dice")).task.name == "segmentation"
+    assert resolve(data=masks).task == "segmentation"
+    assert resolve(data=masks, loss=Call("dice")).task == "segmentation"
     with pytest.raises(ValueError, match='target="boxes"'):
         resolve(data=masks, loss=Call("yolo"))
     with pytest.raises(ValueError, match="gives class labels"):

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from netlang.train.tasks import yolo
+from netlang.tasks import yolo
 
 pytest.importorskip("torchvision")
 

@@ -1,6 +1,7 @@
-"""Box detection: a YOLO grid + padded boxes -> decoded, suppressed detections, mAP@0.5 and
-mAP@0.5:0.95 per class (torchmetrics' MeanAveragePrecision with the COCO evaluator), and pictures
-of predicted boxes over the inputs.
+"""Detection: a YOLO grid [N, S, S, 5B + C] + padded boxes [N, M, 5] -> YOLOv1's loss, and on
+the test split decoded, suppressed detections, mAP@0.5 and mAP@0.5:0.95 with AP per class
+(torchmetrics' MeanAveragePrecision with the COCO evaluator) and detections.png (true boxes beside
+the detected ones).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from netlang.train.tasks import yolo
+from netlang.tasks import yolo
+from netlang.tasks.base import Task, TestContext
 from netlang.runtime.pictures import draw_boxes, save_grid
 
 
@@ -92,6 +94,54 @@ def mean_average_precision(
     }
 
 
+class Detection(Task):
+    name = "detection"
+    default_loss = "yolo"
+    metric = "accuracy"  # none per epoch: the loss is what there is; mAP on the test split
+
+    def augment(self, calls: list[Any], config: Any) -> Any:
+        from netlang.data.box_augment import make_paired_augment
+
+        return make_paired_augment(calls, "boxes") if calls else None
+
+    def report(self, context: TestContext) -> dict[str, Any]:
+        image = tuple(int(d) for d in context.dataset.x.shape[-2:])
+        grid = grid_of(context.module, context.dataset.x[:1], context)
+        options, default = context.task_options, Thresholds()
+        thresholds = Thresholds(
+            float(options.get("score", default.score)),
+            float(options.get("iou", default.iou)),
+            int(options.get("max_per_class", default.per_class)),
+        )
+        result = report(
+            context.module,
+            context.dataset,
+            list(context.splits.classes or []),
+            context.run_dir,
+            yolo.Grid(grid.cells, grid.boxes, grid.classes, image),  # type: ignore[arg-type]
+            batch=context.batch,
+            loader=context.loader,
+            device=context.device,
+            log=context.log,
+            thresholds=thresholds,
+        )
+        return {"examples": len(context.dataset), **result}
+
+
+@torch.no_grad()
+def grid_of(module: torch.nn.Module, sample: np.ndarray, context: TestContext) -> yolo.Grid:
+    """The grid layout of `module`'s output, read from one forward pass in eval mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        out = module(torch.as_tensor(sample).to(context.device))
+    finally:
+        module.train(was_training)
+    out = out[0] if isinstance(out, (tuple, list)) else out
+    boxes = int(context.loss_options.get("boxes", 2))
+    return yolo.Grid.of(tuple(out.shape), boxes, tuple(sample.shape[-2:]))  # type: ignore[arg-type]
+
+
 def report(
     module: torch.nn.Module,
     dataset: Any,
@@ -134,3 +184,6 @@ def report(
         )
     save_grid(run_dir / "detections.png", rows)
     return result
+
+
+TASK = Detection()

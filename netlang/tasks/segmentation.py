@@ -1,5 +1,6 @@
-"""Per-pixel classification: logits [N, C, H, W] + masks [N, H, W] -> cross-entropy / Dice loss,
-mean IoU (torchmetrics' MulticlassJaccardIndex) and pictures of masks over the inputs.
+"""Segmentation: per-pixel class scores [N, C, H, W] + masks [N, H, W] (0 the background) ->
+cross-entropy or Dice loss, pixel accuracy per epoch, mean IoU on the test split (torchmetrics'
+MulticlassJaccardIndex) and masks.png (input, true mask, predicted mask).
 
 Dice is the soft Dice loss of Milletari et al. (V-Net, 3DV 2016) on the softmax probabilities,
 averaged over the classes; `loss dice(ce_weight=1)` adds cross-entropy to it, as is usual.
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from netlang.runtime.pictures import draw_mask, save_grid, to_rgb
+from netlang.tasks.base import Task, TestContext
 
 _SMOOTH = 1.0  # keeps the Dice ratio defined for a class absent from prediction and target
 
@@ -75,6 +77,35 @@ def mean_iou(predicted: torch.Tensor, truth: torch.Tensor, classes: int) -> dict
     }
 
 
+class Segmentation(Task):
+    name = "segmentation"
+    default_loss = "cross_entropy"
+    metric = "accuracy"  # of pixels
+
+    def batch_metric(
+        self, out: torch.Tensor, y: torch.Tensor, loss: str
+    ) -> tuple[torch.Tensor, int] | None:
+        return (out.argmax(1) == y).sum(), y.numel()
+
+    def augment(self, calls: list[Any], config: Any) -> Any:
+        from netlang.data.box_augment import make_paired_augment
+
+        return make_paired_augment(calls, "masks") if calls else None
+
+    def report(self, context: TestContext) -> dict[str, Any]:
+        return report(
+            context.module,
+            context.dataset,
+            list(context.splits.classes or []),
+            context.run_dir,
+            batch=context.batch,
+            loader=context.loader,
+            device=context.device,
+            log=context.log,
+            split=context.split,
+        )
+
+
 def report(
     module: torch.nn.Module,
     dataset: Any,
@@ -86,13 +117,15 @@ def report(
     device: torch.device,
     log: Any,
     pictures: int = 8,
+    split: str = "test",
 ) -> dict[str, Any]:
     """mean IoU on `dataset` (logged, returned for test.json) and masks.png: input, true mask,
     predicted mask for the first `pictures` samples."""
     predicted, truth = predict_masks(module, dataset, batch=batch, loader=loader, device=device)
-    result = mean_iou(predicted, truth, len(classes))
+    result = mean_iou(predicted, truth, max(len(classes), int(truth.max()) + 1))
+    result["examples"] = len(truth)
     log(
-        f"test: mean IoU {100 * result['mean_iou']:.2f}% ({len(classes)} classes; "
+        f"{split}: mean IoU {100 * result['mean_iou']:.2f}% ({len(classes)} classes; "
         f"{100 * result['mean_iou_foreground']:.2f}% without the background), pixel accuracy "
         f"{100 * result['pixel_accuracy']:.2f}%"
     )
@@ -108,3 +141,6 @@ def report(
         )
     save_grid(run_dir / "masks.png", rows)
     return result
+
+
+TASK = Segmentation()
