@@ -27,6 +27,9 @@ class Thresholds:
     per_class: int = 20
 
 
+# detections.png shows boxes scoring at least this (YOLOv1's scores, confidence x class score,
+# run lower than a softmax's)
+SHOWN_SCORE = 0.15
 Detections = list[dict[str, torch.Tensor]]  # per image: boxes [k, 4], scores [k], labels [k]
 
 
@@ -157,7 +160,7 @@ def report(
     pictures: int = 8,
 ) -> dict[str, Any]:
     """mAP on `dataset` (logged, returned for test.json) and detections.png: true boxes beside
-    the detections scoring 0.3 or more for the first `pictures` images."""
+    the detections scoring 0.15 or more for the first `pictures` images."""
     predicted, truth = detect(
         module, dataset, grid, thresholds, batch=batch, loader=loader, device=device
     )
@@ -169,7 +172,7 @@ def report(
     rows = []
     for i in range(min(pictures, len(dataset))):
         image, p, t = np.asarray(dataset.x[i]), predicted[i], truth[i]
-        shown = p["scores"] >= 0.3
+        shown = p["scores"] >= SHOWN_SCORE
         rows.append(
             [
                 draw_boxes(image, t["boxes"].numpy(), t["labels"].tolist(), None, classes),
