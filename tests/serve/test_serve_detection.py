@@ -78,3 +78,13 @@ def test_infer_returns_the_named_detection_outputs_onnxruntime_gives(
         )
     assert outputs["classes"]["datatype"] == "INT64" and outputs["boxes"]["datatype"] == "FP32"
     assert set(outputs["batch_index"]["data"]) <= {0, 1}
+
+
+def test_the_triton_repository_of_a_detector_has_no_batch_dimension(
+    detector: Path, tmp_path: Path
+) -> None:
+    from netlang.serve.triton_repo import write_triton_repo
+
+    model_dir = write_triton_repo(detector, tmp_path, "det", 8, "cpu")
+    config = (model_dir / "config.pbtxt").read_text()
+    assert "max_batch_size: 0" in config and '"batch_index"' in config
