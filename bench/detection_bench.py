@@ -49,6 +49,14 @@ def figures(test: dict[str, Any]) -> str:
     )
 
 
+def per_class_figures(test: dict[str, Any]) -> str:
+    """AP@0.5:0.95 per class (detection) or IoU per class (segmentation), in percent."""
+    if test.get("task") == "detection":
+        return ", ".join(f"{c} {100 * v:.1f}" for c, v in test["ap_per_class"].items())
+    values = test["iou_per_class"]
+    return ", ".join("-" if v is None else f"{100 * v:.1f}" for v in values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--one-thread", action="store_true", help="OMP_NUM_THREADS=1")
@@ -57,11 +65,14 @@ def main() -> None:
     env = {"OMP_NUM_THREADS": "1"} if args.one_thread else {}
     print("| example | test figures | wall | CPU | load (1, 5, 15 min) |")
     print("| --- | --- | ---: | ---: | --- |")
+    per_class = []
     with tempfile.TemporaryDirectory() as tmp:
         for example in [args.only] if args.only else EXAMPLES:
             wall, cpu, test = run(example, Path(tmp) / example, env)
             load = " ".join(f"{x:.1f}" for x in os.getloadavg())
             print(f"| {example} | {figures(test)} | {wall:.0f} s | {cpu:.0f} s | {load} |")
+            per_class.append(f"{example}: {per_class_figures(test)}")
+    print("\n" + "\n".join(per_class))
 
 
 if __name__ == "__main__":
