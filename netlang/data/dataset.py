@@ -4,6 +4,7 @@ image arrays -> Dataset (resized, optionally flattened)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,7 @@ class DataSplits:
     test: Dataset | None
     classes: list[str] | None  # class names in label order
     input_shape: tuple[int, ...]  # per sample, e.g. (1, 32, 32)
+    tokenizer: Any = None  # text data: the tokenizer fitted on train (netlang.data.tokenize)
 
 
 def image_dataset(

@@ -35,7 +35,6 @@ class BoxDecoding:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "kind": "detection",
             "decoder": "yolov1",
             "cells": self.cells,
             "boxes": self.boxes,

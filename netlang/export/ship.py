@@ -36,7 +36,9 @@ class Trained:
     weights: dict[str, np.ndarray]
     classes: list[str] | None = None
     normalization: dict[str, Any] | None = None
-    task: dict[str, Any] | None = None  # segmentation / detection settings (see task_of)
+    tokenizer: dict[str, Any] | None = None  # text models: how raw text becomes token ids
+    task: str | None = None  # what the model was trained for (netlang.tasks)
+    detection: dict[str, Any] | None = None  # a detector's boxes per cell and NMS settings
 
 
 class ExportError(Exception):
@@ -88,7 +90,9 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
             weights,
             config.get("classes"),
             config.get("normalization"),
-            task_of(config.get("config", {})),
+            config.get("tokenizer"),
+            (config.get("config") or {}).get("task"),
+            detection_of(config.get("config") or {}),
         )
     with safe_open(str(weights_file), "np") as handle:
         meta = handle.metadata() or {}
@@ -102,17 +106,13 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
     return Trained(source, graph, weights)
 
 
-def task_of(config: dict[str, Any]) -> dict[str, Any] | None:
-    """A run's task as the exporter needs it: {"kind": "segmentation"}, or for detection
-    {"kind": "detection", "boxes": B, "score": ..., "iou": ..., "max_per_class": ...};
-    None for classification."""
-    task = config.get("task")
-    if task == "segmentation":
-        return {"kind": "segmentation"}
-    if task == "detection":
-        boxes = (config.get("loss") or {}).get("options", {}).get("boxes", 2)
-        return {"kind": "detection", "boxes": boxes, **config.get("task_options", {})}
-    return None
+def detection_of(config: dict[str, Any]) -> dict[str, Any] | None:
+    """A detection run's settings for the exported decoding: {"boxes": B, "score": ...,
+    "iou": ..., "max_per_class": ...} from its resolved configuration; None for other tasks."""
+    if config.get("task") != "detection":
+        return None
+    boxes = (config.get("loss") or {}).get("options", {}).get("boxes", 2)
+    return {"boxes": boxes, **config.get("task_options", {})}
 
 
 def onnx_metadata(trained: Trained) -> dict[str, str]:
@@ -126,6 +126,10 @@ def onnx_metadata(trained: Trained) -> dict[str, str]:
     }
     if trained.classes:
         meta["netlang.classes"] = json.dumps([str(c) for c in trained.classes])
+    if trained.task:
+        meta["netlang.task"] = trained.task
+    if trained.tokenizer:
+        meta["netlang.tokenizer"] = json.dumps(trained.tokenizer, sort_keys=True)
     preprocess = _preprocess(graph, trained.normalization)
     if preprocess:
         meta["netlang.preprocess"] = json.dumps(preprocess, sort_keys=True)
@@ -150,23 +154,23 @@ def to_onnx(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> A
     weights = {k: np.asarray(v) for k, v in trained.weights.items()}
     metadata = onnx_metadata(trained)
     head = _task_head(trained)
-    if head is not None:
-        metadata["netlang.task"] = json.dumps(head[1], sort_keys=True)
+    if head is not None and head[1] is not None:
+        metadata["netlang.detection"] = json.dumps(head[1], sort_keys=True)
     model = emit_onnx(trained.graph, weights, fold_bn=fold_bn, fp16=fp16, metadata=metadata)
     return model if head is None else head[0](model)
 
 
-def _task_head(trained: Trained) -> tuple[Any, dict[str, Any]] | None:
-    """(the function that adds the task's outputs, its metadata), or None."""
-    task = trained.task
-    if task is None:
-        return None
-    if task["kind"] == "segmentation":
+def _task_head(trained: Trained) -> tuple[Any, dict[str, Any] | None] | None:
+    """(the function that adds the task's outputs, the detection metadata), or None."""
+    if trained.task == "segmentation":
         from netlang.export.segmentation import add_mask_output
 
-        return add_mask_output, {"kind": "segmentation"}
+        return add_mask_output, None
+    if trained.task != "detection":
+        return None
     from netlang.export.detection import BoxDecoding, add_box_decoding
 
+    task = trained.detection or {}
     shape = trained.graph.outputs[0].type.shape
     image = trained.graph.inputs[0].type.shape[-2:]
     boxes = int(task.get("boxes", 2))

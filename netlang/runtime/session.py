@@ -35,7 +35,9 @@ class ModelInfo:
     preprocess: Preprocess | None
     model: str | None  # "netlang.model": the source model's name
     version: str | None  # "netlang.version": the netlang release that exported it
-    task: dict[str, Any] | None = None  # "netlang.task": segmentation / detection outputs
+    tokenizer: dict[str, Any] | None = None  # "netlang.tokenizer": text -> token ids
+    task: str | None = None  # "netlang.task": classification, regression, reconstruction, ...
+    detection: dict[str, Any] | None = None  # "netlang.detection": grid and NMS settings
 
 
 def make_session(
@@ -65,10 +67,21 @@ def model_info(session: ort.InferenceSession) -> ModelInfo:
         preprocess=_preprocess(metadata.get("netlang.preprocess")),
         model=metadata.get("netlang.model"),
         version=metadata.get("netlang.version"),
-        task=_json("netlang.task", metadata["netlang.task"])
-        if "netlang.task" in metadata
+        tokenizer=_tokenizer(metadata.get("netlang.tokenizer")),
+        task=metadata.get("netlang.task"),
+        detection=_json("netlang.detection", metadata["netlang.detection"])
+        if "netlang.detection" in metadata
         else None,
     )
+
+
+def _tokenizer(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    spec = _json("netlang.tokenizer", text)
+    if not isinstance(spec, dict) or "kind" not in spec:
+        raise ValueError("model metadata 'netlang.tokenizer' must be a JSON object with a kind")
+    return spec
 
 
 def _json(key: str, text: str) -> Any:

@@ -19,6 +19,8 @@ DATA: CallTable = {
     "digit_scenes": ("count", "size", "objects", "scale", "split", "target", "max_objects"),
     "voc": ("root", "size", "split", "classes", "channels", "max_objects"),
     "coco": ("annotations", "images", "size", "split", "channels", "target", "max_objects"),
+    "text": ("path", "split", "text", "label", "delimiter", "header"),
+    "text_folder": ("root", "split"),
 }
 
 SCHEMA: dict[str, CallTable | str] = {
@@ -63,6 +65,11 @@ SCHEMA: dict[str, CallTable | str] = {
     "regularize": {"l1": ("strength",), "l2": ("strength",)},
     "early_stop": {"early_stop": ("monitor", "patience", "min_delta", "mode", "restore_best")},
     "normalize": {"standardize": (), "unit": (), "none": ()},
+    # text -> token ids, fitted on the training split (netlang.data.tokenize)
+    "tokenize": {
+        "words": ("length", "vocab", "min_count", "lower"),
+        "bpe": ("length", "vocab", "lower"),
+    },
     "augment": {
         "random_crop": ("size", "padding"),
         "hflip": ("p",),

@@ -109,7 +109,7 @@ def write_triton_repo(
     onnx_path = Path(onnx_path)
     model = onnx.load(str(onnx_path), load_external_data=False)
     task = next((p.value for p in model.metadata_props if p.key == "netlang.task"), "")
-    if '"detection"' in task:  # detections are rows over the whole batch: no Triton batching
+    if task == "detection":  # detections are rows over the whole batch: no Triton batching
         max_batch_size = 0
     config = model_config(
         signature_of_onnx(model), name, max_batch_size, instance_kind, max_queue_delay_us

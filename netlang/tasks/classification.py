@@ -53,7 +53,8 @@ class Classification(Task):
             context.run_dir / "confusion.png",
             matrix,
             names,
-            title=f"{context.model}: {context.split} split ({len(truth)} examples)",
+            title=f"{context.model}: {context.split} split, {len(truth)} examples "
+            "(rows normalised)",
         )
         return {
             "loss": result.loss,

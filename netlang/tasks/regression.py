@@ -3,8 +3,9 @@ there are several; a picture of predicted against true values."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -14,12 +15,28 @@ from torchmetrics.functional import mean_absolute_error, mean_squared_error, r2_
 
 from netlang.tasks.base import Task, TestContext
 
+if TYPE_CHECKING:
+    from netlang.data import DataSplits, Dataset
+
 
 class Regression(Task):
     name = "regression"
     default_loss = "mse"
     metric = "mae"
     higher_is_better = False
+
+    def prepare(self, splits: DataSplits) -> DataSplits:
+        """Targets as float32 columns [n, K] (whole numbers in a csv read as numbers, too)."""
+
+        def numeric(ds: Dataset | None) -> Dataset | None:
+            if ds is None:
+                return None
+            y = ds.y.astype(np.float32)
+            return replace(ds, y=y.reshape(len(y), -1) if y.ndim == 1 else y)
+
+        return replace(
+            splits, train=numeric(splits.train), val=numeric(splits.val), test=numeric(splits.test)
+        )
 
     def batch_metric(
         self, out: torch.Tensor, y: torch.Tensor, loss: str

@@ -365,6 +365,7 @@ BUILDERS = {
     "penalties": penalties_of,
     "early_stop": early_stop,
     "normalize": normalize,
+    "tokenize": single_call("tokenize"),
     "augment": augment,
     "init": single_call("init"),
     "clip": plain("clip", positive_float, None),

@@ -18,8 +18,10 @@ import contextlib
 import io
 import os
 import socket
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -322,11 +324,22 @@ def launch(worker_args: Sequence[str], nproc: int, run_dir: str, *, resume_hint:
     """Run `python -m netlang <worker_args>` in `nproc` workers on this host through torchrun's
     elastic launcher (static rendezvous on 127.0.0.1, a free port, no restarts).
 
+    Each worker's stderr is also kept in a temporary folder, so that the failure message can
+    quote the last lines of the first worker to die (for a signal such as SIGABRT, the C++
+    error that raised it: the signal alone does not say why).
+
     Raises:
-        WorkerFailed: a worker died or failed; the message names the first to go, and says that
-            the last checkpoint in `run_dir` is intact and how to resume.
+        WorkerFailed: a worker died or failed; the message names the first to go and what it
+            said last, and says that the last checkpoint in `run_dir` is intact and how to resume.
         KeyboardInterrupt: Ctrl-C (the workers finish their step and save a checkpoint).
     """
+    with tempfile.TemporaryDirectory(prefix="netlang-workers-") as logs:
+        _launch(worker_args, nproc, run_dir, resume_hint, Path(logs))
+
+
+def _launch(
+    worker_args: Sequence[str], nproc: int, run_dir: str, resume_hint: str, logs: Path
+) -> None:
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import elastic_launch
@@ -348,6 +361,10 @@ def launch(worker_args: Sequence[str], nproc: int, run_dir: str, *, resume_hint:
             str(free_port()),
             "--local-addr",
             "127.0.0.1",
+            "--log-dir",
+            str(logs),
+            "--tee",
+            "2",
             "--module",
             "netlang",
             *worker_args,
@@ -360,13 +377,24 @@ def launch(worker_args: Sequence[str], nproc: int, run_dir: str, *, resume_hint:
         elastic_launch(config, command)(*command_args)
     except ChildFailedError as error:
         rank, failure = error.get_first_failure()
+        said = _last_words(logs, failure.local_rank)
         raise WorkerFailed(
-            f"worker rank {rank} (pid {failure.pid}) failed: {_cause(failure)}; the job "
-            f"stopped. The last checkpoint in {run_dir} is intact: continue with "
+            f"worker rank {rank} (pid {failure.pid}) failed: {_cause(failure)}"
+            + (f"; its last words: {said}" if said else "")
+            + f"; the job stopped. The last checkpoint in {run_dir} is intact: continue with "
             f"{resume_hint}"
         ) from None
     except SignalException:
         raise KeyboardInterrupt from None
+
+
+def _last_words(logs: Path, local_rank: int, lines: int = 3) -> str:
+    """The last non-empty lines a worker wrote to stderr (torchrun keeps them under `logs`)."""
+    text = "".join(
+        f.read_text(errors="replace") for f in sorted(logs.rglob(f"{local_rank}/stderr.log"))
+    )
+    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(line[:300] for line in kept)
 
 
 def _cause(failure: Any) -> str:

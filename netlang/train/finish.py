@@ -40,6 +40,8 @@ def start_run_dir(
         name: None if getattr(splits, name) is None else len(getattr(splits, name))
         for name in ("train", "val", "test")
     }
+    if metadata and metadata.get("tokenizer"):
+        write_json(run_dir / "tokenizer.json", metadata["tokenizer"])
     write_json(
         run_dir / "config.json",
         {
@@ -83,17 +85,57 @@ def finish_run(
             f"restored the weights of epoch {tracker.best_epoch} "
             f"({tracker.monitor} {tracker.best:.4f})"
         )
-    plot_curves(
-        run_dir / "curves.png",
-        run.history,
-        tracker.best_epoch if stop is not None else None,
-        run.epoch if reason == "early_stop" else None,
-        metric=run.task.metric,
-    )
+    outcome = {
+        "best_epoch": best_epoch(run.history, tracker.monitor, tracker.mode),
+        "shipped_epoch": tracker.best_epoch,  # checkpoints/best.safetensors, what export takes
+        "stop_epoch": run.epoch if reason == "early_stop" else None,
+        "stop_reason": reason,
+        "monitor": tracker.monitor,
+    }
+    write_json(run_dir / "outcome.json", outcome)
+    draw_curves(run_dir, run.history, outcome)
     if splits.test is None:
         log("no test split: skipping the test evaluation")
+        test = None
+    else:
+        test = _test(run, splits, run_dir, loader, log)
+    for tracker in run.trackers:
+        tracker.finish(run_dir, outcome, test)
+    return test
+
+
+def best_epoch(history: list[dict[str, Any]], monitor: str, mode: str) -> int | None:
+    """The epoch with the best `monitor` value over the whole run (all stages)."""
+    rows = [r for r in history if r.get(monitor) is not None]
+    if not rows:
         return None
-    return _test(run, splits, run_dir, loader, log)
+    pick = min if mode == "min" else max
+    return int(pick(rows, key=lambda r: r[monitor])["epoch"])
+
+
+def run_title(run_dir: Path) -> str:
+    """ "Model on data (what --set changed)", from the run's config.json."""
+    saved = json.loads((run_dir / "config.json").read_text())
+    data = (saved["config"].get("data") or {}).get("call", "?")
+    changed = ", ".join(f"{k}={v}" for k, v in (saved.get("set") or {}).items())
+    return f"{saved['model']} on {data}" + (f" ({changed})" if changed else "")
+
+
+def draw_curves(
+    run_dir: Path, history: list[dict[str, Any]], outcome: dict[str, Any], log_scale: bool = False
+) -> Path:
+    """curves.png (curves-log.png with a log-scale loss) of a run directory."""
+    path = run_dir / ("curves-log.png" if log_scale else "curves.png")
+    plot_curves(
+        path,
+        history,
+        title=run_title(run_dir),
+        best_epoch=outcome.get("best_epoch"),
+        shipped_epoch=outcome.get("shipped_epoch"),
+        stop_epoch=outcome.get("stop_epoch"),
+        log_scale=log_scale,
+    )
+    return path
 
 
 def _test(

@@ -36,6 +36,7 @@ from netlang.train.state import (
     prepare,
     settle,
 )
+from netlang.train.tracking import make_trackers
 
 if TYPE_CHECKING:
     from netlang.data import DataSplits
@@ -63,6 +64,7 @@ def fit(
     world: World | None = None,
     quiet: bool = False,
     output_names: Sequence[str] = (),
+    tracking: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train `module` on `splits` as `config` says, recording everything in `run_dir`.
 
@@ -85,6 +87,8 @@ def fit(
             lone process. `config.batch` is then the global batch, split evenly across ranks.
         quiet: no progress bar and no per-epoch lines.
         output_names: the model's output names (the IR's); the task's pictures name them.
+        tracking: make_trackers' options ({"tensorboard": bool | None, "mlflow": URI | None});
+            None writes to no tracker.
 
     Returns:
         What happened: history, best epoch, why it stopped, test results.
@@ -107,6 +111,8 @@ def fit(
             start_stages(run, splits, layers)
         if world.is_main:
             start_run_dir(run_dir, config, splits, source_text, metadata, resume)
+            if tracking is not None:
+                run.trackers = make_trackers(run_dir, config.model, **tracking)
         if world.distributed:
             log(f"{world.describe_batch(config.batch)} (global batch = ranks x per-rank batch)")
         if resume:
@@ -191,7 +197,9 @@ def _epochs(
         progress.start_epoch()
         _train_epoch(run, splits.train, loader, progress, interrupt)
         row = _close_epoch(run, splits, loader, lr)
-        improved = _track(run, row, run_dir)
+        for tracker in run.trackers:
+            tracker.epoch(row)
+        improved = _track(run, row)
         save_checkpoint(run, run_dir)
         progress.end_epoch(row, "  *" if improved else "")
     return "early_stop" if run.tracker.should_stop else "completed"
@@ -274,6 +282,7 @@ def _close_epoch(
         "val_loss": None,
         f"val_{metric}": None,
         "lr": lr,
+        "stage": run.plan.stages[run.stage].name if run.plan is not None else None,
     }
     last = run.epoch + 1 == config.epochs
     if splits.val is not None and ((run.epoch + 1) % config.val_every == 0 or last):
@@ -295,12 +304,11 @@ def _close_epoch(
     return row
 
 
-def _track(run: RunState, row: dict[str, Any], run_dir: Path) -> bool:
-    """Feed the monitored metric to the tracker; on a new best, keep and save those weights."""
+def _track(run: RunState, row: dict[str, Any]) -> bool:
+    """Feed the monitored metric to the tracker; on a new best, keep those weights (the epoch's
+    checkpoint saves them)."""
     value = row.get(run.tracker.monitor)
     if value is None or not run.tracker.update(row["epoch"], value):
         return False
-    run.best = ckpt.snapshot(run.module)
-    if run.world.is_main:
-        ckpt.save_weights(run_dir / "checkpoints" / ckpt.BEST, run.best)
+    run.best, run.best_unsaved = ckpt.snapshot(run.module), True
     return True

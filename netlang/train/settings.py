@@ -107,6 +107,7 @@ class TrainConfig:
     penalties: tuple[Penalty, ...] = ()
     early_stop: EarlyStopConfig | None = None
     normalize: str = "standardize"  # standardize | unit | none
+    tokenize: Call | None = None  # text data: words(...) | bpe(...); words() when not given
     augment: tuple[Call, ...] = ()
     init: Call | None = None
     clip: float | None = None  # max global gradient norm

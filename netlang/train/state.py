@@ -69,6 +69,8 @@ class RunState:
     )
     history: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, torch.Tensor] | None = None
+    best_unsaved: bool = False  # a new best not yet in a checkpoint
+    best_sha256: str | None = None  # of the best weights file the last checkpoint belongs with
     in_step: bool = False
     # (batch index, samples, counted, [loss, correct]) per trained batch not yet read back
     pending: list[tuple[int, int, int, torch.Tensor]] = field(default_factory=list)
@@ -76,6 +78,7 @@ class RunState:
     stage: int = 0  # the stage running now
     stage_start: int = 0  # the run epoch it started at
     output_names: tuple[str, ...] = ()  # the model's outputs (the IR's), for the task's pictures
+    trackers: list[Any] = field(default_factory=list)  # netlang.train.tracking, rank 0 only
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -60,7 +60,7 @@ def _export_and_predict(tmp_path: Path, run_dir: Path) -> tuple[onnx.ModelProto,
     predicted = runner.invoke(
         main,
         ["predict", str(tmp_path / "m.onnx"), str(tmp_path / "two.npy"), "--json",
-         "--draw", str(tmp_path / "pictures")],
+         "--out", str(tmp_path / "pictures")],
     )  # fmt: skip
     assert predicted.exit_code == 0, predicted.output
     return onnx.load(str(tmp_path / "m.onnx")), json.loads(predicted.output)

@@ -51,7 +51,7 @@ def test_example_trains_an_epoch_exports_and_predicts(
         predicted = runner.invoke(
             main,
             ["predict", str(tmp_path / "m.onnx"), str(_scene(tmp_path / "scene.png")),
-             "--draw", str(tmp_path / "drawn")],
+             "--out", str(tmp_path / "drawn")],
         )  # fmt: skip
         assert predicted.exit_code == 0, predicted.output
         assert printed in predicted.output

@@ -37,7 +37,8 @@ def detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
         graph,
         weights,
         [str(d) for d in range(10)],
-        task={"kind": "detection", "boxes": 2, "score": 0.2, "iou": 0.5, "max_per_class": 3},
+        task="detection",
+        detection={"boxes": 2, "score": 0.2, "iou": 0.5, "max_per_class": 3},
     )
     return save(to_onnx(trained), tmp_path_factory.mktemp("det") / "det.onnx")
 

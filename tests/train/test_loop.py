@@ -98,6 +98,7 @@ def test_run_directory_holds_every_record(
         "val_accuracy",
         "lr",
         "seconds",
+        "stage",
     }
     assert json.loads((tmp_path / "metrics.json").read_text())[3]["val_loss"] == pytest.approx(
         float(rows[3]["val_loss"])
