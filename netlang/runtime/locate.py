@@ -26,8 +26,8 @@ class Detection:
 
 
 def task_kind(info: ModelInfo) -> str:
-    """ "detection", "segmentation" or "classification", from the model's metadata."""
-    return str((info.task or {}).get("kind", "classification"))
+    """The task the model was trained for ("netlang.task"), "classification" when unsaid."""
+    return info.task or "classification"
 
 
 def detect(

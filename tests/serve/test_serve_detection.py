@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import Server, start_server
 
 import netlang
 from netlang.diagnostics.source import SourceFile
@@ -44,14 +44,12 @@ def detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(detector: Path) -> Iterator[Server]:
-    running = start_server([str(detector), "--max-batch-size", "8"])
-    yield running
-    running.stop()
+def server(detector: Path, serve: Callable[[list[str]], Any]) -> Any:
+    return serve([str(detector), "--max-batch-size", "8"])
 
 
 def test_infer_returns_the_named_detection_outputs_onnxruntime_gives(
-    detector: Path, server: Server
+    detector: Path, server: Any
 ) -> None:
     images = np.random.default_rng(1).random((2, 1, 64, 64), dtype=np.float32)
     body = {
