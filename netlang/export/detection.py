@@ -47,13 +47,16 @@ class BoxDecoding:
 
 
 def add_box_decoding(model: onnx.ModelProto, decoding: BoxDecoding) -> onnx.ModelProto:
-    """`model` with its grid output replaced by the named detection outputs."""
+    """`model` (changed in place, returned) with its grid output replaced by the named detection
+    outputs. The decoder's constants are Constant nodes, so the model's initializers stay the
+    weights alone (netlang.backends.onnx_write streams those)."""
     graph = model.graph
     grid = graph.output[0].name
-    prefix = "detect/"
-    nodes, constants = _decode_nodes(grid, decoding, prefix)
-    graph.node.extend(nodes)
-    graph.initializer.extend(constants)
+    nodes, constants = _decode_nodes(grid, decoding, "detect/")
+    graph.node.extend(
+        [helper.make_node("Constant", [], [c.name], name=c.name, value=c) for c in constants]
+        + nodes
+    )
     del graph.output[:]
     graph.output.extend(
         [
@@ -63,7 +66,6 @@ def add_box_decoding(model: onnx.ModelProto, decoding: BoxDecoding) -> onnx.Mode
             helper.make_tensor_value_info("batch_index", TensorProto.INT64, ["K"]),
         ]
     )
-    onnx.checker.check_model(model, full_check=True)
     return model
 
 

@@ -63,7 +63,6 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
     """A run directory (`netlang train --out`), a checkpoint inside one, or a self-describing
     safetensors file (from `netlang import-weights`)."""
     from safetensors import safe_open
-    from safetensors.numpy import load_file
 
     path = Path(path)
     if path.is_dir():
@@ -74,7 +73,7 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
         run_dir, weights_file = path.parent.parent, path
     if not weights_file.is_file():
         raise ExportError(f"no checkpoint at {weights_file}")
-    weights = load_file(str(weights_file))
+    weights = read_weights(weights_file)
     config_file = run_dir / "config.json"
     if path.is_dir() or (config_file.is_file() and (run_dir / "source.net").is_file()):
         if not config_file.is_file():
@@ -115,6 +114,14 @@ def detection_of(config: dict[str, Any]) -> dict[str, Any] | None:
     return {"boxes": boxes, **config.get("task_options", {})}
 
 
+def read_weights(path: str | Path) -> dict[str, np.ndarray]:
+    """A safetensors file's tensors, read with pread: a memory map would keep the file's pages
+    resident beside the arrays copied out of it, twice the weights at the peak of an export."""
+    from safetensors.numpy import load_file
+
+    return load_file(str(path), backend="pread")
+
+
 def onnx_metadata(trained: Trained) -> dict[str, str]:
     """The ONNX metadata_props: provenance, class names, preprocessing."""
     graph = trained.graph
@@ -128,6 +135,9 @@ def onnx_metadata(trained: Trained) -> dict[str, str]:
         meta["netlang.classes"] = json.dumps([str(c) for c in trained.classes])
     if trained.task:
         meta["netlang.task"] = trained.task
+    decoding = box_decoding(trained)
+    if decoding is not None:
+        meta["netlang.detection"] = json.dumps(decoding.to_json(), sort_keys=True)
     if trained.tokenizer:
         meta["netlang.tokenizer"] = json.dumps(trained.tokenizer, sort_keys=True)
     preprocess = _preprocess(graph, trained.normalization)
@@ -146,36 +156,40 @@ def _preprocess(graph: Graph, normalization: dict[str, Any] | None) -> dict[str,
     return recipe
 
 
-def to_onnx(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> Any:
-    """The ONNX model; a detector ends in decoded, suppressed boxes, a segmenter also returns
-    its mask (netlang.export.detection, netlang.export.segmentation)."""
-    from netlang.backends.onnx_emit import emit_onnx
+def emit_trained(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> Any:
+    """`trained` as an `onnx_emit.Emitted`, its metadata included; weights not yet copied. A
+    detector ends in decoded, suppressed boxes, a segmenter also returns its mask
+    (netlang.export.detection, netlang.export.segmentation)."""
+    from netlang.backends.onnx_emit import emit
 
-    weights = {k: np.asarray(v) for k, v in trained.weights.items()}
-    metadata = onnx_metadata(trained)
-    head = _task_head(trained)
-    if head is not None and head[1] is not None:
-        metadata["netlang.detection"] = json.dumps(head[1], sort_keys=True)
-    model = emit_onnx(trained.graph, weights, fold_bn=fold_bn, fp16=fp16, metadata=metadata)
-    return model if head is None else head[0](model)
-
-
-def _task_head(trained: Trained) -> tuple[Any, dict[str, Any] | None] | None:
-    """(the function that adds the task's outputs, the detection metadata), or None."""
+    emitted = emit(
+        trained.graph, trained.weights, fold_bn=fold_bn, fp16=fp16, metadata=onnx_metadata(trained)
+    )
     if trained.task == "segmentation":
         from netlang.export.segmentation import add_mask_output
 
-        return add_mask_output, None
+        add_mask_output(emitted.model)
+    decoding = box_decoding(trained)
+    if decoding is not None:
+        from netlang.export.detection import add_box_decoding
+
+        add_box_decoding(emitted.model, decoding)
+    return emitted
+
+
+def box_decoding(trained: Trained) -> Any:
+    """A detector's `netlang.export.detection.BoxDecoding` (grid from the graph's output, NMS
+    settings from the run), or None for other tasks."""
     if trained.task != "detection":
         return None
-    from netlang.export.detection import BoxDecoding, add_box_decoding
+    from netlang.export.detection import BoxDecoding
 
     task = trained.detection or {}
     shape = trained.graph.outputs[0].type.shape
     image = trained.graph.inputs[0].type.shape[-2:]
     boxes = int(task.get("boxes", 2))
     default = BoxDecoding(0, 0, 0, (0, 0))
-    decoding = BoxDecoding(
+    return BoxDecoding(
         int(shape[1]),
         boxes,
         int(shape[3]) - 5 * boxes,
@@ -184,13 +198,13 @@ def _task_head(trained: Trained) -> tuple[Any, dict[str, Any] | None] | None:
         float(task.get("iou", default.iou)),
         int(task.get("max_per_class", default.per_class)),
     )
-    return (lambda model: add_box_decoding(model, decoding)), decoding.to_json()
 
 
-def save(model: Any, path: str | Path) -> Path:
-    import onnx
+def write_onnx(
+    trained: Trained, path: str | Path, *, fold_bn: bool = False, fp16: bool = False
+) -> Path:
+    """Emit `trained` and write it to `path`, the weights streamed from their arrays (in a
+    `.data` sidecar when over protobuf's 2 GiB limit)."""
+    from netlang.backends import onnx_write
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return onnx_write.write_onnx(emit_trained(trained, fold_bn=fold_bn, fp16=fp16), path)

@@ -51,7 +51,7 @@ def _scan(text: str) -> tuple[list[Comment], dict[str, list[Pos]]]:
     """Comments, and where each `{` and `}` is, outside strings (which never span lines)."""
     comments: list[Comment] = []
     braces: dict[str, list[Pos]] = {"{": [], "}": []}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_lines(text), 1):
         i, quoted = 0, False
         while i < len(line):
             char = line[i]
@@ -67,11 +67,20 @@ def _scan(text: str) -> tuple[list[Comment], dict[str, list[Pos]]]:
     return comments, braces
 
 
+def _lines(text: str, *, keepends: bool = False) -> list[str]:
+    """The source's lines as the parser counts them: split at `\n` only (str.splitlines would
+    also split at form feeds, NEL or U+2028, which a comment may hold)."""
+    parts = text.split("\n")
+    last = parts.pop()
+    lines = [p + "\n" for p in parts] if keepends else parts
+    return lines + [last] if last else lines
+
+
 class _Formatter:
     def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
+        self.lines = _lines(text)
         self.offsets = [0]
-        for line in text.splitlines(keepends=True):
+        for line in _lines(text, keepends=True):
             self.offsets.append(self.offsets[-1] + len(line))
         self.text = text
         self.comments, self.braces = _scan(text)

@@ -188,3 +188,9 @@ def test_repository_is_formatted_without_importing_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_comment_holding_a_unicode_line_break_stays_one_line() -> None:
+    text = "# a\x85b \u2028 c\x0cd\nmodel M {\n    input x: float32[N, 4]\n    output x\n}\n"
+    formatted, diagnostics = format_source(SourceFile("m.net", text))
+    assert diagnostics == [] and formatted == text

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -31,6 +32,7 @@ def _detector(head: str, seed: int) -> tuple[torch.nn.Module, ort.InferenceSessi
     grid = yolo.Grid(8, 2, 10, (64, 64))
     decoding = BoxDecoding(8, 2, 10, (64, 64), score=0.1, iou=0.45, per_class=5)
     model = add_box_decoding(emit_onnx(graph, weights), decoding)
+    onnx.checker.check_model(model, full_check=True)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return module, session, grid
 

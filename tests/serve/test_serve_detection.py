@@ -17,7 +17,7 @@ import pytest
 
 import netlang
 from netlang.diagnostics.source import SourceFile
-from netlang.export.ship import Trained, save, to_onnx
+from netlang.export.ship import Trained, write_onnx
 
 YOLO = Path(__file__).resolve().parents[2] / "stdlib" / "yolo.net"
 OUTPUTS = ["boxes", "scores", "classes", "batch_index"]
@@ -40,7 +40,7 @@ def detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
         task="detection",
         detection={"boxes": 2, "score": 0.2, "iou": 0.5, "max_per_class": 3},
     )
-    return save(to_onnx(trained), tmp_path_factory.mktemp("det") / "det.onnx")
+    return write_onnx(trained, tmp_path_factory.mktemp("det") / "det.onnx")
 
 
 @pytest.fixture(scope="module")
