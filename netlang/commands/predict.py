@@ -1,5 +1,6 @@
 """`netlang predict MODEL.onnx INPUT...`: images, .npy files or (for text models) sentences ->
-top-k labels and probabilities for classifiers; numbers, PNGs or .npy files for other models."""
+top-k labels and probabilities for classifiers; boxes or masks, printed and drawn, for detectors
+and segmenters; numbers, PNGs or .npy files for other models."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ from netlang.commands.common import DEVICE_OPTION, JSON_OPTION, ONNX_FILE
     default="predictions",
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where a model that is not a classifier writes its outputs (PNG or .npy).",
+    help="Where a model that is not a classifier writes its outputs (PNG or .npy; pictures of "
+    "boxes or masks).",
 )
 @DEVICE_OPTION
 @JSON_OPTION
@@ -41,6 +43,7 @@ def predict(
     import numpy as np
 
     from netlang import runtime
+    from netlang.runtime import locate
 
     try:
         session = runtime.make_session(model, device)
@@ -52,6 +55,15 @@ def predict(
             for p, b in zip(inputs, batches, strict=True)
             for i in range(len(b))
         ]
+        kind = locate.task_kind(info)
+        if kind in ("detection", "segmentation"):
+            results = (
+                locate.detect(session, info, batch)
+                if kind == "detection"
+                else locate.segment(session, info, batch)
+            )
+            _show_located(kind, names, batch, results, info, out_dir, as_json)
+            return
         (output,) = session.run(
             [info.signature.outputs[0].name], {info.signature.inputs[0].name: batch}
         )
@@ -134,3 +146,62 @@ def _document(model: Path, provider: str, names: list[str], rows: list[Any]) -> 
             for name, row in zip(names, rows, strict=True)
         ],
     }
+
+
+def _show_located(
+    kind: str,
+    names: list[str],
+    batch: Any,
+    results: Any,
+    info: Any,
+    out_dir: Path,
+    as_json: bool,
+) -> None:
+    """Print each input's boxes (or mask's classes) and draw them into `out_dir`."""
+    import numpy as np
+
+    from netlang.runtime.pictures import draw_boxes, draw_mask, save_grid
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    classes = list(info.classes or [])
+    document = []
+    for i, name in enumerate(names):
+        picture = out_dir / f"{i:03d}-{Path(name.split('[')[0]).stem}.png"
+        if kind == "detection":
+            found = results[i]
+            boxes = np.array([d.box for d in found]).reshape(-1, 4)
+            tile = draw_boxes(
+                batch[i], boxes, [d.index for d in found], [d.score for d in found], classes
+            )
+            entry: dict[str, Any] = {
+                "input": name,
+                "detections": [
+                    {"label": d.label, "index": d.index, "score": d.score, "box": list(d.box)}
+                    for d in found
+                ],
+            }
+        else:
+            mask = results[i]
+            tile = draw_mask(batch[i], mask)
+            counts = np.bincount(mask.reshape(-1), minlength=len(classes) or 1)
+            entry = {
+                "input": name,
+                "pixels": {
+                    (classes[c] if c < len(classes) else str(c)): int(n)
+                    for c, n in enumerate(counts)
+                    if n
+                },
+            }
+        save_grid(picture, [[tile]])
+        entry["picture"] = str(picture)
+        document.append(entry)
+    if as_json:
+        click.echo(json.dumps({"task": kind, "predictions": document}, indent=2))
+        return
+    for entry in document:
+        click.echo(f"{entry['input']}  ->  {entry['picture']}")
+        for d in entry.get("detections", []):
+            box = ", ".join(f"{v:.1f}" for v in d["box"])
+            click.echo(f"  {d['score']:8.4f}  {d['label']:>10}  [{box}]")
+        for label, n in entry.get("pixels", {}).items():
+            click.echo(f"  {n:8d} px  {label}")

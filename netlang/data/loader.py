@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from netlang.data.augment import Augment
+from netlang.data.box_augment import PairedAugment
 from netlang.data.dataset import Dataset
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def make_loader(
     shuffle: bool,
     seed: int,
     epoch: int = 0,
-    augment: Augment | None = None,
+    augment: Augment | PairedAugment | None = None,
     drop_last: bool = False,
     shard: tuple[int, int] = (0, 1),
 ) -> Loader:
@@ -42,7 +43,8 @@ def make_loader(
         batch: samples per batch (the last one may be smaller unless `drop_last`).
         shuffle: a fresh order for each (seed, epoch); in data-set order otherwise.
         seed, epoch: fix the order and the augmentation's random draws.
-        augment: applied to each whole batch (training batches only).
+        augment: applied to each whole batch (training batches only); a PairedAugment moves
+            the targets (boxes, masks) with the pixels.
         drop_last: leave out a final, smaller batch.
         shard: (rank, ranks): this rank's part of the epoch; `batch` is then per rank.
 
@@ -67,7 +69,7 @@ class Loader:
         shuffle: bool,
         seed: int,
         epoch: int,
-        augment: Augment | None,
+        augment: Augment | PairedAugment | None,
         drop_last: bool,
         shard: tuple[int, int] = (0, 1),
     ) -> None:
@@ -101,7 +103,9 @@ class Loader:
             else:
                 index = order[start : start + self.batch]
                 xb, yb = x.index_select(0, index), y.index_select(0, index)
-            if self.augment is not None:
+            if isinstance(self.augment, PairedAugment):
+                xb, yb = self.augment(xb, yb, generator)
+            elif self.augment is not None:
                 xb = self.augment(xb, generator)
             yield xb, yb
 

@@ -18,19 +18,24 @@ from typing import Any
 
 import numpy as np
 
-from netlang.data.args import suggest
+from netlang.data.annotations import load_coco, load_voc
+from netlang.data.args import is_number, suggest
 from netlang.data.dataset import DataSplits, Dataset, image_dataset
 from netlang.data.idx import idx_dataset
 from netlang.data.images import load_image_folder
 from netlang.data.mnist import load_mnist
 from netlang.data.resize import parse_size
+from netlang.data.scenes import SceneSpec, scene_splits
 from netlang.data.split import parse_split, split_indices, without_test
 from netlang.data.tables import load_csv, load_npz
+from netlang.data.targets import check_target
 from netlang.data.text import load_text_folder, load_text_table
 from netlang.semantics.train_schema import DATA
 from netlang.semantics.train_spec import Call
 
 DIGIT_CLASSES = [str(d) for d in range(10)]
+# Sources that make their own train/val/test parts from `split`.
+SPLITS_ITSELF = {"digit_scenes"}
 
 
 @dataclass
@@ -60,8 +65,11 @@ def load_data(call: Call, *, seed: int = 0, base_dir: Path | None = None) -> Dat
             f"expected one of {', '.join(sorted(SOURCES))}"
         )
     args = call.bind(DATA[call.name])
+    if call.name in SPLITS_ITSELF:
+        args = {**args, "seed": seed}
     loaded = SOURCES[call.name](args, base_dir if base_dir is not None else Path.cwd())
-    return _assemble(loaded, args.get("split"), seed, call.name)
+    split = 1.0 if call.name in SPLITS_ITSELF else args.get("split")
+    return _assemble(loaded, split, seed, call.name)
 
 
 def _assemble(loaded: Loaded, split: Any, seed: int, source: str) -> DataSplits:
@@ -88,10 +96,15 @@ def _assemble(loaded: Loaded, split: Any, seed: int, source: str) -> DataSplits:
 # -- the sources: (bound arguments, base folder) -> Loaded ---------------------------------------
 
 
+def _digit_table() -> np.ndarray:
+    """The UCI 8x8 digits shipped in the package: [1797, 65] (64 pixels 0..16, then the label)."""
+    raw = (resources.files("netlang.data") / "digits.csv.gz").read_bytes()
+    return np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", dtype=np.int64)
+
+
 def _digits(args: dict[str, Any], base_dir: Path) -> Loaded:
     """The UCI 8x8 digits shipped in the package (1,797 samples, pixels 0..16)."""
-    raw = (resources.files("netlang.data") / "digits.csv.gz").read_bytes()
-    table = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", dtype=np.int64)
+    table = _digit_table()
     x = table[:, :64].reshape(-1, 1, 8, 8).astype(np.float32) / np.float32(16.0)
     data = image_dataset(
         x, table[:, 64], size=_size(args, "digits"), flatten=_flag(args, "flatten", "digits")
@@ -190,6 +203,59 @@ def _csv(args: dict[str, Any], base_dir: Path) -> Loaded:
     return Loaded(data, classes)
 
 
+def _digit_scenes(args: dict[str, Any], base_dir: Path) -> Loaded:
+    """Scenes of several digits with boxes or masks (netlang.data.scenes), drawn from `seed`."""
+    table = _digit_table()
+    target = check_target(args.get("target", "boxes"), "digit_scenes")
+    spec = SceneSpec(
+        parse_size(args.get("size", 64)),
+        _range(args, "objects", (1, 3), "digit_scenes"),
+        _range(args, "scale", (14, 28), "digit_scenes"),
+    )
+    count = args.get("count", 1000)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"digit_scenes: count={count!r}: expected a positive integer")
+    parts = scene_splits(
+        table[:, :64].reshape(-1, 8, 8).astype(np.float32) / np.float32(16.0),
+        table[:, 64],
+        count=count,
+        fractions=parse_split(args.get("split")),
+        spec=spec,
+        seed=args["seed"],
+    )
+    most = _max_objects(args, "digit_scenes") or spec.objects[1]
+    train, val, test = (None if p is None else p.dataset(target, most) for p in parts)
+    classes = ["background", *DIGIT_CLASSES] if target == "masks" else DIGIT_CLASSES
+    return Loaded(train, classes, val=val, test=test)  # type: ignore[arg-type]
+
+
+def _voc(args: dict[str, Any], base_dir: Path) -> Loaded:
+    classes = args.get("classes")
+    if classes is not None and not isinstance(classes, (list, tuple)):
+        raise ValueError(f"voc: classes={classes!r}: expected a list of class names")
+    splits, names = load_voc(
+        _path(args, "root", base_dir, "voc"),
+        size=_size(args, "voc"),
+        channels=args.get("channels", 3),
+        classes=None if classes is None else [str(c) for c in classes],
+        max_objects=_max_objects(args, "voc"),
+    )
+    return Loaded(splits["train"], names, val=splits.get("val"), test=splits.get("test"))
+
+
+def _coco(args: dict[str, Any], base_dir: Path) -> Loaded:
+    data, names = load_coco(
+        _path(args, "annotations", base_dir, "coco"),
+        _path(args, "images", base_dir, "coco"),
+        size=_size(args, "coco"),
+        channels=args.get("channels", 3),
+        target=check_target(args.get("target", "boxes"), "coco"),
+        max_objects=_max_objects(args, "coco"),
+    )
+    masks = args.get("target") == "masks"
+    return Loaded(data, ["background", *names] if masks else names)
+
+
 def _text(args: dict[str, Any], base_dir: Path) -> Loaded:
     header, delimiter = args.get("header"), args.get("delimiter")
     if header is not None and not isinstance(header, bool):
@@ -218,6 +284,9 @@ SOURCES: dict[str, Callable[[dict[str, Any], Path], Loaded]] = {
     "image_folder": _image_folder,
     "npz": _npz,
     "csv": _csv,
+    "digit_scenes": _digit_scenes,
+    "voc": _voc,
+    "coco": _coco,
     "text": _text,
     "text_folder": _text_folder,
 }
@@ -258,6 +327,28 @@ def _limit(args: dict[str, Any], source: str) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ValueError(f"{source}: limit={value!r}: expected a positive integer")
     return value
+
+
+def _max_objects(args: dict[str, Any], source: str) -> int | None:
+    value = args.get("max_objects")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{source}: max_objects={value!r}: expected a positive integer")
+    return value
+
+
+def _range(
+    args: dict[str, Any], name: str, default: tuple[int, int], source: str
+) -> tuple[int, int]:
+    """`3` -> (3, 3); `[1, 3]` -> (1, 3): an inclusive range of positive integers."""
+    value = args.get(name, default)
+    pair = list(value) if isinstance(value, (list, tuple)) else [value, value]
+    if (
+        len(pair) != 2
+        or not all(is_number(v) and int(v) == v and v > 0 for v in pair)
+        or (pair[0] > pair[1])
+    ):
+        raise ValueError(f"{source}: {name}={value!r}: expected a positive integer or [low, high]")
+    return (int(pair[0]), int(pair[1]))
 
 
 def _name(args: dict[str, Any], name: str, source: str) -> str:

@@ -38,6 +38,7 @@ class Trained:
     normalization: dict[str, Any] | None = None
     tokenizer: dict[str, Any] | None = None  # text models: how raw text becomes token ids
     task: str | None = None  # what the model was trained for (netlang.tasks)
+    detection: dict[str, Any] | None = None  # a detector's boxes per cell and NMS settings
 
 
 class ExportError(Exception):
@@ -100,6 +101,7 @@ def load_trained(path: str | Path, *, checkpoint: str | None = None) -> Trained:
             config.get("normalization"),
             config.get("tokenizer"),
             (config.get("config") or {}).get("task"),
+            detection_of(config.get("config") or {}),
         )
     with safe_open(str(weights_file), "np") as handle:
         meta = handle.metadata() or {}
@@ -111,6 +113,15 @@ def load_trained(path: str | Path, *, checkpoint: str | None = None) -> Trained:
     source = SourceFile(meta.get(SOURCE_NAME_KEY, "model.net"), meta[SOURCE_KEY])
     graph = build(source, meta.get(MODEL_KEY), json.loads(meta.get(ARGUMENTS_KEY, "{}")))
     return Trained(source, graph, weights)
+
+
+def detection_of(config: dict[str, Any]) -> dict[str, Any] | None:
+    """A detection run's settings for the exported decoding: {"boxes": B, "score": ...,
+    "iou": ..., "max_per_class": ...} from its resolved configuration; None for other tasks."""
+    if config.get("task") != "detection":
+        return None
+    boxes = (config.get("loss") or {}).get("options", {}).get("boxes", 2)
+    return {"boxes": boxes, **config.get("task_options", {})}
 
 
 def read_weights(path: str | Path) -> dict[str, np.ndarray]:
@@ -134,6 +145,9 @@ def onnx_metadata(trained: Trained) -> dict[str, str]:
         meta["netlang.classes"] = json.dumps([str(c) for c in trained.classes])
     if trained.task:
         meta["netlang.task"] = trained.task
+    decoding = box_decoding(trained)
+    if decoding is not None:
+        meta["netlang.detection"] = json.dumps(decoding.to_json(), sort_keys=True)
     if trained.tokenizer:
         meta["netlang.tokenizer"] = json.dumps(trained.tokenizer, sort_keys=True)
     preprocess = preprocess_recipe(graph, trained.normalization)
@@ -170,16 +184,50 @@ def _standardization(
 
 def emit_trained(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> Any:
     """`trained` as an `onnx_emit.Emitted`, its metadata and in-graph standardisation included;
-    weights not yet copied."""
+    weights not yet copied. A detector ends in decoded, suppressed boxes, a segmenter also
+    returns its mask (netlang.export.detection, netlang.export.segmentation)."""
     from netlang.backends.onnx_emit import emit
 
-    return emit(
+    emitted = emit(
         trained.graph,
         trained.weights,
         fold_bn=fold_bn,
         fp16=fp16,
         metadata=onnx_metadata(trained),
         standardize=_standardization(trained.graph, trained.normalization),
+    )
+    if trained.task == "segmentation":
+        from netlang.export.segmentation import add_mask_output
+
+        add_mask_output(emitted.model)
+    decoding = box_decoding(trained)
+    if decoding is not None:
+        from netlang.export.detection import add_box_decoding
+
+        add_box_decoding(emitted.model, decoding)
+    return emitted
+
+
+def box_decoding(trained: Trained) -> Any:
+    """A detector's `netlang.export.detection.BoxDecoding` (grid from the graph's output, NMS
+    settings from the run), or None for other tasks."""
+    if trained.task != "detection":
+        return None
+    from netlang.export.detection import BoxDecoding
+
+    task = trained.detection or {}
+    shape = trained.graph.outputs[0].type.shape
+    image = trained.graph.inputs[0].type.shape[-2:]
+    boxes = int(task.get("boxes", 2))
+    default = BoxDecoding(0, 0, 0, (0, 0))
+    return BoxDecoding(
+        int(shape[1]),
+        boxes,
+        int(shape[3]) - 5 * boxes,
+        (int(image[0]), int(image[1])),
+        float(task.get("score", default.score)),
+        float(task.get("iou", default.iou)),
+        int(task.get("max_per_class", default.per_class)),
     )
 
 

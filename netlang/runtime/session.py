@@ -51,6 +51,7 @@ class ModelInfo:
     standardize: Standardize | None = None  # a feature-vector model's statistics
     tokenizer: dict[str, Any] | None = None  # "netlang.tokenizer": text -> token ids
     task: str | None = None  # "netlang.task": classification, regression, reconstruction, ...
+    detection: dict[str, Any] | None = None  # "netlang.detection": grid and NMS settings
 
 
 def make_session(
@@ -83,6 +84,9 @@ def model_info(session: ort.InferenceSession) -> ModelInfo:
         version=metadata.get("netlang.version"),
         tokenizer=_tokenizer(metadata.get("netlang.tokenizer")),
         task=metadata.get("netlang.task"),
+        detection=_json("netlang.detection", metadata["netlang.detection"])
+        if "netlang.detection" in metadata
+        else None,
     )
 
 

@@ -231,7 +231,15 @@ ARGUMENTS: dict[str, dict[str, Check]] = {
         "warmup": non_negative_int,
     },
     "schedule.warmup": {"epochs": positive_int},
-    "loss": {"label_smoothing": fraction, "pos_weight": positive_float, "delta": positive_float},
+    "loss": {
+        "label_smoothing": fraction,
+        "pos_weight": positive_float,
+        "delta": positive_float,
+        "ce_weight": non_negative,
+        "lambda_coord": non_negative,
+        "lambda_noobj": non_negative,
+        "boxes": positive_int,
+    },
     "regularize": {"strength": non_negative},
     "early_stop": {
         "monitor": monitor_name,

@@ -15,13 +15,24 @@ DATA: CallTable = {
     "image_folder": ("root", "size", "split", "channels", "limit"),
     "npz": ("path", "split", "x", "y"),
     "csv": ("path", "split", "label", "header"),
+    # detection / segmentation (targets "boxes" or "masks"; see netlang.data.targets)
+    "digit_scenes": ("count", "size", "objects", "scale", "split", "target", "max_objects"),
+    "voc": ("root", "size", "split", "classes", "channels", "max_objects"),
+    "coco": ("annotations", "images", "size", "split", "channels", "target", "max_objects"),
     "text": ("path", "split", "text", "label", "delimiter", "header"),
     "text_folder": ("root", "split"),
 }
 
 SCHEMA: dict[str, CallTable | str] = {
     # what the model is trained to do; inferred from the data's targets when absent
-    "task": {"classification": (), "reconstruction": (), "regression": (), "sequence": ()},
+    "task": {
+        "classification": (),
+        "reconstruction": (),
+        "regression": (),
+        "sequence": (),
+        "segmentation": (),
+        "detection": ("score", "iou", "max_per_class"),
+    },
     "data": DATA,
     "test_data": DATA,
     "batch": "int",
@@ -48,6 +59,8 @@ SCHEMA: dict[str, CallTable | str] = {
         "huber": ("delta",),
         "bce": (),
         "bce_with_logits": ("pos_weight",),
+        "dice": ("ce_weight",),  # segmentation: soft Dice (+ ce_weight x cross-entropy)
+        "yolo": ("lambda_coord", "lambda_noobj", "boxes"),  # detection: YOLOv1's loss
     },
     "regularize": {"l1": ("strength",), "l2": ("strength",)},
     "early_stop": {"early_stop": ("monitor", "patience", "min_delta", "mode", "restore_best")},
@@ -62,6 +75,7 @@ SCHEMA: dict[str, CallTable | str] = {
         "hflip": ("p",),
         "rotate": ("degrees",),
         "noise": ("std",),
+        "translate": ("pixels",),  # detection/segmentation: shifts boxes or masks too
     },
     "init": {"default": (), "kaiming": (), "xavier": (), "normal": (), "zeros": ()},
     "clip": "float",

@@ -73,8 +73,15 @@ def load_served_model(
     metadata = session.get_modelmeta().custom_metadata_map
     info = model_info(session)
     provider = provider_of(session)
-    batching = config.max_batch_size > 0 and signature.batchable
-    if config.max_batch_size > 0 and not batching:
+    # a detector's outputs are rows over the whole batch (batch_index says whose), which a merged
+    # batch could not hand back per request
+    detector = session.get_modelmeta().custom_metadata_map.get("netlang.task") == "detection"
+    batching = config.max_batch_size > 0 and signature.batchable and not detector
+    if config.max_batch_size > 0 and detector:
+        log.warning(
+            "model %s returns detections, not rows per input; dynamic batching is off", name
+        )
+    elif config.max_batch_size > 0 and not batching:
         log.warning("model %s has a fixed dim 0 somewhere; dynamic batching is off for it", name)
     names = [t.name for t in signature.outputs]
     text = text_input(session)  # a model with a tokenizer takes sentences (BYTES [N, 1])

@@ -120,6 +120,10 @@ def write_triton_repo(
     model = onnx.load(str(onnx_path), load_external_data=False)
     props = {p.key: p.value for p in model.metadata_props}
     classes = tuple(json.loads(props["netlang.classes"])) if "netlang.classes" in props else None
+    if (
+        props.get("netlang.task") == "detection"
+    ):  # detections are rows over the whole batch: no Triton batching
+        max_batch_size = 0
     config = model_config(
         signature_of_onnx(model),
         name,

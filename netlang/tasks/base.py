@@ -9,7 +9,7 @@ runs a module over a data set once, keeping every output, for the reports.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,8 @@ class TestContext:
     best: dict[str, torch.Tensor] | None = None  # the best epoch's weights, for pictures
     best_epoch: int | None = None
     output_names: tuple[str, ...] = ()  # the model's output names, in order
+    task_options: dict[str, Any] = field(default_factory=dict)  # `task name(...)`'s arguments
+    loss_options: dict[str, Any] = field(default_factory=dict)
 
     def collect(self, dataset: Dataset | None = None, augment: Any = None) -> Collected:
         return collect(
@@ -89,6 +91,11 @@ class Task:
         self, out: torch.Tensor, y: torch.Tensor, loss: str
     ) -> tuple[torch.Tensor, int] | None:
         """(sum, count) of the per-epoch metric in one batch; None where it means nothing."""
+        return None
+
+    def augment(self, calls: list[Any], config: Any) -> Any:
+        """An augmentation that moves the targets with the inputs, (x, y, generator) -> (x, y);
+        None: the plain input-only augmentation (netlang.data.make_augment)."""
         return None
 
     def report(self, context: TestContext) -> dict[str, Any]:

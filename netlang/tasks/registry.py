@@ -18,6 +18,8 @@ TASK_MODULES = {
     "reconstruction": "netlang.tasks.reconstruction",
     "regression": "netlang.tasks.regression",
     "sequence": "netlang.tasks.sequence",
+    "segmentation": "netlang.tasks.segmentation",
+    "detection": "netlang.tasks.detection",
 }
 assert set(TASK_MODULES) <= set(TASK_NAMES), "every task needs a check-time shape rule"
 
@@ -31,11 +33,16 @@ def get_task(name: str) -> Task:
 
 
 def infer_task(declared: str | None, loss: str | None, splits: DataSplits) -> str:
-    """The declared task, else: float targets -> regression (binary classification with a bce
+    """The declared task, else: padded boxes -> detection, masks of the image's size ->
+    segmentation, float targets -> regression (binary classification with a bce
     loss), integer targets with a time axis -> sequence, integer targets -> classification."""
     if declared is not None:
         return declared
-    y = splits.train.y
+    y, x = splits.train.y, splits.train.x
+    if y.dtype.kind == "f" and y.ndim == 3 and y.shape[2] == 5:  # padded boxes (data.targets)
+        return "detection"
+    if y.dtype.kind in "iu" and x.ndim == 4 and y.shape[1:] == x.shape[2:]:  # masks
+        return "segmentation"
     if y.dtype.kind == "f" and loss not in CLASS_LOSSES:
         return "regression"
     if y.dtype.kind in "iu" and y.ndim >= 2:

@@ -178,6 +178,8 @@ def _test(
         best=run.best,
         best_epoch=run.tracker.best_epoch,
         output_names=run.output_names,
+        task_options=dict(run.config.task_options),
+        loss_options=dict(run.config.loss.options),
     )
     test = {"task": run.task.name, **run.task.report(context)}
     test.update(checkpoint=outcome["shipped_checkpoint"], epoch=outcome["shipped_epoch"])

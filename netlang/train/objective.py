@@ -18,10 +18,31 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 NORM_LAYERS = (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm, torch.nn.GroupNorm)
 
 
-def build_loss(config: LossConfig, device: torch.device | None = None) -> LossFn:
-    """The data loss `loss(outputs, targets) -> scalar mean over the batch`."""
+def build_loss(
+    config: LossConfig, device: torch.device | None = None, input_shape: tuple[int, ...] = ()
+) -> LossFn:
+    """The data loss `loss(outputs, targets) -> scalar mean over the batch`; `input_shape` (per
+    sample, [C, H, W]) places YOLO's boxes on the image."""
     options = config.options
     match config.name:
+        case "dice":
+            from netlang.tasks.segmentation import dice_loss
+
+            weight = float(options.get("ce_weight", 0.0))
+            return lambda out, y: dice_loss(out, y, weight)
+        case "yolo":
+            from netlang.tasks.yolo import Grid, yolo_loss
+
+            boxes, image = int(options.get("boxes", 2)), tuple(input_shape[-2:])
+            coord = float(options.get("lambda_coord", 5.0))
+            noobj = float(options.get("lambda_noobj", 0.5))
+            return lambda out, y: yolo_loss(
+                out,
+                y,
+                Grid.of(tuple(out.shape), boxes, image),
+                coord,
+                noobj,  # type: ignore[arg-type]
+            )
         case "cross_entropy":
             smoothing = float(options.get("label_smoothing", 0.0))
             return lambda out, y: F.cross_entropy(out, y.long(), label_smoothing=smoothing)

@@ -85,6 +85,7 @@ class StageConfig:
 class TrainConfig:
     model: str
     task: str | None = None  # None: inferred from the data (netlang.tasks.infer_task)
+    task_options: dict[str, Any] = field(default_factory=dict)  # detection: score, iou, ...
     data: Call | None = None
     test_data: Call | None = None
     batch: int = 32

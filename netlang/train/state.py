@@ -55,7 +55,7 @@ class RunState:
     scaler: torch.amp.GradScaler
     tracker: EarlyStopping
     loss_fn: LossFn
-    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
+    augment: Callable[..., Any] | None  # (x, g) -> x, or (x, y, g) -> (x, y) for boxes/masks
     weights: list[torch.nn.Parameter]
     examples: int
     world: World
@@ -196,8 +196,13 @@ def prepare(
         LRSchedule(optimizer, config.schedule, config.epochs),
         torch.amp.GradScaler(device.type, enabled=amp),
         tracker,
-        task.objective(config.loss.name, config.loss.options, build_loss(config.loss, device)),
-        make_augment(list(config.augment)) if config.augment else None,
+        task.objective(
+            config.loss.name,
+            config.loss.options,
+            build_loss(config.loss, device, splits.input_shape),
+        ),
+        task.augment(list(config.augment), config)
+        or (make_augment(list(config.augment)) if config.augment else None),
         penalised_weights(module, weight_names),
         len(splits.train),
         world,

@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +86,17 @@ def plain_server(model_dir: Path) -> Iterator[Server]:
     server = start_server([str(model_dir / "clf.onnx"), str(model_dir / "mixed.onnx")])
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def serve() -> Iterator[Callable[[list[str]], Server]]:
+    """Start `netlang serve ARGS` processes on demand; all are stopped after the module."""
+    started: list[Server] = []
+
+    def start(args: list[str]) -> Server:
+        started.append(start_server(args))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()

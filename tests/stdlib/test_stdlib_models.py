@@ -31,7 +31,9 @@ FILES = [
     "rnn",
     "shufflenet",
     "squeezenet",
+    "unet",
     "vgg",
+    "yolo",
 ]
 
 # Parameter counts from torchvision's weight metadata (`_docs["num_params"]`) and model builders.
@@ -89,6 +91,8 @@ def test_parameter_count_equals_torchvision(
         ("LeNet5", 61_706),
         ("LeNet5Modern", 61_706),  # the paper's count, simplified C3 (see header)
         ("AlexNet2012", 60_965_224),  # Krizhevsky 2012, two towers
+        ("UNetPaper", 31_030_658),  # Ronneberger 2015 widths, padded; counted by hand
+        ("YOLOv1", 271_703_550),  # Redmon 2016, Figure 3; counted by hand
     ],
 )
 def test_paper_models_have_the_papers_parameter_count(
