@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from netlang.data.args import is_number, suggest
+from netlang.data.args import suggest
+from netlang.semantics.train_rules import is_number
 from netlang.data.augment import noise
 from netlang.semantics.train_spec import Call
 

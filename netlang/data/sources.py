@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from netlang.data.annotations import load_coco, load_voc
-from netlang.data.args import is_number, suggest
+from netlang.data.args import suggest
+from netlang.semantics.train_rules import is_number
 from netlang.data.dataset import DataSplits, Dataset, image_dataset
 from netlang.data.idx import idx_dataset
 from netlang.data.images import load_image_folder

@@ -21,7 +21,7 @@ def test_every_source_in_the_schema_is_implemented() -> None:
     [
         (Call("digit"), r"unknown data source 'digit' \(did you mean 'digits'\?\)"),
         (Call("digits", (), {"szie": 32}), r"no argument 'szie' \(did you mean 'size'\?\)"),
-        (Call("digits", (32, 0.8, False, 1)), "at most 3 positional arguments"),
+        (Call("digits", (32, 0.8, False, None, 1)), "at most 4 positional arguments"),
         (Call("digits", (32,), {"size": 16}), "'size' is given twice"),
         (Call("digits", (), {"size": 0}), "size=0: expected a positive integer"),
         (Call("digits", (), {"split": 1.5}), r"train fraction must be in \(0, 1\]"),
