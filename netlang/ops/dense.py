@@ -23,8 +23,6 @@ def _linear_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     hint = "insert `flatten` before it" if x.rank > 3 else None
     need_rank("linear", x, (2, 3), "[N, features] (or [N, T, features])", hint)
     static("linear", x, -1, "input features")
-    if a["features"] < 1:
-        raise ShapeError("linear needs at least one output feature", code="NL2005")
     return (x.with_shape((*x.shape[:-1], a["features"])),)
 
 
@@ -71,6 +69,6 @@ embedding = register(
         (Attr("num", "int"), Attr("dim", "int"), Attr("padding_idx", "int", None), INIT),
         _embedding_infer,
         lambda ins, a: {"weight": (a["num"], a["dim"])},
-        tags=frozenset({"init"}),
+        tags=frozenset({"init", "int_input"}),
     )
 )
