@@ -17,8 +17,8 @@ same number of bytes to the same disk, for ResNet-50 and VGG-16, in one run.
   `python -c` process that imports numpy, allocates the buffer and writes it.
 
 Rounds alternate all contenders; medians are quoted. Also given: netlang's stage times in
-process (parse+elaborate, weight init, emit, write) and peak RSS over the weights' size, gross
-and above the interpreter's baseline (the peak RSS of compiling LeNet-5).
+process (parse+elaborate, plan+emit, draw+write, and the draws alone) and peak RSS over the
+weights' size, gross and above the interpreter's baseline (the peak RSS of compiling LeNet-5).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from safetensors.numpy import save_file
 
 from netlang.backends.onnx_emit import emit
 from netlang.backends.onnx_write import write_onnx
-from netlang.backends.weights import init_weights
+from netlang.backends.weights import Drawn, init_weights, plan_weights
 from netlang.export.ship import Trained, build, onnx_metadata
 from netlang.semantics.program import read_source
 
@@ -96,12 +96,16 @@ def stages(net_file: Path, model: str, out: Path) -> dict[str, float]:
     source = read_source(net_file)
     graph = build(source, model, {})
     lap("parse+elaborate")
-    weights = init_weights(graph, 0)
-    lap("weight init")
+    weights = plan_weights(graph, 0)  # as `netlang compile`: drawn while written
     emitted = emit(graph, weights, metadata=onnx_metadata(Trained(source, graph, weights)))
-    lap("emit")
+    lap("plan+emit")
     write_onnx(emitted, out)
-    lap("write")
+    lap("draw+write")
+    draw_only = plan_weights(graph, 0)
+    for value in draw_only.values():
+        for _ in value.pieces() if isinstance(value, Drawn) else ():
+            pass
+    lap("(draw alone)")
     return times
 
 

@@ -24,7 +24,7 @@ import onnx.numpy_helper
 from onnx import helper
 
 from netlang.backends.onnx_ops import lower
-from netlang.backends.weights import check_weights, init_weights
+from netlang.backends.weights import Drawn, check_weights, plan_weights
 from netlang.ir import Graph, Node, TensorType
 
 OPSET = 20  # the default and the oldest we emit (Gelu is new in 20); also TensorRT 10's
@@ -49,25 +49,26 @@ FOLDABLE = {
 
 @dataclasses.dataclass
 class Emitted:
-    """An emitted model whose initializers are still numpy arrays: `model` holds everything but
-    them, `initializers` the (name, stored array) pairs in state_dict order. Kept apart so that
-    a writer can stream the weights to disk from their own buffers (`onnx_write`)."""
+    """An emitted model whose initializers are still numpy arrays (or fresh weights not yet
+    drawn, `Drawn`): `model` holds everything but them, `initializers` the (name, stored array)
+    pairs in state_dict order. Kept apart so that a writer can stream the weights to disk from
+    their own buffers (`onnx_write`)."""
 
     model: onnx.ModelProto
-    initializers: list[tuple[str, np.ndarray]]
+    initializers: list[tuple[str, np.ndarray | Drawn]]
 
     def to_proto(self) -> onnx.ModelProto:
         """One ModelProto with the initializers inside (a copy of every weight)."""
         model = onnx.ModelProto()
         model.CopyFrom(self.model)
         for name, array in self.initializers:
-            _fill(model.graph.initializer.add(), name, array)
+            _fill(model.graph.initializer.add(), name, np.asarray(array))
         return model
 
 
 def emit_onnx(
     graph: Graph,
-    weights: Mapping[str, np.ndarray] | None = None,
+    weights: Mapping[str, np.ndarray | Drawn] | None = None,
     *,
     opset: int = OPSET,
     fold_bn: bool = False,
@@ -98,7 +99,7 @@ def emit_onnx(
 
 def emit(
     graph: Graph,
-    weights: Mapping[str, np.ndarray] | None = None,
+    weights: Mapping[str, np.ndarray | Drawn] | None = None,
     *,
     opset: int = OPSET,
     fold_bn: bool = False,
@@ -108,7 +109,7 @@ def emit(
     standardize: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> Emitted:
     """`emit_onnx` without copying the weights into the ModelProto."""
-    weights = dict(weights) if weights is not None else init_weights(graph, seed)
+    weights = dict(weights) if weights is not None else plan_weights(graph, seed)
     check_weights(graph, weights)
     nodes = list(graph.nodes)
     if fold_bn:
@@ -215,8 +216,8 @@ def ir_version(opset: int) -> int:
 
 
 def fold_batchnorms(
-    graph: Graph, weights: Mapping[str, np.ndarray]
-) -> tuple[list[Node], dict[str, np.ndarray]]:
+    graph: Graph, weights: Mapping[str, np.ndarray | Drawn]
+) -> tuple[list[Node], dict[str, np.ndarray | Drawn]]:
     """Fold `y = bn(conv(x))` into one conv with scaled weights and a (new) bias, when the batch
     norm is the conv's only consumer; the folded conv takes over the batch norm's output."""
     uses = Counter(v for node in graph.nodes for v in node.inputs)
@@ -244,11 +245,11 @@ def fold_batchnorms(
 
 
 def _folded_weights(
-    producer: Node, bn: Node, weights: Mapping[str, np.ndarray]
+    producer: Node, bn: Node, weights: Mapping[str, np.ndarray | Drawn]
 ) -> dict[str, np.ndarray]:
     def get(node: Node, local: str, default: float) -> np.ndarray:
         name = node.key(local)
-        return weights[name].astype(np.float64) if name in weights else np.float64(default)
+        return np.asarray(weights[name], np.float64) if name in weights else np.float64(default)
 
     scale = get(bn, "weight", 1.0) / np.sqrt(get(bn, "running_var", 1.0) + bn.attrs["eps"])
     weight = get(producer, "weight", 0.0)
@@ -299,9 +300,11 @@ def _cast(source: str, target: str, to: int) -> onnx.NodeProto:
     return helper.make_node("Cast", [source], [target], name=f"{target}/cast", to=to)
 
 
-def _stored(array: np.ndarray, float_type: type[np.floating[Any]]) -> np.ndarray:
+def _stored(array: np.ndarray | Drawn, float_type: type[np.floating[Any]]) -> np.ndarray | Drawn:
     """The array as stored: floats in `float_type`, little-endian, C order (copied only where
-    one of those changes)."""
+    one of those changes; fresh float32 weights stay undrawn until written)."""
+    if isinstance(array, Drawn) and float_type is np.float32:
+        return array
     array = np.asarray(array)
     dtype = float_type if np.issubdtype(array.dtype, np.floating) else array.dtype
     return np.ascontiguousarray(array, np.dtype(dtype).newbyteorder("<"))

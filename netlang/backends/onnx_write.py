@@ -7,6 +7,10 @@ and each initializer's record (the few bytes of header protobuf makes, then the 
 memory) is spliced into the graph field as it is written — the same bytes `SerializeToString`
 would give, so onnx, onnxruntime and TensorRT read it as any other file.
 
+Fresh weights (`weights.Drawn`) are drawn piece by piece into a few reused buffers by a second
+thread while this one writes the previous piece: they never exist whole in memory, and drawing
+overlaps the write.
+
 Above protobuf's 2 GiB message limit the weights go to a sidecar file instead
 (`model.onnx.data`, ONNX external data, each tensor aligned for memory mapping) and the model
 file holds only the graph.
@@ -14,7 +18,9 @@ file holds only the graph.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,6 +28,9 @@ import numpy as np
 import onnx
 
 from netlang.backends.onnx_emit import Emitted
+from netlang.backends.weights import Drawn
+
+Array = np.ndarray | Drawn
 
 INLINE_LIMIT = 2**31 - 2**24  # protobuf's 2 GiB limit, less a margin for the graph itself
 ALIGNMENT = 4096  # external tensors start on a page boundary, so a reader can mmap them
@@ -52,18 +61,22 @@ def _write_inline(emitted: Emitted, path: Path) -> None:
     split = _first_field_after(graph, GRAPH_INITIALIZER)
     records = [_record(name, array) for name, array in emitted.initializers]
     graph_size = len(graph) + sum(len(head) + array.nbytes for head, array in records)
-    with open(path, "wb") as out:
-        out.write(model[: _field_start(model, MODEL_GRAPH)])
-        out.write(_tag(MODEL_GRAPH) + _varint(graph_size))
-        out.write(graph[:split])
+
+    def pieces() -> Iterator[bytes | memoryview]:
+        yield model[: _field_start(model, MODEL_GRAPH)]
+        yield _tag(MODEL_GRAPH) + _varint(graph_size)
+        yield graph[:split]
         for head, array in records:
-            out.write(head)
-            _write_array(out, array)
-        out.write(graph[split:])
-        out.write(model[graph_end:])
+            yield head
+            yield from _memory(array)
+        yield graph[split:]
+        yield model[graph_end:]
+
+    with open(path, "wb") as out:
+        _write_all(out, pieces())
 
 
-def _record(name: str, array: np.ndarray) -> tuple[bytes, np.ndarray]:
+def _record(name: str, array: Array) -> tuple[bytes, Array]:
     """The bytes of one `initializer` entry up to the raw data, and the array that follows."""
     header = onnx.TensorProto(
         name=name, dims=array.shape, data_type=onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
@@ -82,7 +95,7 @@ def _write_external(emitted: Emitted, path: Path) -> None:
         for name, array in emitted.initializers:
             offset += -offset % ALIGNMENT
             data.seek(offset)
-            _write_array(data, array)
+            _write_all(data, _memory(array))
             tensor = model.graph.initializer.add(
                 name=name,
                 dims=array.shape,
@@ -100,10 +113,51 @@ def _write_external(emitted: Emitted, path: Path) -> None:
     path.write_bytes(model.SerializeToString())
 
 
-def _write_array(out: BinaryIO, array: np.ndarray) -> None:
-    """The array's own memory (C-contiguous, as `Emitted` keeps it), without a copy."""
-    if array.nbytes:
-        out.write(memoryview(array.reshape(-1)).cast("B"))
+def _memory(array: Array) -> Iterator[memoryview]:
+    """The array's bytes: an array's own memory (C-contiguous, as `Emitted` keeps it) without a
+    copy; a `Drawn` tensor's pieces as they are drawn."""
+    if not array.nbytes:
+        return
+    if isinstance(array, Drawn):
+        yield from (memoryview(piece).cast("B") for piece in array.pieces())
+    else:
+        yield memoryview(array.reshape(-1)).cast("B")
+
+
+def _write_all(out: BinaryIO, pieces: Iterable[bytes | memoryview]) -> None:
+    """Write `pieces`, produced one ahead by a second thread: both the draws and the write
+    release the GIL, so they overlap. The queue holds one piece, which with the one being
+    written and the one being drawn is what a `Drawn` tensor's ring of buffers allows."""
+    ready: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for piece in pieces:
+                if stop.is_set():
+                    return
+                ready.put((True, piece))
+            ready.put((False, None))
+        except BaseException as exc:  # handed to the writing thread, which raises it
+            ready.put((False, exc))
+
+    producer = threading.Thread(target=produce, name="netlang-weights", daemon=True)
+    producer.start()
+    try:
+        while True:
+            more, item = ready.get()
+            if not more:
+                if item is not None:
+                    raise item  # type: ignore[misc]
+                break
+            out.write(item)  # type: ignore[arg-type]
+    finally:
+        stop.set()  # a failed write: the producer stops at its next piece
+        while producer.is_alive():
+            try:
+                ready.get_nowait()
+            except queue.Empty:
+                producer.join(0.01)
 
 
 def _tag(field: int) -> bytes:

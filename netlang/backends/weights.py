@@ -9,8 +9,10 @@ attribute picks another scheme for weight tensors, with zero biases, by the same
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -18,24 +20,32 @@ from netlang.ir import Graph, Node
 
 NORMS = ("batchnorm1d", "batchnorm2d", "layernorm")
 CONVOLUTIONS = ("conv1d", "conv2d", "conv_transpose2d")
-Init = Callable[[np.random.Generator, tuple[int, ...], str], np.ndarray]  # (rng, shape, op)
 
 
 def init_weights(graph: Graph, seed: int = 0, *, init: str | None = None) -> dict[str, np.ndarray]:
     """Every parameter and buffer of `graph`, in `state_dict` order (node by node, parameters
     before buffers), drawn from one generator seeded by `seed`. `init` is the model-wide scheme
     for layers whose own `init` is "default", as in `to_torch(graph, init=...)`."""
-    rng = np.random.default_rng(seed)
-    weights: dict[str, np.ndarray] = {}
+    return {name: np.asarray(value) for name, value in plan_weights(graph, seed, init=init).items()}
+
+
+def plan_weights(
+    graph: Graph, seed: int = 0, *, init: str | None = None
+) -> dict[str, np.ndarray | Drawn]:
+    """`init_weights` with the random tensors not drawn yet: each is a `Drawn` that produces its
+    values when it is read or written, so a compiler that streams them to a file never holds
+    them (VGG-16: 0.55 GB never touched as fresh memory). Constants are plain arrays."""
+    stream = Stream(seed)
+    weights: dict[str, np.ndarray | Drawn] = {}
     for node in graph.nodes:
         for local, shape in {**node.params, **node.buffers}.items():
-            weights[node.key(local)] = _initial(node, local, shape, rng, init)
+            weights[node.key(local)] = _initial(node, local, shape, stream, init)
     return weights
 
 
 def _initial(
-    node: Node, local: str, shape: tuple[int, ...], rng: np.random.Generator, model_init: str | None
-) -> np.ndarray:
+    node: Node, local: str, shape: tuple[int, ...], stream: Stream, model_init: str | None
+) -> np.ndarray | Drawn:
     if local == "num_batches_tracked":
         return np.zeros(shape, np.int64)
     if node.op in NORMS:  # affine weight and running_var start at 1, bias and running_mean at 0
@@ -43,54 +53,142 @@ def _initial(
     scheme = node.attrs.get("init", "default")
     scheme = (model_init or "default") if scheme == "default" else scheme
     if scheme == "default":
-        value = _torch_default(node, shape, rng)
+        law = _torch_default(node, shape)
     elif local.startswith("weight"):
-        value = SCHEMES[scheme](rng, shape, node.op)
+        law = SCHEMES[scheme](shape, node.op)
     else:
         return np.zeros(shape, np.float32)  # biases start at zero under every named scheme
-    if node.op == "embedding" and node.attrs.get("padding_idx") is not None:
-        value[node.attrs["padding_idx"]] = 0  # the padding token's vector stays zero
-    return value
+    if law is None:
+        return np.zeros(shape, np.float32)
+    padding = node.attrs.get("padding_idx") if node.op == "embedding" else None
+    return stream.add(shape, *law, zero_row=padding)  # the padding token's vector stays zero
 
 
 CHUNK = 1 << 16  # elements drawn and scaled at a time, while they are still in cache
+PIECE = 16 * CHUNK  # elements per piece handed to a writer (4 MB of float32)
+RING = 3  # pieces a `Drawn` cycles through: one written, one queued, one being drawn
+Law = tuple[str, float, float]  # ("uniform" | "normal", scale, shift): draw(x) * scale + shift
 
 
-def _uniform(rng: np.random.Generator, shape: tuple[int, ...], bound: float) -> np.ndarray:
-    """U(-bound, bound) as float32, drawn and scaled in place chunk by chunk: one pass over
-    memory instead of three (VGG-16: 138M weights)."""
-    return _drawn(shape, lambda out: rng.random(out=out, dtype=np.float32), 2 * bound, -bound)
+def _uniform(bound: float) -> Law:
+    return "uniform", 2 * bound, -bound  # U(-bound, bound)
 
 
-def _normal(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
-    return _drawn(shape, lambda out: rng.standard_normal(out=out, dtype=np.float32), std, 0.0)
+def _normal(std: float) -> Law:
+    return "normal", std, 0.0
 
 
-def _drawn(
-    shape: tuple[int, ...], draw: Callable[[np.ndarray], object], scale: float, shift: float
-) -> np.ndarray:
-    """`draw(x) * scale + shift` in a new float32 array; chunked draws continue one stream, so
-    the values equal one whole-array draw's."""
-    value = np.empty(shape, np.float32)
-    flat = value.reshape(-1)
-    for start in range(0, flat.size, CHUNK):
-        chunk = flat[start : start + CHUNK]
-        draw(chunk)
-        chunk *= scale
-        if shift:
-            chunk += shift
-    return value
+class Stream:
+    """One seeded generator shared by a model's random tensors, in state_dict order. The state
+    at the start of each tensor is kept once reached, so any tensor can be drawn again (or out of
+    order) with the same values; drawing them in order, as a writer does, draws each once."""
+
+    def __init__(self, seed: int) -> None:
+        self._starts = [np.random.PCG64(seed).state]  # state at the start of tensor i
+        self._tensors: list[Drawn] = []
+
+    def add(
+        self, shape: tuple[int, ...], law: str, scale: float, shift: float, *, zero_row: int | None
+    ) -> Drawn:
+        drawn = Drawn(tuple(shape), law, scale, shift, zero_row, self, len(self._tensors))
+        self._tensors.append(drawn)
+        return drawn
+
+    def generator(self, index: int) -> np.random.Generator:
+        """A generator at the start of tensor `index` (drawing and dropping earlier ones that
+        were never reached: a normal draw's consumption is not known ahead)."""
+        while len(self._starts) <= index:
+            skipped = self._tensors[len(self._starts) - 1]
+            for _ in skipped.pieces():
+                pass
+        bits = np.random.PCG64()
+        bits.state = self._starts[index]
+        return np.random.Generator(bits)
+
+    def reached(self, index: int, generator: np.random.Generator) -> None:
+        if len(self._starts) == index + 1:
+            self._starts.append(generator.bit_generator.state)
 
 
-def _torch_default(node: Node, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+@dataclasses.dataclass(eq=False)
+class Drawn:
+    """A float32 tensor of `law`, drawn from its `Stream` when read (`np.asarray`) or streamed
+    (`pieces`); the values are the same either way, and equal one whole-array draw's."""
+
+    shape: tuple[int, ...]
+    law: str
+    scale: float
+    shift: float
+    zero_row: int | None
+    stream: Stream
+    index: int
+    dtype: ClassVar[np.dtype[Any]] = np.dtype(np.float32)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * self.size
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def pieces(self) -> Iterator[np.ndarray]:
+        """The flat values in order, PIECE elements at a time, in RING reused buffers: a piece
+        stays valid while the next RING - 1 are produced."""
+        rng = self.stream.generator(self.index)
+        size, row = self.size, self._row()
+        ring = [np.empty(min(PIECE, size), np.float32) for _ in range(min(RING, -(-size // PIECE)))]
+        for number, start in enumerate(range(0, size, PIECE)):
+            piece = ring[number % len(ring)][: min(PIECE, size - start)]
+            self._draw(rng, piece)
+            if row is not None and row[0] < start + piece.size and start < row[1]:
+                piece[max(row[0] - start, 0) : row[1] - start] = 0
+            yield piece
+        self.stream.reached(self.index, rng)
+
+    def _draw(self, rng: np.random.Generator, piece: np.ndarray) -> None:
+        """draw(x) * scale + shift, chunk by chunk while in cache: one pass over memory instead of
+        three; chunked draws continue one stream."""
+        for start in range(0, piece.size, CHUNK):
+            chunk = piece[start : start + CHUNK]
+            if self.law == "uniform":
+                rng.random(out=chunk, dtype=np.float32)
+            else:
+                rng.standard_normal(out=chunk, dtype=np.float32)
+            chunk *= self.scale
+            if self.shift:
+                chunk += self.shift
+
+    def _row(self) -> tuple[int, int] | None:
+        """The element range of the row that stays zero, if any."""
+        if self.zero_row is None:
+            return None
+        width = math.prod(self.shape[1:])
+        row = self.zero_row % self.shape[0]
+        return row * width, (row + 1) * width
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        value = np.empty(self.shape, np.float32)
+        flat, start = value.reshape(-1), 0
+        for piece in self.pieces():
+            flat[start : start + piece.size] = piece
+            start += piece.size
+        return value if dtype is None else value.astype(dtype, copy=False)
+
+
+def _torch_default(node: Node, shape: tuple[int, ...]) -> Law:
     if node.op in ("lstm", "gru"):
-        return _uniform(rng, shape, 1 / math.sqrt(node.attrs["hidden"]))
+        return _uniform(1 / math.sqrt(node.attrs["hidden"]))
     if node.op == "embedding":
-        return _normal(rng, shape, 1.0)
+        return _normal(1.0)
     # Conv*/Linear: kaiming_uniform(a=sqrt(5)) gives bound 1/sqrt(fan_in); the bias uses the
     # weight's fan_in with the same bound.
     fan_in = _fan_in(node.params["weight"])
-    return _uniform(rng, shape, 1 / math.sqrt(fan_in))
+    return _uniform(1 / math.sqrt(fan_in))
 
 
 def _fan_in(shape: tuple[int, ...]) -> int:
@@ -102,17 +200,17 @@ def _fan_out(shape: tuple[int, ...]) -> int:
     return shape[0] * math.prod(shape[2:]) if len(shape) >= 2 else shape[0]
 
 
-def _kaiming(rng: np.random.Generator, shape: tuple[int, ...], op: str) -> np.ndarray:
+def _kaiming(shape: tuple[int, ...], op: str) -> Law:
     """kaiming_normal_ for ReLU; convolutions use fan_out, as torchvision's ResNet does."""
     fan = _fan_out(shape) if op in CONVOLUTIONS else _fan_in(shape)
-    return _normal(rng, shape, math.sqrt(2 / fan))
+    return _normal(math.sqrt(2 / fan))
 
 
-SCHEMES: dict[str, Init] = {
+SCHEMES: dict[str, Callable[[tuple[int, ...], str], Law | None]] = {  # None: all zeros
     "kaiming": _kaiming,
-    "xavier": lambda rng, s, op: _uniform(rng, s, math.sqrt(6 / (_fan_in(s) + _fan_out(s)))),
-    "normal": lambda rng, s, op: _normal(rng, s, 0.01),
-    "zeros": lambda rng, s, op: np.zeros(s, np.float32),
+    "xavier": lambda s, op: _uniform(math.sqrt(6 / (_fan_in(s) + _fan_out(s)))),
+    "normal": lambda s, op: _normal(0.01),
+    "zeros": lambda s, op: None,
 }
 
 

@@ -3,11 +3,14 @@ the same distributions as torch's initialisers (compared by their statistics).""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from netlang.backends.torch_module import to_torch
+from netlang.backends import weights
 from netlang.backends.weights import init_weights
 from netlang.semantics.builder import GraphBuilder
 from netlang.ir import Graph, TensorType
@@ -67,3 +70,25 @@ def test_seed_makes_weights_reproducible() -> None:
 def test_padding_token_vector_is_zero() -> None:
     assert not init_weights(zoo())["embed.weight"][0].any()
     assert torch.count_nonzero(to_torch(zoo()).state_dict()["embed.weight"][0]) == 0
+
+
+def test_undrawn_weights_read_in_any_order_equal_one_whole_array_draw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """plan_weights' tensors, drawn in tiny pieces (the padding row spans three) and read back
+    to front and twice, hold init_weights' values; the first one is a plain whole-array draw."""
+    graph = zoo()
+    expected = init_weights(graph, seed=7)
+    monkeypatch.setattr(weights, "PIECE", 10)
+    monkeypatch.setattr(weights, "CHUNK", 4)
+    plan = weights.plan_weights(graph, seed=7)
+    assert isinstance(plan["conv.weight"], weights.Drawn)
+    names = list(plan)[::-1]
+    for name in names + names[:3]:
+        np.testing.assert_array_equal(np.asarray(plan[name]), expected[name], err_msg=name)
+    bound = 1 / math.sqrt(8 * 3 * 3)  # a Python float, as the library computes it
+    whole = np.random.default_rng(7).random(32 * 8 * 3 * 3, dtype=np.float32)
+    whole *= 2 * bound
+    whole -= bound
+    np.testing.assert_array_equal(expected["conv.weight"].reshape(-1), whole)
+    assert not expected["embed.weight"][0].any() and expected["embed.weight"][1].all()
