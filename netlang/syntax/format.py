@@ -47,11 +47,17 @@ def _end(node: ast.Node) -> Pos:
     return node.span.end.line, node.span.end.column
 
 
+def _lines(text: str) -> list[str]:
+    """Lines as the parser counts them: only `\\n` ends one (`str.splitlines` would also split
+    at `\\r`, `\\x85`, `\\u2028` ..., which a comment or string may hold)."""
+    return text.split("\n")
+
+
 def _scan(text: str) -> tuple[list[Comment], dict[str, list[Pos]]]:
     """Comments, and where each `{` and `}` is, outside strings (which never span lines)."""
     comments: list[Comment] = []
     braces: dict[str, list[Pos]] = {"{": [], "}": []}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_lines(text), 1):
         i, quoted = 0, False
         while i < len(line):
             char = line[i]
@@ -69,10 +75,10 @@ def _scan(text: str) -> tuple[list[Comment], dict[str, list[Pos]]]:
 
 class _Formatter:
     def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
+        self.lines = _lines(text)
         self.offsets = [0]
-        for line in text.splitlines(keepends=True):
-            self.offsets.append(self.offsets[-1] + len(line))
+        for line in self.lines:
+            self.offsets.append(self.offsets[-1] + len(line) + 1)
         self.text = text
         self.comments, self.braces = _scan(text)
         self.expr = ExprPrinter(self._literal)
