@@ -205,6 +205,39 @@ def test_an_interpolated_label_part_must_be_an_integer_or_a_string() -> None:
     assert [(d.code, "label part" in d.message) for d in diagnostics] == [("NL2005", True)]
 
 
+def test_a_labelled_call_is_applied_at_once_under_its_label() -> None:
+    program, diagnostics = _compiled(
+        """
+        model M(d: int = 4) {
+            input x: float32[N, 3, d]
+            cls = class_token: param([1, 1, d])
+            pos = param([1, 4, d])
+            y = concat([expand_batch(cls, x), x], axis=1) + pos
+            z = head{d}: linear(y, 2)
+            w: [N, 4, 2] = z
+            output w
+        }
+        """
+    )
+    assert diagnostics == []
+    graph = program.model("M")
+    assert [(n.name, n.op) for n in graph.nodes] == [
+        ("class_token", "param"),
+        ("1", "param"),
+        ("2", "expand_batch"),
+        ("3", "concat"),
+        ("4", "add"),
+        ("head4", "linear"),
+    ]
+    assert graph.nodes[0].params == {"": (1, 1, 4)}
+
+
+def test_a_label_on_a_function_call_is_refused() -> None:
+    program, _ = _compiled("model M { input x: float32[N, 3]\n n = k: len([1])\n output x }")
+    diagnostics = program.check()
+    assert [(d.code, "is a function" in d.message) for d in diagnostics] == [("NL2018", True)]
+
+
 def test_a_parameter_typed_ints_takes_an_integer_or_a_list() -> None:
     program, diagnostics = _compiled(
         """
