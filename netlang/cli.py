@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "predict": "netlang.commands.predict:predict",
     "serve": "netlang.commands.serve:serve",
     "train": "netlang.commands.train:train",
+    "compare": "netlang.commands.compare:compare",
     "import-weights": "netlang.commands.import_weights:import_weights",
 }
 

@@ -98,25 +98,22 @@ def report(
 
 def parse_settings(settings: tuple[str, ...]) -> dict[str, Any]:
     """`--set classes=10 --set widths=[1,2]`: values are `.net` constants, never Python code."""
-    from netlang.diagnostics import DiagnosticSink
-    from netlang.semantics.elaborate import Elaborator
-    from netlang.semantics.frames import Failed, Frame, Scope
-    from netlang.semantics.loader import Loader
+    from netlang.semantics.settings import constant
 
     values: dict[str, Any] = {}
-    for setting in settings:
-        key, sep, text = setting.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise click.BadParameter(f"expected NAME=VALUE, got {setting!r}", param_hint="--set")
-        sink = DiagnosticSink()
-        unit = Loader(sink).load_source(SourceFile("--set", f"{key.strip()} = {text}"))
-        if unit is None:
-            raise click.BadParameter(f"cannot read the value {text!r}", param_hint="--set")
-        definition = unit.definitions[key.strip()]
+    for key, text in setting_texts(settings).items():
         try:
-            values[key.strip()] = Elaborator(unit, sink).eval(
-                definition.value, Frame(unit, Scope(()), "const")
-            )  # type: ignore[union-attr]
-        except Failed as failed:
-            raise click.BadParameter(failed.diagnostic.message, param_hint="--set") from None
+            values[key] = constant(key, text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--set") from None
     return values
+
+
+def setting_texts(settings: tuple[str, ...]) -> dict[str, str]:
+    """`--set NAME=VALUE` options -> {NAME: VALUE text}, the last one of a name winning."""
+    from netlang.semantics.settings import split_setting
+
+    try:
+        return dict(split_setting(setting) for setting in settings)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--set") from None

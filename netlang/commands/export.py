@@ -69,6 +69,12 @@ def export(
     try:
         trained = load_trained(run, checkpoint=checkpoint)
         onnx_model = to_onnx(trained, fold_bn=fold_bn, fp16=fp16)
+        model_name = name or trained.graph.name.lower()
+        if triton_repo:  # every Triton setting is checked before anything is written
+            from netlang.runtime.signature import signature_of_onnx
+            from netlang.serve.triton_repo import model_config
+
+            model_config(signature_of_onnx(onnx_model), model_name, max_batch_size, instance_kind)
     except (ExportError, ValueError) as exc:
         fail(str(exc))
     target = (
@@ -81,7 +87,10 @@ def export(
     if triton_repo:
         from netlang.serve.triton_repo import write_triton_repo
 
-        model_dir = write_triton_repo(
-            path, triton_repo, name or trained.graph.name.lower(), max_batch_size, instance_kind
-        )
+        try:
+            model_dir = write_triton_repo(
+                path, triton_repo, model_name, max_batch_size, instance_kind
+            )
+        except (ValueError, OSError) as exc:
+            fail(f"wrote {path}, but not the Triton repository: {exc}")
         click.echo(f"wrote Triton model {model_dir}")

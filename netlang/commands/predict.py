@@ -1,4 +1,5 @@
-"""`netlang predict MODEL.onnx INPUT...`: images or .npy files -> top-k labels and probabilities."""
+"""`netlang predict MODEL.onnx INPUT...`: images, .npy files or (for text models) sentences ->
+top-k labels and probabilities for classifiers; numbers, PNGs or .npy files for other models."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from netlang.commands.common import DEVICE_OPTION, JSON_OPTION, ONNX_FILE
 
 @click.command()
 @click.argument("model", type=ONNX_FILE)
-@click.argument("inputs", nargs=-1, required=True, type=ONNX_FILE)
+@click.argument("inputs", nargs=-1, required=True)
 @click.option(
     "--top-k",
     "k",
@@ -22,10 +23,21 @@ from netlang.commands.common import DEVICE_OPTION, JSON_OPTION, ONNX_FILE
     type=click.IntRange(min=1),
     help="Labels shown per input.",
 )
+@click.option(
+    "--out",
+    "out_dir",
+    default="predictions",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where a model that is not a classifier writes its outputs (PNG or .npy).",
+)
 @DEVICE_OPTION
 @JSON_OPTION
-def predict(model: Path, inputs: tuple[Path, ...], k: int, device: str, as_json: bool) -> None:
-    """Classify INPUTS (images or .npy arrays) with an exported ONNX MODEL."""
+def predict(
+    model: Path, inputs: tuple[str, ...], k: int, out_dir: Path, device: str, as_json: bool
+) -> None:
+    """Run an exported ONNX MODEL on INPUTS: images, .npy arrays, or sentences (and .txt files)
+    for a model trained on text."""
     import numpy as np
 
     from netlang import runtime
@@ -33,15 +45,22 @@ def predict(model: Path, inputs: tuple[Path, ...], k: int, device: str, as_json:
     try:
         session = runtime.make_session(model, device)
         info = runtime.model_info(session)
-        batches = [runtime.load_input(p, info) for p in inputs]
-        rows = runtime.predict(session, info, np.concatenate(batches), k)
+        batches = [_load(p, info) for p in inputs]
+        batch = np.concatenate(batches)
+        names = [
+            str(p) if len(b) == 1 else f"{p}[{i}]"
+            for p, b in zip(inputs, batches, strict=True)
+            for i in range(len(b))
+        ]
+        (output,) = session.run(
+            [info.signature.outputs[0].name], {info.signature.inputs[0].name: batch}
+        )
+        if not runtime.is_classifier(info, output):
+            _answer(output, info, names, out_dir, as_json)
+            return
+        rows = runtime.predict(session, info, batch, k)
     except (runtime.DeviceError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-    names = [
-        str(p) if len(b) == 1 else f"{p}[{i}]"
-        for p, b in zip(inputs, batches, strict=True)
-        for i in range(len(b))
-    ]
     provider = runtime.provider_of(session)
     if as_json:
         click.echo(json.dumps(_document(model, provider, names, rows), indent=2))
@@ -51,6 +70,43 @@ def predict(model: Path, inputs: tuple[Path, ...], k: int, device: str, as_json:
         click.echo(name)
         for g in row:
             click.echo(f"  {g.probability:8.4f}  {g.label}")
+
+
+def _load(item: str, info: Any) -> Any:
+    """A file, or, for a model with a tokenizer, a sentence (or a .txt file's text)."""
+    from netlang import runtime
+
+    path = Path(item)
+    if info.tokenizer is not None:
+        if path.suffix == ".txt" and path.is_file():
+            return runtime.load_texts([path.read_text(encoding="utf-8")], info)
+        if not path.is_file():
+            return runtime.load_texts([item], info)
+    if not path.is_file():
+        raise ValueError(f"{item}: no such file (only a model trained on text takes sentences)")
+    return runtime.load_input(path, info)
+
+
+def _answer(output: Any, info: Any, names: list[str], out_dir: Path, as_json: bool) -> None:
+    """A regression's numbers on the console; other outputs as files in `out_dir`."""
+    from netlang import runtime
+
+    if info.task == "regression" and output.ndim == 2:
+        rows = [[float(v) for v in row] for row in output]
+        if as_json:
+            predictions = [{"input": n, "values": r} for n, r in zip(names, rows, strict=True)]
+            click.echo(json.dumps({"predictions": predictions}, indent=2))
+        else:
+            for name, row in zip(names, rows, strict=True):
+                click.echo(f"{name}: " + "  ".join(f"{v:.6g}" for v in row))
+        return
+    written = runtime.write_outputs(output, names, out_dir)
+    if as_json:
+        pairs = zip(names, written, strict=True)
+        click.echo(json.dumps({"outputs": [{"input": n, "file": str(w)} for n, w in pairs]}))
+        return
+    for name, path in zip(names, written, strict=True):
+        click.echo(f"{name} -> {path}")
 
 
 def _document(model: Path, provider: str, names: list[str], rows: list[Any]) -> dict[str, Any]:

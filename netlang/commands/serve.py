@@ -78,6 +78,27 @@ from netlang.commands.common import DEVICE_OPTION, ONNX_FILE, QUIET_OPTION, VERB
     type=click.IntRange(min=0),
     help="Inference threads per process (0: one per core, at most 8).",
 )
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has to send a request's headers; slower ones get 408 and are dropped.",
+)
+@click.option(
+    "--body-timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has to send a request's body after its headers.",
+)
+@click.option(
+    "--max-connections",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Open connections (or running requests) past which requests get 503.",
+)
 @QUIET_OPTION
 @VERBOSE_OPTION
 def serve(
@@ -94,6 +115,9 @@ def serve(
     allow_origins: tuple[str, ...],
     workers: int,
     threads: int,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -123,6 +147,9 @@ def serve(
             allow_origins=list(allow_origins),
             workers=workers,
             threads=threads,
+            header_timeout_s=header_timeout,
+            body_timeout_s=body_timeout,
+            max_connections=max_connections,
             log_level="warning" if quiet else "info",
             access_log=verbose and not quiet,
         )

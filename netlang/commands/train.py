@@ -1,7 +1,8 @@
 """`netlang train FILE`: compile a model, train it as its `train` section says (CLI options win),
 and leave a run directory; exit 0 done, 1 error, 130 interrupted (resumable). `--nproc N` runs N
 data-parallel workers on this host through torchrun's launcher; under torchrun itself (multi-node),
-each worker is a plain `python -m netlang train FILE`."""
+each worker is a plain `python -m netlang train FILE`. `--set` changes a model argument or a train
+setting; `--sweep` trains one run per value, each in its own folder under one parent."""
 
 from __future__ import annotations
 
@@ -11,12 +12,34 @@ from typing import Any
 
 import click
 
-from netlang.commands.common import QUIET_OPTION, VERBOSE_OPTION, fail, model_option
+from netlang.commands.common import (
+    QUIET_OPTION,
+    VERBOSE_OPTION,
+    fail,
+    model_option,
+    setting_texts,
+)
 
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @model_option("train")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a model parameter or a train setting, e.g. --set dropout=0.2 --set "
+    "'optimizer=sgd(lr=0.1)' (repeatable).",
+)
+@click.option(
+    "--sweep",
+    "sweeps",
+    multiple=True,
+    metavar="NAME=V1,V2,...",
+    help="Train one run per value (the product of several --sweep), each in its own folder "
+    "under --out (default: runs/<model>-sweep-<timestamp>).",
+)
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the section's epochs.")
 @click.option(
     "--batch",
@@ -52,11 +75,25 @@ from netlang.commands.common import QUIET_OPTION, VERBOSE_OPTION, fail, model_op
     show_default=True,
     help="Data-parallel worker processes on this host (one per GPU on CUDA).",
 )
+@click.option(
+    "--tensorboard/--no-tensorboard",
+    default=None,
+    help="Write TensorBoard event files into the run directory (default: when tensorboard is "
+    "installed).",
+)
+@click.option(
+    "--mlflow",
+    "mlflow_uri",
+    metavar="URI",
+    help="Also log the run to this MLflow tracking store (e.g. file:./mlruns).",
+)
 @QUIET_OPTION
 @VERBOSE_OPTION
 def train(
     file: str,
     model: str | None,
+    settings: tuple[str, ...],
+    sweeps: tuple[str, ...],
     epochs: int | None,
     batch: int | None,
     lr: float | None,
@@ -66,6 +103,8 @@ def train(
     out: str | None,
     resume: bool,
     nproc: int,
+    tensorboard: bool | None,
+    mlflow_uri: str | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -87,12 +126,25 @@ def train(
         "seed": seed,
         "out": out,
     }
+    texts = setting_texts(settings)
+    tracking = {"tensorboard": tensorboard, "mlflow": mlflow_uri}
     try:
+        if sweeps:
+            _sweep(file, model, texts, sweeps, overrides, tracking, resume, nproc, quiet, verbose)
+            return
         if nproc > 1:
-            _launch(file, model, overrides, resume, nproc, quiet, verbose)
+            _launch(file, model, overrides, resume, nproc, quiet, verbose, texts, tracking)
             return
         result = train_file(
-            file, model, overrides, resume=resume, log=click.echo, quiet=quiet, verbose=verbose
+            file,
+            model,
+            overrides,
+            settings=texts,
+            resume=resume,
+            log=click.echo,
+            quiet=quiet,
+            verbose=verbose,
+            tracking=tracking,
         )
     except CompileError as error:
         click.echo(str(error), err=True)
@@ -107,6 +159,64 @@ def train(
         click.echo(f"run directory: {result.run_dir}")
 
 
+def _sweep(
+    file: str,
+    model: str | None,
+    settings: dict[str, str],
+    sweeps: tuple[str, ...],
+    overrides: dict[str, Any],
+    tracking: dict[str, Any],
+    resume: bool,
+    nproc: int,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Train each variant of the sweep into PARENT/<name>=<value>, then list them in
+    PARENT/sweep.json (written after each run, so an interrupted sweep still compares)."""
+    import time
+    from pathlib import Path
+
+    import netlang
+    from netlang.train.run import train_file
+    from netlang.train.sweep import variant_name, variants, write_sweep
+
+    if resume:
+        raise ValueError("--sweep cannot --resume; resume one variant's folder with --out")
+    name = model or netlang.load(Path(file)).default_model()
+    parent = Path(overrides["out"] or f"runs/{name}-sweep-{time.strftime('%Y%m%d-%H%M%S')}")
+    done: list[tuple[dict[str, str], Path]] = []
+    for variant in variants(sweeps):
+        run_dir = parent / variant_name(variant)
+        click.echo(f"sweep: {variant_name(variant)} -> {run_dir}")
+        values = {**settings, **variant}
+        if nproc > 1:
+            _launch(
+                file,
+                model,
+                {**overrides, "out": str(run_dir)},
+                False,
+                nproc,
+                quiet,
+                verbose,
+                values,
+                tracking,
+            )
+        else:
+            train_file(
+                file,
+                model,
+                {**overrides, "out": str(run_dir)},
+                settings=values,
+                log=click.echo,
+                quiet=quiet,
+                verbose=verbose,
+                tracking=tracking,
+            )
+        done.append((variant, run_dir))
+        write_sweep(parent, name, done)
+    click.echo(f"sweep directory: {parent} (netlang compare {parent})")
+
+
 def _launch(
     file: str,
     model: str | None,
@@ -115,6 +225,8 @@ def _launch(
     nproc: int,
     quiet: bool,
     verbose: bool,
+    settings: dict[str, str],
+    tracking: dict[str, Any],
 ) -> None:
     """Start `nproc` workers running this command without --nproc, all writing to one run
     directory (named here, so that a failure message can say where to resume); rank 0 prints."""
@@ -123,8 +235,13 @@ def _launch(
 
     if "WORLD_SIZE" in os.environ:
         raise ValueError("--nproc starts its own workers; under torchrun, leave it out")
-    run_dir = str(planned_run_dir(file, model, overrides, resume))
+    run_dir = str(planned_run_dir(file, model, overrides, resume, settings))
     args = ["train", file, "--out", run_dir, *(["--model", model] if model else [])]
+    for key, text in settings.items():
+        args += ["--set", f"{key}={text}"]
+    if tracking["tensorboard"] is not None:
+        args.append("--tensorboard" if tracking["tensorboard"] else "--no-tensorboard")
+    args += ["--mlflow", tracking["mlflow"]] if tracking["mlflow"] else []
     for name, value in overrides.items():
         if name == "amp" and value is not None:
             args.append("--amp" if value else "--no-amp")

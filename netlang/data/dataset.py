@@ -4,6 +4,7 @@ image arrays -> Dataset (resized, optionally flattened)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ class Dataset:
 
     x: np.ndarray
     y: np.ndarray
+    labels: np.ndarray | None = None  # class ids when `y` is something else (autoencoders)
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y):
@@ -30,7 +32,8 @@ class Dataset:
 
     def subset(self, index: np.ndarray) -> Dataset:
         """The samples at `index`, in that order."""
-        return Dataset(self.x[index], self.y[index])
+        labels = None if self.labels is None else self.labels[index]
+        return Dataset(self.x[index], self.y[index], labels)
 
 
 @dataclass
@@ -42,6 +45,7 @@ class DataSplits:
     test: Dataset | None
     classes: list[str] | None  # class names in label order
     input_shape: tuple[int, ...]  # per sample, e.g. (1, 32, 32)
+    tokenizer: Any = None  # text data: the tokenizer fitted on train (netlang.data.tokenize)
 
 
 def image_dataset(

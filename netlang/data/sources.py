@@ -26,6 +26,7 @@ from netlang.data.mnist import load_mnist
 from netlang.data.resize import parse_size
 from netlang.data.split import parse_split, split_indices, without_test
 from netlang.data.tables import load_csv, load_npz
+from netlang.data.text import load_text_folder, load_text_table
 from netlang.semantics.train_schema import DATA
 from netlang.semantics.train_spec import Call
 
@@ -160,6 +161,27 @@ def _csv(args: dict[str, Any], base_dir: Path) -> Loaded:
     return Loaded(data, classes)
 
 
+def _text(args: dict[str, Any], base_dir: Path) -> Loaded:
+    header, delimiter = args.get("header"), args.get("delimiter")
+    if header is not None and not isinstance(header, bool):
+        raise ValueError(f"text: header={header!r}: expected true or false")
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+        raise ValueError(f"text: delimiter={delimiter!r}: expected one character")
+    data, classes = load_text_table(
+        _path(args, "path", base_dir, "text"),
+        text=args.get("text", "text"),
+        label=args.get("label", "label"),
+        delimiter=delimiter,
+        header=header,
+    )
+    return Loaded(data, classes)
+
+
+def _text_folder(args: dict[str, Any], base_dir: Path) -> Loaded:
+    data, classes = load_text_folder(_path(args, "root", base_dir, "text_folder"))
+    return Loaded(data, classes)
+
+
 SOURCES: dict[str, Callable[[dict[str, Any], Path], Loaded]] = {
     "digits": _digits,
     "mnist": _mnist,
@@ -167,6 +189,8 @@ SOURCES: dict[str, Callable[[dict[str, Any], Path], Loaded]] = {
     "image_folder": _image_folder,
     "npz": _npz,
     "csv": _csv,
+    "text": _text,
+    "text_folder": _text_folder,
 }
 
 

@@ -118,6 +118,12 @@ CODES: dict[str, Code] = {
         "model too large",
         "Elaboration created more layers than the compiler allows; a loop bound is probably wrong.",
     ),
+    "NL2024": Code(
+        "import of a file that is not netlang source",
+        "An import names a standard-library module (letters, digits and `_`) or a `.net` file by "
+        'a relative path (`import "./lib/blocks.net"`). Any other file is never read, so its '
+        "content can never appear in a diagnostic; a `.net` file must be UTF-8 text.",
+    ),
     # NL3xxx: shapes
     "NL3001": Code(
         "shape mismatch",

@@ -36,6 +36,8 @@ class Trained:
     weights: dict[str, np.ndarray]
     classes: list[str] | None = None
     normalization: dict[str, Any] | None = None
+    tokenizer: dict[str, Any] | None = None  # text models: how raw text becomes token ids
+    task: str | None = None  # what the model was trained for (netlang.tasks)
 
 
 class ExportError(Exception):
@@ -81,7 +83,15 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
             config.get("source_name", "source.net"), (run_dir / "source.net").read_text()
         )
         graph = build(source, config["model"], config.get("arguments", {}))
-        return Trained(source, graph, weights, config.get("classes"), config.get("normalization"))
+        return Trained(
+            source,
+            graph,
+            weights,
+            config.get("classes"),
+            config.get("normalization"),
+            config.get("tokenizer"),
+            (config.get("config") or {}).get("task"),
+        )
     with safe_open(str(weights_file), "np") as handle:
         meta = handle.metadata() or {}
     if SOURCE_KEY not in meta:
@@ -105,6 +115,10 @@ def onnx_metadata(trained: Trained) -> dict[str, str]:
     }
     if trained.classes:
         meta["netlang.classes"] = json.dumps([str(c) for c in trained.classes])
+    if trained.task:
+        meta["netlang.task"] = trained.task
+    if trained.tokenizer:
+        meta["netlang.tokenizer"] = json.dumps(trained.tokenizer, sort_keys=True)
     preprocess = _preprocess(graph, trained.normalization)
     if preprocess:
         meta["netlang.preprocess"] = json.dumps(preprocess, sort_keys=True)

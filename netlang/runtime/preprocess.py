@@ -77,6 +77,17 @@ def load_input(path: str | Path, info: ModelInfo) -> np.ndarray:
     raise ValueError(f"{path.name}: unsupported input file type (use an image or a .npy array)")
 
 
+def load_texts(texts: list[str], info: ModelInfo) -> np.ndarray:
+    """Raw sentences -> the token-id batch the model's input takes, by its "netlang.tokenizer"
+    metadata (the tokenizer fitted when the model was trained)."""
+    from netlang.data.tokenize import from_json
+
+    if info.tokenizer is None:
+        raise ValueError("this model takes no text: its metadata has no 'netlang.tokenizer'")
+    spec = single_input(info)
+    return from_json(info.tokenizer).encode(texts).astype(np.dtype(spec.datatype.numpy))
+
+
 def _as_batch(array: np.ndarray, spec: TensorSpec, path: Path) -> np.ndarray:
     if array.ndim == len(spec.shape) - 1:
         array = array[None]

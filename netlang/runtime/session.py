@@ -35,6 +35,8 @@ class ModelInfo:
     preprocess: Preprocess | None
     model: str | None  # "netlang.model": the source model's name
     version: str | None  # "netlang.version": the netlang release that exported it
+    tokenizer: dict[str, Any] | None = None  # "netlang.tokenizer": text -> token ids
+    task: str | None = None  # "netlang.task": classification, regression, reconstruction, ...
 
 
 def make_session(
@@ -64,7 +66,18 @@ def model_info(session: ort.InferenceSession) -> ModelInfo:
         preprocess=_preprocess(metadata.get("netlang.preprocess")),
         model=metadata.get("netlang.model"),
         version=metadata.get("netlang.version"),
+        tokenizer=_tokenizer(metadata.get("netlang.tokenizer")),
+        task=metadata.get("netlang.task"),
     )
+
+
+def _tokenizer(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    spec = _json("netlang.tokenizer", text)
+    if not isinstance(spec, dict) or "kind" not in spec:
+        raise ValueError("model metadata 'netlang.tokenizer' must be a JSON object with a kind")
+    return spec
 
 
 def _json(key: str, text: str) -> Any:

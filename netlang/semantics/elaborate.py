@@ -40,6 +40,8 @@ class Elaborator(Statements, Expressions, Calls, Binding):
         self.input_shapes: dict[str, tuple[int, ...]] = {}
         self.tests: list[ast.TestBlock] = []  # the last model's `test` blocks
         self.aliases: list[str] = []  # model aliases being expanded: catches cycles
+        # the last model's bases when it is an alias, nearest first, with their arguments
+        self.bases: list[tuple[str, dict[str, Any]]] = []
 
     def model(
         self,
@@ -51,6 +53,7 @@ class Elaborator(Statements, Expressions, Calls, Binding):
         if entry is None:
             return None
         self.input_shapes = input_shapes or {}
+        self.bases = []
         return self._model(*entry, arguments)
 
     def _model(
@@ -135,6 +138,7 @@ class Elaborator(Statements, Expressions, Calls, Binding):
             self.aliases.pop()
         if graph is None:
             return None
+        self.bases.insert(0, (graph.name, dict(graph.arguments)))
         graph.name = definition.name
         graph.arguments = {p.name: frame.variables[p.name] for p in definition.params}
         graph.doc = next((s.text for s in definition.body if isinstance(s, ast.Doc)), graph.doc)

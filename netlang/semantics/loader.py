@@ -1,9 +1,14 @@
 """Loading: a root file and its imports -> a `Unit` per file, with namespaces and load
-diagnostics."""
+diagnostics.
+
+Imports name standard-library modules or `.net` files by relative path, nothing else: a model
+file from an untrusted source must not make `check` read (and print lines of) arbitrary files.
+"""
 
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +19,7 @@ from netlang.syntax.assets import read_stdlib, stdlib_names
 from netlang.syntax.parser import parse
 
 STDLIB_PREFIX = "stdlib/"
+_STDLIB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.net)?")
 
 
 @dataclass(slots=True)
@@ -80,8 +86,19 @@ class Loader:
                 unit.namespace[item.name] = (unit, item)
 
     def _import(self, unit: Unit, item: ast.Import) -> None:
+        refusal = _refusal(item.path)
+        if refusal is not None:
+            self.sink.report(
+                error("NL2024", f'cannot import "{item.path}"', item.span, hint=refusal)
+            )
+            return
         name = self._resolve(unit.source.name, item.path)
-        text = self._read(name)
+        try:
+            text = self._read(name)
+        except UnicodeDecodeError:
+            hint = f"{name} is not UTF-8 text, so it is not netlang source"
+            self.sink.report(error("NL2024", f'cannot import "{item.path}"', item.span, hint=hint))
+            return
         if text is None:
             if item.path.startswith("."):
                 hint = f"there is no file {name}"
@@ -127,6 +144,20 @@ class Loader:
             return read_stdlib(name[len(STDLIB_PREFIX) :].removesuffix(".net"))
         path = Path(name)
         return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def _refusal(path: str) -> str | None:
+    """Why `import "path"` may not be read (None: it names netlang source)."""
+    if path.startswith(("./", "../")):
+        if not path.endswith(".net"):
+            return "only .net files can be imported; other files are never read"
+        return None
+    if not _STDLIB_NAME.fullmatch(path):
+        return (
+            'a standard-library name is letters, digits and "_"; '
+            'a file is imported by a relative path such as "./lib/blocks.net"'
+        )
+    return None
 
 
 def header_span(source: SourceFile, item: ast.Node) -> Span:

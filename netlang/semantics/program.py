@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed
 from netlang.semantics.loader import Loader, Unit
 from netlang.semantics.model_tests import run_tests
+from netlang.semantics.tasks import check_task
 from netlang.semantics.train import check_train_targets, elaborate_train
 from netlang.diagnostics.source import SourceFile
 from netlang.syntax import ast
@@ -54,8 +56,12 @@ class Program:
         arguments: dict[str, Any] | None = None,
         *,
         tests: bool = False,
+        train_settings: Sequence[ast.TrainEntry] = (),
     ) -> tuple[Graph | None, list[Diagnostic]]:
-        """Elaborate one model; never raises for user errors. With `tests`, run its test blocks."""
+        """Elaborate one model; never raises for user errors. With `tests`, run its test blocks.
+
+        The train section is the model's own, else (for an alias) its nearest base's, evaluated
+        with that base's arguments; `train_settings` (`--set`) replace its entries by key."""
         sink = DiagnosticSink()
         try:
             name = name or self.default_model()
@@ -67,8 +73,17 @@ class Program:
         if graph is None:
             return None, sink.items
         sections = check_train_targets(self.root, sink)
-        if name in sections:
-            graph.train = elaborate_train(sections[name], self.root, graph.arguments, sink)
+        owners = [(name, graph.arguments), *elaborator.bases]
+        section, section_arguments = next(
+            ((sections[n], a) for n, a in owners if n in sections), (None, graph.arguments)
+        )
+        if section is None and train_settings:
+            section = ast.TrainDef(train_settings[0].span, name, ())
+        if section is not None:
+            graph.train = elaborate_train(
+                section, self.root, section_arguments, sink, train_settings
+            )
+            check_task(graph, graph.train, sink)
         if tests:
 
             def rebuild(shapes: dict[str, tuple[int, ...]]) -> Graph | None:
@@ -78,6 +93,11 @@ class Program:
         if sink.has_errors:
             return None, sink.items
         return graph, sink.items
+
+    def parameters(self, name: str | None = None) -> list[str]:
+        """The parameter names of model `name` (default: default_model()), in order."""
+        definition = self.root.namespace.get(name or self.default_model(), (None, None))[1]
+        return [p.name for p in definition.params] if isinstance(definition, ast.ModelDef) else []
 
     def model(self, name: str | None = None, **arguments: Any) -> Graph:
         """The IR graph of model `name` with the given compile-time arguments.

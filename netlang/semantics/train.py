@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from netlang.diagnostics import DiagnosticSink, did_you_mean, error
@@ -20,13 +21,20 @@ LISTS = {"regularize", "augment"}  # keys that take one call or a list of calls
 
 
 def elaborate_train(
-    train: ast.TrainDef, unit: Unit, arguments: dict[str, Any], sink: DiagnosticSink
+    train: ast.TrainDef,
+    unit: Unit,
+    arguments: dict[str, Any],
+    sink: DiagnosticSink,
+    overrides: Sequence[ast.TrainEntry] = (),
 ) -> TrainSpec:
-    """Evaluate a train section with the model's arguments in scope; unknown names are symbols."""
+    """Evaluate a train section with the model's arguments in scope; unknown names are symbols.
+    `overrides` (from `--set`) replace the section's entries of the same key."""
     elaborator = Elaborator(unit, sink)
     frame = Frame(unit, Scope(()), "train", variables=dict(arguments), symbols=True)
     spec = TrainSpec(train.model, {}, span=train.span)
-    spec.entries = _entries(train.entries, elaborator, frame, spec, sink, top=True)
+    keys = {entry.key for entry in overrides}
+    kept = tuple(e for e in train.entries if not isinstance(e, ast.TrainEntry) or e.key not in keys)
+    spec.entries = _entries((*kept, *overrides), elaborator, frame, spec, sink, top=True)
     return spec
 
 

@@ -15,9 +15,13 @@ DATA: CallTable = {
     "image_folder": ("root", "size", "split", "channels", "limit"),
     "npz": ("path", "split", "x", "y"),
     "csv": ("path", "split", "label", "header"),
+    "text": ("path", "split", "text", "label", "delimiter", "header"),
+    "text_folder": ("root", "split"),
 }
 
 SCHEMA: dict[str, CallTable | str] = {
+    # what the model is trained to do; inferred from the data's targets when absent
+    "task": {"classification": (), "reconstruction": (), "regression": (), "sequence": ()},
     "data": DATA,
     "test_data": DATA,
     "batch": "int",
@@ -40,12 +44,19 @@ SCHEMA: dict[str, CallTable | str] = {
         "cross_entropy": ("label_smoothing",),
         "nll": (),
         "mse": (),
+        "mae": (),
+        "huber": ("delta",),
         "bce": (),
         "bce_with_logits": ("pos_weight",),
     },
     "regularize": {"l1": ("strength",), "l2": ("strength",)},
     "early_stop": {"early_stop": ("monitor", "patience", "min_delta", "mode", "restore_best")},
     "normalize": {"standardize": (), "unit": (), "none": ()},
+    # text -> token ids, fitted on the training split (netlang.data.tokenize)
+    "tokenize": {
+        "words": ("length", "vocab", "min_count", "lower"),
+        "bpe": ("length", "vocab", "lower"),
+    },
     "augment": {
         "random_crop": ("size", "padding"),
         "hflip": ("p",),

@@ -3,16 +3,16 @@ and metrics responses, for one or more ONNX models.
 
 Raw ASGI rather than a framework so that every byte is under our control: infer bodies are read
 with a hard size cap and parsed by hand (binary extension, no Content-Type needed), and every
-failure, routing ones included, is a JSON `{"error": ...}` that tritonclient can read. Guards run
-before routing: Host (on loopback, against DNS rebinding), browser Origin, then the bearer token
-(health probes are exempt). Inference runs in a thread pool so probes answer during long runs.
+failure, routing ones included, is a JSON `{"error": ...}` that tritonclient can read. Guards
+(`guards.py`) run before routing: header limits, Host (on loopback, against DNS rebinding), browser
+Origin, then the bearer token (health probes and CORS preflights are exempt). Inference runs in a
+thread pool so probes answer during long runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import json
 import logging
 import re
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from netlang.runtime.signature import Signature
+from netlang.serve.guards import Guards, preflight_headers
 from netlang.serve.metrics import Labels, Metrics
 from netlang.serve.protocol import ServeError, encode_infer, parse_infer
 from netlang.serve.scheduler import BatchScheduler, DirectScheduler
@@ -38,18 +39,9 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 OFF_LOOP_BYTES = 1 << 20  # infer bodies larger than this are parsed in a worker thread
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _MODEL_PATH = re.compile(
     r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?(?P<action>/ready|/config|/infer)?"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Guards:
-    max_body_bytes: int = 64 * 1024 * 1024  # Triton's default --http-max-input-size
-    token: str | None = None
-    allow_origins: frozenset[str] = frozenset()
-    allowed_hosts: frozenset[str] | None = None  # None: any Host header
 
 
 @dataclass(eq=False)
@@ -111,28 +103,31 @@ class App:
             return
         if scope["type"] != "http":
             return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            status, headers, body = await self._handle(scope, receive)
+            status, response_headers, body = await self._handle(scope, receive, headers)
         except ServeError as e:
-            status, headers, body = _error(e.status, e.message)
-            headers += [(k.encode(), v.encode()) for k, v in e.headers]
+            status, response_headers, body = _error(e.status, e.message)
+            response_headers += [(k.encode(), v.encode()) for k, v in e.headers]
         except Exception:
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
-            status, headers, body = _error(500, "internal server error")
+            status, response_headers, body = _error(500, "internal server error")
         self.metrics.responses.inc((("code", str(status)),))
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        response_headers += self.guards.cors_headers(headers.get("origin"))
+        response_headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _handle(self, scope: Scope, receive: Receive) -> Response:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        self._check_host(headers.get("host", ""))
-        origin = headers.get("origin")
-        if origin is not None and origin not in self.guards.allow_origins:
-            raise ServeError(403, "browser cross-origin requests are refused (see --allow-origin)")
+    async def _handle(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> Response:
+        guards = self.guards
+        guards.check_header_limits(scope["headers"])
+        guards.check_host(headers.get("host", ""))
+        guards.check_origin(headers.get("origin"))
         path, method = scope["path"], scope["method"]
+        if method == "OPTIONS":  # a CORS preflight: never carries the token
+            return 204, preflight_headers(), b""
         if not path.startswith("/v2/health/"):
-            self._check_token(headers.get("authorization", ""))
+            guards.check_token(headers.get("authorization", ""))
         if path in self._routes:
             allowed, handler = self._routes[path]
             _check_method(method, allowed)
@@ -153,23 +148,6 @@ class App:
         if action == "/config":
             return _json(200, model.config)
         return _json(200, model.metadata())
-
-    def _check_host(self, host: str) -> None:
-        if self.guards.allowed_hosts is None:
-            return
-        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if hostname.startswith("["):
-            hostname = hostname[1:].split("]", 1)[0]
-        if hostname not in self.guards.allowed_hosts:
-            raise ServeError(403, "Host header not allowed for a loopback-bound server")
-
-    def _check_token(self, authorization: str) -> None:
-        token = self.guards.token
-        if token is None:
-            return
-        scheme, _, given = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
-            raise ServeError(401, "missing or wrong bearer token")
 
     def _model(self, name: str, version_: str | None) -> ServedModel:
         model = self.models.get(name)

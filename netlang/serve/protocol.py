@@ -5,6 +5,11 @@ The request is parsed by hand from bytes (never by Content-Type, which tritoncli
 wrong): a JSON header of `Inference-Header-Content-Length` bytes, then the binary blobs of the
 inputs that carry `parameters.binary_data_size`, in input order. Every way a body can be wrong is
 a `ServeError` with a 4xx status and a message naming the problem.
+
+JSON has no NaN or Infinity: such tokens in a request, and numbers that overflow the input's
+datatype (`1e400`, `1e39` for FP32), are refused with a 400. Non-finite *outputs* asked for as
+JSON are written as the strings "NaN", "Infinity" and "-Infinity" (the proto3 JSON mapping, which
+numpy and so tritonclient's `as_numpy` read back); the binary extension carries them as they are.
 """
 
 from __future__ import annotations
@@ -18,11 +23,18 @@ from typing import Any
 import numpy as np
 
 from netlang.runtime.signature import DataType, Signature, TensorSpec, datatype_of_array
+from netlang.serve.json_tensors import (
+    NumericText,
+    check_frame,
+    cut_numeric_arrays,
+    parse_numbers,
+)
 
 _UNSUPPORTED_REQUEST_PARAMETERS = ("sequence_id", "sequence_start", "sequence_end")
 _SHARED_MEMORY = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
 _INTEGER_KINDS = "biu"
 _NUMBER_KINDS = "biuf"
+_NON_FINITE_JSON = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 class ServeError(Exception):
@@ -57,7 +69,7 @@ def bad(message: str) -> ServeError:
 
 def parse_infer(body: bytes, header_length: str | None, signature: Signature) -> InferRequest:
     """Validate and decode one infer body against the model's signature."""
-    request = _parse_header(body, header_length)
+    request, arrays = _parse_header(body, header_length)
     offset = len(body) if header_length is None else int(header_length)
     parameters = _parameters(request, "request")
     for key in _UNSUPPORTED_REQUEST_PARAMETERS:
@@ -77,7 +89,7 @@ def parse_infer(body: bytes, header_length: str | None, signature: Signature) ->
     inputs: dict[str, np.ndarray] = {}
     for raw in raw_inputs:
         spec, shape = _input_header(raw, specs, inputs)
-        array, offset = _input_data(raw, spec, shape, body, offset)
+        array, offset = _input_data(raw, spec, shape, body, offset, arrays)
         inputs[spec.name] = array
     if offset != len(body):
         raise bad(f"{len(body) - offset} bytes of binary data were not claimed by any input")
@@ -89,7 +101,10 @@ def parse_infer(body: bytes, header_length: str | None, signature: Signature) ->
     return InferRequest(request_id, inputs, outputs)
 
 
-def _parse_header(body: bytes, header_length: str | None) -> dict[str, Any]:
+def _parse_header(
+    body: bytes, header_length: str | None
+) -> tuple[dict[str, Any], dict[str, NumericText]]:
+    """The JSON header as an object, with its large numeric arrays cut out (`json_tensors`)."""
     end = len(body)
     if header_length is not None:
         if not (header_length.isascii() and header_length.isdigit()):
@@ -97,13 +112,18 @@ def _parse_header(body: bytes, header_length: str | None) -> dict[str, Any]:
         end = int(header_length)
         if end > len(body):
             raise bad(f"Inference-Header-Content-Length {end} exceeds the body length {len(body)}")
+    header, arrays = cut_numeric_arrays(body[:end] if header_length is not None else body)
     try:
-        request = json.loads(body[:end])
+        request = json.loads(header, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise bad(f"malformed JSON in the request header: {type(e).__name__}") from None
     if not isinstance(request, dict):
         raise bad("the request header must be a JSON object")
-    return request
+    return request, arrays
+
+
+def _refuse_constant(token: str) -> None:
+    raise bad(f"{token} is not a JSON number; send finite numbers (or binary data)")
 
 
 def _parameters(owner: dict[str, Any], what: str) -> dict[str, Any]:
@@ -140,7 +160,12 @@ def _input_header(
 
 
 def _input_data(
-    raw: dict[str, Any], spec: TensorSpec, shape: tuple[int, ...], body: bytes, offset: int
+    raw: dict[str, Any],
+    spec: TensorSpec,
+    shape: tuple[int, ...],
+    body: bytes,
+    offset: int,
+    arrays: dict[str, NumericText],
 ) -> tuple[np.ndarray, int]:
     parameters = _parameters(raw, f"input {spec.name!r}")
     if any(key in parameters for key in _SHARED_MEMORY):
@@ -149,7 +174,10 @@ def _input_data(
     if "binary_data_size" not in parameters:
         if "data" not in raw:
             raise bad(f"input {spec.name!r} has neither 'data' nor 'binary_data_size'")
-        return _json_tensor(raw["data"], spec, shape, count), offset
+        data = raw["data"]
+        if isinstance(data, str) and data in arrays:
+            return _numeric_tensor(arrays[data], spec, shape, count), offset
+        return _json_tensor(data, spec, shape, count), offset
     size = parameters["binary_data_size"]
     if type(size) is not int or size < 0:
         raise bad(f"input {spec.name!r}: 'binary_data_size' must be a non-negative integer")
@@ -197,6 +225,23 @@ def _split_bytes(blob: bytes, name: str, count: int) -> list[str]:
     return items
 
 
+def _numeric_tensor(
+    array: NumericText, spec: TensorSpec, shape: tuple[int, ...], count: int
+) -> np.ndarray:
+    """A numbers-only `data` array parsed piecewise into numpy (same checks as `_json_tensor`)."""
+    target = np.dtype(spec.datatype.numpy)
+    if target.kind not in "iuf":  # numbers for BOOL or BYTES: the general path says why not
+        return _json_tensor(json.loads(array.json()), spec, shape, count)
+    wide = target if target.itemsize >= 4 else np.dtype(np.float64)
+    parse_as = {"f": wide, "i": np.dtype(np.int64), "u": np.dtype(np.uint64)}[target.kind]
+    try:
+        check_frame(array, shape)
+        values = parse_numbers(array, shape, parse_as, _refuse_constant)
+    except ValueError as e:
+        raise bad(f"input {spec.name!r}: {e}") from None
+    return _coerce(values, spec.datatype, spec.name)
+
+
 def _json_tensor(data: Any, spec: TensorSpec, shape: tuple[int, ...], count: int) -> np.ndarray:
     datatype = spec.datatype
     if not isinstance(data, list):
@@ -230,7 +275,13 @@ def _coerce(array: np.ndarray, datatype: DataType, name: str) -> np.ndarray:
         info = np.iinfo(target)
         if int(array.min()) < info.min or int(array.max()) > info.max:
             raise bad(f"input {name!r}: a value is out of range for {datatype.v2}")
-    return array.astype(target)
+    if target.kind != "f":
+        return array.astype(target)
+    with np.errstate(over="ignore"):
+        converted = array.astype(target, copy=False)
+    if not np.isfinite(converted).all():
+        raise bad(f"input {name!r}: a value is out of range for {datatype.v2} (not finite)")
+    return converted
 
 
 def _check_batch_agrees(inputs: dict[str, np.ndarray], signature: Signature) -> None:
@@ -295,7 +346,7 @@ def encode_infer(
     if request.id is not None:
         response["id"] = request.id
     response["outputs"] = entries
-    header = json.dumps(response, separators=(",", ":")).encode()
+    header = json.dumps(response, separators=(",", ":"), allow_nan=False).encode()
     if not blobs:
         return header, None
     return b"".join([header, *blobs]), len(header)
@@ -316,4 +367,8 @@ def _to_json(array: np.ndarray, datatype: DataType) -> list[Any]:
     flat = array.reshape(-1)
     if datatype.v2 == "BYTES":
         return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in flat]
-    return flat.tolist()
+    values = flat.tolist()
+    if flat.dtype.kind == "f" and not np.isfinite(flat).all():
+        for i in np.flatnonzero(~np.isfinite(flat)).tolist():
+            values[i] = _NON_FINITE_JSON[str(values[i])]
+    return values

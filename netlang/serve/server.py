@@ -3,11 +3,13 @@
 With `workers > 1` uvicorn starts processes that each build their own app (and sessions) from the
 config, passed through an environment variable to `app_from_environment`. Uvicorn handles
 SIGTERM/SIGINT by refusing new connections and letting in-flight requests finish ("draining")
-before the app's lifespan shutdown stops the schedulers.
+before the app's lifespan shutdown stops the schedulers. Connections are uvicorn's h11 protocol
+with read deadlines (`connection.py`); past `max_connections` open ones, new requests get 503.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -15,7 +17,9 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from netlang.serve.app import LOOPBACK_HOSTS, App, Guards, ServedModel, zeros_for
+from netlang.serve.app import App, ServedModel, zeros_for
+from netlang.serve.connection import MAX_HEAD_BYTES, ConnectionLimits, GuardedH11Protocol
+from netlang.serve.guards import Guards, is_loopback, read_token
 from netlang.serve.metrics import Metrics
 from netlang.serve.scheduler import Arrays, BatchScheduler, DirectScheduler
 
@@ -38,15 +42,11 @@ class ServeConfig:
     allow_origins: list[str] = field(default_factory=list)
     workers: int = 1
     threads: int = 0  # inference threads; 0: one per CPU core, at most 8
+    header_timeout_s: float = 10.0  # a request head must arrive within this
+    body_timeout_s: float = 60.0  # and its body within this after the head
+    max_connections: int = 1000  # open connections (and running requests) before 503s
     log_level: str = "info"  # "warning" with `serve -q`
     access_log: bool = False  # one line a request, with `serve -v`
-
-
-def read_token(path: str) -> str:
-    token = Path(path).read_text().strip()
-    if not token or any(c.isspace() for c in token):
-        raise ValueError("the token file must hold one non-empty token without spaces")
-    return token
 
 
 def guards_for(config: ServeConfig) -> Guards:
@@ -54,7 +54,7 @@ def guards_for(config: ServeConfig) -> Guards:
         max_body_bytes=config.max_body_bytes,
         token=read_token(config.token_file) if config.token_file else None,
         allow_origins=frozenset(config.allow_origins),
-        allowed_hosts=LOOPBACK_HOSTS if config.host in LOOPBACK_HOSTS else None,
+        loopback_only=is_loopback(config.host),
     )
 
 
@@ -136,7 +136,9 @@ def serve_forever(config: ServeConfig) -> None:
     import uvicorn
 
     _configure_logging(config.log_level)
-    if config.host not in LOOPBACK_HOSTS and not config.token_file:
+    if config.token_file:
+        read_token(config.token_file)  # refuse a bad token file before any worker starts
+    if not is_loopback(config.host) and not config.token_file:
         log.warning(
             "listening on %s without --token-file: anyone who can reach it may infer", config.host
         )
@@ -146,6 +148,12 @@ def serve_forever(config: ServeConfig) -> None:
         "access_log": config.access_log,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
         "log_level": config.log_level,
+        "http": functools.partial(
+            GuardedH11Protocol,
+            limits=ConnectionLimits(config.header_timeout_s, config.body_timeout_s),
+        ),
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+        "limit_concurrency": config.max_connections,
     }
     if config.workers > 1:
         os.environ[CONFIG_ENV] = json.dumps(asdict(config))

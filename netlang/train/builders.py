@@ -88,9 +88,15 @@ def schedule(entries: dict[str, Any]) -> ScheduleConfig:
     )
 
 
-def loss(entries: dict[str, Any]) -> LossConfig:
-    name, options = bind("loss", entries.get("loss", Call("cross_entropy")))
-    checks = {"label_smoothing": fraction, "pos_weight": positive_float}
+def task(entries: dict[str, Any]) -> str | None:
+    return bind("task", entries["task"])[0] if "task" in entries else None
+
+
+def loss(entries: dict[str, Any]) -> LossConfig | None:
+    if "loss" not in entries:
+        return None
+    name, options = bind("loss", entries["loss"])
+    checks = {"label_smoothing": fraction, "pos_weight": positive_float, "delta": positive_float}
     return LossConfig(name, {k: checks[k](f"train.loss.{k}", v) for k, v in options.items()})
 
 
@@ -287,6 +293,7 @@ def device(what: str, value: Any) -> str:
 
 # TrainConfig field -> its builder from the section's entries (after the checks they use).
 BUILDERS = {
+    "task": task,
     "data": single_call("data"),
     "test_data": single_call("test_data"),
     "batch": plain("batch", positive_int, 32),
@@ -297,6 +304,7 @@ BUILDERS = {
     "penalties": penalties_of,
     "early_stop": early_stop,
     "normalize": normalize,
+    "tokenize": single_call("tokenize"),
     "augment": augment,
     "init": single_call("init"),
     "clip": plain("clip", positive_float, None),

@@ -18,8 +18,10 @@ import contextlib
 import io
 import os
 import socket
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -104,16 +106,14 @@ class World:
         return {**dict(zip(SUMMED, total)), "seconds": slowest}
 
     def reduce_evaluation(self, result: Evaluation) -> tuple[float, float | None]:
-        """(mean loss, accuracy) over all ranks' shards from each rank's own Evaluation."""
+        """(mean loss, metric) over all ranks' shards from each rank's own Evaluation."""
         if not self.distributed:
-            return result.loss, result.accuracy
-        seen = len(result.targets)
-        counted = result.targets.numel() if result.accuracy is not None else 0
-        correct = round((result.accuracy or 0.0) * counted)
-        loss, seen, correct, counted = self._all_reduce(
-            [result.loss * seen, seen, correct, counted]
+            return result.loss, result.metric
+        summed = (result.metric or 0.0) * result.counted
+        loss, seen, summed, counted = self._all_reduce(
+            [result.loss * result.seen, result.seen, summed, result.counted]
         )
-        return loss / max(seen, 1), correct / counted if counted else None
+        return loss / max(seen, 1), summed / counted if counted else None
 
     def any(self, flag: bool) -> bool:
         """True on every rank when it is True on one (a Ctrl-C seen by one rank stops all)."""
@@ -324,11 +324,22 @@ def launch(worker_args: Sequence[str], nproc: int, run_dir: str, *, resume_hint:
     """Run `python -m netlang <worker_args>` in `nproc` workers on this host through torchrun's
     elastic launcher (static rendezvous on 127.0.0.1, a free port, no restarts).
 
+    Each worker's stderr is also kept in a temporary folder, so that the failure message can
+    quote the last lines of the first worker to die (for a signal such as SIGABRT, the C++
+    error that raised it: the signal alone does not say why).
+
     Raises:
-        WorkerFailed: a worker died or failed; the message names the first to go, and says that
-            the last checkpoint in `run_dir` is intact and how to resume.
+        WorkerFailed: a worker died or failed; the message names the first to go and what it
+            said last, and says that the last checkpoint in `run_dir` is intact and how to resume.
         KeyboardInterrupt: Ctrl-C (the workers finish their step and save a checkpoint).
     """
+    with tempfile.TemporaryDirectory(prefix="netlang-workers-") as logs:
+        _launch(worker_args, nproc, run_dir, resume_hint, Path(logs))
+
+
+def _launch(
+    worker_args: Sequence[str], nproc: int, run_dir: str, resume_hint: str, logs: Path
+) -> None:
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import elastic_launch
@@ -350,6 +361,10 @@ def launch(worker_args: Sequence[str], nproc: int, run_dir: str, *, resume_hint:
             str(free_port()),
             "--local-addr",
             "127.0.0.1",
+            "--log-dir",
+            str(logs),
+            "--tee",
+            "2",
             "--module",
             "netlang",
             *worker_args,
@@ -362,13 +377,24 @@ def launch(worker_args: Sequence[str], nproc: int, run_dir: str, *, resume_hint:
         elastic_launch(config, command)(*command_args)
     except ChildFailedError as error:
         rank, failure = error.get_first_failure()
+        said = _last_words(logs, failure.local_rank)
         raise WorkerFailed(
-            f"worker rank {rank} (pid {failure.pid}) failed: {_cause(failure)}; the job "
-            f"stopped. The last checkpoint in {run_dir} is intact: continue with "
+            f"worker rank {rank} (pid {failure.pid}) failed: {_cause(failure)}"
+            + (f"; its last words: {said}" if said else "")
+            + f"; the job stopped. The last checkpoint in {run_dir} is intact: continue with "
             f"{resume_hint}"
         ) from None
     except SignalException:
         raise KeyboardInterrupt from None
+
+
+def _last_words(logs: Path, local_rank: int, lines: int = 3) -> str:
+    """The last non-empty lines a worker wrote to stderr (torchrun keeps them under `logs`)."""
+    text = "".join(
+        f.read_text(errors="replace") for f in sorted(logs.rglob(f"{local_rank}/stderr.log"))
+    )
+    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(line[:300] for line in kept)
 
 
 def _cause(failure: Any) -> str:

@@ -1,4 +1,4 @@
-"""Evaluation: a module and a Dataset -> mean loss, accuracy and (for tests) a confusion matrix."""
+"""Validation: a module and a Dataset -> mean loss and the task's metric (accuracy, MAE, ...)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,21 @@ from typing import Any
 
 import torch
 
-from netlang.train.objective import LossFn, count_correct
+from netlang.train.objective import LossFn
 
 # netlang.data.make_loader's signature: (dataset, batch, *, shuffle, seed, epoch, augment) -> an
 # iterable of (x, y) batches that has a len()
 MakeLoader = Callable[..., Any]
+# (outputs, targets) -> (sum, count) of the task's metric in a batch, or None (netlang.tasks)
+BatchMetric = Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, int] | None"]
 
 
 @dataclass
 class Evaluation:
     loss: float
-    accuracy: float | None
-    predictions: torch.Tensor | None  # predicted class per sample (classification only)
-    targets: torch.Tensor
+    metric: float | None  # the task's per-epoch metric over the data set
+    counted: int  # how many values the metric averages (samples, tokens, pixels)
+    seen: int  # samples
 
 
 def first_output(out: Any) -> torch.Tensor:
@@ -34,41 +36,24 @@ def evaluate(
     dataset: Any,
     *,
     loss_fn: LossFn,
-    loss_name: str,
+    metric: BatchMetric,
     batch: int,
     loader: MakeLoader,
     device: torch.device,
 ) -> Evaluation:
-    """Mean loss and accuracy over `dataset` in eval mode; the module's mode is restored after."""
+    """Mean loss and metric over `dataset` in eval mode; the module's mode is restored after."""
     was_training = module.training
     module.eval()
-    total, correct, counted, seen = 0.0, 0, 0, 0
-    predictions, targets = [], []
+    total, summed, counted, seen = 0.0, 0.0, 0, 0
     try:
         for x, y in loader(dataset, batch, shuffle=False, seed=0):
             x, y = torch.as_tensor(x).to(device), torch.as_tensor(y).to(device)
             out = first_output(module(x))
             total += float(loss_fn(out, y)) * len(y)
             seen += len(y)
-            counts = count_correct(out, y, loss_name)
+            counts = metric(out, y)
             if counts is not None:
-                correct, counted = correct + int(counts[0]), counted + counts[1]
-            if counts is not None and out.dim() == 2 and out.shape[1] > 1:
-                predictions.append(out.argmax(1).cpu())
-            targets.append(y.cpu())
+                summed, counted = summed + float(counts[0]), counted + counts[1]
     finally:
         module.train(was_training)
-    return Evaluation(
-        total / max(seen, 1),
-        correct / counted if counted else None,
-        torch.cat(predictions) if predictions else None,
-        torch.cat(targets),
-    )
-
-
-def confusion_matrix(evaluation: Evaluation, classes: int) -> list[list[int]]:
-    """counts[true][predicted] over the evaluated samples."""
-    assert evaluation.predictions is not None
-    pairs = evaluation.targets.long() * classes + evaluation.predictions.long()
-    counts = torch.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
-    return counts.tolist()
+    return Evaluation(total / max(seen, 1), summed / counted if counted else None, counted, seen)

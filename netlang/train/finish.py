@@ -1,5 +1,6 @@
 """The run directory's bookends: source + config -> source.net and config.json before training;
-trained module + test split -> best weights restored, curves.png, test.json, confusion files after.
+trained module + test split -> best weights restored, curves.png, and the task's report
+(test.json, its pictures) after.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netlang.train.config import TrainConfig
-from netlang.train.evaluate import Evaluation, MakeLoader, confusion_matrix, evaluate
-from netlang.train.plots import plot_confusion, plot_curves
-from netlang.train.report import format_confusion, write_json
+from netlang.train.evaluate import MakeLoader
+from netlang.train.plots import plot_curves
+from netlang.train.report import write_json
 
 if TYPE_CHECKING:
     from netlang.data import DataSplits
@@ -39,6 +40,8 @@ def start_run_dir(
         name: None if getattr(splits, name) is None else len(getattr(splits, name))
         for name in ("train", "val", "test")
     }
+    if metadata and metadata.get("tokenizer"):
+        write_json(run_dir / "tokenizer.json", metadata["tokenizer"])
     write_json(
         run_dir / "config.json",
         {
@@ -82,50 +85,83 @@ def finish_run(
             f"restored the weights of epoch {tracker.best_epoch} "
             f"({tracker.monitor} {tracker.best:.4f})"
         )
-    plot_curves(
-        run_dir / "curves.png",
-        run.history,
-        tracker.best_epoch if stop is not None else None,
-        run.epoch if reason == "early_stop" else None,
-    )
+    outcome = {
+        "best_epoch": best_epoch(run.history, tracker.monitor, tracker.mode),
+        "shipped_epoch": tracker.best_epoch,  # checkpoints/best.safetensors, what export takes
+        "stop_epoch": run.epoch if reason == "early_stop" else None,
+        "stop_reason": reason,
+        "monitor": tracker.monitor,
+    }
+    write_json(run_dir / "outcome.json", outcome)
+    draw_curves(run_dir, run.history, outcome)
     if splits.test is None:
         log("no test split: skipping the test evaluation")
+        test = None
+    else:
+        test = _test(run, splits, run_dir, loader, log)
+    for tracker in run.trackers:
+        tracker.finish(run_dir, outcome, test)
+    return test
+
+
+def best_epoch(history: list[dict[str, Any]], monitor: str, mode: str) -> int | None:
+    """The epoch with the best `monitor` value over the whole run (all stages)."""
+    rows = [r for r in history if r.get(monitor) is not None]
+    if not rows:
         return None
-    return _test(run, splits, run_dir, loader, log)
+    pick = min if mode == "min" else max
+    return int(pick(rows, key=lambda r: r[monitor])["epoch"])
+
+
+def run_title(run_dir: Path) -> str:
+    """ "Model on data (what --set changed)", from the run's config.json."""
+    saved = json.loads((run_dir / "config.json").read_text())
+    data = (saved["config"].get("data") or {}).get("call", "?")
+    changed = ", ".join(f"{k}={v}" for k, v in (saved.get("set") or {}).items())
+    return f"{saved['model']} on {data}" + (f" ({changed})" if changed else "")
+
+
+def draw_curves(
+    run_dir: Path, history: list[dict[str, Any]], outcome: dict[str, Any], log_scale: bool = False
+) -> Path:
+    """curves.png (curves-log.png with a log-scale loss) of a run directory."""
+    path = run_dir / ("curves-log.png" if log_scale else "curves.png")
+    plot_curves(
+        path,
+        history,
+        title=run_title(run_dir),
+        best_epoch=outcome.get("best_epoch"),
+        shipped_epoch=outcome.get("shipped_epoch"),
+        stop_epoch=outcome.get("stop_epoch"),
+        log_scale=log_scale,
+    )
+    return path
 
 
 def _test(
     run: RunState, splits: DataSplits, run_dir: Path, loader: MakeLoader, log: Log
 ) -> dict[str, Any]:
-    result = evaluate(
-        run.module,
-        splits.test,
-        loss_fn=run.loss_fn,
-        loss_name=run.config.loss.name,
-        batch=run.config.batch,
+    """The task's report on the test split, saved as test.json."""
+    from netlang.tasks.base import TestContext
+
+    assert splits.test is not None and run.config.loss is not None
+    context = TestContext(
+        module=run.module,
+        dataset=splits.test,
+        splits=splits,
+        run_dir=run_dir,
         loader=loader,
         device=run.device,
+        batch=run.config.batch,
+        loss_fn=run.loss_fn,
+        log=log,
+        model=run.config.model,
+        loss_name=run.config.loss.name,
+        augment=run.augment,
+        best=run.best,
+        best_epoch=run.tracker.best_epoch,
+        output_names=run.output_names,
     )
-    test: dict[str, Any] = {
-        "loss": result.loss,
-        "accuracy": result.accuracy,
-        "examples": len(splits.test),
-    }
-    accuracy = "" if result.accuracy is None else f", accuracy {100 * result.accuracy:.2f}%"
-    log(f"test: loss {result.loss:.4f}{accuracy} on {len(splits.test)} examples")
-    if result.predictions is not None:
-        classes = _class_names(splits, result)
-        matrix = confusion_matrix(result, len(classes))
-        test["confusion"] = matrix
-        (run_dir / "confusion.txt").write_text(format_confusion(matrix, classes))
-        plot_confusion(run_dir / "confusion.png", matrix, classes)
+    test = {"task": run.task.name, **run.task.report(context)}
     write_json(run_dir / "test.json", test)
     return test
-
-
-def _class_names(splits: DataSplits, result: Evaluation) -> list[str]:
-    if splits.classes is not None:
-        return [str(c) for c in splits.classes]
-    assert result.predictions is not None
-    count = int(max(result.targets.max(), result.predictions.max())) + 1
-    return [str(i) for i in range(count)]

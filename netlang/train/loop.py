@@ -23,11 +23,20 @@ from netlang.train.config import TrainConfig
 from netlang.train.distributed import World
 from netlang.train.evaluate import MakeLoader, evaluate, first_output
 from netlang.train.finish import finish_run, start_run_dir
-from netlang.train.objective import count_correct, penalty
+from netlang.train.objective import penalty
 from netlang.train.progress import Progress
 from netlang.train.resume import deferred_interrupt, restore, save_checkpoint, save_interrupted
 from netlang.train.stages import enter_stage, start_stages
-from netlang.train.state import Log, NonFiniteLoss, RunState, TrainResult, device_for, prepare
+from netlang.train.state import (
+    Log,
+    NonFiniteLoss,
+    RunState,
+    TrainResult,
+    device_for,
+    prepare,
+    settle,
+)
+from netlang.train.tracking import make_trackers
 
 if TYPE_CHECKING:
     from netlang.data import DataSplits
@@ -54,6 +63,8 @@ def fit(
     layers: Sequence[str] | None = None,
     world: World | None = None,
     quiet: bool = False,
+    output_names: Sequence[str] = (),
+    tracking: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train `module` on `splits` as `config` says, recording everything in `run_dir`.
 
@@ -75,6 +86,9 @@ def fit(
         world: this process's rank in a distributed job (its process group joined); None for a
             lone process. `config.batch` is then the global batch, split evenly across ranks.
         quiet: no progress bar and no per-epoch lines.
+        output_names: the model's output names (the IR's); the task's pictures name them.
+        tracking: make_trackers' options ({"tensorboard": bool | None, "mlflow": URI | None});
+            None writes to no tracker.
 
     Returns:
         What happened: history, best epoch, why it stopped, test results.
@@ -87,21 +101,27 @@ def fit(
     from netlang.data import make_loader
 
     run_dir, loader, world = Path(run_dir), loader or make_loader, world or World()
+    task, config, splits = settle(config, splits)
     log = log if world.is_main else _silent
     device = world.device(device_for(config.device))
     with _determinism(device):
-        run = prepare(module, splits, config, device, weight_names, world)
+        run = prepare(module, splits, config, device, weight_names, world, task)
+        run.output_names = tuple(output_names)
         if config.staged:
             start_stages(run, splits, layers)
         if world.is_main:
             start_run_dir(run_dir, config, splits, source_text, metadata, resume)
+            if tracking is not None:
+                run.trackers = make_trackers(run_dir, config.model, **tracking)
         if world.distributed:
             log(f"{world.describe_batch(config.batch)} (global batch = ranks x per-rank batch)")
         if resume:
             restore(run, run_dir, log, splits)
         else:
             torch.manual_seed(config.seed + world.rank)
-        progress = Progress(config.epochs, log, stream, draw=world.is_main, quiet=quiet)
+        progress = Progress(
+            config.epochs, log, stream, draw=world.is_main, quiet=quiet, metric=task.metric
+        )
         try:
             with deferred_interrupt() as interrupt:
                 reason = _stages(run, splits, run_dir, loader, progress, interrupt, log)
@@ -177,7 +197,9 @@ def _epochs(
         progress.start_epoch()
         _train_epoch(run, splits.train, loader, progress, interrupt)
         row = _close_epoch(run, splits, loader, lr)
-        improved = _track(run, row, run_dir)
+        for tracker in run.trackers:
+            tracker.epoch(row)
+        improved = _track(run, row)
         save_checkpoint(run, run_dir)
         progress.end_epoch(row, "  *" if improved else "")
     return "early_stop" if run.tracker.should_stop else "completed"
@@ -232,7 +254,8 @@ def _step(run: RunState, x: torch.Tensor, y: torch.Tensor) -> None:
         torch.nn.utils.clip_grad_norm_(module.parameters(), config.clip)
     run.scaler.step(run.optimizer)
     run.scaler.update()
-    counts = count_correct(out.detach(), y, config.loss.name)
+    assert config.loss is not None
+    counts = run.task.batch_metric(out.detach(), y, config.loss.name)
     correct = counts[0].to(loss.dtype) if counts is not None else torch.zeros_like(loss)
     run.pending.append(
         (
@@ -251,13 +274,15 @@ def _close_epoch(
     """Validate if due, append the epoch's metrics row, advance the schedule; returns the row."""
     config, sums = run.config, run.world.reduce_sums(run.sums)
     run.world.sync_buffers(run.module)
+    metric = run.task.metric
     row: dict[str, Any] = {
         "epoch": run.epoch + 1,
         "train_loss": sums["loss"] / max(sums["samples"], 1),
-        "train_accuracy": sums["correct"] / sums["counted"] if sums["counted"] else None,
+        f"train_{metric}": sums["correct"] / sums["counted"] if sums["counted"] else None,
         "val_loss": None,
-        "val_accuracy": None,
+        f"val_{metric}": None,
         "lr": lr,
+        "stage": run.plan.stages[run.stage].name if run.plan is not None else None,
     }
     last = run.epoch + 1 == config.epochs
     if splits.val is not None and ((run.epoch + 1) % config.val_every == 0 or last):
@@ -265,12 +290,12 @@ def _close_epoch(
             run.module,
             run.world.shard(splits.val),
             loss_fn=run.loss_fn,
-            loss_name=config.loss.name,
+            metric=lambda out, y: run.task.batch_metric(out, y, config.loss.name),
             batch=run.world.local_batch(config.batch),
             loader=loader,
             device=run.device,
         )
-        row["val_loss"], row["val_accuracy"] = run.world.reduce_evaluation(result)
+        row["val_loss"], row[f"val_{metric}"] = run.world.reduce_evaluation(result)
     row["seconds"] = round(sums["seconds"], 3)
     run.history.append(row)
     run.schedule.end_epoch(run.epoch, row)
@@ -279,12 +304,11 @@ def _close_epoch(
     return row
 
 
-def _track(run: RunState, row: dict[str, Any], run_dir: Path) -> bool:
-    """Feed the monitored metric to the tracker; on a new best, keep and save those weights."""
+def _track(run: RunState, row: dict[str, Any]) -> bool:
+    """Feed the monitored metric to the tracker; on a new best, keep those weights (the epoch's
+    checkpoint saves them)."""
     value = row.get(run.tracker.monitor)
     if value is None or not run.tracker.update(row["epoch"], value):
         return False
-    run.best = ckpt.snapshot(run.module)
-    if run.world.is_main:
-        ckpt.save_weights(run_dir / "checkpoints" / ckpt.BEST, run.best)
+    run.best, run.best_unsaved = ckpt.snapshot(run.module), True
     return True

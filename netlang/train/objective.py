@@ -1,4 +1,4 @@
-"""What training minimises: LossConfig + Penalty list -> data loss, penalty term, accuracy counts.
+"""What training minimises: LossConfig + Penalty list -> data loss and penalty term.
 
 The L1/L2 penalties are the course's formulas, added to the data loss; they are distinct from an
 optimiser's weight_decay (which AdamW decouples from the gradient altogether).
@@ -29,6 +29,11 @@ def build_loss(config: LossConfig, device: torch.device | None = None) -> LossFn
             return lambda out, y: F.nll_loss(out, y.long())
         case "mse":
             return lambda out, y: F.mse_loss(out, _regression_target(out, y))
+        case "mae":
+            return lambda out, y: F.l1_loss(out, _regression_target(out, y))
+        case "huber":
+            delta = float(options.get("delta", 1.0))
+            return lambda out, y: F.huber_loss(out, _regression_target(out, y), delta=delta)
         case "bce":
             return lambda out, y: F.binary_cross_entropy(out, y.to(out.dtype).view_as(out))
         case "bce_with_logits":
@@ -45,17 +50,6 @@ def _regression_target(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if not y.is_floating_point() and out.dim() == 2 and out.shape[1] > 1:
         return F.one_hot(y.long(), out.shape[1]).to(out.dtype)
     return y.to(out.dtype).view_as(out)
-
-
-def count_correct(out: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[torch.Tensor, int] | None:
-    """(correct, counted) predictions in a batch, the first as a tensor on the batch's device
-    (reading it would wait for the GPU); None where accuracy means nothing (regression)."""
-    if loss in ("bce", "bce_with_logits"):
-        predicted = out > (0.5 if loss == "bce" else 0.0)
-        return (predicted == y.view_as(out).bool()).sum(), out.numel()
-    if y.is_floating_point() or out.dim() < 2 or out.shape[1] < 2:
-        return None
-    return (out.argmax(1) == y).sum(), y.numel()
 
 
 def penalised_weights(

@@ -32,12 +32,14 @@ class Progress:
         *,
         draw: bool = True,
         quiet: bool = False,
+        metric: str = "accuracy",
     ) -> None:
         """`draw=False` never touches the terminal (ranks other than 0 of a distributed run);
         `quiet` also drops the per-epoch lines (`netlang train -q`)."""
         self.epochs = epochs
         self.log = log
         self.quiet = quiet
+        self.metric = metric
         self.stream = stream if stream is not None else sys.stdout
         self.is_tty = draw and not quiet and self.stream.isatty()
         self.started = 0.0
@@ -59,7 +61,7 @@ class Progress:
         eta = elapsed / max(done, 1) * (total - done)
         self.stream.write(
             f"\repoch {epoch + 1}/{self.epochs} [{'#' * filled:{BAR_WIDTH}}] "
-            f"{done}/{total} loss {loss:.4f} acc {_percent(accuracy)} "
+            f"{done}/{total} loss {loss:.4f} {self._short()} {self._value(accuracy)} "
             f"{samples / elapsed:,.0f} samples/s ETA {_clock(eta)}\x1b[K"
         )
         self.stream.flush()
@@ -70,13 +72,23 @@ class Progress:
             self.stream.flush()
         if self.quiet:
             return
+        short, metric = self._short(), self.metric
         val = (
             ""
             if row.get("val_loss") is None
-            else f"  val_loss {row['val_loss']:.4f}  val_acc {_percent(row.get('val_accuracy'))}"
+            else f"  val_loss {row['val_loss']:.4f}  "
+            f"val_{short} {self._value(row.get(f'val_{metric}'))}"
         )
         self.log(
             f"epoch {row['epoch']}/{self.epochs}  train_loss {row['train_loss']:.4f}  "
-            f"train_acc {_percent(row.get('train_accuracy'))}{val}  lr {row['lr']:.3g}  "
+            f"train_{short} {self._value(row.get(f'train_{metric}'))}{val}  lr {row['lr']:.3g}  "
             f"{row['seconds']:.1f}s{note}"
         )
+
+    def _short(self) -> str:
+        return "acc" if self.metric == "accuracy" else self.metric
+
+    def _value(self, value: float | None) -> str:
+        if self.metric == "accuracy" or value is None:
+            return _percent(value)
+        return f"{value:.4f}"

@@ -1,6 +1,4 @@
-"""Run-directory records: per-epoch metric rows and test results -> metrics.csv/json, test.json,
-confusion.txt (and, through netlang.train.plots, the PNGs).
-"""
+"""Run-directory records: per-epoch metric rows and test results -> metrics.csv/json, test.json."""
 
 from __future__ import annotations
 
@@ -11,7 +9,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "lr",
+    "seconds",
+    "stage",
+)
+
+
+def columns(history: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """COLUMNS with the task's metric (the rows' train_<metric>) in place of accuracy."""
+    keys = history[0] if history else {}
+    metric = next((k[6:] for k in keys if k.startswith("train_") and k != "train_loss"), None)
+    if metric is None or metric == "accuracy":
+        return COLUMNS
+    return tuple(c.replace("accuracy", metric) for c in COLUMNS)
 
 
 def _clean(value: Any) -> Any:
@@ -23,27 +39,15 @@ def _clean(value: Any) -> Any:
 
 def write_metrics(run_dir: Path, history: Sequence[dict[str, Any]]) -> None:
     """metrics.csv and metrics.json, one row per finished epoch (empty cells where not measured)."""
+    names = columns(history)
     with open(run_dir / "metrics.csv", "w", newline="") as stream:
-        writer = csv.DictWriter(stream, COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(stream, names, lineterminator="\n")
         writer.writeheader()
         for row in history:
-            writer.writerow({k: "" if _clean(row.get(k)) is None else row[k] for k in COLUMNS})
-    rows = [{k: _clean(row.get(k)) for k in COLUMNS} for row in history]
+            writer.writerow({k: "" if _clean(row.get(k)) is None else row[k] for k in names})
+    rows = [{k: _clean(row.get(k)) for k in names} for row in history]
     (run_dir / "metrics.json").write_text(json.dumps(rows, indent=2) + "\n")
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def format_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> str:
-    """A fixed-width table: rows are true classes, columns predicted classes."""
-    labels = [str(c) for c in classes]
-    width = max(
-        [len(label) for label in labels] + [len(str(v)) for row in matrix for v in row] + [4]
-    )
-    header = " " * width + " | " + " ".join(label.rjust(width) for label in labels)
-    lines = ["rows: true class, columns: predicted class", header, "-" * len(header)]
-    for label, row in zip(labels, matrix):
-        lines.append(label.rjust(width) + " | " + " ".join(str(v).rjust(width) for v in row))
-    return "\n".join(lines) + "\n"

@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from netlang.train import checkpoint as ckpt
 from netlang.train.report import write_metrics
 from netlang.train.stages import enter_stage
@@ -23,31 +21,16 @@ if TYPE_CHECKING:
 def restore(run: RunState, run_dir: Path, log: Log, splits: DataSplits) -> None:
     """Load the checkpoint; rank 0 reads it and sends it to the others (no shared disk needed)."""
     folder = run_dir / "checkpoints"
-    saved = _read_checkpoint(folder) if run.world.is_main else None
+    saved = ckpt.read_checkpoint(folder) if run.world.is_main else None
     last, state, best = run.world.broadcast(saved)
     run.module.load_state_dict(last)
     state = run.world.adopt_state(state, run.config.seed)
     if run.plan is not None:  # the saved optimiser state belongs to the saved stage's groups
         enter_stage(run, splits, state["stage"], state["stage_start"])
     run.load_state_dict(state)
-    run.best = best
+    run.best, run.best_sha256 = best, state["best_sha256"]
     where = f"epoch {run.epoch + 1}" + (f", batch {run.batch + 1}" if run.batch else "")
     log(f"resuming {run_dir} at {where}")
-
-
-def _read_checkpoint(
-    folder: Path,
-) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, torch.Tensor] | None]:
-    """(last weights, resume state, best weights or None)."""
-    if not (folder / ckpt.STATE).is_file():
-        raise ValueError(f"nothing to resume: {folder / ckpt.STATE} does not exist")
-    state = ckpt.load_state(folder / ckpt.STATE)
-    best = (
-        ckpt.load_weights(folder / ckpt.BEST)
-        if state["tracker"]["best_epoch"] is not None
-        else None
-    )
-    return ckpt.load_weights(folder / ckpt.LAST), state, best
 
 
 @contextlib.contextmanager
@@ -72,14 +55,16 @@ def deferred_interrupt() -> Iterator[threading.Event]:
 
 
 def save_checkpoint(run: RunState, run_dir: Path) -> None:
-    """The last weights, the resume state (gathered from every rank) and the metrics; rank 0
-    writes them, with termination signals held so that a killed job keeps a matching set."""
+    """The resume state (gathered from every rank) with the last weights in it, a new best, and
+    the metrics; rank 0 writes them (`checkpoint.write_checkpoint`), termination signals held."""
     state = run.world.checkpoint_state(run.state_dict())
+    new_best, run.best_unsaved = (run.best if run.best_unsaved else None), False
     if not run.world.is_main:
         return
     with ckpt.signals_held():
-        ckpt.save_weights(run_dir / "checkpoints" / ckpt.LAST, ckpt.snapshot(run.module))
-        ckpt.save_state(run_dir / "checkpoints" / ckpt.STATE, state)
+        last = ckpt.snapshot(run.module)
+        folder = run_dir / "checkpoints"
+        run.best_sha256 = ckpt.write_checkpoint(folder, state, last, new_best, run.best_sha256)
         write_metrics(run_dir, run.history)
 
 

@@ -27,10 +27,12 @@ def train_file(
     model: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     *,
+    settings: Mapping[str, str] | None = None,
     resume: bool = False,
     log: Callable[[str], Any] = print,
     quiet: bool = False,
     verbose: bool = False,
+    tracking: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train the model `model` (default: the one with a train section) of the file at `path`.
 
@@ -38,22 +40,24 @@ def train_file(
         path: the `.net` file; relative data paths resolve against its folder.
         model: which model; None picks the file's trained model.
         overrides: CLI values (epochs, batch, lr, device, amp, seed, out); None means unset.
+        settings: `--set NAME=VALUE` texts: model arguments or train-section entries.
         resume: continue the run in `out` (or the newest runs/<model>-* folder).
         log: where progress lines and messages go.
         quiet: no progress bar and no per-epoch lines (`netlang train -q`).
         verbose: also the layer table, the resolved configuration and the split sizes (`-v`).
+        tracking: where else the run is logged (see netlang.train.tracking.make_trackers).
 
     Raises:
         CompileError: the file does not compile.
         ValueError: a bad train section or override, missing data, or nothing to resume.
     """
-    import netlang
     from netlang.backends.torch_module import to_torch
 
-    program = netlang.load(Path(path))
-    graph = program.model(model)
+    program, graph = _build(path, model, settings or {})
     config = resolve_config(graph.train, graph.name, overrides)
     splits, normalization = prepare_data(config, Path(path).parent)
+    _check_vocabulary(graph, splits.tokenizer)
+    tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
     with distributed.joined(config.device) as world:
         if verbose and world.is_main:
@@ -67,6 +71,8 @@ def train_file(
             "arguments": graph.arguments,
             "normalization": normalization,
             "processes": world.size,
+            **({"tokenizer": tokenizer} if tokenizer else {}),
+            "set": dict(settings or {}),
         }
         return fit(
             module,
@@ -80,7 +86,9 @@ def train_file(
             metadata=metadata,
             world=world,
             layers=[node.name for node in graph.nodes],
+            output_names=[value.name for value in graph.outputs],
             quiet=quiet,
+            tracking=tracking,
         )
 
 
@@ -92,13 +100,30 @@ def _describe(graph: ir.Graph, config: TrainConfig, splits: Any, log: Callable[[
     log("data: " + ", ".join(f"{count} {name}" for name, count in sizes.items()))
 
 
+def _build(path: str | Path, model: str | None, settings: Mapping[str, str]) -> tuple[Any, Any]:
+    """The program and the model's graph, `--set` values applied (raises CompileError)."""
+    import netlang
+    from netlang.diagnostics import CompileError
+    from netlang.semantics.settings import split_settings
+
+    program = netlang.load(Path(path))
+    name = model or program.default_model()
+    arguments, entries = split_settings(settings, program.parameters(name), name)
+    graph, diagnostics = program.build(name, arguments, train_settings=entries)
+    if graph is None:
+        raise CompileError(diagnostics)
+    return program, graph
+
+
 def planned_run_dir(
-    path: str | Path, model: str | None, overrides: Mapping[str, Any] | None, resume: bool
+    path: str | Path,
+    model: str | None,
+    overrides: Mapping[str, Any] | None,
+    resume: bool,
+    settings: Mapping[str, str] | None = None,
 ) -> Path:
     """The run directory train_file will use (a launcher names it once for all its workers)."""
-    import netlang
-
-    graph = netlang.load(Path(path)).model(model)
+    graph = _build(path, model, settings or {})[1]
     return _run_dir(resolve_config(graph.train, graph.name, overrides), resume)
 
 
@@ -117,6 +142,8 @@ def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, An
         splits = replace(splits, test=_test_split(config.test_data, config.seed, base_dir))
     if config.classes is not None:
         splits = replace(splits, classes=list(config.classes))
+    if splits.train.x.dtype == object:
+        return _tokenized(splits, config.tokenize or Call("words")), None
     if config.normalize == "none" or splits.train.x.dtype.kind != "f":
         return splits, None
     if config.normalize == "standardize":
@@ -128,6 +155,33 @@ def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, An
         for name, ds in (("train", splits.train), ("val", splits.val), ("test", splits.test))
     }
     return replace(splits, **scaled), {"kind": config.normalize, **standardizer.to_metadata()}
+
+
+def _tokenized(splits: Any, call: Call) -> Any:
+    """Fit the tokenizer on the training texts only, then encode every split with it."""
+    from netlang.data.tokenize import fit_tokenizer
+    from netlang.semantics.train_schema import SCHEMA
+
+    table: Any = SCHEMA["tokenize"]
+    tokenizer = fit_tokenizer(call.name, call.bind(table[call.name]), list(splits.train.x))
+    encoded = {
+        name: None if ds is None else replace(ds, x=tokenizer.encode(list(ds.x)))
+        for name, ds in (("train", splits.train), ("val", splits.val), ("test", splits.test))
+    }
+    return replace(splits, **encoded, input_shape=(tokenizer.length,), tokenizer=tokenizer)
+
+
+def _check_vocabulary(graph: ir.Graph, tokenizer: Any) -> None:
+    """Token ids must fit the model's first embedding table."""
+    if tokenizer is None:
+        return
+    size = tokenizer.size
+    tables = [n for n in graph.nodes if n.op == "embedding"]
+    if tables and tables[0].attrs["num"] < size:
+        raise ValueError(
+            f"the tokenizer has {size} ids but embedding `{tables[0].name}` has room for "
+            f"{tables[0].attrs['num']}: raise the model's vocabulary or lower tokenize's vocab"
+        )
 
 
 def _test_split(call: Call, seed: int, base_dir: Path) -> Any:

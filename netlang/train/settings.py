@@ -13,7 +13,15 @@ from typing import Any
 from netlang.semantics.train_spec import Call, to_json
 
 # Metrics the loop records each epoch; any of them may be monitored.
-METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+# (accuracy for classifiers, mae for regression and reconstruction: the task's `metric`)
+METRICS = (
+    "train_loss",
+    "train_accuracy",
+    "train_mae",
+    "val_loss",
+    "val_accuracy",
+    "val_mae",
+)
 # What a `stage { ... }` may set; everything else holds for the whole run.
 STAGE_KEYS = (
     "epochs",
@@ -87,16 +95,18 @@ class StageConfig:
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
     model: str
+    task: str | None = None  # None: inferred from the data (netlang.tasks.infer_task)
     data: Call | None = None
     test_data: Call | None = None
     batch: int = 32
     epochs: int = 10
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
+    loss: LossConfig | None = None  # None: the task's default loss
     penalties: tuple[Penalty, ...] = ()
     early_stop: EarlyStopConfig | None = None
     normalize: str = "standardize"  # standardize | unit | none
+    tokenize: Call | None = None  # text data: words(...) | bpe(...); words() when not given
     augment: tuple[Call, ...] = ()
     init: Call | None = None
     clip: float | None = None  # max global gradient norm

@@ -24,6 +24,7 @@ from netlang.train.transfer import StagePlan
 
 if TYPE_CHECKING:
     from netlang.data import DataSplits
+    from netlang.tasks.base import Task
 
 Log = Callable[[str], Any]
 
@@ -58,6 +59,7 @@ class RunState:
     weights: list[torch.nn.Parameter]
     examples: int
     world: World
+    task: Task
     epoch: int = 0  # epochs finished
     batch: int = 0  # batches finished in the current epoch
     sums: dict[str, float] = field(
@@ -67,12 +69,16 @@ class RunState:
     )
     history: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, torch.Tensor] | None = None
+    best_unsaved: bool = False  # a new best not yet in a checkpoint
+    best_sha256: str | None = None  # of the best weights file the last checkpoint belongs with
     in_step: bool = False
     # (batch index, samples, counted, [loss, correct]) per trained batch not yet read back
     pending: list[tuple[int, int, int, torch.Tensor]] = field(default_factory=list)
     plan: StagePlan | None = None  # a staged run's stages (None: one plain stage)
     stage: int = 0  # the stage running now
     stage_start: int = 0  # the run epoch it started at
+    output_names: tuple[str, ...] = ()  # the model's outputs (the IR's), for the task's pictures
+    trackers: list[Any] = field(default_factory=list)  # netlang.train.tracking, rank 0 only
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +134,20 @@ class RunState:
         )
 
 
+def settle(config: TrainConfig, splits: DataSplits) -> tuple[Task, TrainConfig, DataSplits]:
+    """The run's task (declared, or inferred from the targets), the config with the task and its
+    default loss filled in, and the splits with the task's targets."""
+    from dataclasses import replace
+
+    from netlang.tasks import get_task, infer_task
+    from netlang.train.config import LossConfig
+
+    loss = config.loss.name if config.loss else None
+    task = get_task(infer_task(config.task, loss, splits))
+    config = replace(config, task=task.name, loss=config.loss or LossConfig(task.default_loss))
+    return task, config, task.prepare(splits)
+
+
 def device_for(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -143,8 +163,12 @@ def prepare(
     device: torch.device,
     weight_names: Collection[str] | None,
     world: World,
+    task: Task,
 ) -> RunState:
+    """The live run; `config` is settled (its task and loss filled in, netlang.tasks.settle)."""
     from netlang.data import make_augment
+
+    assert config.loss is not None, "settle the config's task first"
 
     module.to(device).train()
     params = [p for p in module.parameters() if p.requires_grad]
@@ -161,11 +185,12 @@ def prepare(
         LRSchedule(optimizer, config.schedule, config.epochs),
         torch.amp.GradScaler(device.type, enabled=amp),
         tracker,
-        build_loss(config.loss, device),
+        task.objective(config.loss.name, config.loss.options, build_loss(config.loss, device)),
         make_augment(list(config.augment)) if config.augment else None,
         penalised_weights(module, weight_names),
         len(splits.train),
         world,
+        task,
     )
 
 

@@ -24,6 +24,7 @@ ORDER = (
     "data",
     "export",
     "runtime",
+    "tasks",
     "train",
     "serve",
     "commands",

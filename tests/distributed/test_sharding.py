@@ -147,3 +147,21 @@ def test_global_batch_norm_on_cpu_matches_torch_batch_norm(
     reference.eval()
     x = torch.randn(2, 3, 4, 4)
     torch.testing.assert_close(converted(x), reference(x))
+
+
+def test_a_failed_workers_last_stderr_lines_are_quoted(tmp_path: Path) -> None:
+    """A SIGABRT says nothing about its cause; the C++ error the worker printed before it does."""
+    from netlang.train.distributed import _last_words
+
+    log = tmp_path / "job_0" / "attempt_0" / "1" / "stderr.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        "epoch 1\n\nterminate called after throwing an instance of 'gloo::IoException'\n"
+        "  what():  [gloo/transport/tcp/pair.cc:598] Connection closed by peer\n\n"
+    )
+    (tmp_path / "job_0" / "attempt_0" / "0").mkdir()
+    (tmp_path / "job_0" / "attempt_0" / "0" / "stderr.log").write_text("rank 0 was fine\n")
+    said = _last_words(tmp_path, 1, lines=2)
+    assert said.startswith("terminate called after throwing an instance of 'gloo::IoException'")
+    assert said.endswith("Connection closed by peer") and "rank 0" not in said
+    assert _last_words(tmp_path, 7) == ""

@@ -8,7 +8,6 @@ import pytest
 
 from netlang.train.config import (
     EarlyStopConfig,
-    LossConfig,
     OptimizerConfig,
     Penalty,
     ScheduleConfig,
@@ -26,7 +25,7 @@ def test_no_section_gives_the_documented_defaults() -> None:
     config = resolve_config(None, "M")
     assert config == TrainConfig(model="M")
     assert config.optimizer == OptimizerConfig("adam", 1e-3, {})
-    assert config.loss == LossConfig("cross_entropy", {})
+    assert config.loss is None and config.task is None  # the task's, once the data is known
     assert (config.batch, config.epochs, config.seed, config.device) == (32, 10, 0, "auto")
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from netlang.data import DataSplits, Dataset, make_loader
+from netlang.train.config import LossConfig
 from netlang.train.loop import NonFiniteLoss, fit
 from netlang.semantics.train_spec import Call
 
@@ -82,7 +84,8 @@ def test_run_directory_holds_every_record(
     )
     assert (tmp_path / "source.net").read_text() == "model Tiny {}\n"
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["config"] == json.loads(config.dumps())
+    settled = replace(config, task="classification", loss=LossConfig("cross_entropy"))
+    assert saved["config"] == json.loads(settled.dumps())  # with the inferred task and its loss
     assert (saved["classes"], saved["normalization"]["std"]) == (["a", "b", "c"], [1.0])
     with open(tmp_path / "metrics.csv") as stream:
         rows = list(csv.DictReader(stream))
@@ -95,6 +98,7 @@ def test_run_directory_holds_every_record(
         "val_accuracy",
         "lr",
         "seconds",
+        "stage",
     }
     assert json.loads((tmp_path / "metrics.json").read_text())[3]["val_loss"] == pytest.approx(
         float(rows[3]["val_loss"])
@@ -255,16 +259,26 @@ def test_amp_on_cpu_trains_in_bfloat16_autocast(
     assert all(r["train_loss"] == r["train_loss"] for r in result.history)  # finite, not NaN
 
 
-def test_regression_reports_loss_only(make_model: Any, make_config: Any, tmp_path: Path) -> None:
+def test_float_targets_are_a_regression_with_mae_and_r2(
+    make_model: Any, make_config: Any, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 6)).astype(np.float32)
     data = Dataset(x, x[:, :3] @ np.ones((3, 1), np.float32))
     splits = DataSplits(data, data, data, None, (6,))
     model = torch.nn.Linear(6, 1)
-    result = fit(model, splits, make_config(loss=Call("mse")), tmp_path, source_text="", **QUIET)
-    assert all(r["train_accuracy"] is None and r["val_accuracy"] is None for r in result.history)
-    assert json.loads((tmp_path / "test.json").read_text())["accuracy"] is None
-    assert not (tmp_path / "confusion.txt").exists()
+    config = make_config(loss=Call("mse"), epochs=30, optimizer=Call("adam", (0.05,)))
+    result = fit(model, splits, config, tmp_path, source_text="", **QUIET)
+    assert all("train_accuracy" not in r and r["train_mae"] is not None for r in result.history)
+    test = json.loads((tmp_path / "test.json").read_text())
+    with torch.no_grad():
+        predicted = model(torch.as_tensor(x)).numpy()
+    truth = data.y
+    r2 = 1 - ((predicted - truth) ** 2).sum() / ((truth - truth.mean()) ** 2).sum()
+    assert test["task"] == "regression" and "accuracy" not in test
+    assert test["r2"] == pytest.approx(float(r2), abs=1e-4) and test["r2"] > 0.9
+    assert test["mae"] == pytest.approx(float(np.abs(predicted - truth).mean()), abs=1e-5)
+    assert (tmp_path / "predicted.png").is_file() and not (tmp_path / "confusion.txt").exists()
 
 
 def test_resuming_a_run_that_stopped_early_trains_no_further(

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from netlang.data import DataSplits, Dataset
 from netlang.train.config import LossConfig, Penalty
 from netlang.train.loop import fit
-from netlang.train.objective import build_loss, count_correct, penalised_weights, penalty
+from netlang.tasks.classification import TASK as CLASSIFICATION
+from netlang.train.objective import build_loss, penalised_weights, penalty
 from netlang.semantics.train_spec import Call
 
 
@@ -119,7 +120,7 @@ def test_other_losses_match_their_definitions() -> None:
 
 
 def _counts(out: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[int, int] | None:
-    counts = count_correct(out, y, loss)
+    counts = CLASSIFICATION.batch_metric(out, y, loss)
     return None if counts is None else (int(counts[0]), counts[1])
 
 

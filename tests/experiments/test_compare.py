@@ -1,0 +1,104 @@
+"""`netlang compare`: runs (or a sweep's parent) -> what differs between them, a table of final
+and best figures and one picture; learning curves mark the stages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from netlang.cli import main
+from netlang.train.compare import compare, differences, labels, load_run, run_dirs
+from netlang.train.plots import plot_curves, stage_starts, task_metric
+from netlang.train.sweep import write_sweep
+
+
+def _run(path: Path, p: float, val_losses: list[float], lr: float = 0.05) -> Path:
+    """A run directory as `netlang train` leaves it (the files compare reads)."""
+    path.mkdir(parents=True)
+    config = {
+        "model": "Mlp",
+        "arguments": {"width": 16, "p": p},
+        "config": {
+            "data": {"call": "digits", "args": [], "kwargs": {}},
+            "optimizer": {"name": "sgd", "lr": lr, "options": {}},
+            "out": str(path),
+        },
+        "set": {"p": str(p)},
+        "processes": 1,
+    }
+    (path / "config.json").write_text(json.dumps(config))
+    rows = [
+        {
+            "epoch": i + 1,
+            "train_loss": v / 2,
+            "train_accuracy": 0.5 + 0.1 * i,
+            "val_loss": v,
+            "val_accuracy": 0.4 + 0.1 * i,
+            "lr": lr,
+            "seconds": 0.1,
+            "stage": None,
+        }
+        for i, v in enumerate(val_losses)
+    ]
+    (path / "metrics.json").write_text(json.dumps(rows))
+    (path / "test.json").write_text(json.dumps({"loss": 0.7, "accuracy": 0.81}))
+    return path
+
+
+def test_legend_names_only_what_differs(tmp_path: Path) -> None:
+    runs = [
+        load_run(_run(tmp_path / "a", 0.0, [1.0, 0.8])),
+        load_run(_run(tmp_path / "b", 0.5, [1.1, 0.9])),
+    ]
+    assert differences(runs) == ["arguments.p"]  # not the output folder, not the --set record
+    assert labels(runs) == ["p=0", "p=0.5"]
+    runs.append(load_run(_run(tmp_path / "c", 0.5, [1.0], lr=0.1)))
+    assert labels(runs)[2] == "p=0.5, optimizer.lr=0.1"
+
+
+def test_table_has_final_and_best_figures_and_the_picture_is_drawn(tmp_path: Path) -> None:
+    _run(tmp_path / "a", 0.0, [1.0, 0.6, 0.7])
+    _run(tmp_path / "b", 0.5, [1.1, 0.9, 0.8])
+    output = tmp_path / "compare.png"
+    _, rows = compare([tmp_path / "a", tmp_path / "b"], output)
+    assert rows[0]["val_loss"] == 0.7 and rows[0]["best_val_loss"] == 0.6
+    assert rows[0]["best_epoch"] == 2 and rows[1]["best_epoch"] == 3
+    assert rows[0]["best_val_accuracy"] == pytest.approx(0.6)
+    assert rows[0]["test_accuracy"] == 0.81
+    assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_takes_a_sweeps_parent_in_sweep_order(tmp_path: Path) -> None:
+    runs = [
+        ({"p": "0.5"}, _run(tmp_path / "p=0.5", 0.5, [1.0])),
+        ({"p": "0"}, _run(tmp_path / "p=0", 0.0, [1.0])),
+    ]
+    write_sweep(tmp_path, "Mlp", runs)
+    assert [p.name for p in run_dirs([tmp_path])] == ["p=0.5", "p=0"]
+    result = CliRunner().invoke(main, ["compare", str(tmp_path), "-o", str(tmp_path / "c.png")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:3] == ["run", "epochs", "train_loss"]
+    assert lines[1].startswith("p=0.5") and "81.00%" in lines[1]
+
+
+def test_compare_of_a_folder_without_runs_is_an_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["compare", str(tmp_path)])
+    assert result.exit_code == 1 and "not a run directory" in result.output
+
+
+def test_curves_mark_stage_starts_and_find_the_task_metric(tmp_path: Path) -> None:
+    history = [
+        {"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "lr": 0.01, "stage": s}
+        for e, s in ((1, "head"), (2, "head"), (3, "finetune"), (4, "finetune"))
+    ]
+    assert stage_starts(history) == [(3, "finetune")]
+    assert task_metric(history) is None
+    assert task_metric([{"epoch": 1, "val_loss": 1.0, "val_accuracy": 0.5}]) == "accuracy"
+    plot_curves(
+        tmp_path / "c.png", history, title="t", best_epoch=4, shipped_epoch=4, log_scale=True
+    )
+    assert (tmp_path / "c.png").stat().st_size > 1000

@@ -1,0 +1,165 @@
+"""A real `netlang serve` under hostile clients, spoken to over raw sockets: non-ASCII tokens,
+CORS preflights, broken framing, oversized heads, non-finite numbers and slow clients. Each gets
+the protocol's JSON error (or is dropped at its deadline) while other clients are served."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Server, start_server
+
+pytestmark = pytest.mark.slow
+
+INFER = "/v2/models/clf/infer"
+BODY = json.dumps(
+    {"inputs": [{"name": "input", "shape": [1, 8], "datatype": "FP32", "data": [0.5] * 8}]}
+).encode()
+TOKEN = "s3cret-token"
+ORIGIN = "http://ok.example"
+
+
+@pytest.fixture(scope="module")
+def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    token_file = tmp_path_factory.mktemp("secret") / "token"
+    token_file.write_text(TOKEN + "\n")
+    server = start_server(
+        [
+            str(model_dir / "clf.onnx"),
+            "--token-file",
+            str(token_file),
+            "--allow-origin",
+            ORIGIN,
+            "--header-timeout",
+            "1",
+            "--body-timeout",
+            "1",
+        ]
+    )
+    yield server
+    server.stop()
+
+
+def exchange(port: int, data: bytes, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes, read one response: (status, lower-case headers, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        body = response.read()
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        return response.status, headers, body
+
+
+def http_request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def authorized_infer_works(server: Server) -> bool:
+    status, _, body = exchange(
+        server.port, http_request("POST", INFER, {"Authorization": f"Bearer {TOKEN}"}, BODY)
+    )
+    return status == 200 and json.loads(body)["outputs"][0]["shape"] == [1, 3]
+
+
+def test_a_non_ascii_bearer_token_gets_401_not_500(server: Server) -> None:
+    head = http_request("GET", "/v2", {}).replace(b"\r\n\r\n", b"\r\n")
+    data = head + "Authorization: Bearer sécret-tökën\r\n\r\n".encode()
+    status, headers, body = exchange(server.port, data)
+    assert status == 401 and "bearer token" in json.loads(body)["error"]
+    assert authorized_infer_works(server)
+
+
+def test_a_preflight_from_an_allowed_origin_gets_204_without_the_token(server: Server) -> None:
+    preflight = {
+        "Origin": ORIGIN,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
+    status, headers, body = exchange(server.port, http_request("OPTIONS", INFER, preflight))
+    assert status == 204 and body == b""
+    assert headers["access-control-allow-origin"] == ORIGIN
+    assert "POST" in headers["access-control-allow-methods"]
+    assert "authorization" in headers["access-control-allow-headers"]
+    other = {**preflight, "Origin": "http://bad.example"}
+    status, headers, _ = exchange(server.port, http_request("OPTIONS", INFER, other))
+    assert status == 403 and "access-control-allow-origin" not in headers
+
+
+def test_responses_to_an_allowed_origin_carry_allow_origin_errors_included(server: Server) -> None:
+    auth = {"Origin": ORIGIN, "Authorization": f"Bearer {TOKEN}"}
+    status, headers, _ = exchange(server.port, http_request("POST", INFER, auth, BODY))
+    assert status == 200 and headers["access-control-allow-origin"] == ORIGIN
+    status, headers, _ = exchange(server.port, http_request("POST", INFER, {"Origin": ORIGIN}))
+    assert status == 401 and headers["access-control-allow-origin"] == ORIGIN
+
+
+@pytest.mark.parametrize(
+    ("data", "want_status", "want_text"),
+    [
+        (b"GARBAGE\r\n\r\n", 400, "malformed HTTP"),
+        (b"GET /v2 HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n", 400, "malformed HTTP"),
+        ("GET /v2/é HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode(), 400, "malformed HTTP"),
+        (
+            b"GET /v2 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + b"".join(b"X-H%d: v\r\n" % i for i in range(5000))
+            + b"\r\n",
+            431,
+            "",
+        ),
+        (b"GET /v2 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"v" * 100_000 + b"\r\n\r\n", 431, ""),
+    ],
+    ids=["garbage", "header without colon", "non-ascii target", "5000 headers", "100 KB header"],
+)
+def test_broken_framing_gets_a_json_error(
+    server: Server, data: bytes, want_status: int, want_text: str
+) -> None:
+    status, headers, body = exchange(server.port, data)
+    assert status == want_status
+    assert headers["content-type"] == "application/json"
+    assert want_text in json.loads(body)["error"]
+    assert authorized_infer_works(server)
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_non_finite_inputs_get_400_over_http(server: Server, number: bytes) -> None:
+    body = BODY.replace(b"0.5", number, 1)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    status, _, payload = exchange(server.port, http_request("POST", INFER, auth, body))
+    assert status == 400 and set(json.loads(payload)) == {"error"}
+
+
+def test_slow_clients_are_dropped_at_their_deadline_while_others_are_served(
+    server: Server,
+) -> None:
+    def slow(data: bytes) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        sock.sendall(data)
+        return sock
+
+    half_heads = [slow(b"POST /v2/models/clf/infer HTTP/1.1\r\nHost: 127.0") for _ in range(30)]
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Length": str(len(BODY))}
+    short_body = http_request("POST", INFER, auth).replace(b"Content-Length: 0\r\n", b"")
+    short_bodies = [slow(short_body + BODY[:10]) for _ in range(10)]
+    silent = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(10)]
+    started = time.monotonic()
+    assert authorized_infer_works(server)
+    assert time.monotonic() - started < 0.9  # served before any slow client's deadline
+    for sock in half_heads + short_bodies:
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        assert response.status == 408 and "did not arrive" in json.loads(response.read())["error"]
+        assert sock.recv(1) == b""  # and closed
+        sock.close()
+    for sock in silent:
+        assert sock.recv(1) == b""  # an idle connection is closed without a word
+        sock.close()
+    assert time.monotonic() - started < 5
+    assert authorized_infer_works(server)
