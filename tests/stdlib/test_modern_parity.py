@@ -204,9 +204,9 @@ def _literal(value: object) -> str:
 
 def _file_of(model: str) -> str:
     name = model.lower().replace("visiontransformer", "vit")
-    return next(
-        f"{s}.net" for s in ("efficientnet", "convnext", "vit", "regnet", "inception") if s in name
-    )
+    stems = ("efficientnet", "convnext", "vit", "regnet", "inception", "squeezenet", "densenet")
+    stems += ("shufflenet", "mobilenet")
+    return next(f"{stem}.net" for stem in stems if stem in name)
 
 
 @pytest.mark.parametrize(
