@@ -35,7 +35,7 @@ import torch
 import torchvision
 
 from netlang.backends.weights import init_weights
-from netlang.export.ship import Trained, build, save, to_onnx
+from netlang.export.ship import Trained, build, write_onnx
 from netlang.semantics.program import read_source
 
 STDLIB = Path(__file__).resolve().parents[1] / "stdlib"
@@ -64,10 +64,8 @@ def compile_ours(
     lap("parse+elaborate")
     weights = init_weights(graph, 0)
     lap("init weights")
-    onnx_model = to_onnx(Trained(source, graph, weights))
-    lap("emit")
-    save(onnx_model, out)
-    lap("serialize+write")
+    write_onnx(Trained(source, graph, weights), out)
+    lap("emit+write")
     return weights, stages
 
 

@@ -8,6 +8,11 @@ background load drifts, so the configurations are measured in interleaved rounds
 Bounded: rounds x (6 slices of --seconds) plus export and start-up, about 2 minutes by default.
 
     python bench/serve_bench.py [--rounds 4] [--seconds 3] [--max-batch-size 16]
+                                [--device cpu|cuda|tensorrt] [--size 224]
+    python bench/serve_bench.py --model lenet --concurrency 32 --max-batch-size 32
+
+`--model lenet` serves examples/lenet.net (compiled by `netlang compile`, 1x32x32 inputs): a
+small model, where the HTTP path rather than the model sets the pace.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +38,14 @@ Slice = tuple[int, list[float], float]  # rows finished in the window, call late
 WARM_UP_S = 0.5
 
 
-def export_resnet18(path: Path) -> None:
+def export_resnet18(path: Path, size: int) -> None:
     import torch
     import torchvision
 
     model = torchvision.models.resnet18(weights=None).eval()
     torch.onnx.export(
         model,
-        (torch.randn(1, 3, 224, 224),),
+        (torch.randn(1, 3, size, size),),
         str(path),
         dynamo=False,
         opset_version=17,
@@ -49,14 +55,37 @@ def export_resnet18(path: Path) -> None:
     )
 
 
-def raw_slice(session: object, batch: int, seconds: float) -> Slice:
+def compile_lenet(path: Path, size: int) -> None:
+    lenet = str(Path(__file__).resolve().parents[1] / "examples" / "lenet.net")
+    command = [sys.executable, "-m", "netlang", "compile", lenet, "-o", str(path)]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+@dataclass(frozen=True)
+class Served:
+    """A benchmark model: how to make its ONNX file, its input's name and one row's shape."""
+
+    make: Callable[[Path, int], None]
+    input: str
+    output: str
+    row: Callable[[int], tuple[int, ...]]  # image side -> one row's shape
+
+
+MODELS = {
+    "resnet18": Served(export_resnet18, "input", "logits", lambda size: (3, size, size)),
+    "lenet": Served(compile_lenet, "image", "logits", lambda size: (1, 32, 32)),
+}
+
+
+def raw_slice(session: object, served: Served, batch: int, size: int, seconds: float) -> Slice:
     """Back-to-back `session.run` calls for `seconds` (after one warm-up call)."""
-    x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224)).astype(np.float32)
-    session.run(None, {"input": x})  # type: ignore[attr-defined]
+    shape = (batch, *served.row(size))
+    x = {served.input: np.random.default_rng(0).standard_normal(shape).astype(np.float32)}
+    session.run(None, x)  # type: ignore[attr-defined]
     latencies, start = [], time.perf_counter()
     while time.perf_counter() - start < seconds:
         t = time.perf_counter()
-        session.run(None, {"input": x})  # type: ignore[attr-defined]
+        session.run(None, x)  # type: ignore[attr-defined]
         latencies.append(time.perf_counter() - t)
     return batch * len(latencies), latencies, time.perf_counter() - start
 
@@ -70,7 +99,7 @@ def free_port() -> int:
 def start_server(path: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     command = [sys.executable, "-c", "from netlang.cli import main; main()", "serve", str(path)]
-    command += ["--name", "resnet18", "--port", str(port), *extra]
+    command += ["--name", "model", "--port", str(port), *extra]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
@@ -83,20 +112,23 @@ def start_server(path: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes],
     raise RuntimeError("netlang serve did not become ready")
 
 
-def binary_request() -> tuple[bytes, dict[str, str]]:
-    """A batch-1 request in tritonclient's default binary form."""
-    blob = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32).tobytes()
-    tensor = {"name": "input", "shape": [1, 3, 224, 224], "datatype": "FP32"}
+def binary_request(served: Served, rows: int, size: int) -> tuple[bytes, dict[str, str]]:
+    """A request of `rows` rows in tritonclient's default binary form."""
+    shape = [rows, *served.row(size)]
+    blob = np.random.default_rng(1).standard_normal(shape).astype(np.float32).tobytes()
+    tensor = {"name": served.input, "shape": shape, "datatype": "FP32"}
     tensor["parameters"] = {"binary_data_size": len(blob)}
-    outputs = [{"name": "logits", "parameters": {"binary_data": True}}]
+    outputs = [{"name": served.output, "parameters": {"binary_data": True}}]
     header = json.dumps({"inputs": [tensor], "outputs": outputs}).encode()
     return header + blob, {"Inference-Header-Content-Length": str(len(header))}
 
 
-def server_slice(port: int, concurrency: int, seconds: float) -> Slice:
+def server_slice(
+    port: int, served: Served, concurrency: int, rows: int, size: int, seconds: float
+) -> Slice:
     """`concurrency` keep-alive clients sending back-to-back requests; a warm-up, then `seconds`.
     Throughput counts responses that arrived inside the window; latency, requests sent in it."""
-    body, headers = binary_request()
+    body, headers = binary_request(served, rows, size)
     samples: list[tuple[float, float]] = []
     errors: list[int] = []
     measure_from = time.perf_counter() + WARM_UP_S
@@ -105,7 +137,7 @@ def server_slice(port: int, concurrency: int, seconds: float) -> Slice:
     def client() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         while (start := time.perf_counter()) < stop_at:
-            connection.request("POST", "/v2/models/resnet18/infer", body=body, headers=headers)
+            connection.request("POST", "/v2/models/model/infer", body=body, headers=headers)
             response = connection.getresponse()
             response.read()
             if response.status != 200:
@@ -120,7 +152,7 @@ def server_slice(port: int, concurrency: int, seconds: float) -> Slice:
         t.join()
     if errors:
         raise RuntimeError(f"server answered {len(errors)} requests with {set(errors)}")
-    rows = sum(measure_from <= done <= stop_at for _, done in samples)
+    rows *= sum(measure_from <= done <= stop_at for _, done in samples)
     return rows, [done - start for start, done in samples if start >= measure_from], seconds
 
 
@@ -134,24 +166,46 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per slice")
     parser.add_argument("--max-batch-size", type=int, default=16)
+    parser.add_argument("--device", default="cpu", help="for the raw session and the servers")
+    parser.add_argument("--size", type=int, default=224, help="image side of the model")
+    parser.add_argument("--model", choices=list(MODELS), default="resnet18")
+    parser.add_argument("--concurrency", type=int, default=16, help="clients of the busy slices")
+    parser.add_argument("--request-rows", type=int, default=1, help="rows in each request")
     args = parser.parse_args()
     import onnxruntime as ort
 
+    from netlang.runtime.session import make_session
+
     begun = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        model = Path(tmp) / "resnet18.onnx"
-        export_resnet18(model)
-        session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-        off, off_port = start_server(model, [])
-        on, on_port = start_server(model, ["--max-batch-size", str(args.max_batch_size)])
-        s, b = args.seconds, args.max_batch_size
+        model, served = Path(tmp) / f"{args.model}.onnx", MODELS[args.model]
+        served.make(model, args.size)
+        session = make_session(model, args.device)
+        device = ["--device", args.device]
+        off, off_port = start_server(model, device)
+        on, on_port = start_server(model, [*device, "--max-batch-size", str(args.max_batch_size)])
+        s, b, z, c, r = (
+            args.seconds,
+            args.max_batch_size,
+            args.size,
+            args.concurrency,
+            args.request_rows,
+        )
         slices: dict[str, Callable[[], Slice]] = {
-            "raw session.run, batch 1": lambda: raw_slice(session, 1, s),
-            f"raw session.run, batch {b}": lambda: raw_slice(session, b, s),
-            "serve, batching off, concurrency 1": lambda: server_slice(off_port, 1, s),
-            "serve, batching off, concurrency 16": lambda: server_slice(off_port, 16, s),
-            f"serve, batching on (max {b}), concurrency 1": lambda: server_slice(on_port, 1, s),
-            f"serve, batching on (max {b}), concurrency 16": lambda: server_slice(on_port, 16, s),
+            f"raw session.run, batch {r}": lambda: raw_slice(session, served, r, z, s),
+            f"raw session.run, batch {b}": lambda: raw_slice(session, served, b, z, s),
+            "serve, batching off, concurrency 1": lambda: server_slice(
+                off_port, served, 1, r, z, s
+            ),
+            f"serve, batching off, concurrency {c}": lambda: server_slice(
+                off_port, served, c, r, z, s
+            ),
+            f"serve, batching on (max {b}), concurrency 1": lambda: server_slice(
+                on_port, served, 1, r, z, s
+            ),
+            f"serve, batching on (max {b}), concurrency {c}": lambda: server_slice(
+                on_port, served, c, r, z, s
+            ),
         }
         pooled: dict[str, Slice] = {label: (0, [], 0.0) for label in slices}
         try:
@@ -166,7 +220,9 @@ def main() -> None:
                 process.wait(timeout=30)
     load = os.getloadavg()[0]
     print(
-        f"{os.cpu_count()} CPUs, load average {load:.2f} at the end, onnxruntime {ort.__version__},"
+        f"{os.cpu_count()} CPUs, load average {load:.2f} at the end, "
+        f"onnxruntime {ort.__version__}, device {args.device} ({session.get_providers()[0]}), "
+        f"{args.size}x{args.size} images,"
     )
     print(f"{args.rounds} interleaved rounds x {args.seconds:g} s per configuration, ", end="")
     print(f"{time.perf_counter() - begun:.0f} s in all\n")
@@ -174,6 +230,16 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for label, (rows, latencies, seconds) in pooled.items():
         print(report(label, rows, latencies, seconds))
+    rate = {label: rows / seconds for label, (rows, _, seconds) in pooled.items()}
+    raw = rate[f"raw session.run, batch {args.request_rows}"]
+    best = max(
+        rate[f"serve, batching {mode}, concurrency {args.concurrency}"]
+        for mode in ("off", f"on (max {args.max_batch_size})")
+    )
+    print(
+        f"\n{args.request_rows}-row requests: best serve at concurrency {args.concurrency} / "
+        f"raw session.run batch {args.request_rows}: {best / raw:.2f}"
+    )
 
 
 if __name__ == "__main__":

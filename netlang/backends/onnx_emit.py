@@ -46,6 +46,24 @@ FOLDABLE = {
 }
 
 
+@dataclasses.dataclass
+class Emitted:
+    """An emitted model whose initializers are still numpy arrays: `model` holds everything but
+    them, `initializers` the (name, stored array) pairs in state_dict order. Kept apart so that
+    a writer can stream the weights to disk from their own buffers (`onnx_write`)."""
+
+    model: onnx.ModelProto
+    initializers: list[tuple[str, np.ndarray]]
+
+    def to_proto(self) -> onnx.ModelProto:
+        """One ModelProto with the initializers inside (a copy of every weight)."""
+        model = onnx.ModelProto()
+        model.CopyFrom(self.model)
+        for name, array in self.initializers:
+            _fill(model.graph.initializer.add(), name, array)
+        return model
+
+
 def emit_onnx(
     graph: Graph,
     weights: Mapping[str, np.ndarray] | None = None,
@@ -62,6 +80,22 @@ def emit_onnx(
     weights and computes in float16 behind float32 inputs and outputs. `metadata` adds to the
     model's metadata_props (always holding `netlang.version`).
     """
+    return emit(
+        graph, weights, opset=opset, fold_bn=fold_bn, fp16=fp16, metadata=metadata, seed=seed
+    ).to_proto()
+
+
+def emit(
+    graph: Graph,
+    weights: Mapping[str, np.ndarray] | None = None,
+    *,
+    opset: int = OPSET,
+    fold_bn: bool = False,
+    fp16: bool = False,
+    metadata: Mapping[str, str] | None = None,
+    seed: int = 0,
+) -> Emitted:
+    """`emit_onnx` without copying the weights into the ModelProto."""
     weights = dict(weights) if weights is not None else init_weights(graph, seed)
     check_weights(graph, weights)
     nodes = list(graph.nodes)
@@ -97,8 +131,8 @@ def emit_onnx(
         _cast(inner, outer, onnx.TensorProto.FLOAT) for outer, inner in produced_as.items()
     ]
 
-    # 3. the graph and the model, then the initializers written straight into the model's graph
-    # in state_dict order (node by node, parameters before buffers)
+    # 3. the graph and the model; the initializers in state_dict order (node by node, parameters
+    # before buffers), as stored: float32 or float16, little-endian, C order
     onnx_graph = helper.make_graph(
         onnx_nodes,
         graph.name,
@@ -115,15 +149,13 @@ def emit_onnx(
         doc_string=graph.doc,
     )
     names = [node.key(local) for node in nodes for local in {**node.params, **node.buffers}]
-    for name in names:
-        if name in used:
-            _fill(model.graph.initializer.add(), name, _stored(weights[name], float_type))
+    initializers = [(name, _stored(weights[name], float_type)) for name in names if name in used]
     scopes = _scopes_json(graph)
     helper.set_model_props(
         model,
         {"netlang.version": version("netlang"), **scopes, **(metadata or {})},
     )
-    return model
+    return Emitted(model, initializers)
 
 
 def _hierarchy(graph: Graph, node: Node) -> dict[str, str]:
@@ -230,8 +262,7 @@ def _stored(array: np.ndarray, float_type: type[np.floating[Any]]) -> np.ndarray
 
 def _fill(tensor: onnx.TensorProto, name: str, array: np.ndarray) -> None:
     """numpy_helper.from_array, written in place: building a TensorProto and then adding it to
-    the graph (and the graph to the model) would copy every weight twice more, which for
-    VGG-16's 0.55 GB was most of the emission time."""
+    the graph (and the graph to the model) would copy every weight twice more."""
     tensor.name = name
     tensor.data_type = helper.np_dtype_to_tensor_dtype(array.dtype)
     tensor.dims.extend(array.shape)

@@ -53,18 +53,32 @@ def _initial(
     return value
 
 
+CHUNK = 1 << 16  # elements drawn and scaled at a time, while they are still in cache
+
+
 def _uniform(rng: np.random.Generator, shape: tuple[int, ...], bound: float) -> np.ndarray:
-    """U(-bound, bound), drawn as float32 in place: VGG-16's 138M weights in a fraction of the
-    time (and memory) a float64 draw takes."""
-    value = rng.random(shape, dtype=np.float32)
-    value *= 2 * bound
-    value -= bound
-    return value
+    """U(-bound, bound) as float32, drawn and scaled in place chunk by chunk: one pass over
+    memory instead of three (VGG-16: 138M weights)."""
+    return _drawn(shape, lambda out: rng.random(out=out, dtype=np.float32), 2 * bound, -bound)
 
 
 def _normal(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
-    value = rng.standard_normal(shape, dtype=np.float32)
-    value *= std
+    return _drawn(shape, lambda out: rng.standard_normal(out=out, dtype=np.float32), std, 0.0)
+
+
+def _drawn(
+    shape: tuple[int, ...], draw: Callable[[np.ndarray], object], scale: float, shift: float
+) -> np.ndarray:
+    """`draw(x) * scale + shift` in a new float32 array; chunked draws continue one stream, so
+    the values equal one whole-array draw's."""
+    value = np.empty(shape, np.float32)
+    flat = value.reshape(-1)
+    for start in range(0, flat.size, CHUNK):
+        chunk = flat[start : start + CHUNK]
+        draw(chunk)
+        chunk *= scale
+        if shift:
+            chunk += shift
     return value
 
 

@@ -44,20 +44,14 @@ def compile_command(
 ) -> None:
     """Compile a model of FILE to ONNX (no PyTorch involved)."""
     from netlang.backends.weights import init_weights
-    from netlang.export.ship import ExportError, Trained, build, save, to_onnx
+    from netlang.export.ship import ExportError, Trained, build, read_weights, write_onnx
     from netlang.semantics.program import read_source
 
     source = read_source(file)
     try:
         graph = build(source, model, parse_settings(settings))
-        if weights:
-            from safetensors.numpy import load_file
-
-            values = load_file(weights)
-        else:
-            values = init_weights(graph, seed)
-        onnx_model = to_onnx(Trained(source, graph, values), fold_bn=fold_bn, fp16=fp16)
+        values = read_weights(weights) if weights else init_weights(graph, seed)
+        path = write_onnx(Trained(source, graph, values), output, fold_bn=fold_bn, fp16=fp16)
     except (ExportError, ValueError) as exc:
         fail(str(exc))
-    path = save(onnx_model, output)
     click.echo(f"wrote {path} ({graph.name}, {graph.param_count:,} parameters)")

@@ -64,17 +64,20 @@ def export(
     """Export a trained RUN directory (or checkpoint) to ONNX with its classes and preprocessing."""
     from pathlib import Path
 
-    from netlang.export.ship import ExportError, load_trained, save, to_onnx
+    from netlang.backends.onnx_write import write_onnx
+    from netlang.export.ship import ExportError, emit_trained, load_trained
 
     try:
         trained = load_trained(run, checkpoint=checkpoint)
-        onnx_model = to_onnx(trained, fold_bn=fold_bn, fp16=fp16)
+        emitted = emit_trained(trained, fold_bn=fold_bn, fp16=fp16)
         model_name = name or trained.graph.name.lower()
         if triton_repo:  # every Triton setting is checked before anything is written
             from netlang.runtime.signature import signature_of_onnx
             from netlang.serve.triton_repo import model_config
 
-            model_config(signature_of_onnx(onnx_model), model_name, max_batch_size, instance_kind)
+            model_config(
+                signature_of_onnx(emitted.model), model_name, max_batch_size, instance_kind
+            )
     except (ExportError, ValueError) as exc:
         fail(str(exc))
     target = (
@@ -82,7 +85,7 @@ def export(
         if output
         else (Path(run) if Path(run).is_dir() else Path(run).parent) / "model.onnx"
     )
-    path = save(onnx_model, target)
+    path = write_onnx(emitted, target)
     click.echo(f"wrote {path} ({trained.graph.name}, {trained.graph.param_count:,} parameters)")
     if triton_repo:
         from netlang.serve.triton_repo import write_triton_repo

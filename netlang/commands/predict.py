@@ -88,9 +88,20 @@ def _load(item: str, info: Any) -> Any:
 
 
 def _answer(output: Any, info: Any, names: list[str], out_dir: Path, as_json: bool) -> None:
-    """A regression's numbers on the console; other outputs as files in `out_dir`."""
+    """A regression's numbers or a sequence labeller's tags on the console; other outputs as
+    files in `out_dir`."""
     from netlang import runtime
 
+    if info.task == "sequence" and output.ndim == 3:
+        labels = info.classes or [str(i) for i in range(output.shape[-1])]
+        tags = [[labels[i] for i in row.argmax(-1)] for row in output]
+        if as_json:
+            predictions = [{"input": n, "tags": t} for n, t in zip(names, tags, strict=True)]
+            click.echo(json.dumps({"predictions": predictions}, indent=2))
+        else:
+            for name, row in zip(names, tags, strict=True):
+                click.echo(f"{name}: " + " ".join(row))
+        return
     if info.task == "regression" and output.ndim == 2:
         rows = [[float(v) for v in row] for row in output]
         if as_json:

@@ -59,6 +59,17 @@ from netlang.commands.common import (
 @click.option(
     "--amp/--no-amp", default=None, help="Mixed precision (float16 on CUDA, bfloat16 on CPU)."
 )
+@click.option(
+    "--channels-last/--no-channels-last",
+    default=None,
+    help="Train in the NHWC memory format (default: the section's channels_last, else off).",
+)
+@click.option(
+    "--compile/--no-compile",
+    "compile_",
+    default=None,
+    help="torch.compile the forward pass (default: the section's compile, else off).",
+)
 @click.option("--seed", type=int, help="Seed for weights, split, shuffling and dropout.")
 @click.option(
     "--out",
@@ -99,6 +110,8 @@ def train(
     lr: float | None,
     device: str | None,
     amp: bool | None,
+    channels_last: bool | None,
+    compile_: bool | None,
     seed: int | None,
     out: str | None,
     resume: bool,
@@ -123,6 +136,8 @@ def train(
         "lr": lr,
         "device": device,
         "amp": amp,
+        "channels_last": channels_last,
+        "compile": compile_,
         "seed": seed,
         "out": out,
     }
@@ -243,8 +258,9 @@ def _launch(
         args.append("--tensorboard" if tracking["tensorboard"] else "--no-tensorboard")
     args += ["--mlflow", tracking["mlflow"]] if tracking["mlflow"] else []
     for name, value in overrides.items():
-        if name == "amp" and value is not None:
-            args.append("--amp" if value else "--no-amp")
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(f"--{flag}" if value else f"--no-{flag}")
         elif value is not None and name != "out":
             args += [f"--{name}", str(value)]
     args += ["--resume"] if resume else []

@@ -110,8 +110,8 @@ def _mnist(args: dict[str, Any], base_dir: Path) -> Loaded:
         flatten=_flag(args, "flatten", "mnist"),
     )
     if train is None:  # only the t10k files: split them three ways
-        return Loaded(test, DIGIT_CLASSES)  # type: ignore[arg-type]
-    return Loaded(train, DIGIT_CLASSES, test=test)
+        return _keep(Loaded(test, DIGIT_CLASSES), args.get("keep"), "mnist")  # type: ignore[arg-type]
+    return _keep(Loaded(train, DIGIT_CLASSES, test=test), args.get("keep"), "mnist")
 
 
 def _idx(args: dict[str, Any], base_dir: Path) -> Loaded:
@@ -130,7 +130,38 @@ def _idx(args: dict[str, Any], base_dir: Path) -> Loaded:
             f"idx: classes={classes!r}: expected a list of names, one per label "
             f"0..{int(data.y.max())}"
         )
-    return Loaded(data, [str(c) for c in classes] if classes is not None else None)
+    names = [str(c) for c in classes] if classes is not None else None
+    return _keep(Loaded(data, names), args.get("keep"), "idx")
+
+
+def _keep(loaded: Loaded, keep: Any, source: str) -> Loaded:
+    """Only the samples of the classes in `keep` (names, or label numbers), renumbered 0.. in
+    that order: a new task from part of a data set (e.g. letters F-J after pre-training on A-E).
+    """
+    if keep is None:
+        return loaded
+    names = loaded.classes or []
+    if not isinstance(keep, (list, tuple)) or not keep or len(set(map(str, keep))) != len(keep):
+        raise ValueError(f"{source}: keep={keep!r}: expected a list of distinct classes")
+    present = set(loaded.train.y.tolist())
+    labels = [names.index(k) if k in names else k for k in keep]
+    for entry, label in zip(keep, labels):
+        if isinstance(label, bool) or not isinstance(label, int) or label not in present:
+            known = ", ".join(names) if names else f"labels {min(present)}..{max(present)}"
+            raise ValueError(f"{source}: keep: {entry!r} is not one of its classes ({known})")
+    renumber = np.full(max(present) + 1, -1, dtype=np.int64)
+    renumber[labels] = np.arange(len(labels))
+
+    def part(data: Dataset) -> Dataset:
+        index = np.flatnonzero(np.isin(data.y, labels))
+        return Dataset(data.x[index], renumber[data.y[index]])
+
+    return Loaded(
+        part(loaded.train),
+        [names[i] for i in labels] if names else None,
+        val=part(loaded.val) if loaded.val is not None else None,
+        test=part(loaded.test) if loaded.test is not None else None,
+    )
 
 
 def _image_folder(args: dict[str, Any], base_dir: Path) -> Loaded:

@@ -11,6 +11,7 @@ rebuilds it for `predict` and `serve`. No torch here.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -53,8 +54,13 @@ class WordTokenizer:
     def size(self) -> int:
         return len(self.words)
 
+    @functools.cached_property
+    def index(self) -> dict[str, int]:
+        """Word -> id, built once (a server encodes every request with it)."""
+        return {w: i for i, w in enumerate(self.words)}
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        index = {w: i for i, w in enumerate(self.words)}
+        index = self.index
         rows = [
             _fixed([index.get(t, UNK) for t in self.split(text, self.lower)], self.length)
             for text in texts

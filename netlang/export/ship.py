@@ -62,7 +62,6 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
     """A run directory (`netlang train --out`), a checkpoint inside one, or a self-describing
     safetensors file (from `netlang import-weights`)."""
     from safetensors import safe_open
-    from safetensors.numpy import load_file
 
     path = Path(path)
     if path.is_dir():
@@ -73,7 +72,7 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
         run_dir, weights_file = path.parent.parent, path
     if not weights_file.is_file():
         raise ExportError(f"no checkpoint at {weights_file}")
-    weights = load_file(str(weights_file))
+    weights = read_weights(weights_file)
     config_file = run_dir / "config.json"
     if path.is_dir() or (config_file.is_file() and (run_dir / "source.net").is_file()):
         if not config_file.is_file():
@@ -102,6 +101,14 @@ def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
     source = SourceFile(meta.get(SOURCE_NAME_KEY, "model.net"), meta[SOURCE_KEY])
     graph = build(source, meta.get(MODEL_KEY), json.loads(meta.get(ARGUMENTS_KEY, "{}")))
     return Trained(source, graph, weights)
+
+
+def read_weights(path: str | Path) -> dict[str, np.ndarray]:
+    """A safetensors file's tensors, read with pread: a memory map would keep the file's pages
+    resident beside the arrays copied out of it, twice the weights at the peak of an export."""
+    from safetensors.numpy import load_file
+
+    return load_file(str(path), backend="pread")
 
 
 def onnx_metadata(trained: Trained) -> dict[str, str]:
@@ -135,19 +142,20 @@ def _preprocess(graph: Graph, normalization: dict[str, Any] | None) -> dict[str,
     return recipe
 
 
-def to_onnx(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> Any:
-    from netlang.backends.onnx_emit import emit_onnx
+def emit_trained(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> Any:
+    """`trained` as an `onnx_emit.Emitted`, its metadata included; weights not yet copied."""
+    from netlang.backends.onnx_emit import emit
 
-    weights = {k: np.asarray(v) for k, v in trained.weights.items()}
-    return emit_onnx(
-        trained.graph, weights, fold_bn=fold_bn, fp16=fp16, metadata=onnx_metadata(trained)
+    return emit(
+        trained.graph, trained.weights, fold_bn=fold_bn, fp16=fp16, metadata=onnx_metadata(trained)
     )
 
 
-def save(model: Any, path: str | Path) -> Path:
-    import onnx
+def write_onnx(
+    trained: Trained, path: str | Path, *, fold_bn: bool = False, fp16: bool = False
+) -> Path:
+    """Emit `trained` and write it to `path`, the weights streamed from their arrays (in a
+    `.data` sidecar when over protobuf's 2 GiB limit)."""
+    from netlang.backends import onnx_write
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return onnx_write.write_onnx(emit_trained(trained, fold_bn=fold_bn, fp16=fp16), path)

@@ -68,7 +68,7 @@ def load_input(path: str | Path, info: ModelInfo) -> np.ndarray:
             from PIL import Image
 
             return image_to_array(Image.fromarray(array), image_recipe(info))[None].astype(dtype)
-        return _as_batch(array, spec, path).astype(dtype)
+        return standardized(_as_batch(array, spec, path), info).astype(dtype)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         from PIL import Image
 
@@ -86,6 +86,24 @@ def load_texts(texts: list[str], info: ModelInfo) -> np.ndarray:
         raise ValueError("this model takes no text: its metadata has no 'netlang.tokenizer'")
     spec = single_input(info)
     return from_json(info.tokenizer).encode(texts).astype(np.dtype(spec.datatype.numpy))
+
+
+def standardized(batch: np.ndarray, info: ModelInfo) -> np.ndarray:
+    """Raw features -> what the graph takes: (x - mean) / std along axis 1 with the training
+    split's statistics, for a feature-vector model whose graph does not do it itself (so a .npy
+    of such a model holds raw features, like a row of its csv)."""
+    recipe = info.standardize
+    if recipe is None or recipe.in_graph or batch.dtype.kind != "f":
+        return batch
+    if batch.ndim < 2 or batch.shape[1] != len(recipe.mean):
+        raise ValueError(
+            f"the model standardises {len(recipe.mean)} features along axis 1; the input has "
+            f"shape {list(batch.shape)}"
+        )
+    shape = (1, len(recipe.mean)) + (1,) * (batch.ndim - 2)
+    mean = np.asarray(recipe.mean, np.float64).reshape(shape)
+    std = np.asarray(recipe.std, np.float64).reshape(shape)
+    return (batch - mean) / std
 
 
 def _as_batch(array: np.ndarray, spec: TensorSpec, path: Path) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Loading: an ONNX file + a device word -> an onnxruntime session, and its netlang metadata.
 
 `make_session` fails loudly when an explicitly requested accelerator is unavailable; `model_info`
-reads the metadata our exporter writes ("netlang.classes", "netlang.preprocess", "netlang.model",
-"netlang.version") and tolerates files that carry none of it.
+reads the metadata our exporter writes ("netlang.classes", "netlang.preprocess" -- an image recipe,
+or a feature-vector model's statistics --, "netlang.model", "netlang.version", "netlang.tokenizer",
+"netlang.task") and tolerates files that carry none of it.
 """
 
 from __future__ import annotations
@@ -29,12 +30,23 @@ class Preprocess:
 
 
 @dataclass(frozen=True, slots=True)
+class Standardize:
+    """Per-feature statistics of a feature-vector model ("netlang.preprocess" without a size):
+    a raw [N, F, ...] input becomes (x - mean) / std along axis 1, unless the graph does it."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    in_graph: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ModelInfo:
     signature: Signature
     classes: tuple[str, ...] | None
     preprocess: Preprocess | None
     model: str | None  # "netlang.model": the source model's name
     version: str | None  # "netlang.version": the netlang release that exported it
+    standardize: Standardize | None = None  # a feature-vector model's statistics
     tokenizer: dict[str, Any] | None = None  # "netlang.tokenizer": text -> token ids
     task: str | None = None  # "netlang.task": classification, regression, reconstruction, ...
 
@@ -64,6 +76,7 @@ def model_info(session: ort.InferenceSession) -> ModelInfo:
         signature=signature_of_session(session),
         classes=_classes(metadata.get("netlang.classes")),
         preprocess=_preprocess(metadata.get("netlang.preprocess")),
+        standardize=_standardize(metadata.get("netlang.preprocess")),
         model=metadata.get("netlang.model"),
         version=metadata.get("netlang.version"),
         tokenizer=_tokenizer(metadata.get("netlang.tokenizer")),
@@ -87,6 +100,20 @@ def _json(key: str, text: str) -> Any:
         raise ValueError(f"model metadata {key!r} is not valid JSON: {e}") from None
 
 
+def _standardize(text: str | None) -> Standardize | None:
+    spec = None if text is None else _json("netlang.preprocess", text)
+    if not isinstance(spec, dict) or "size" in spec or "mean" not in spec:
+        return None
+    try:
+        mean = tuple(float(v) for v in spec["mean"])
+        std = tuple(float(v) for v in spec["std"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"model metadata 'netlang.preprocess' is malformed: {e!r}") from None
+    if len(mean) != len(std) or 0.0 in std:
+        raise ValueError("model metadata 'netlang.preprocess' needs one non-zero std per mean")
+    return Standardize(mean, std, bool(spec.get("in_graph", False)))
+
+
 def _classes(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
@@ -100,6 +127,8 @@ def _preprocess(text: str | None) -> Preprocess | None:
     if text is None:
         return None
     spec = _json("netlang.preprocess", text)
+    if isinstance(spec, dict) and "size" not in spec:
+        return None  # not an image recipe: feature statistics (`_standardize`)
     try:
         height, width = (int(v) for v in spec["size"])
         channels = int(spec.get("channels", 3))

@@ -10,8 +10,8 @@ CallTable = dict[str, tuple[str, ...]]
 
 DATA: CallTable = {
     "digits": ("size", "split", "flatten"),
-    "mnist": ("root", "size", "split", "download", "limit", "flatten"),
-    "idx": ("images", "labels", "size", "split", "classes", "limit", "flatten"),
+    "mnist": ("root", "size", "split", "download", "limit", "flatten", "keep"),
+    "idx": ("images", "labels", "size", "split", "classes", "limit", "flatten", "keep"),
     "image_folder": ("root", "size", "split", "channels", "limit"),
     "npz": ("path", "split", "x", "y"),
     "csv": ("path", "split", "label", "header"),
@@ -68,6 +68,8 @@ SCHEMA: dict[str, CallTable | str] = {
     "seed": "int",
     "device": "str",
     "amp": "bool",
+    "channels_last": "bool",  # NHWC activations and conv weights (faster convolutions on GPUs)
+    "compile": "bool",  # torch.compile the training step's forward
     "classes": "list",
     "val_every": "int",
     "sync_bn": "bool",  # batch norm over the global batch when training on several processes

@@ -58,7 +58,9 @@ class NumericText:
 def cut_numeric_arrays(header: bytes) -> tuple[bytes, dict[str, NumericText]]:
     """The header with each large numeric `"data"` array replaced by a placeholder string, and
     the placeholders' arrays. Anything unusual is left for `json.loads` to judge."""
-    nonce = secrets.token_hex(8)
+    if len(header) < MIN_CUT_BYTES:  # no array to cut (the common binary-tensor header)
+        return header, {}
+    nonce = ""  # drawn at the first cut: os.urandom was a fifth of a small binary request
     pieces: list[bytes] = []
     arrays: dict[str, NumericText] = {}
     position = 0
@@ -72,6 +74,7 @@ def cut_numeric_arrays(header: bytes) -> tuple[bytes, dict[str, NumericText]]:
         end = _balanced_end(header, start, run.end(1))
         if end is None:
             continue
+        nonce = nonce or secrets.token_hex(8)
         key = f"\u0000netlang-array:{nonce}:{len(arrays)}"
         arrays[key] = _read_array(header, start, end)
         pieces += [header[position:start], b'"\\u0000' + key[1:].encode() + b'"']

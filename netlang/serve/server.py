@@ -65,6 +65,7 @@ def load_served_model(
     from netlang.runtime import make_session, provider_of
     from netlang.runtime.device import CPU
     from netlang.runtime.signature import signature_of_session
+    from netlang.serve.text_input import text_input
     from netlang.serve.triton_repo import model_config
 
     session = make_session(path, config.device)
@@ -74,9 +75,12 @@ def load_served_model(
     if config.max_batch_size > 0 and not batching:
         log.warning("model %s has a fixed dim 0 somewhere; dynamic batching is off for it", name)
     names = [t.name for t in signature.outputs]
+    text = text_input(session)  # a model with a tokenizer takes sentences (BYTES [N, 1])
+    signature = text.signature if text else signature  # same dim 0s: batching unchanged
 
     def run(feeds: Arrays) -> Arrays:
-        return dict(zip(names, session.run(names, feeds), strict=True))
+        graph_feeds = text.encode(feeds) if text else feeds
+        return dict(zip(names, session.run(names, graph_feeds), strict=True))
 
     kind = "cpu" if provider == CPU else "gpu"
     triton = model_config(

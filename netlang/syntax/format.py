@@ -47,12 +47,6 @@ def _end(node: ast.Node) -> Pos:
     return node.span.end.line, node.span.end.column
 
 
-def _lines(text: str) -> list[str]:
-    """Lines as the parser counts them: only `\\n` ends one (`str.splitlines` would also split
-    at `\\r`, `\\x85`, `\\u2028` ..., which a comment or string may hold)."""
-    return text.split("\n")
-
-
 def _scan(text: str) -> tuple[list[Comment], dict[str, list[Pos]]]:
     """Comments, and where each `{` and `}` is, outside strings (which never span lines)."""
     comments: list[Comment] = []
@@ -73,12 +67,21 @@ def _scan(text: str) -> tuple[list[Comment], dict[str, list[Pos]]]:
     return comments, braces
 
 
+def _lines(text: str, *, keepends: bool = False) -> list[str]:
+    """The source's lines as the parser counts them: split at `\n` only (str.splitlines would
+    also split at form feeds, NEL or U+2028, which a comment may hold)."""
+    parts = text.split("\n")
+    last = parts.pop()
+    lines = [p + "\n" for p in parts] if keepends else parts
+    return lines + [last] if last else lines
+
+
 class _Formatter:
     def __init__(self, text: str) -> None:
         self.lines = _lines(text)
         self.offsets = [0]
-        for line in self.lines:
-            self.offsets.append(self.offsets[-1] + len(line) + 1)
+        for line in _lines(text, keepends=True):
+            self.offsets.append(self.offsets[-1] + len(line))
         self.text = text
         self.comments, self.braces = _scan(text)
         self.expr = ExprPrinter(self._literal)

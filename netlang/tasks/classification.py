@@ -46,27 +46,33 @@ class Classification(Task):
             f"{context.split}: loss {result.loss:.4f}, accuracy {100 * (accuracy or 0):.2f}% "
             f"on {len(truth)} examples"
         )
-        context.log(format_scores(scores, names))
-        matrix = scores.pop("confusion")
-        (context.run_dir / "confusion.txt").write_text(format_confusion(matrix, names))
-        plot_confusion(
-            context.run_dir / "confusion.png",
-            matrix,
-            names,
-            title=f"{context.model}: {context.split} split, {len(truth)} examples "
-            "(rows normalised)",
-        )
-        return {
-            "loss": result.loss,
-            "accuracy": accuracy,
-            "examples": len(truth),
-            "confusion": matrix,
-            "per_class": {
-                name: {k: scores[k][i] for k in ("precision", "recall", "f1", "support")}
-                for i, name in enumerate(names)
-            },
-            "macro": {k: scores[f"macro_{k}"] for k in ("precision", "recall", "f1")},
-        }
+        return {"loss": result.loss, "accuracy": accuracy, **class_report(context, scores, names)}
+
+
+def class_report(
+    context: TestContext, scores: dict[str, Any], names: Sequence[str], unit: str = "examples"
+) -> dict[str, Any]:
+    """The per-class table on the console, confusion.txt and confusion.png (rows normalised) in
+    the run, and the test.json fields they come from; shared with the sequence task."""
+    context.log(format_scores(scores, names))
+    matrix = scores.pop("confusion")
+    (context.run_dir / "confusion.txt").write_text(format_confusion(matrix, names))
+    total = sum(map(sum, matrix))
+    plot_confusion(
+        context.run_dir / "confusion.png",
+        matrix,
+        names,
+        title=f"{context.model}: {context.split} split, {total} {unit} (rows normalised)",
+    )
+    return {
+        "examples": total,
+        "confusion": matrix,
+        "per_class": {
+            name: {k: scores[k][i] for k in ("precision", "recall", "f1", "support")}
+            for i, name in enumerate(names)
+        },
+        "macro": {k: scores[f"macro_{k}"] for k in ("precision", "recall", "f1")},
+    }
 
 
 def predictions(result: Collected, loss: str) -> tuple[torch.Tensor, torch.Tensor, int]:

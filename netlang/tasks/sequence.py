@@ -1,5 +1,6 @@
 """Sequence (token) classification: outputs [N, T, C] + class ids [N, T] -> accuracy over time
-steps and the classification report over all tokens (targets < 0 are padding and skipped)."""
+steps and the classification report (per-class table, confusion matrix) over all tokens
+(targets < 0 are padding and skipped)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import torch
 
 from netlang.tasks.base import LossFn, Task, TestContext
-from netlang.tasks.classification import class_names, class_scores, format_scores
+from netlang.tasks.classification import class_names, class_report, class_scores
 
 IGNORE = -100  # torch's ignore_index: padded time steps carry no label
 
@@ -40,14 +41,12 @@ class Sequence(Task):
             f"{context.split}: loss {result.loss:.4f}, token accuracy {100 * (accuracy or 0):.2f}%"
             f" on {len(truth)} tokens of {len(result.targets)} sequences"
         )
-        context.log(format_scores(scores, names))
         return {
             "loss": result.loss,
             "accuracy": accuracy,
+            **class_report(context, scores, names, unit="tokens"),
             "examples": len(result.targets),
             "tokens": len(truth),
-            "confusion": scores.pop("confusion"),
-            "macro": {k: scores[f"macro_{k}"] for k in ("precision", "recall", "f1")},
         }
 
 

@@ -311,6 +311,8 @@ BUILDERS = {
     "seed": plain("seed", integer, 0),
     "device": plain("device", device, "auto"),
     "amp": plain("amp", boolean, False),
+    "channels_last": plain("channels_last", boolean, False),
+    "compile": plain("compile", boolean, False),
     "classes": classes,
     "val_every": plain("val_every", positive_int, 1),
     "weights": plain("weights", string, None),

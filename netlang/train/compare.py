@@ -81,16 +81,38 @@ def differences(runs: list[Run]) -> list[str]:
         for k in keys
         if k not in _IGNORED
         and not k.startswith(("set.", "normalization.", "examples."))
-        and len({json.dumps(run.config.get(k), sort_keys=True) for run in runs}) > 1
+        and len({json.dumps(_numeric(run.config.get(k)), sort_keys=True) for run in runs}) > 1
     ]
+
+
+def _numeric(value: Any) -> Any:
+    """Numbers as floats, so `p=0` from `--set` and a default `0.0` read as the same value."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _numeric(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numeric(v) for v in value]
+    return value
 
 
 def labels(runs: list[Run]) -> list[str]:
     """A legend label per run: what differs, written short (`p=0.5, optimizer.lr=0.01`)."""
     keys = _collapse(differences(runs), runs)
+    if "model" in keys:  # other models: their name, not the arguments one of them lacks
+        models = [run.config.get("model") for run in runs]
+        rest = [k for k in keys if k not in ("model", "config.model") and not _lacking(k, runs)]
+        keys = ["model"] if len(set(models)) == len(models) else ["model", *rest]
     if not keys:
         return [run.path.name for run in runs]
     return [", ".join(f"{_short(k)}={_value(_get(run, k))}" for k in keys) for run in runs]
+
+
+def _lacking(key: str, runs: list[Run]) -> bool:
+    """A model argument that some run's model does not have."""
+    return key.startswith("arguments.") and any(key not in run.config for run in runs)
 
 
 def _collapse(keys: list[str], runs: list[Run]) -> list[str]:
@@ -154,13 +176,22 @@ def table(runs: list[Run]) -> list[dict[str, Any]]:
         if metric:
             scores = [r[f"val_{metric}"] for r in history if r.get(f"val_{metric}") is not None]
             row[f"val_{metric}"] = last.get(f"val_{metric}")
-            row[f"best_val_{metric}"] = max(scores) if scores else None
+            best_of = max if _higher_is_better(metric) else min
+            row[f"best_val_{metric}"] = best_of(scores) if scores else None
         row["shipped_epoch"] = run.outcome.get("shipped_epoch")
         row["test_loss"] = run.test.get("loss")
         if run.test.get("accuracy") is not None:
             row["test_accuracy"] = run.test["accuracy"]
         rows.append(row)
     return rows
+
+
+def _higher_is_better(metric: str) -> bool:
+    """Whether the tasks that report `metric` want it high (accuracy) or low (mae)."""
+    from netlang.tasks import TASK_MODULES, get_task
+
+    tasks = [get_task(name) for name in TASK_MODULES]
+    return next((t.higher_is_better for t in tasks if t.metric == metric), True)
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

@@ -45,7 +45,7 @@ def resolve_config(
     Args:
         spec: the model's compiled `train` section, or None for all defaults.
         model: the model's name, recorded with the run.
-        overrides: CLI values (epochs, batch, lr, device, amp, seed, out); None means "not given".
+        overrides: CLI values (see OVERRIDES); None means "not given".
 
     Raises:
         ValueError: a value of the wrong kind or range, or a stage setting that cannot change
@@ -132,6 +132,8 @@ def _apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainCon
         "seed": builders.integer,
         "device": builders.device,
         "amp": builders.boolean,
+        "channels_last": builders.boolean,
+        "compile": builders.boolean,
         "out": builders.string,
     }
     return replace(config, **{k: checks[k](f"--{k}", v) for k, v in given.items()})

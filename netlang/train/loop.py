@@ -225,7 +225,7 @@ def _train_epoch(
     for k, (x, y) in enumerate(batches):
         if k < run.batch:
             continue
-        _step(run, torch.as_tensor(x).to(run.device), torch.as_tensor(y).to(run.device))
+        _step(run, run.placed(x), torch.as_tensor(y).to(run.device))
         run.batch = k + 1
         now = time.perf_counter()
         run.sums["seconds"] = now - started

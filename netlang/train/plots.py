@@ -79,7 +79,8 @@ def plot_compare(
     log_scale: bool = False,
 ) -> None:
     """Several runs on the same axes: loss (train dashed, val solid) and the task metric, one
-    colour per run, labelled with what differs between the runs."""
+    colour per run, labelled with what differs between the runs; a dotted line in the run's
+    colour where each of its stages starts."""
     metric = next((m for _, h in runs if (m := task_metric(h))), None)
     names = ["loss", *([metric] if metric else [])]
     figure = Figure(figsize=(6 * len(names), 4.5))
@@ -89,6 +90,8 @@ def plot_compare(
         for (label, history), colour in zip(runs, colours):
             _plot(axes, history, f"train_{name}", label=f"{label} (train)", color=colour, ls="--")
             _plot(axes, history, f"val_{name}", label=f"{label} (val)", color=colour)
+            for epoch, stage in stage_starts(history):
+                axes.axvline(epoch - 0.5, color=colour, lw=1, ls=":", label=f"{label}: {stage}")
         if log_scale and name == "loss":
             axes.set_yscale("log")
         _style(axes, name)

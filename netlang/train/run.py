@@ -39,7 +39,7 @@ def train_file(
     Args:
         path: the `.net` file; relative data paths resolve against its folder.
         model: which model; None picks the file's trained model.
-        overrides: CLI values (epochs, batch, lr, device, amp, seed, out); None means unset.
+        overrides: CLI values (see settings.OVERRIDES); None means unset.
         settings: `--set NAME=VALUE` texts: model arguments or train-section entries.
         resume: continue the run in `out` (or the newest runs/<model>-* folder).
         log: where progress lines and messages go.

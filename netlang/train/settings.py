@@ -34,7 +34,7 @@ STAGE_KEYS = (
     "bn",
     "early_stop",
 )
-OVERRIDES = ("epochs", "batch", "lr", "device", "amp", "seed", "out")
+OVERRIDES = ("epochs", "batch", "lr", "device", "amp", "channels_last", "compile", "seed", "out")
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
 
@@ -113,6 +113,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = False
+    channels_last: bool = False  # train in the NHWC memory format (4-D inputs, conv weights)
+    compile: bool = False  # run the forward through torch.compile
     classes: tuple[str, ...] | None = None
     val_every: int = 1
     sync_bn: bool = False  # batch norm statistics over all processes' batches (distributed)

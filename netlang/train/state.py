@@ -124,6 +124,13 @@ class RunState:
             self.sums["counted"] += counted
         self.pending.clear()
 
+    def placed(self, x: Any) -> torch.Tensor:
+        """A batch of inputs on the run's device, NHWC when training channels_last."""
+        x = torch.as_tensor(x).to(self.device)
+        if self.config.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
     def running(self) -> tuple[int, float, float | None]:
         """(samples, mean loss, accuracy) so far this epoch, for the progress bar."""
         sums = self.sums
@@ -175,7 +182,11 @@ def prepare(
     optimizer = build_optimizer(params, config.optimizer)
     tracker = tracker_for(config, splits)
     amp = config.amp and device.type == "cuda"
+    if config.channels_last:  # conv weights NHWC; the inputs follow in `placed`
+        module.to(memory_format=torch.channels_last)
     forward = world.wrap(module, device, config.sync_bn)
+    if config.compile:
+        forward = torch.compile(forward)
     return RunState(
         module,
         forward,

@@ -115,6 +115,40 @@ def test_idx_reads_a_hand_written_pair_with_class_names(tmp_path: Path) -> None:
     assert splits.classes == ["a", "b", "c"] and splits.input_shape == (1, 3, 4)
 
 
+def test_keep_takes_the_named_classes_renumbered_in_its_order(tmp_path: Path) -> None:
+    images = np.arange(6 * 2 * 2, dtype=np.uint8).reshape(6, 2, 2)
+    write_idx(tmp_path / "img", images)
+    write_idx(tmp_path / "lab", np.array([0, 1, 2, 0, 1, 2]))
+    call = Call("idx", ("img", "lab"), {"classes": ["a", "b", "c"], "keep": ["c", "a"]})
+    splits = load_data(Call(call.name, call.args, {**call.kwargs, "split": 1.0}), base_dir=tmp_path)
+    assert splits.classes == ["c", "a"]
+    assert splits.train.y.tolist() == [1, 0, 1, 0]  # samples 0, 2, 3, 5 in file order
+    np.testing.assert_allclose(splits.train.x[:, 0] * 255, images[[0, 2, 3, 5]], atol=1e-4)
+    unnamed = load_data(Call("idx", ("img", "lab"), {"keep": [2], "split": 1.0}), base_dir=tmp_path)
+    assert unnamed.train.y.tolist() == [0, 0] and unnamed.classes is None
+
+
+def test_keep_names_a_class_the_data_lacks_in_its_message(tmp_path: Path) -> None:
+    write_idx(tmp_path / "img", np.zeros((4, 2, 2)))
+    write_idx(tmp_path / "lab", np.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match=r"keep: 'z' is not one of its classes \(a, b\)"):
+        load_data(
+            Call("idx", ("img", "lab"), {"classes": ["a", "b"], "keep": ["z"]}), base_dir=tmp_path
+        )
+    with pytest.raises(ValueError, match="expected a list of distinct classes"):
+        load_data(Call("idx", ("img", "lab"), {"keep": [1, 1]}), base_dir=tmp_path)
+
+
+def test_mnist_keep_selects_digits_of_the_test_files(shared_data: Path) -> None:
+    splits = load_data(
+        Call(
+            "mnist", (), {"root": str(shared_data / "mnist"), "keep": [5, 6, 7, 8, 9], "split": 1.0}
+        )
+    )
+    counts = np.bincount(splits.train.y).tolist()
+    assert counts == MNIST_TEST_COUNTS[5:] and splits.classes == ["5", "6", "7", "8", "9"]
+
+
 def test_idx_rejects_a_truncated_file(tmp_path: Path) -> None:
     write_idx(tmp_path / "img", np.zeros((4, 2, 2)))
     (tmp_path / "img").write_bytes((tmp_path / "img").read_bytes()[:-1])

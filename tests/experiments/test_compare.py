@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from netlang.cli import main
-from netlang.train.compare import compare, differences, labels, load_run, run_dirs
+from netlang.train.compare import compare, differences, labels, load_run, run_dirs, table
 from netlang.train.plots import plot_curves, stage_starts, task_metric
 from netlang.train.sweep import write_sweep
 
@@ -59,6 +59,41 @@ def test_legend_names_only_what_differs(tmp_path: Path) -> None:
     assert labels(runs)[2] == "p=0.5, optimizer.lr=0.1"
 
 
+def test_an_int_and_an_equal_float_are_not_a_difference(tmp_path: Path) -> None:
+    # `--set p=0` stores 0 (an int) where the default is 0.0: the same value
+    runs = [
+        load_run(_run(tmp_path / "a", 0, [1.0, 0.8])),
+        load_run(_run(tmp_path / "b", 0.0, [1.1, 0.9], lr=0.1)),
+    ]
+    assert differences(runs) == ["config.optimizer.lr"]
+
+
+def test_runs_of_other_models_are_named_by_their_model(tmp_path: Path) -> None:
+    a, b = _run(tmp_path / "a", 0.0, [1.0]), _run(tmp_path / "b", 0.0, [1.0], lr=0.1)
+    config = json.loads((b / "config.json").read_text())
+    config.update(model="Cnn", arguments={"width": 16})  # its model has no p
+    config["config"]["model"] = "Cnn"
+    (b / "config.json").write_text(json.dumps(config))
+    assert labels([load_run(a), load_run(b)]) == ["model=Mlp", "model=Cnn"]
+    c = _run(tmp_path / "c", 0.0, [1.0], lr=0.2)  # a second Mlp: then the rest tells them apart
+    assert labels([load_run(a), load_run(b), load_run(c)]) == [
+        "model=Mlp, optimizer.lr=0.05",
+        "model=Cnn, optimizer.lr=0.1",
+        "model=Mlp, optimizer.lr=0.2",
+    ]
+
+
+def test_best_of_an_error_metric_is_its_lowest(tmp_path: Path) -> None:
+    run = _run(tmp_path / "a", 0.0, [1.0, 0.8, 0.9])
+    rows = json.loads((run / "metrics.json").read_text())
+    for row, mae in zip(rows, [0.3, 0.1, 0.2]):
+        del row["train_accuracy"], row["val_accuracy"]
+        row["train_mae"] = row["val_mae"] = mae
+    (run / "metrics.json").write_text(json.dumps(rows))
+    (row,) = table([load_run(run)])
+    assert row["val_mae"] == 0.2 and row["best_val_mae"] == 0.1
+
+
 def test_table_has_final_and_best_figures_and_the_picture_is_drawn(tmp_path: Path) -> None:
     _run(tmp_path / "a", 0.0, [1.0, 0.6, 0.7])
     _run(tmp_path / "b", 0.5, [1.1, 0.9, 0.8])
@@ -102,3 +137,21 @@ def test_curves_mark_stage_starts_and_find_the_task_metric(tmp_path: Path) -> No
         tmp_path / "c.png", history, title="t", best_epoch=4, shipped_epoch=4, log_scale=True
     )
     assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def test_compare_picture_marks_where_each_runs_stages_start(tmp_path: Path, monkeypatch) -> None:
+    from matplotlib.figure import Figure
+
+    from netlang.train.plots import plot_compare
+
+    drawn: list[Figure] = []
+    monkeypatch.setattr(Figure, "savefig", lambda figure, *a, **k: drawn.append(figure))
+    staged = [
+        {"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "stage": s}
+        for e, s in ((1, "head"), (2, "head"), (3, "finetune"))
+    ]
+    plain = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1 / e, "stage": None} for e in (1, 2, 3)]
+    plot_compare(tmp_path / "c.png", [("transfer", staged), ("scratch", plain)])
+    (loss_axes,) = drawn[0].axes
+    marks = [line for line in loss_axes.lines if line.get_label() == "transfer: finetune"]
+    assert len(marks) == 1 and list(marks[0].get_xdata()) == [2.5, 2.5]

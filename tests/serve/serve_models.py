@@ -9,6 +9,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from netlang.data.tokenize import WordTokenizer
+
 IR_VERSION = 10  # onnxruntime 1.31 rejects onnx 1.23's default of 14
 OPSET = [helper.make_opsetid("", 17)]
 RNG = np.random.default_rng(0)
@@ -71,4 +73,44 @@ def save_fixed(path: Path) -> Path:
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, "L"])
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "fixed", [x], [y])
     onnx.save(helper.make_model(graph, opset_imports=OPSET, ir_version=IR_VERSION), str(path))
+    return path
+
+
+TEXT_LENGTH = 6
+TEXT_CORPUS = ["free entry win cash now", "win a prize", "see you at lunch", "ok see you"]
+
+
+def text_tokenizer() -> WordTokenizer:
+    """The tokenizer the text model carries: fitted on TEXT_CORPUS, TEXT_LENGTH ids a row."""
+    return WordTokenizer.fit(TEXT_CORPUS, length=TEXT_LENGTH, vocab=50, min_count=1, lower=True)
+
+
+EMBED = RNG.standard_normal((text_tokenizer().size, 2)).astype(np.float32)
+
+
+def text_reference(sentences: list[str]) -> np.ndarray:
+    """The text model by hand: each row's token embeddings summed, in float64."""
+    return EMBED.astype(np.float64)[text_tokenizer().encode(sentences)].sum(axis=1)
+
+
+def save_text_classifier(path: Path) -> Path:
+    """tokens INT64 [N, 6] -> logits FP32 [N, 2] (Gather, ReduceSum), with the tokenizer, the
+    classes and the task in the metadata, as `netlang export` writes them."""
+    x = helper.make_tensor_value_info("tokens", TensorProto.INT64, ["N", TEXT_LENGTH])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 2])
+    axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
+    nodes = [
+        helper.make_node("Gather", ["embed", "tokens"], ["vectors"]),
+        helper.make_node("ReduceSum", ["vectors", "axes"], ["logits"], keepdims=0),
+    ]
+    weights = [numpy_helper.from_array(EMBED, "embed"), axes]
+    graph = helper.make_graph(nodes, "text", [x], [y], weights)
+    model = helper.make_model(graph, opset_imports=OPSET, ir_version=IR_VERSION)
+    metadata = {
+        "netlang.classes": json.dumps(["ham", "spam"]),
+        "netlang.tokenizer": json.dumps(text_tokenizer().to_json()),
+        "netlang.task": "classification",
+    }
+    helper.set_model_props(model, metadata)
+    onnx.save(model, str(path))
     return path

@@ -40,20 +40,23 @@ def test_image_outputs_become_pngs_and_others_npy_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_regression_trains_and_predict_prints_its_number(tmp_path: Path) -> None:
+@pytest.mark.parametrize("normalize", ["none", "standardize"])
+def test_a_regression_trains_and_predict_prints_its_number(tmp_path: Path, normalize: str) -> None:
+    """With `standardize`, predict takes the raw features and applies the run's statistics."""
     rng = np.random.default_rng(0)
     x = rng.random((200, 2))
     rows = "\n".join(f"{a:.4f},{b:.4f},{3 * a - 2 * b + 1:.4f}" for a, b in x)
     (tmp_path / "line.csv").write_text("a,b,y\n" + rows + "\n")
-    (tmp_path / "line.net").write_text(REGRESSION)
+    source = REGRESSION.replace("normalize none", f"normalize {normalize}")
+    (tmp_path / "line.net").write_text(source)
     runner = CliRunner()
     run, onnx = tmp_path / "run", tmp_path / "line.onnx"
     trained = runner.invoke(main, ["train", str(tmp_path / "line.net"), "--out", str(run), "-q"])
     assert trained.exit_code == 0, trained.output
     assert "r2" in trained.output
     assert runner.invoke(main, ["export", str(run), "-o", str(onnx)]).exit_code == 0
-    np.save(tmp_path / "point.npy", np.array([0.5, 0.25], np.float32))
+    np.save(tmp_path / "point.npy", np.array([0.9, 0.1], np.float32))  # far from the mean
     answer = runner.invoke(main, ["predict", str(onnx), str(tmp_path / "point.npy")])
     assert answer.exit_code == 0, answer.output
     value = float(answer.output.strip().split(": ")[-1])
-    assert value == pytest.approx(3 * 0.5 - 2 * 0.25 + 1, abs=0.15)
+    assert value == pytest.approx(3 * 0.9 - 2 * 0.1 + 1, abs=0.15)

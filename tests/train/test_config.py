@@ -121,3 +121,14 @@ def test_init_schemes_are_names_only() -> None:
     assert resolve(init=Call("kaiming")).init == Call("kaiming")
     with pytest.raises(ValueError, match="train.init: normal takes no arguments, got 1"):
         resolve(init=Call("normal", (0.1,)))
+
+
+def test_channels_last_and_compile_come_from_the_section_or_the_cli() -> None:
+    section = resolve_config(TrainSpec("M", {"channels_last": True}), "M")
+    assert (section.channels_last, section.compile) == (True, False)
+    cli = resolve_config(
+        TrainSpec("M", {"channels_last": True}), "M", {"channels_last": False, "compile": True}
+    )
+    assert (cli.channels_last, cli.compile) == (False, True)
+    with pytest.raises(ValueError, match="compile"):
+        resolve_config(TrainSpec("M", {"compile": 3}), "M")

@@ -311,3 +311,57 @@ def test_train_metrics_are_means_over_the_epochs_samples(
         float(torch.nn.functional.cross_entropy(out, y)), rel=1e-5
     )
     assert row["train_accuracy"] == pytest.approx(float((out.argmax(1) == y).double().mean()))
+
+
+def _images(n: int, seed: int) -> Dataset:
+    """Two classes of 1x8x8 images: a bright left half or a bright right half, with noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = rng.normal(0, 0.5, (n, 1, 8, 8)).astype(np.float32)
+    x[y == 0, :, :, :4] += 1
+    x[y == 1, :, :, 4:] += 1
+    return Dataset(x, y.astype(np.int64))
+
+
+def _conv_net() -> torch.nn.Module:
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(
+            torch.nn.Conv2d(1, 4, 3),
+            torch.nn.BatchNorm2d(4),
+            torch.nn.ReLU(),
+            torch.nn.Flatten(),
+            torch.nn.Linear(144, 2),
+        )
+
+
+def _image_splits() -> DataSplits:
+    return DataSplits(_images(64, 1), _images(32, 2), _images(32, 3), ["left", "right"], (1, 8, 8))
+
+
+@pytest.mark.parametrize(
+    "switch",
+    ["channels_last", pytest.param("compile", marks=pytest.mark.slow)],
+)
+def test_channels_last_and_compile_train_to_the_losses_of_eager_nchw(
+    make_config: Any, tmp_path: Path, switch: str
+) -> None:
+    eager = fit(
+        _conv_net(), _image_splits(), make_config(), tmp_path / "eager", source_text="", **QUIET
+    )
+    model = _conv_net()
+    fast = fit(
+        model,
+        _image_splits(),
+        make_config(**{switch: True}),
+        tmp_path / "fast",
+        source_text="",
+        **QUIET,
+    )
+    for ours, reference in zip(fast.history, eager.history, strict=True):
+        assert ours["train_loss"] == pytest.approx(reference["train_loss"], rel=2e-3)
+        assert ours["val_loss"] == pytest.approx(reference["val_loss"], rel=2e-3)
+    if switch == "channels_last":
+        assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    saved = load_file(str(tmp_path / "fast" / "checkpoints" / "last.safetensors"))
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())

@@ -1,0 +1,244 @@
+"""Export speed at the floor: `netlang compile` / `netlang export` as fresh processes vs
+`torch.onnx.export` (default dynamo exporter and the legacy TorchScript one) vs writing the
+same number of bytes to the same disk, for ResNet-50 and VGG-16, in one run.
+
+    python -W ignore bench/export_bench.py [--rounds 5] [--models ResNet-50 VGG-16] [--json x]
+
+- netlang compile: `python -m netlang compile stdlib/M.net --model M -o x.onnx` (fresh weights),
+  timed from process start to exit, interpreter start-up and imports included; its peak RSS
+  from wait4.
+- netlang export: `python -m netlang export RUN -o x.onnx`, RUN a run directory holding the
+  same weights as a safetensors checkpoint.
+- torch.onnx.export in this process (torch imported, model built and warmed up beforehand, so
+  only the export is timed): `dynamo=True` (the default; needs onnxscript) and `dynamo=False`,
+  opset 20, dynamic batch.
+- floor: `write()` of a buffer the size of netlang's file into a new file in the same directory,
+  in this process (no fsync — none of the others syncs either); also the same as a fresh
+  `python -c` process that imports numpy, allocates the buffer and writes it.
+
+Rounds alternate all contenders; medians are quoted. Also given: netlang's stage times in
+process (parse+elaborate, weight init, emit, write) and peak RSS over the weights' size, gross
+and above the interpreter's baseline (the peak RSS of compiling LeNet-5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torchvision
+from safetensors.numpy import save_file
+
+from netlang.backends.onnx_emit import emit
+from netlang.backends.onnx_write import write_onnx
+from netlang.backends.weights import init_weights
+from netlang.export.ship import Trained, build, onnx_metadata
+from netlang.semantics.program import read_source
+
+STDLIB = Path(__file__).resolve().parents[1] / "stdlib"
+MODELS = {  # name -> (.net file, model, torchvision builder)
+    "ResNet-50": ("resnet.net", "ResNet50", torchvision.models.resnet50),
+    "VGG-16": ("vgg.net", "VGG16", torchvision.models.vgg16),
+}
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+# Runs the CLI and reports the process's own peak RSS (VmHWM: wait4's ru_maxrss would carry over
+# the peak of this benchmark, which the child was forked from).
+PEAK_RSS = (
+    "import atexit, runpy, sys\n"
+    "def peak():\n"
+    "    status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+    "    print('peak-rss-kb', status, file=sys.stderr)\n"
+    "atexit.register(peak)\n"
+    "sys.argv = ['netlang', *sys.argv[1:]]\n"
+    "runpy.run_module('netlang', run_name='__main__')\n"
+)
+FLOOR_PROCESS = (
+    "import sys, numpy as np; b = np.empty(int(sys.argv[2]), np.uint8); b.fill(1); "
+    "open(sys.argv[1], 'wb').write(b)"
+)
+
+
+def process(args: list[str]) -> tuple[float, float]:
+    """Wall seconds of a fresh process, and its peak RSS in MB where it reports one."""
+    start = time.perf_counter()
+    done = subprocess.run(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"{args} failed: {done.stderr.decode()[-2000:]}")
+    peak = [line.split()[1] for line in done.stderr.decode().splitlines() if "peak-rss-kb" in line]
+    return seconds, int(peak[-1]) / 1024 if peak else float("nan")
+
+
+def netlang(*args: str) -> list[str]:
+    """The CLI as a fresh process that reports its peak RSS (the wrapper adds no imports)."""
+    return [sys.executable, "-c", PEAK_RSS, *args]
+
+
+def stages(net_file: Path, model: str, out: Path) -> dict[str, float]:
+    """`netlang compile`'s stages, in process."""
+    times, start = {}, time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal start
+        now = time.perf_counter()
+        times[stage], start = now - start, now
+
+    source = read_source(net_file)
+    graph = build(source, model, {})
+    lap("parse+elaborate")
+    weights = init_weights(graph, 0)
+    lap("weight init")
+    emitted = emit(graph, weights, metadata=onnx_metadata(Trained(source, graph, weights)))
+    lap("emit")
+    write_onnx(emitted, out)
+    lap("write")
+    return times
+
+
+def run_directory(net_file: Path, model: str, weights: dict[str, np.ndarray], at: Path) -> Path:
+    """A run directory as `netlang train --out` leaves it, holding `weights`."""
+    (at / "checkpoints").mkdir(parents=True)
+    (at / "source.net").write_text(net_file.read_text())
+    config = {"model": model, "arguments": {}, "source_name": net_file.name}
+    (at / "config.json").write_text(json.dumps(config))
+    save_file(weights, str(at / "checkpoints" / "best.safetensors"))
+    return at
+
+
+def torch_export(module: torch.nn.Module, out: Path, dynamo: bool) -> None:
+    torch.onnx.export(
+        module,
+        (torch.zeros(1, 3, 224, 224),),
+        str(out),
+        dynamo=dynamo,
+        opset_version=20,
+        input_names=["image"],
+        output_names=["logits"],
+        dynamic_axes={"image": {0: "N"}, "logits": {0: "N"}},
+        verbose=False,
+    )
+
+
+def floor_write(path: Path, buffer: np.ndarray) -> float:
+    start = time.perf_counter()
+    with open(path, "wb") as out:
+        out.write(memoryview(buffer))
+    return time.perf_counter() - start
+
+
+def bench_model(label: str, rounds: int, workdir: Path, baseline_mb: float) -> dict[str, Any]:
+    net_name, model, builder = MODELS[label]
+    net_file = STDLIB / net_name
+    source = read_source(net_file)
+    graph = build(source, model, {})
+    weights = init_weights(graph, 0)
+    weight_bytes = sum(a.nbytes for a in weights.values())
+    run_dir = run_directory(net_file, model, weights, workdir / f"{model}-run")
+    module = builder().eval()
+    module.load_state_dict({name: torch.from_numpy(array) for name, array in weights.items()})
+    del weights
+    out = {name: workdir / f"{model}.{name}.onnx" for name in ("compile", "export", "torch")}
+    compile_args = netlang("compile", str(net_file), "--model", model, "-o", str(out["compile"]))
+    export_args = netlang("export", str(run_dir), "-o", str(out["export"]))
+    process(compile_args)  # warm the caches
+    size = out["compile"].stat().st_size
+    buffer = np.ones(size, np.uint8)
+    floor_args = [sys.executable, "-c", FLOOR_PROCESS, str(workdir / "floor.bin"), str(size)]
+    with torch.no_grad():
+        torch_export(module, out["torch"], dynamo=True)  # warm-up: first export traces more
+        torch_export(module, out["torch"], dynamo=False)
+    seconds: dict[str, list[float]] = {}
+    memory: dict[str, list[float]] = {"compile": [], "export": []}
+    stage_runs = []
+    for _ in range(rounds):
+        for name, args in (("compile", compile_args), ("export", export_args)):
+            wall, peak = process(args)
+            seconds.setdefault(f"netlang {name}", []).append(wall)
+            memory[name].append(peak)
+        for dynamo in (True, False):
+            start = time.perf_counter()
+            with torch.no_grad():
+                torch_export(module, out["torch"], dynamo=dynamo)
+            key = "torch.onnx.export " + ("dynamo (default)" if dynamo else "TorchScript (legacy)")
+            seconds.setdefault(key, []).append(time.perf_counter() - start)
+        seconds.setdefault("floor: write in process", []).append(
+            floor_write(workdir / "floor.bin", buffer)
+        )
+        seconds.setdefault("floor: write as a process", []).append(process(floor_args)[0])
+        stage_runs.append(stages(net_file, model, out["compile"]))
+    weights_mb = weight_bytes / 2**20
+    return {
+        "weights_mb": weights_mb,
+        "file_mb": size / 2**20,
+        "seconds": {k: statistics.median(v) for k, v in seconds.items()},
+        "stages_s": {k: statistics.median(run[k] for run in stage_runs) for k in stage_runs[0]},
+        "peak_rss_mb": {k: statistics.median(v) for k, v in memory.items()},
+        "peak_over_weights": {k: statistics.median(v) / weights_mb for k, v in memory.items()},
+        "peak_above_baseline_over_weights": {
+            k: (statistics.median(v) - baseline_mb) / weights_mb for k, v in memory.items()
+        },
+    }
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = []
+    for label, r in results["models"].items():
+        s = r["seconds"]
+        ours, floor = s["netlang compile"], s["floor: write in process"]
+        lines += [
+            f"### {label}: {r['weights_mb']:.0f} MiB of weights, {r['file_mb']:.0f} MiB file",
+            "",
+            "| contender | median s | netlang compile is faster by |",
+            "| --- | ---: | ---: |",
+            *(f"| {k} | {v:.3f} | {v / ours:.2f}x |" for k, v in s.items()),
+            "",
+            f"netlang compile / floor (in process): {ours / floor:.2f}x; "
+            f"netlang export / floor: {s['netlang export'] / floor:.2f}x. "
+            "Stages in process: "
+            + ", ".join(f"{k} {v:.3f} s" for k, v in r["stages_s"].items())
+            + ". Peak RSS: "
+            + ", ".join(
+                f"{k} {r['peak_rss_mb'][k]:.0f} MB = {r['peak_over_weights'][k]:.2f}x weights "
+                f"({r['peak_above_baseline_over_weights'][k]:.2f}x above the baseline)"
+                for k in r["peak_rss_mb"]
+            )
+            + ".",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"loadavg_before": os.getloadavg(), "models": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        lenet = [str(STDLIB / "lenet.net"), "-o", str(Path(tmp) / "lenet.onnx")]
+        baseline_mb = statistics.median(process(netlang("compile", *lenet))[1] for _ in range(3))
+        results["baseline_rss_mb"] = baseline_mb
+        for label in args.models:
+            results["models"][label] = bench_model(label, args.rounds, Path(tmp), baseline_mb)
+            print(f"{label}: {json.dumps(results['models'][label])}", flush=True)
+    results["loadavg_after"] = os.getloadavg()
+    print(f"load average before {results['loadavg_before']}, after {results['loadavg_after']}")
+    print(f"baseline RSS (netlang compile of LeNet-5): {results['baseline_rss_mb']:.0f} MB")
+    print(report(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
