@@ -248,10 +248,10 @@ def test_a_parameter_typed_ints_takes_an_integer_or_a_list() -> None:
     assert diagnostics == [] and program.check() == []
 
 
-def test_reshape_to_a_symbolic_size_names_the_offending_item() -> None:
+def test_reshape_keeps_a_symbolic_size_and_names_a_product_that_does_not_fit() -> None:
     program, _ = _compiled(
-        "block R(x) { return x -> reshape([2, dim(x, 2)]) }\n"
+        "block R(x) { return x -> reshape([2, 2, dim(x, 2)]) -> reshape([2, dim(x, 2)]) }\n"
         "model M { input x: float32[N, 4, T]; y = x -> R; output y }"
     )
     (diagnostic,) = program.check()
-    assert 'item 1 is "T" (a symbolic dim' in diagnostic.message
+    assert "cannot reshape [N, 2, 2, T] (2*2*T values per sample) to [N, 2, T]" in diagnostic.message

@@ -115,6 +115,8 @@ def perturbed(case: Case) -> tuple[torch.nn.Module, torch.Tensor, tuple[torch.Te
                 tensor.add_(0.1 * torch.randn(tensor.shape, generator=generator))
             if leaf == "layer_scale":  # torchvision starts it at 1e-6: the blocks would vanish
                 tensor.add_(0.5)
+            if not tensor.any():  # ViT's head starts at zero: its logits would be too
+                tensor.normal_(0, 0.02, generator=generator)
     _calibrate_norms(reference, calibration)
     with torch.no_grad():
         return reference, image, _outputs(reference, image)
