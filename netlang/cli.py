@@ -4,6 +4,7 @@ only when it runs, so `netlang --help`, `check` and `summary` never import torch
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 import click
@@ -26,7 +27,31 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# Where a crash should be reported: the project's issue tracker (README, "Reporting a bug").
+REPORT_TO = "the netlang issue tracker (see README, 'Reporting a bug')"
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        """The last line of defence: an exception no command expected is a compiler bug, said
+        in one line (NETLANG_TRACEBACK=1 shows the traceback), never a traceback for the user."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as bug:  # noqa: BLE001 - exactly what this is for
+            if os.environ.get("NETLANG_TRACEBACK"):
+                raise
+            command = ctx.invoked_subcommand or "netlang"
+            first_line = (str(bug).splitlines() or [""])[0][:200]
+            click.echo(
+                f"netlang {command}: internal error {type(bug).__name__}: {first_line} -- a bug "
+                f"in netlang, not in your input; please report it to {REPORT_TO} with the "
+                "command and the file (NETLANG_TRACEBACK=1 prints the traceback)",
+                err=True,
+            )
+            ctx.exit(70)  # EX_SOFTWARE
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 

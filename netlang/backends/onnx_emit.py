@@ -14,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 from onnx import helper
 
 from netlang.backends.onnx_ops import lower
@@ -73,15 +74,25 @@ def emit_onnx(
     fp16: bool = False,
     metadata: Mapping[str, str] | None = None,
     seed: int = 0,
+    standardize: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> onnx.ModelProto:
     """The model as ONNX. Without `weights` the parameters are freshly initialised (`seed`).
 
     `fold_bn` merges each batch norm into the conv/linear that feeds only it; `fp16` stores
     weights and computes in float16 behind float32 inputs and outputs. `metadata` adds to the
-    model's metadata_props (always holding `netlang.version`).
+    model's metadata_props (always holding `netlang.version`). `standardize` = (mean, std) per
+    channel puts `(x - mean) / std` in front of the single input, so that every runtime is fed
+    what a user has (pixels in [0, 1]) and gives the same answer.
     """
     return emit(
-        graph, weights, opset=opset, fold_bn=fold_bn, fp16=fp16, metadata=metadata, seed=seed
+        graph,
+        weights,
+        opset=opset,
+        fold_bn=fold_bn,
+        fp16=fp16,
+        metadata=metadata,
+        seed=seed,
+        standardize=standardize,
     ).to_proto()
 
 
@@ -94,6 +105,7 @@ def emit(
     fp16: bool = False,
     metadata: Mapping[str, str] | None = None,
     seed: int = 0,
+    standardize: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> Emitted:
     """`emit_onnx` without copying the weights into the ModelProto."""
     weights = dict(weights) if weights is not None else init_weights(graph, seed)
@@ -106,9 +118,13 @@ def emit(
     # 1. boundary casts: float32 at the interface, float16 inside
     onnx_nodes: list[onnx.NodeProto] = []
     renamed: dict[str, str] = {}
+    statistics: list[onnx.TensorProto] = []
+    if standardize is not None:
+        onnx_nodes, statistics, renamed = _standardize_input(graph, *standardize)
     for value in _floats(graph.inputs, fp16):
+        source = renamed.get(value.name, value.name)
         renamed[value.name] = f"{value.name}/fp16"
-        onnx_nodes.append(_cast(value.name, renamed[value.name], onnx.TensorProto.FLOAT16))
+        onnx_nodes.append(_cast(source, renamed[value.name], onnx.TensorProto.FLOAT16))
     produced_as = {value.name: f"{value.name}/fp16" for value in _floats(graph.outputs, fp16)}
     renamed.update(produced_as)  # an output may also feed later nodes
 
@@ -138,6 +154,7 @@ def emit(
         graph.name,
         [_value_info(v.name, v.type) for v in graph.inputs],
         [_value_info(v.name, v.type) for v in graph.outputs],
+        statistics,
         doc_string=graph.doc,
     )
     model = helper.make_model(
@@ -242,6 +259,36 @@ def _folded_weights(
         f"{producer.name}.weight": weight.astype(np.float32),
         f"{producer.name}.bias": np.broadcast_to(bias, scale.shape).astype(np.float32),
     }
+
+
+def _standardize_input(
+    graph: Graph, mean: Sequence[float], std: Sequence[float]
+) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto], dict[str, str]]:
+    """Sub/Div nodes `(x - mean) / std` along axis 1 of the graph's one float input."""
+    if len(graph.inputs) != 1 or graph.inputs[0].type.dtype != "float32":
+        raise ValueError("in-graph standardisation needs a model with one float32 input")
+    value = graph.inputs[0]
+    rank, channels = value.type.rank, len(mean)
+    if rank < 2 or value.type.shape[1] not in (channels, None) or len(std) != channels:
+        raise ValueError(
+            f"standardisation statistics for {channels} channels do not fit input "
+            f"{value.name!r} of shape {list(value.type.shape)}"
+        )
+    shape = (1, channels) + (1,) * (rank - 2)
+    name = value.name
+    tensors = [
+        onnx.numpy_helper.from_array(np.asarray(v, np.float32).reshape(shape), f"{name}/{key}")
+        for key, v in (("mean", mean), ("std", std))
+    ]
+    nodes = [
+        helper.make_node("Sub", [name, f"{name}/mean"], [f"{name}/centred"], name=f"{name}/sub"),
+        helper.make_node(
+            "Div", [f"{name}/centred", f"{name}/std"], [f"{name}/standardized"], name=f"{name}/div"
+        ),
+    ]
+    for node in nodes:
+        node.doc_string = "standardisation with the train split's statistics"
+    return nodes, tensors, {name: f"{name}/standardized"}
 
 
 def _floats(values: list[Any], fp16: bool) -> list[Any]:

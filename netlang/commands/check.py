@@ -34,6 +34,7 @@ def check(files: tuple[str, ...], as_json: bool, fmt: str | None, quiet: bool) -
         has_errors = report(diagnostics, sources, as_json=as_json)
         failed |= has_errors
         if not has_errors and not quiet and not as_json:
-            models = ", ".join(program.models) if program and program.models else "no models"
+            names = program.models + program.imported_trained if program else []
+            models = ", ".join(names) if names else "no models"
             click.echo(f"{path}: ok ({models})")
     sys.exit(1 if failed else 0)

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
-from netlang.diagnostics import Diagnostic, Severity
+from netlang.diagnostics import CompileError, Diagnostic, Severity
 from netlang.diagnostics.render import print_diagnostics
 from netlang.semantics.program import Program, compile_source, read_source
 from netlang.diagnostics.source import SourceFile
@@ -83,8 +83,10 @@ def load_program(path: str) -> tuple[Program | None, list[Diagnostic], dict[str,
     """Read and load a file; an unreadable file is a usage error (exit 2)."""
     try:
         source = read_source(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}", 2)
+    except CompileError as exc:  # not UTF-8: a located diagnostic
+        return None, exc.diagnostics, {}
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}", 2)
     return compile_source(source)
 
 

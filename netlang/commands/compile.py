@@ -44,14 +44,15 @@ def compile_command(
 ) -> None:
     """Compile a model of FILE to ONNX (no PyTorch involved)."""
     from netlang.backends.weights import init_weights
+    from netlang.diagnostics import CompileError
     from netlang.export.ship import ExportError, Trained, build, read_weights, write_onnx
     from netlang.semantics.program import read_source
 
-    source = read_source(file)
     try:
+        source = read_source(file)
         graph = build(source, model, parse_settings(settings))
         values = read_weights(weights) if weights else init_weights(graph, seed)
         path = write_onnx(Trained(source, graph, values), output, fold_bn=fold_bn, fp16=fp16)
-    except (ExportError, ValueError) as exc:
+    except (ExportError, ValueError, CompileError) as exc:
         fail(str(exc))
     click.echo(f"wrote {path} ({graph.name}, {graph.param_count:,} parameters)")

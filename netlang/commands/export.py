@@ -20,9 +20,8 @@ from netlang.commands.common import FOLD_BN_OPTION, FP16_OPTION, fail
 @click.option(
     "--checkpoint",
     type=click.Choice(["best", "last"]),
-    default="best",
-    show_default=True,
-    help="Which checkpoint of a run directory.",
+    default=None,
+    help="Which checkpoint of a run directory (default: the one its test.json scored).",
 )
 @FOLD_BN_OPTION
 @FP16_OPTION
@@ -53,7 +52,7 @@ from netlang.commands.common import FOLD_BN_OPTION, FP16_OPTION, fail
 def export(
     run: str,
     output: str | None,
-    checkpoint: str,
+    checkpoint: str | None,
     fold_bn: bool,
     fp16: bool,
     triton_repo: str | None,

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest choice, or ''."""
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def is_number(value: Any) -> bool:
-    """An int or float written in the source (bools are not numbers here)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -8,12 +8,12 @@ repeatable. torch is imported inside the functions: importing netlang.data stays
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from netlang.data.args import is_number, suggest
+from netlang.data.args import suggest
 from netlang.data.resize import parse_size
+from netlang.semantics import train_rules as rules
 from netlang.semantics.train_schema import SCHEMA
 from netlang.semantics.train_spec import Call
 
@@ -49,24 +49,21 @@ def _step(call: Call) -> Augment:
             f"unknown augmentation {call.name!r}{suggest(call.name, table)}; "
             f"expected one of {', '.join(sorted(table))}"
         )
-    args = call.bind(table[call.name])
+    defaults = {"random_crop": {"padding": 0}, "hflip": {"p": 0.5}}.get(call.name, {})
+    args = rules.check_arguments("augment", call.name, {**defaults, **call.bind(table[call.name])})
     match call.name:
         case "random_crop":
             size = parse_size(args["size"]) if args.get("size") is not None else None
-            padding = _number(args, "padding", 0, call.name)
-            if not isinstance(padding, int):
-                raise ValueError(f"random_crop: padding={padding!r}: expected an integer")
+            padding = args["padding"]
             return lambda x, g: random_crop(x, g, size, padding)
         case "hflip":
-            p = _number(args, "p", 0.5, call.name)
-            if p > 1:
-                raise ValueError(f"hflip: p={p!r}: expected a probability in [0, 1]")
+            p = args["p"]
             return lambda x, g: hflip(x, g, p)
         case "rotate":
-            low, high = _angle_range(args.get("degrees"))
+            low, high = rules.angle_range("train.augment.degrees", args.get("degrees"))
             return lambda x, g: rotate(x, g, low, high)
         case _:
-            std = _number(args, "std", None, call.name)
+            std = rules.non_negative("train.augment.std", args.get("std"))
             return lambda x, g: noise(x, g, std)
 
 
@@ -145,23 +142,3 @@ def _draw(sample: Any, generator: torch.Generator, x: torch.Tensor, *args: Any) 
 def _require_images(x: torch.Tensor, name: str) -> None:
     if x.ndim != 4:
         raise ValueError(f"{name} needs image batches [N, C, H, W], got shape {list(x.shape)}")
-
-
-def _number(args: dict[str, Any], name: str, default: float | None, call: str) -> Any:
-    value = args.get(name, default)
-    if not is_number(value) or value < 0 or not math.isfinite(value):
-        raise ValueError(f"{call}: {name}={value!r}: expected a non-negative number")
-    return value
-
-
-def _angle_range(degrees: Any) -> tuple[float, float]:
-    if is_number(degrees) and degrees >= 0:
-        return (-float(degrees), float(degrees))
-    if (
-        isinstance(degrees, (list, tuple))
-        and len(degrees) == 2
-        and all(map(is_number, degrees))
-        and degrees[0] <= degrees[1]
-    ):
-        return (float(degrees[0]), float(degrees[1]))
-    raise ValueError(f"rotate: degrees={degrees!r}: expected a non-negative angle or [low, high]")

@@ -93,12 +93,10 @@ def _digits(args: dict[str, Any], base_dir: Path) -> Loaded:
     raw = (resources.files("netlang.data") / "digits.csv.gz").read_bytes()
     table = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", dtype=np.int64)
     x = table[:, :64].reshape(-1, 1, 8, 8).astype(np.float32) / np.float32(16.0)
-    return Loaded(
-        image_dataset(
-            x, table[:, 64], size=_size(args, "digits"), flatten=_flag(args, "flatten", "digits")
-        ),
-        DIGIT_CLASSES,
+    data = image_dataset(
+        x, table[:, 64], size=_size(args, "digits"), flatten=_flag(args, "flatten", "digits")
     )
+    return _keep(Loaded(data, DIGIT_CLASSES), args.get("keep"), "digits")
 
 
 def _mnist(args: dict[str, Any], base_dir: Path) -> Loaded:

@@ -10,38 +10,19 @@ from typing import Any
 
 import numpy as np
 
-from netlang.data.args import is_number
+from netlang.semantics import train_rules as rules
 
 Fractions = tuple[float, float, float]
 
-# Used when a `data` call gives no `split`.
-DEFAULT_SPLIT: Fractions = (0.8, 0.1, 0.1)
-
 
 def parse_split(split: Any) -> Fractions:
-    """`0.8` -> (0.8, 0.2, 0); `[0.7, 0.3]` -> (0.7, 0.3, 0); `[0.7, 0.15, 0.15]` as is.
+    """`0.8` -> (0.8, 0.2, 0); `[0.7, 0.3]` -> (0.7, 0.3, 0); `[0.7, 0.15, 0.15]` as is (the rule
+    `check` applies to every `split`).
 
     Raises:
         ValueError: not a fraction or a list of two or three fractions summing to 1.
     """
-    if split is None:
-        return DEFAULT_SPLIT
-    if is_number(split):
-        if not 0 < split <= 1:
-            raise ValueError(f"split={split!r}: the train fraction must be in (0, 1]")
-        return (float(split), 1.0 - float(split), 0.0)
-    if isinstance(split, (list, tuple)) and len(split) in (2, 3) and all(map(is_number, split)):
-        parts = [float(f) for f in split] + [0.0] * (3 - len(split))
-        if min(parts) < 0 or parts[0] == 0 or abs(sum(parts) - 1) > 1e-6:
-            raise ValueError(
-                f"split={list(split)!r}: fractions must be >= 0, with a non-zero "
-                "train part, and sum to 1"
-            )
-        return (parts[0], parts[1], parts[2])
-    raise ValueError(
-        f"split={split!r}: expected a train fraction such as 0.8 or a list "
-        "[train, val] / [train, val, test] of fractions summing to 1"
-    )
+    return rules.split("split", split)
 
 
 def without_test(fractions: Fractions) -> Fractions:

@@ -28,6 +28,17 @@ CODES: dict[str, Code] = {
         "unexpected end of file",
         "The file ends inside a definition: usually a `{` that is never closed.",
     ),
+    "NL1004": Code(
+        "nested too deep",
+        "Expressions, `{ }` groups or bodies nest more than 100 levels deep. No real model "
+        "needs that; the compiler refuses it rather than run out of stack. Name inner parts "
+        "(`h = ...`), or repeat layers with `for`. Long `->` chains are fine: they do not nest.",
+    ),
+    "NL1005": Code(
+        "not UTF-8",
+        "A source file must be UTF-8 text. The error points at the first byte that is not "
+        "(often a Latin-1 `é` in a comment); re-save the file as UTF-8.",
+    ),
     # NL2xxx: names, arguments, structure
     "NL2001": Code(
         "undefined name",
@@ -92,12 +103,42 @@ CODES: dict[str, Code] = {
         "A tensor is computed but never used or output: its layers "
         "would be dead weight. (A warning.)",
     ),
-    "NL2014": Code("unknown model", "No model with this name exists in the file."),
+    "NL2014": Code(
+        "unknown model",
+        "No model with this name exists in the file or its imports (a `train` section or "
+        "`--model` names it), or the file defines no model to build at all.",
+    ),
     "NL2015": Code(
         "unknown train setting",
         "A `train` section uses a setting or choice the "
         "trainer does not know. Nothing is silently ignored.\n\n"
         "    optimiser adam()   # `optimizer`",
+    ),
+    "NL2050": Code(
+        "train setting out of range",
+        "A `train` setting has a value the trainer would refuse before its first batch: a "
+        "negative rate, zero epochs, split fractions that do not sum to 1, an angle past a full "
+        "turn, an unknown metric, or settings that contradict each other.\n\n"
+        "    optimizer adam(lr=-1)     # the learning rate must be > 0",
+    ),
+    "NL2051": Code(
+        "pattern names no layer",
+        "A `freeze`, `unfreeze`, `replace` or `lr_mult` pattern selects no layer of the model "
+        "(names are the IR's, as `netlang summary` prints them), or a range `a..b` names a "
+        "layer that is not top-level or runs backwards.\n\n"
+        '    freeze ["featurez"]     # did you mean `features`?',
+    ),
+    "NL2052": Code(
+        "loss does not fit the model or data",
+        "The loss cannot compare the model's output with the data's targets: `mse` on a data "
+        "set of class ids, `cross_entropy` on an output without a class axis, or an output "
+        "with another number of classes than the data has.\n\n"
+        "    loss mse     # digits gives class ids: use cross_entropy",
+    ),
+    "NL2053": Code(
+        "data cannot be read",
+        "The `data` (or `test_data`) of a `train` section names a file or folder that is "
+        "missing or malformed when training starts. Paths are relative to the `.net` file.",
     ),
     "NL2017": Code(
         "too many arguments", "More positional arguments than the layer or block takes."

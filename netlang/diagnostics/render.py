@@ -57,9 +57,13 @@ def _excerpt(
         message = f"{label.message}; {hint}"
     if source is None:
         return [f"{'':{width}} = {message}"] if message else []
-    text = source.line(span.start.line).expandtabs(4)
-    start = span.start.column - 1
-    stop = span.end.column - 1 if span.end.line == span.start.line else len(text.rstrip())
+    raw = source.line(span.start.line)
+    text = raw.expandtabs(4)  # columns count characters; the carets go under what is shown
+    start = len(raw[: span.start.column - 1].expandtabs(4))
+    if span.end.line == span.start.line:
+        stop = len(raw[: span.end.column - 1].expandtabs(4))
+    else:
+        stop = len(text.rstrip())
     marks = ("^" if label.primary else "-") * max(1, stop - start)
     prefix = "" if label.primary else f"{span.file}:{span.start.line}:{span.start.column}\n"
     tail = f" {message}" if message else ""

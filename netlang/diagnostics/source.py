@@ -29,8 +29,19 @@ class SourceFile:
     text: str
 
     def line(self, number: int) -> str:
-        lines = self.text.splitlines()
+        lines = self.lines()
         return lines[number - 1] if 0 < number <= len(lines) else ""
+
+    def lines(self) -> list[str]:
+        """The text's lines as the grammar counts them: ended by \n (a \r before it dropped)
+        only, not by the form feeds, U+2028 and other breaks `str.splitlines` also splits at."""
+        return split_lines(self.text)
 
     def span(self, line: int, column: int, end_line: int, end_column: int) -> Span:
         return Span(self.name, Position(line, column), Position(end_line, end_column))
+
+
+def split_lines(text: str) -> list[str]:
+    """`text` cut at each \n, as the grammar and its line numbers do (no trailing empty line)."""
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    return lines[:-1] if lines and lines[-1] == "" else lines

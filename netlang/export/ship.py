@@ -58,13 +58,23 @@ def build(source: SourceFile, model: str | None, arguments: dict[str, Any]) -> G
         raise ExportError(render_all(exc.diagnostics, sources)) from None
 
 
-def load_trained(path: str | Path, *, checkpoint: str = "best") -> Trained:
+def shipped_checkpoint(run_dir: Path) -> str:
+    """The checkpoint the run tested and ships (outcome.json); "best" for older runs."""
+    outcome = run_dir / "outcome.json"
+    if outcome.is_file():
+        return str(json.loads(outcome.read_text()).get("shipped_checkpoint", "best"))
+    return "best"
+
+
+def load_trained(path: str | Path, *, checkpoint: str | None = None) -> Trained:
     """A run directory (`netlang train --out`), a checkpoint inside one, or a self-describing
-    safetensors file (from `netlang import-weights`)."""
+    safetensors file (from `netlang import-weights`). A run directory gives the weights its
+    test.json scored unless `checkpoint` ("best" or "last") says otherwise."""
     from safetensors import safe_open
 
     path = Path(path)
     if path.is_dir():
+        checkpoint = checkpoint or shipped_checkpoint(path)
         run_dir, weights_file = path, path / "checkpoints" / f"{checkpoint}.safetensors"
         if not weights_file.is_file():
             weights_file = path / "checkpoints" / "last.safetensors"
@@ -112,7 +122,7 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def onnx_metadata(trained: Trained) -> dict[str, str]:
-    """The ONNX metadata_props: provenance, class names, preprocessing."""
+    """The ONNX metadata_props: provenance, class names, the input contract and preprocessing."""
     graph = trained.graph
     meta = {
         "netlang.source_file": Path(trained.source.name).name,
@@ -126,28 +136,50 @@ def onnx_metadata(trained: Trained) -> dict[str, str]:
         meta["netlang.task"] = trained.task
     if trained.tokenizer:
         meta["netlang.tokenizer"] = json.dumps(trained.tokenizer, sort_keys=True)
-    preprocess = _preprocess(graph, trained.normalization)
+    preprocess = preprocess_recipe(graph, trained.normalization)
     if preprocess:
         meta["netlang.preprocess"] = json.dumps(preprocess, sort_keys=True)
     return meta
 
 
-def _preprocess(graph: Graph, normalization: dict[str, Any] | None) -> dict[str, Any]:
+def preprocess_recipe(graph: Graph, normalization: dict[str, Any] | None) -> dict[str, Any]:
+    """What a caller does before the graph (resize, channels, scale pixels to [0, 1]) and what
+    the graph itself does (standardisation with the train split's statistics, `in_graph`)."""
     recipe: dict[str, Any] = {}
-    shape = graph.inputs[0].type.shape if len(graph.inputs) == 1 else ()
+    value = graph.inputs[0] if len(graph.inputs) == 1 else None
+    shape = value.type.shape if value is not None else ()
     if len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]):
         recipe.update(channels=shape[1], size=[shape[2], shape[3]])
-    if normalization and "mean" in normalization:
-        recipe.update(mean=normalization["mean"], std=normalization["std"])
+        recipe["input"] = f"image pixels scaled to [0, 1], NCHW {value.type.dtype}"  # type: ignore[union-attr]
+    if _standardization(graph, normalization) is not None:
+        assert normalization is not None
+        recipe.update(mean=normalization["mean"], std=normalization["std"], in_graph=True)
     return recipe
 
 
+def _standardization(
+    graph: Graph, normalization: dict[str, Any] | None
+) -> tuple[list[float], list[float]] | None:
+    """The (mean, std) the exported graph applies to its input, if the run standardised it."""
+    if not normalization or "mean" not in normalization or len(graph.inputs) != 1:
+        return None
+    if graph.inputs[0].type.dtype != "float32":
+        return None
+    return list(normalization["mean"]), list(normalization["std"])
+
+
 def emit_trained(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> Any:
-    """`trained` as an `onnx_emit.Emitted`, its metadata included; weights not yet copied."""
+    """`trained` as an `onnx_emit.Emitted`, its metadata and in-graph standardisation included;
+    weights not yet copied."""
     from netlang.backends.onnx_emit import emit
 
     return emit(
-        trained.graph, trained.weights, fold_bn=fold_bn, fp16=fp16, metadata=onnx_metadata(trained)
+        trained.graph,
+        trained.weights,
+        fold_bn=fold_bn,
+        fp16=fp16,
+        metadata=onnx_metadata(trained),
+        standardize=_standardization(trained.graph, trained.normalization),
     )
 
 

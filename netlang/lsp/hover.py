@@ -14,7 +14,7 @@ from netlang.lsp.analysis import (
     variable_types,
 )
 from netlang.ops import REGISTRY
-from netlang.diagnostics.source import Position, Span
+from netlang.diagnostics.source import Position, Span, split_lines
 from netlang.syntax import ast
 
 MAX_ROWS = 8  # instances listed one by one; the rest are counted
@@ -155,7 +155,7 @@ def _definition(analysis: Analysis, name: str) -> str:
     """A block's or model's header as written, with its doc string or the comment above it."""
     unit, definition = _namespace(analysis)[name]
     text = unit.source.text
-    lines = text.splitlines()
+    lines = split_lines(text)
     start = definition.span.start
     header = "\n".join(lines[start.line - 1 : definition.span.end.line])
     header = header[start.column - 1 :]

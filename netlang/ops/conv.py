@@ -60,8 +60,6 @@ def _geometry(
     kernel = tuple_of(a["kernel"], n)
     stride, dilation = tuple_of(a["stride"], n), tuple_of(a["dilation"], n)
     groups = a["groups"]
-    if min(kernel + stride + dilation) < 1 or groups < 1 or a["channels"] < 1:
-        raise ShapeError(f"{op} sizes must be positive", code="NL2005")
     for what, count in (("input channels", c_in), ("output channels", a["channels"])):
         if count % groups:
             raise ShapeError(

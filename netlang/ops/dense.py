@@ -27,8 +27,6 @@ def _linear_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     layout = "[N, features] (or [N, T, features])"
     need_rank("linear", x, (2, 3) if image else (2, 3, 4, 5), layout, hint)
     static("linear", x, -1, "input features")
-    if a["features"] < 1:
-        raise ShapeError("linear needs at least one output feature", code="NL2005")
     return (x.with_shape((*x.shape[:-1], a["features"])),)
 
 
@@ -76,6 +74,6 @@ embedding = register(
         (Attr("num", "int"), Attr("dim", "int"), Attr("padding_idx", "int", None), INIT),
         _embedding_infer,
         lambda ins, a: {"weight": (a["num"], a["dim"])},
-        tags=frozenset({"init"}),
+        tags=frozenset({"init", "int_input"}),
     )
 )

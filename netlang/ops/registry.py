@@ -256,8 +256,41 @@ def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[s
                 did_you_mean(str(value), attr.choices),
                 where,
             )
+        _check_size(spec.name, attr.name, value, where)
         bound[attr.name] = list(value) if isinstance(value, tuple) else value
     return bound
+
+
+# Sizes and counts, by attribute name across all ops: at least 1 (padding at least 0), and at
+# most MAX_SIZE (MAX_LAYERS for stacked layers), so nothing the compiler allocates is empty,
+# negative or unbounded.
+POSITIVE = frozenset(
+    {"channels", "kernel", "stride", "dilation", "groups", "features", "num", "dim", "hidden"}
+    | {"layers", "heads", "parts", "size"}
+)
+NON_NEGATIVE = frozenset({"padding", "output_padding"})
+MAX_SIZE = 2**31 - 1
+MAX_LAYERS = 1000
+
+
+def _check_size(op: str, name: str, value: Any, where: int | str) -> None:
+    if name not in POSITIVE and name not in NON_NEGATIVE:
+        return
+    values = value if isinstance(value, (list, tuple)) else [value]
+    least = 1 if name in POSITIVE else 0
+    most = MAX_LAYERS if name == "layers" else MAX_SIZE
+    for v in values:
+        if not _is_int(v):
+            continue
+        if v < least:
+            what = "at least 1" if least else "0 or more"
+            raise AttrError("NL2005", f"{op} argument `{name}` must be {what}, got {v}", arg=where)
+        if v > most:
+            raise AttrError(
+                "NL2022",
+                f"{op} argument `{name}` is {v}; the most the compiler allows is {most}",
+                arg=where,
+            )
 
 
 def _offending(value: Any) -> str:

@@ -9,7 +9,6 @@ from netlang.ops.registry import (
     Attrs,
     Ins,
     OpSpec,
-    ShapeError,
     need_rank,
     register,
     static,
@@ -21,8 +20,6 @@ def _recurrent(name: str, gates: int) -> OpSpec:
         layout = "[N, T, features]" if a["batch_first"] else "[T, N, features]"
         need_rank(name, ins[0], (3,), layout)
         static(name, ins[0], 2, "input features")
-        if a["hidden"] < 1 or a["layers"] < 1:
-            raise ShapeError(f"{name} needs positive hidden size and layers", code="NL2005")
         width = a["hidden"] * (2 if a["bidirectional"] else 1)
         return (ins[0].with_shape((*ins[0].shape[:2], width)),)
 

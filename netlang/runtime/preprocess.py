@@ -1,10 +1,11 @@
 """Input loading: an image or .npy file -> a batch (leading dim) in the model input's dtype.
 
 Images follow the model's "netlang.preprocess" metadata: resize to (H, W), convert to C channels,
-scale to [0, 1], subtract mean and divide by std per channel, lay out as C x H x W. Without that
-metadata a 4-D input [N, C, H, W] with static C, H, W still gets the resize and [0, 1] scaling.
-A .npy file is taken as the model's tensor itself (one sample, or a batch if it already has the
-batch dim) unless it is a uint8 H x W [x C] picture, which goes through the image path.
+scale to [0, 1], lay out as C x H x W, and subtract mean and divide by std per channel unless the
+graph does that itself (`in_graph`, every model netlang exports: it takes pixels in [0, 1]).
+Without that metadata a 4-D input [N, C, H, W] with static C, H, W still gets the resize and
+[0, 1] scaling. A .npy file is taken as the model's tensor itself (one sample, or a batch if it
+already has the batch dim) unless it is a uint8 H x W [x C] picture (the image path).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def image_recipe(info: ModelInfo) -> Preprocess:
 
 
 def image_to_array(image: object, recipe: Preprocess) -> np.ndarray:
-    """A PIL image -> float32 C x H x W, resized, scaled to [0, 1] and standardised."""
+    """A PIL image -> float32 C x H x W, resized, scaled to [0, 1] and, unless the graph does it,
+    standardised."""
     from PIL import Image
 
     assert isinstance(image, Image.Image)
@@ -52,6 +54,8 @@ def image_to_array(image: object, recipe: Preprocess) -> np.ndarray:
     pixels = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
     array = np.asarray(pixels, dtype=np.float32) / 255.0
     array = array.reshape(height, width, recipe.channels).transpose(2, 0, 1)
+    if recipe.in_graph:
+        return array
     mean = np.asarray(recipe.mean, dtype=np.float32).reshape(-1, 1, 1)
     std = np.asarray(recipe.std, dtype=np.float32).reshape(-1, 1, 1)
     return (array - mean) / std

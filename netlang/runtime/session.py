@@ -21,12 +21,14 @@ from netlang.runtime.signature import Signature, signature_of_session
 
 @dataclass(frozen=True, slots=True)
 class Preprocess:
-    """How an image becomes the model's input: resize, C channels, scale to [0, 1], standardise."""
+    """How an image becomes the model's input: resize, C channels, scale to [0, 1], standardise
+    (the last step by the graph itself when `in_graph`, as in every model netlang exports)."""
 
     size: tuple[int, int]  # (H, W)
     channels: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    in_graph: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,7 @@ def _preprocess(text: str | None) -> Preprocess | None:
         channels = int(spec.get("channels", 3))
         mean = tuple(float(v) for v in spec.get("mean", [0.0] * channels))
         std = tuple(float(v) for v in spec.get("std", [1.0] * channels))
+        in_graph = bool(spec.get("in_graph", False))
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"model metadata 'netlang.preprocess' is malformed: {e!r}") from None
     if channels not in (1, 3) or len(mean) != channels or len(std) != channels or 0.0 in std:
@@ -141,4 +144,4 @@ def _preprocess(text: str | None) -> Preprocess | None:
             "model metadata 'netlang.preprocess' needs channels 1 or 3 and one non-zero "
             "mean/std per channel"
         )
-    return Preprocess((height, width), channels, mean, std)
+    return Preprocess((height, width), channels, mean, std, in_graph)

@@ -6,12 +6,30 @@ The elaborator builds every graph through this; tests use it to make single-op g
 from __future__ import annotations
 
 from collections.abc import Sequence
+from math import prod
 from typing import Any
 
 from netlang.ir import Graph, NameScope, Node, TensorType, Value
 from netlang.ops import REGISTRY
 from netlang.ops.registry import ShapeError, bind
+from netlang.ir.types import format_shape
 from netlang.diagnostics.source import Span
+
+
+# 10^10 float32 parameters are 40 GB: more than any model the compiler could emit or train.
+MAX_PARAMETERS = 10**10
+
+
+def _need_floats(op: str, types: tuple[TensorType, ...]) -> None:
+    """Layers with weights compute in floating point; an integer tensor needs `embedding`."""
+    for t in types:
+        if not t.dtype.startswith("float"):
+            raise ShapeError(
+                f"{op} computes in floating point, but its input is "
+                f"{t.dtype}{format_shape(t.shape)}",
+                "declare the input float32, or look integer ids up with `embedding` first",
+                "NL3009",
+            )
 
 
 class GraphBuilder:
@@ -21,6 +39,7 @@ class GraphBuilder:
         self.nodes: list[Node] = []
         self.types: dict[str, TensorType] = {}
         self.scopes: dict[str, NameScope] = {}
+        self.parameters = 0  # so far, against MAX_PARAMETERS
 
     def input(self, name: str, type: TensorType) -> str:
         self.inputs.append(Value(name, type))
@@ -56,6 +75,15 @@ class GraphBuilder:
         input_types = tuple(self.types[i] for i in inputs)
         output_types = spec.infer(input_types, attrs)
         params = spec.params(input_types, attrs)
+        if params and "int_input" not in spec.tags:
+            _need_floats(op, input_types)
+        self.parameters += sum(prod(shape) for shape in params.values())
+        if self.parameters > MAX_PARAMETERS:
+            raise ShapeError(
+                f"the model has more than {MAX_PARAMETERS:,} parameters",
+                "a size is probably wrong; the compiler refuses what it could not allocate",
+                "NL2023",
+            )
         outputs = (
             (name,)
             if len(output_types) == 1 and "" not in params  # a free tensor's name is its own

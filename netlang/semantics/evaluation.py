@@ -69,6 +69,15 @@ class Expressions:
             from netlang.semantics.train_spec import Call
 
             return Call(name, span=span)
+        if frame.kind == "model" and not any(
+            isinstance(v, Tensor) for v in frame.variables.values()
+        ):
+            raise fail(
+                "NL2001",
+                f"`{name}` is not defined: the model has no `input`",
+                span,
+                f"declare the model's input first, e.g. `input {name}: float32[N, 784]`",
+            )
         candidates = [*frame.variables, *frame.unit.namespace, *REGISTRY, *BUILTINS]
         raise fail("NL2001", f"`{name}` is not defined", span, did_you_mean(name, candidates))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from netlang.diagnostics import Diagnostic, error
+from netlang.diagnostics import Diagnostic, Label, error
 from netlang.semantics.loader import Unit
 from netlang.semantics.values import Tensor
 from netlang.diagnostics.source import Span
@@ -29,20 +29,24 @@ class Scope:
 
     path: tuple[str, ...]
     counter: int = 0
-    labels: set[str] = field(default_factory=set)
+    labels: dict[str, Span] = field(default_factory=dict)  # label -> where it was first given
 
     def name(self, label: str | None, span: Span) -> str:
         index, self.counter = self.counter, self.counter + 1
         if label is None:
             return ".".join((*self.path, str(index)))
         if label in self.labels:
-            raise fail(
-                "NL2007",
-                f"layer name `{label}` is used twice in this scope",
-                span,
-                "give each layer in a scope its own name",
+            first = Label(self.labels[label], f"`{label}` first named here")
+            raise Failed(
+                error(
+                    "NL2007",
+                    f"layer name `{label}` is used twice in this scope",
+                    span,
+                    hint="give each layer in a scope its own name",
+                    secondary=(first,),
+                )
             )
-        self.labels.add(label)
+        self.labels[label] = span
         return ".".join((*self.path, label))
 
 

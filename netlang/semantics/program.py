@@ -16,6 +16,7 @@ from netlang.semantics.loader import Loader, Unit
 from netlang.semantics.model_tests import run_tests
 from netlang.semantics.tasks import check_task
 from netlang.semantics.train import check_train_targets, elaborate_train
+from netlang.semantics.train_fit import check_train_fit
 from netlang.diagnostics.source import SourceFile
 from netlang.syntax import ast
 
@@ -41,9 +42,17 @@ class Program:
     def sha256(self) -> str:
         return hashlib.sha256(self.root.source.text.encode()).hexdigest()
 
+    @property
+    def imported_trained(self) -> list[str]:
+        """Imported models this file's train sections train (built and checked as its own)."""
+        imported = [n for n, (_, d) in self.root.namespace.items() if isinstance(d, ast.ModelDef)]
+        trained = [t.model for t in self.root.trains]
+        return [n for n in dict.fromkeys(trained) if n in imported and n not in self.models]
+
     def default_model(self) -> str:
         """The model to use when none is named: the one with a train section, else the first."""
         trained = [t.model for t in self.root.trains if t.model in self.models]
+        trained += self.imported_trained
         if trained:
             return trained[0]
         if not self.models:
@@ -56,9 +65,11 @@ class Program:
         arguments: dict[str, Any] | None = None,
         *,
         tests: bool = False,
+        fit: bool = False,
         train_settings: Sequence[ast.TrainEntry] = (),
     ) -> tuple[Graph | None, list[Diagnostic]]:
-        """Elaborate one model; never raises for user errors. With `tests`, run its test blocks.
+        """Elaborate one model; never raises for user errors. With `tests`, run its test blocks;
+        with `fit`, hold its train section against the model (layer patterns, classes).
 
         The train section is the model's own, else (for an alias) its nearest base's, evaluated
         with that base's arguments; `train_settings` (`--set`) replace its entries by key."""
@@ -70,9 +81,11 @@ class Program:
         arguments = dict(arguments or {})
         elaborator = Elaborator(self.root, sink)
         graph = elaborator.model(name, arguments)
-        if graph is None:
-            return None, sink.items
         sections = check_train_targets(self.root, sink)
+        if graph is None:  # the train section's own mistakes are reported in the same run
+            if name in sections:
+                elaborate_train(sections[name], self.root, arguments, sink, train_settings)
+            return None, sink.items
         owners = [(name, graph.arguments), *elaborator.bases]
         section, section_arguments = next(
             ((sections[n], a) for n, a in owners if n in sections), (None, graph.arguments)
@@ -84,6 +97,8 @@ class Program:
                 section, self.root, section_arguments, sink, train_settings
             )
             check_task(graph, graph.train, sink)
+            if fit:
+                check_train_fit(graph.train, graph, sink)
         if tests:
 
             def rebuild(shapes: dict[str, tuple[int, ...]]) -> Graph | None:
@@ -118,8 +133,8 @@ class Program:
         """
         diagnostics = list(self.diagnostics)
         sink = DiagnosticSink(diagnostics)
-        for name in self.models:
-            graph, found = self.build(name, tests=True)
+        for name in self.models + self.imported_trained:
+            graph, found = self.build(name, tests=True, fit=True)
             if graph is not None and graphs is not None:
                 graphs[name] = graph
             for diagnostic in found:
@@ -167,8 +182,28 @@ def compile_source(
 
 
 def read_source(path: str | Path) -> SourceFile:
+    """The file as source text.
+
+    Raises:
+        OSError: it cannot be read.
+        CompileError: it is not UTF-8 (NL1005, at the first byte that is not).
+    """
     path = Path(path)
-    return SourceFile(str(path), path.read_text(encoding="utf-8"))
+    raw = path.read_bytes()
+    try:
+        return SourceFile(str(path), raw.decode("utf-8"))
+    except UnicodeDecodeError as bad:
+        from netlang.diagnostics import error
+
+        before = raw[: bad.start]
+        line = before.count(b"\n") + 1
+        column = len(before) - (before.rfind(b"\n") + 1) + 1
+        shown = SourceFile(str(path), raw.decode("utf-8", "replace"))
+        message = f"the file is not UTF-8 text: byte 0x{raw[bad.start]:02x} is not a character"
+        hint = "save it as UTF-8 (netlang sources are UTF-8)"
+        raise CompileError(
+            [error("NL1005", message, shown.span(line, column, line, column + 1), hint=hint)]
+        ) from None
 
 
 def load(path_or_source: str | Path, *, name: str | None = None) -> Program:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from netlang.diagnostics import DiagnosticSink, did_you_mean, error
+from netlang.diagnostics import Diagnostic, DiagnosticSink, did_you_mean, error
 from netlang.ops.registry import describe
 from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed, Frame, Scope, fail
@@ -13,6 +13,7 @@ from netlang.semantics.loader import Unit
 from netlang.semantics.values import Layer, Poison
 from netlang.diagnostics.source import Span
 from netlang.syntax import ast
+from netlang.semantics import train_rules as rules
 from netlang.semantics.train_schema import SCHEMA
 from netlang.semantics.train_spec import Call, Stage, TrainSpec
 
@@ -64,9 +65,38 @@ def _entries(
                 continue
             entries[item.key] = _check(item, value)
             spec.spans.setdefault(item.key, item.span)
+            for problem in _value_problems(item.key, entries[item.key], item.span):
+                sink.report(problem)
         except Failed as failed:
             sink.report(failed.diagnostic)
+    for key, message in rules.section_problems(entries):
+        where = spec.spans.get(key) or spec.span
+        if where is not None:
+            sink.report(error("NL2050", message, where))
     return entries
+
+
+def _value_problems(key: str, value: Any, span: Span) -> list[Diagnostic]:
+    """The trainer's value rules (train_rules) on one entry, a diagnostic per bad call, so a
+    section `check` accepts is one train takes."""
+    if key in rules.SETTINGS:
+        try:
+            rules.SETTINGS[key](f"train.{key}", value)
+        except ValueError as problem:
+            return [error("NL2050", str(problem), span)]
+        return []
+    table = SCHEMA[key]
+    if not isinstance(table, dict) or isinstance(value, bool):
+        return []
+    problems = []
+    for call in value if isinstance(value, list) else [value]:
+        if isinstance(call, Layer):
+            call = Call(call.name, call.args, call.kwargs, call.span)
+        try:
+            rules.check_arguments(key, call.name, call.bind(table[call.name]))
+        except ValueError as problem:
+            problems.append(error("NL2050", str(problem), call.span or span))
+    return problems
 
 
 def _check(item: ast.TrainEntry, value: Any) -> Any:

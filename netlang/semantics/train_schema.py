@@ -9,7 +9,7 @@ from __future__ import annotations
 CallTable = dict[str, tuple[str, ...]]
 
 DATA: CallTable = {
-    "digits": ("size", "split", "flatten"),
+    "digits": ("size", "split", "flatten", "keep"),
     "mnist": ("root", "size", "split", "download", "limit", "flatten", "keep"),
     "idx": ("images", "labels", "size", "split", "classes", "limit", "flatten", "keep"),
     "image_folder": ("root", "size", "split", "channels", "limit"),

@@ -53,6 +53,8 @@ class ServedModel:
     scheduler: DirectScheduler | BatchScheduler
     warm_up: Callable[[], None]
     ready: bool = False
+    classes: tuple[str, ...] | None = None
+    preprocess: dict[str, Any] | None = None  # the "netlang.preprocess" metadata
 
     @property
     def labels(self) -> Labels:
@@ -62,13 +64,24 @@ class ServedModel:
         def tensors(specs: Any) -> list[dict[str, Any]]:
             return [{"name": t.name, "datatype": t.datatype.v2, "shape": t.v2_shape} for t in specs]
 
-        return {
+        document: dict[str, Any] = {
             "name": self.name,
             "versions": ["1"],
             "platform": "onnxruntime_onnx",
             "inputs": tensors(self.signature.inputs),
             "outputs": tensors(self.signature.outputs),
         }
+        # protocol parameters are scalars, so the lists travel as JSON text
+        parameters: dict[str, Any] = {}
+        if self.preprocess:
+            if "input" in self.preprocess:
+                parameters["input"] = self.preprocess["input"]
+            parameters["preprocess"] = json.dumps(self.preprocess, sort_keys=True)
+        if self.classes is not None:
+            parameters["classes"] = json.dumps(list(self.classes))
+        if parameters:
+            document["parameters"] = parameters
+        return document
 
 
 def _json(status: int, document: Any) -> Response:
@@ -167,7 +180,7 @@ class App:
             release = version("netlang")
         except PackageNotFoundError:
             release = "unknown"
-        extensions = ["binary_tensor_data", "model_configuration"]
+        extensions = ["binary_tensor_data", "classification", "model_configuration"]
         return _json(200, {"name": "netlang", "version": release, "extensions": extensions})
 
     def _metrics(self) -> Response:
@@ -187,7 +200,7 @@ class App:
             else:
                 request = parse()
             outputs = await model.scheduler.submit(request.inputs)
-            payload, json_length = encode_infer(model.name, request, outputs)
+            payload, json_length = encode_infer(model.name, request, outputs, model.classes)
         except ServeError as e:
             reason = {503: "REJECTED", 500: "BACKEND"}.get(e.status, "BAD_REQUEST")
             self.metrics.failure.inc(model.labels + (("reason", reason),))

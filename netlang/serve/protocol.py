@@ -54,6 +54,7 @@ class ServeError(Exception):
 class RequestedOutput:
     name: str
     binary: bool
+    classification: int = 0  # top-k "score:index[:label]" strings instead of the tensor
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,24 +312,51 @@ def _requested_outputs(
         if any(o.name == name for o in outputs):
             raise bad(f"output {name!r} is requested twice")
         parameters = _parameters(raw, f"output {name!r}")
-        if parameters.get("classification"):
-            raise bad("unsupported parameter 'classification'")
+        classification = parameters.get("classification", 0)
+        if isinstance(classification, bool) or not isinstance(classification, int):
+            raise bad(f"output {name!r}: 'classification' must be a positive integer")
+        if classification < 0:
+            raise bad(f"output {name!r}: 'classification' must be a positive integer")
         if any(key in parameters for key in _SHARED_MEMORY):
             raise bad("shared-memory outputs are not supported")
         binary = parameters.get("binary_data", binary_default)
         if not isinstance(binary, bool):
             raise bad(f"output {name!r}: 'binary_data' must be a boolean")
-        outputs.append(RequestedOutput(name, binary))
+        outputs.append(RequestedOutput(name, binary, classification))
     return tuple(outputs)
 
 
+def classify(array: np.ndarray, k: int, classes: tuple[str, ...] | None) -> np.ndarray:
+    """Triton's classification extension: the k largest scores along the last axis of each row,
+    best first, as "score:index" strings ("score:index:label" when the model names its classes);
+    scores are printed like C++ std::to_string, as Triton does."""
+    if array.ndim == 0 or array.dtype.kind not in _NUMBER_KINDS:
+        raise bad("classification needs a numeric output with a class axis")
+    k = min(k, array.shape[-1])
+    order = np.argsort(-array, axis=-1, kind="stable")[..., :k]
+    labelled = classes is not None and len(classes) == array.shape[-1]
+    rows = np.empty(order.shape, dtype=object)
+    for position in np.ndindex(order.shape):
+        index = int(order[position])
+        score = float(array[position[:-1] + (index,)])
+        text = f"{score:f}:{index}"
+        rows[position] = f"{text}:{classes[index]}" if labelled else text  # type: ignore[index]
+    return rows
+
+
 def encode_infer(
-    model_name: str, request: InferRequest, results: dict[str, np.ndarray]
+    model_name: str,
+    request: InferRequest,
+    results: dict[str, np.ndarray],
+    classes: tuple[str, ...] | None = None,
 ) -> tuple[bytes, int | None]:
-    """Response body, and the JSON header's length when binary blobs follow it (else None)."""
+    """Response body, and the JSON header's length when binary blobs follow it (else None);
+    `classes` label the answers to a classification request."""
     entries, blobs = [], []
     for wanted in request.outputs:
         array = results[wanted.name]
+        if wanted.classification:
+            array = classify(array, wanted.classification, classes)
         datatype = datatype_of_array(array)
         entry: dict[str, Any] = {
             "name": wanted.name,

@@ -62,7 +62,7 @@ def load_served_model(
     path: str, name: str, config: ServeConfig, executor: Executor, metrics: Metrics
 ) -> ServedModel:
     """Session + signature + scheduler for one ONNX file."""
-    from netlang.runtime import make_session, provider_of
+    from netlang.runtime import make_session, model_info, provider_of
     from netlang.runtime.device import CPU
     from netlang.runtime.signature import signature_of_session
     from netlang.serve.text_input import text_input
@@ -70,6 +70,8 @@ def load_served_model(
 
     session = make_session(path, config.device)
     signature = signature_of_session(session)
+    metadata = session.get_modelmeta().custom_metadata_map
+    info = model_info(session)
     provider = provider_of(session)
     batching = config.max_batch_size > 0 and signature.batchable
     if config.max_batch_size > 0 and not batching:
@@ -84,7 +86,12 @@ def load_served_model(
 
     kind = "cpu" if provider == CPU else "gpu"
     triton = model_config(
-        signature, name, config.max_batch_size if batching else 0, kind, config.max_queue_delay_us
+        signature,
+        name,
+        config.max_batch_size if batching else 0,
+        kind,
+        config.max_queue_delay_us,
+        classes=info.classes,
     )
     labels = (("model", name), ("version", "1"))
     scheduler: DirectScheduler | BatchScheduler
@@ -107,8 +114,16 @@ def load_served_model(
         provider,
         f"up to {config.max_batch_size} rows" if batching else "off",
     )
+    preprocess = metadata.get("netlang.preprocess")
     return ServedModel(
-        name, signature, provider, triton, scheduler, lambda: run(zeros_for(signature))
+        name,
+        signature,
+        provider,
+        triton,
+        scheduler,
+        lambda: run(zeros_for(signature)),
+        classes=info.classes,
+        preprocess=json.loads(preprocess) if preprocess else None,
     )
 
 

@@ -9,6 +9,7 @@ The text is written here (no protobuf at run time); tests parse it with Triton's
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -18,6 +19,7 @@ from netlang.runtime.signature import Signature, TensorSpec, signature_of_onnx
 
 PLATFORM = "onnxruntime_onnx"
 INSTANCE_KINDS = {"gpu": "KIND_GPU", "cpu": "KIND_CPU"}
+LABELS_FILE = "labels.txt"  # one class name a line, next to config.pbtxt
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -34,8 +36,12 @@ def model_config(
     max_batch_size: int,
     instance_kind: str,
     max_queue_delay_us: int = 0,
+    *,
+    classes: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """Triton's ModelConfig as a plain dict (JSON field names, numeric dims)."""
+    """Triton's ModelConfig as a plain dict (JSON field names, numeric dims); with `classes`, the
+    first output whose last dim has one entry per class names LABELS_FILE as its labels (for the
+    classification extension)."""
     if instance_kind not in INSTANCE_KINDS:
         raise ValueError(f"instance kind must be one of {', '.join(INSTANCE_KINDS)}")
     if max_batch_size < 0:
@@ -55,6 +61,10 @@ def model_config(
         "input": [tensor(t) for t in signature.inputs],
         "output": [tensor(t) for t in signature.outputs],
     }
+    for output, spec in zip(config["output"], signature.outputs, strict=True):
+        if classes is not None and spec.shape and spec.shape[-1] == len(classes):
+            output["label_filename"] = LABELS_FILE
+            break
     if batching:
         config["dynamic_batching"] = {"max_queue_delay_microseconds": max_queue_delay_us}
     config["instance_group"] = [{"count": 1, "kind": INSTANCE_KINDS[instance_kind]}]
@@ -108,8 +118,15 @@ def write_triton_repo(
 
     onnx_path = Path(onnx_path)
     model = onnx.load(str(onnx_path), load_external_data=False)
+    props = {p.key: p.value for p in model.metadata_props}
+    classes = tuple(json.loads(props["netlang.classes"])) if "netlang.classes" in props else None
     config = model_config(
-        signature_of_onnx(model), name, max_batch_size, instance_kind, max_queue_delay_us
+        signature_of_onnx(model),
+        name,
+        max_batch_size,
+        instance_kind,
+        max_queue_delay_us,
+        classes=classes,
     )
     model_dir = Path(repo_dir) / check_model_name(name)
     version_dir = model_dir / "1"
@@ -125,6 +142,9 @@ def write_triton_repo(
     else:
         shutil.copyfile(onnx_path, version_dir / "model.onnx")
     (model_dir / "config.pbtxt").write_text(config_pbtxt(config))
+    if any("label_filename" in output for output in config["output"]):
+        assert classes is not None
+        (model_dir / LABELS_FILE).write_text("".join(f"{c}\n" for c in classes))
     return model_dir
 
 

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, v_args
+from lark.visitors import Transformer_NonRecursive
 
-from netlang.diagnostics import Diagnostic, error
-from netlang.diagnostics.source import SourceFile, Span
+from netlang.diagnostics import Diagnostic, Label, error
+from netlang.diagnostics.source import SourceFile, Span, split_lines
 from netlang.syntax import ast
+from netlang.syntax.scans import CLOSERS, MAX_NESTING, too_deep, unclosed_bracket
 from netlang.syntax.assets import grammar_text
 
 # Human names for terminals in "expected ..." messages.
@@ -105,7 +107,14 @@ def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
             return None, errors
         to_ast = _ToAst(source)
         module = to_ast.transform(tree)
-        return (None, to_ast.errors) if to_ast.errors else (module, [])
+        if to_ast.errors:
+            return None, to_ast.errors
+        deep = too_deep(module)
+        if deep is not None:
+            message = f"nested more than {MAX_NESTING} levels deep"
+            hint = "name the inner parts (`h = ...`) or use `for` to repeat layers"
+            return None, [error("NL1004", message, deep.span, hint=hint)]
+        return module, []
 
 
 def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> Diagnostic:
@@ -123,13 +132,20 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
     if isinstance(exc, lark.exceptions.UnexpectedEOF) or (
         token is not None and token.type == "$END"
     ):
-        last = source.text.rstrip().splitlines() or [""]
+        last = split_lines(source.text.rstrip()) or [""]
         end_line, end_column = len(last), len(last[-1]) + 1
+        opened = unclosed_bracket(source.text, len(source.text))
+        secondary = ()
+        if opened is not None:
+            o_line, o_column, bracket = opened
+            where = source.span(o_line, o_column, o_line, o_column + 1)
+            secondary = (Label(where, f"`{bracket}` opened here and never closed"),)
         return error(
             "NL1003",
             "unexpected end of file",
             source.span(end_line, end_column, end_line, end_column + 1),
             hint=_eof_hint(source.text),
+            secondary=secondary,
         )
     assert token is not None
     expected = sorted({_describe(t) for t in getattr(exc, "expected", ())})
@@ -142,11 +158,28 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
             + (" or " if len(expected) > 1 else "")
             + expected[-1]
         )
+    secondary = ()
+    opened = unclosed_bracket(source.text, exc.pos_in_stream)
+    specific = _token_hint(str(token), expected) is not None
+    # an unexpected token inside a body is rarely a missing `}`; inside ( or [ it often is
+    if (
+        opened is not None
+        and opened[2] in "(["
+        and f"`{CLOSERS[opened[2]]}`" in expected
+        and not specific
+    ):
+        o_line, o_column, bracket = opened
+        label = Label(
+            source.span(o_line, o_column, o_line, o_column + 1), f"`{bracket}` opened here"
+        )
+        secondary = (label,)
+        hint = f"close the `{bracket}` opened at line {o_line} with `{CLOSERS[bracket]}`"
     return error(
         "NL1002",
         f"unexpected `{token}`",
         source.span(line, column, line, column + width),
         hint=hint,
+        secondary=secondary,
     )
 
 
@@ -191,8 +224,9 @@ def _string(token: Token) -> str:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer[Token, Any]):
-    """Parse tree -> AST. Structural only: no name lookup or evaluation happens here."""
+class _ToAst(Transformer_NonRecursive[Token, Any]):
+    """Parse tree -> AST. Structural only: no name lookup or evaluation happens here. Not
+    recursive, so a 10,000-stage `->` chain or deep nesting builds without exhausting the stack."""
 
     def __init__(self, source: SourceFile) -> None:
         super().__init__()

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from netlang.semantics import train_rules as rules
 from netlang.semantics.train_schema import SCHEMA
 from netlang.semantics.train_spec import Call, Stage, TrainSpec
 from netlang.train import builders
@@ -58,11 +59,7 @@ def resolve_config(
     config = TrainConfig(
         model=model, **{name: build(entries) for name, build in builders.BUILDERS.items()}
     )
-    if config.replace and config.weights is None:
-        raise ValueError(
-            "train.replace names layers to initialise instead of loading, but "
-            "there is no `weights` to load from"
-        )
+    rules.check_section(entries)
     stages = tuple(_stage(entries, stage) for stage in (spec.stages if spec else []))
     if stages:
         config = replace(config, stages=stages, epochs=sum(s.epochs for s in stages))
@@ -81,7 +78,7 @@ def _stage(section: dict[str, Any], stage: Stage) -> StageConfig:
     try:
         return StageConfig(
             stage.name,
-            builders.plain("epochs", builders.positive_int, 10)(entries),
+            builders.plain("epochs", 10)(entries),
             builders.optimizer(entries),
             builders.schedule(entries),
             builders.early_stop(entries),
@@ -120,20 +117,11 @@ def _apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainCon
     if "lr" in given and config.stages:
         raise ValueError("--lr: a staged run sets its learning rate per stage; edit the stages")
     if "lr" in given:
-        lr = builders.positive_float("--lr", given.pop("lr"))
+        lr = rules.positive_float("--lr", given.pop("lr"))
         config = replace(config, optimizer=replace(config.optimizer, lr=lr))
     if "epochs" in given and config.stages:
-        epochs = builders.positive_int("--epochs", given.pop("epochs"))
+        epochs = rules.positive_int("--epochs", given.pop("epochs"))
         stages = tuple(replace(stage, epochs=epochs) for stage in config.stages)
         config = replace(config, stages=stages, epochs=epochs * len(stages))
-    checks = {
-        "epochs": builders.positive_int,
-        "batch": builders.positive_int,
-        "seed": builders.integer,
-        "device": builders.device,
-        "amp": builders.boolean,
-        "channels_last": builders.boolean,
-        "compile": builders.boolean,
-        "out": builders.string,
-    }
+    checks = {**rules.SETTINGS, "out": rules.string}
     return replace(config, **{k: checks[k](f"--{k}", v) for k, v in given.items()})

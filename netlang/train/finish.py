@@ -68,37 +68,49 @@ def _check_same(saved: dict[str, Any], resolved: dict[str, Any]) -> None:
         )
 
 
+def shipped_checkpoint(config: TrainConfig) -> str:
+    """The one rule for which weights a run ships: the best epoch's ("best", by the monitored
+    metric), unless early stopping is told `restore_best=false` ("last"). test.json scores them,
+    `export` ships them by default, curves.png marks their epoch, outcome.json names both."""
+    stop = config.early_stop
+    return "last" if stop is not None and not stop.restore_best else "best"
+
+
 def finish_run(
     run: RunState, splits: DataSplits, run_dir: Path, loader: MakeLoader, reason: str, log: Log
 ) -> dict[str, Any] | None:
-    """Restore the best weights if asked, draw the curves, evaluate on the test split."""
-    stop = run.config.early_stop
+    """Put the shipped weights in the module, record them in outcome.json, draw the curves,
+    evaluate those weights on the test split."""
     tracker = run.tracker
     if reason == "early_stop":
         log(
             f"early stop after epoch {run.epoch}: {tracker.monitor} has not improved for "
             f"{tracker.wait} epochs (best {tracker.best:.4f} in epoch {tracker.best_epoch})"
         )
-    if stop is not None and stop.restore_best and run.best is not None:
-        run.module.load_state_dict(run.best)
-        log(
-            f"restored the weights of epoch {tracker.best_epoch} "
-            f"({tracker.monitor} {tracker.best:.4f})"
-        )
+    checkpoint, shipped = shipped_checkpoint(run.config), run.epoch
+    if checkpoint == "best" and run.best is not None and tracker.best_epoch is not None:
+        shipped = tracker.best_epoch
+        if shipped != run.epoch:
+            run.module.load_state_dict(run.best)
+            log(f"restored the weights of epoch {shipped} ({tracker.monitor} {tracker.best:.4f})")
+    elif checkpoint == "best":
+        checkpoint = "last"  # no epoch was ever measured (no monitored value): the last ships
     outcome = {
         "best_epoch": best_epoch(run.history, tracker.monitor, tracker.mode),
-        "shipped_epoch": tracker.best_epoch,  # checkpoints/best.safetensors, what export takes
+        "shipped_epoch": shipped,
+        "shipped_checkpoint": checkpoint,  # checkpoints/<this>.safetensors, what export takes
         "stop_epoch": run.epoch if reason == "early_stop" else None,
         "stop_reason": reason,
         "monitor": tracker.monitor,
     }
     write_json(run_dir / "outcome.json", outcome)
     draw_curves(run_dir, run.history, outcome)
+    log(f"shipped weights: checkpoints/{checkpoint}.safetensors (epoch {shipped})")
     if splits.test is None:
         log("no test split: skipping the test evaluation")
         test = None
     else:
-        test = _test(run, splits, run_dir, loader, log)
+        test = _test(run, splits, run_dir, loader, log, outcome)
     for tracker in run.trackers:
         tracker.finish(run_dir, outcome, test)
     return test
@@ -139,7 +151,12 @@ def draw_curves(
 
 
 def _test(
-    run: RunState, splits: DataSplits, run_dir: Path, loader: MakeLoader, log: Log
+    run: RunState,
+    splits: DataSplits,
+    run_dir: Path,
+    loader: MakeLoader,
+    log: Log,
+    outcome: dict[str, Any],
 ) -> dict[str, Any]:
     """The task's report on the test split, saved as test.json."""
     from netlang.tasks.base import TestContext
@@ -163,5 +180,6 @@ def _test(
         output_names=run.output_names,
     )
     test = {"task": run.task.name, **run.task.report(context)}
+    test.update(checkpoint=outcome["shipped_checkpoint"], epoch=outcome["shipped_epoch"])
     write_json(run_dir / "test.json", test)
     return test

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from netlang import ir
+from netlang.diagnostics import CompileError, error
 from netlang.ops import REGISTRY
 from netlang.train import distributed, transfer
 from netlang.train.config import TrainConfig, resolve_config
@@ -55,7 +56,13 @@ def train_file(
 
     program, graph = _build(path, model, settings or {})
     config = resolve_config(graph.train, graph.name, overrides)
-    splits, normalization = prepare_data(config, Path(path).parent)
+    try:
+        splits, normalization = prepare_data(config, Path(path).parent)
+    except DataError as problem:  # named at the `.net` line that asked for the data
+        span = graph.train.spans.get(problem.key) if graph.train else None
+        if span is None:
+            raise ValueError(problem.message) from None
+        raise CompileError([error("NL2053", problem.message, span)]) from None
     _check_vocabulary(graph, splits.tokenizer)
     tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
@@ -103,13 +110,13 @@ def _describe(graph: ir.Graph, config: TrainConfig, splits: Any, log: Callable[[
 def _build(path: str | Path, model: str | None, settings: Mapping[str, str]) -> tuple[Any, Any]:
     """The program and the model's graph, `--set` values applied (raises CompileError)."""
     import netlang
-    from netlang.diagnostics import CompileError
     from netlang.semantics.settings import split_settings
 
     program = netlang.load(Path(path))
     name = model or program.default_model()
     arguments, entries = split_settings(settings, program.parameters(name), name)
-    graph, diagnostics = program.build(name, arguments, train_settings=entries)
+    # fit: what `check` holds against the model, train holds too
+    graph, diagnostics = program.build(name, arguments, train_settings=entries, fit=True)
     if graph is None:
         raise CompileError(diagnostics)
     return program, graph
@@ -127,6 +134,14 @@ def planned_run_dir(
     return _run_dir(resolve_config(graph.train, graph.name, overrides), resume)
 
 
+class DataError(ValueError):
+    """Data that cannot be read at run time; `key` is the train entry that asked for it."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key, self.message = key, message
+
+
 def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, Any] | None]:
     """The splits, normalised with statistics of the train split; returns them with the
     statistics as {"kind", "mean", "std"} (None when not normalised)."""
@@ -137,9 +152,16 @@ def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, An
             f"the train section of {config.model} names no data: add e.g. "
             "`data digits(split = [0.8, 0.1, 0.1])`"
         )
-    splits = load_data(config.data, seed=config.seed, base_dir=base_dir)
+    try:
+        splits = load_data(config.data, seed=config.seed, base_dir=base_dir)
+    except (ValueError, OSError) as problem:
+        raise DataError("data", str(problem)) from None
     if config.test_data is not None:
-        splits = replace(splits, test=_test_split(config.test_data, config.seed, base_dir))
+        try:
+            test = _test_split(config.test_data, config.seed, base_dir)
+        except (ValueError, OSError) as problem:
+            raise DataError("test_data", str(problem)) from None
+        splits = replace(splits, test=test)
     if config.classes is not None:
         splits = replace(splits, classes=list(config.classes))
     if splits.train.x.dtype == object:

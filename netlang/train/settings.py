@@ -12,16 +12,6 @@ from typing import Any
 
 from netlang.semantics.train_spec import Call, to_json
 
-# Metrics the loop records each epoch; any of them may be monitored.
-# (accuracy for classifiers, mae for regression and reconstruction: the task's `metric`)
-METRICS = (
-    "train_loss",
-    "train_accuracy",
-    "train_mae",
-    "val_loss",
-    "val_accuracy",
-    "val_mae",
-)
 # What a `stage { ... }` may set; everything else holds for the whole run.
 STAGE_KEYS = (
     "epochs",
@@ -35,7 +25,6 @@ STAGE_KEYS = (
     "early_stop",
 )
 OVERRIDES = ("epochs", "batch", "lr", "device", "amp", "channels_last", "compile", "seed", "out")
-DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
 
 

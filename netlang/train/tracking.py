@@ -119,7 +119,7 @@ class MlflowTracker:
         )
 
     def finish(self, run_dir: Path, outcome: dict[str, Any], test: dict[str, Any] | None) -> None:
-        from netlang.export.ship import load_trained, save, to_onnx
+        from netlang.export.ship import load_trained, write_onnx
 
         metrics = {k.replace("/", "_"): v for k, v in final_metrics(self.history, test).items()}
         self.mlflow.log_metrics(metrics)
@@ -127,7 +127,7 @@ class MlflowTracker:
             if (run_dir / name).is_file():
                 self.mlflow.log_artifact(str(run_dir / name))
         with tempfile.TemporaryDirectory() as folder:
-            onnx = save(to_onnx(load_trained(run_dir)), Path(folder) / "model.onnx")
+            onnx = write_onnx(load_trained(run_dir), Path(folder) / "model.onnx")
             self.mlflow.log_artifact(str(onnx))
         self.mlflow.end_run()
 

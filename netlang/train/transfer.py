@@ -9,15 +9,12 @@ range `a..b` of top-level layers in model order. A pattern that matches nothing 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from math import prod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netlang.diagnostics import did_you_mean
+from netlang.semantics.layer_patterns import Layers, TransferError
 from netlang.train.config import StageConfig, TrainConfig
 
 if TYPE_CHECKING:
@@ -25,70 +22,8 @@ if TYPE_CHECKING:
 
     from netlang.ir import Graph
 
-GLOB = re.compile(r"[*?\[]")
 # Unused checkpoint keys listed by name in the report; the rest are counted.
 UNUSED_SHOWN = 8
-
-
-class TransferError(ValueError):
-    """A checkpoint that does not fit the model, or a pattern that names no layer."""
-
-
-class Layers:
-    """The model's layers (IR node names, in model order) and the top-level layers they form."""
-
-    def __init__(self, names: Iterable[str]) -> None:
-        self.names = list(names)
-        self.top = list(dict.fromkeys(name.split(".")[0] for name in self.names))
-
-    def match(self, patterns: Sequence[str], key: str) -> set[str]:
-        """The layers any of `patterns` names; `key` (freeze, replace, ...) is for messages."""
-        matched: set[str] = set()
-        for pattern in patterns:
-            found = self._match(pattern, key)
-            if not found:
-                hint = did_you_mean(pattern, self.names + self.top)
-                raise TransferError(
-                    f"train.{key}: {pattern!r} names no layer of the model"
-                    + (f"; {hint}" if hint else f"; top-level layers: {', '.join(self.top)}")
-                )
-            matched |= found
-        return matched
-
-    def _match(self, pattern: str, key: str) -> set[str]:
-        if ".." in pattern:
-            return self._range(pattern, key)
-        if GLOB.search(pattern):
-            return {
-                name
-                for name in self.names
-                if any(fnmatchcase(prefix, pattern) for prefix in _prefixes(name))
-            }
-        return {name for name in self.names if name == pattern or name.startswith(pattern + ".")}
-
-    def _range(self, pattern: str, key: str) -> set[str]:
-        first, last = pattern.split("..", 1)
-        for end in (first, last):
-            if end not in self.top:
-                hint = did_you_mean(end, self.top)
-                raise TransferError(
-                    f"train.{key}: range {pattern!r}: {end!r} is not a top-level "
-                    "layer"
-                    + (f"; {hint}" if hint else f"; top-level layers: {', '.join(self.top)}")
-                )
-        i, j = self.top.index(first), self.top.index(last)
-        if i > j:
-            raise TransferError(
-                f"train.{key}: range {pattern!r} runs backwards: {last} comes "
-                f"before {first} in the model"
-            )
-        chosen = set(self.top[i : j + 1])
-        return {name for name in self.names if name.split(".")[0] in chosen}
-
-
-def _prefixes(name: str) -> list[str]:
-    parts = name.split(".")
-    return [".".join(parts[:k]) for k in range(1, len(parts) + 1)]
 
 
 @dataclass
@@ -239,9 +174,11 @@ def map_weights(
                 if owners[name] not in replaced
             )
         )
+        unused = [name for name in state if name not in owners]
         raise TransferError(
             f"the weights in {source} do not fit {graph.name}:\n  "
             + "\n  ".join(problems)
+            + _unused_note(unused, graph)
             + "\nto initialise these layers anew "
             f"instead, list them in `replace`: replace [{layers}]"
         )
@@ -261,6 +198,22 @@ def _owners(graph: Graph) -> dict[str, str]:
         for node in graph.nodes
         for local in (*node.params, *node.buffers)
     }
+
+
+def _unused_note(unused: list[str], graph: Graph) -> str:
+    """Why names that are missing may still be in the file: the checkpoint's own keys that no
+    layer of this model takes (another model's names, e.g. `0.weight` of an unlabelled chain
+    against `c1.weight`), so the mismatch is one of names, not of weights."""
+    if not unused:
+        return ""
+    shown = ", ".join(unused[:UNUSED_SHOWN])
+    more = f" and {len(unused) - UNUSED_SHOWN} more" if len(unused) > UNUSED_SHOWN else ""
+    ours = ", ".join(sorted({node.name.split(".")[0] for node in graph.nodes if node.params}))
+    return (
+        f"\nunused checkpoint keys ({len(unused)}): {shown}{more}: the checkpoint names its "
+        f"layers differently (this model's are {ours}); it was saved from another model, or "
+        "one whose layers are labelled otherwise"
+    )
 
 
 def load_into(module: torch.nn.Module, weights: WeightMap) -> None:

@@ -112,7 +112,8 @@ def test_augmentation_is_repeatable_for_a_generator_seed() -> None:
         (Call("hlfip"), r"unknown augmentation 'hlfip' \(did you mean 'hflip'\?\)"),
         (Call("hflip", (), {"prob": 0.5}), "hflip has no argument 'prob'; its arguments are p"),
         (Call("hflip", (2,)), r"expected a probability in \[0, 1\]"),
-        (Call("rotate"), "rotate: degrees=None"),
+        (Call("rotate"), "degrees=None: expected an angle"),
+        (Call("rotate", (-400,)), "degrees=-400: expected an angle"),
         (Call("noise", (-1,)), "std=-1: expected a non-negative number"),
     ],
 )

@@ -159,11 +159,11 @@ CASES = {
         400,
         "'probs'",
     ),
-    "classification parameter": (
+    "classification count not an integer": (
         "POST",
         INFER,
         infer_body(
-            [clf_input()], outputs=[{"name": "logits", "parameters": {"classification": 2}}]
+            [clf_input()], outputs=[{"name": "logits", "parameters": {"classification": "2"}}]
         ),
         {},
         400,

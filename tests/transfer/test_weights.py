@@ -152,7 +152,9 @@ train Small {
     weights "source.pth"
 }
 """
-        ).replace("float32[N, 6]", "float32[N, 64]")
+        )
+        .replace("float32[N, 6]", "float32[N, 64]")
+        .replace("classes: int = 3", "classes: int = 10")  # digits has 10 (check says so)
     )
     result = CliRunner().invoke(
         main, ["train", str(tmp_path / "small.net"), "--out", str(tmp_path / "run")]
@@ -198,3 +200,18 @@ train Small {
         finetune.bn,
     ) == (3, 0.01, 0.9, {"features": 0.1}, "trainable")
     assert config.epochs == 5 and config.replace == ("head",)
+
+
+def test_a_checkpoint_of_another_lenet_lists_its_unused_keys_and_says_why(tmp_path: Path) -> None:
+    """examples/lenet.net names its layers by position (0, 3, 7, ...), stdlib:lenet c1, c3, ...:
+    the message shows both sets of names, so the mismatch reads as one of names."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "lenet.net"
+    theirs = to_torch(netlang.load(examples).model("LeNet5"), seed=0)
+    save_file(theirs.state_dict(), str(tmp_path / "positional.safetensors"))
+    stdlib = netlang.load('import "lenet"\n\ntrain LeNet5 {\n    data digits(size=32)\n}\n')
+    graph = stdlib.model("LeNet5")
+    with pytest.raises(TransferError) as caught:
+        transfer.map_weights(graph, dict(theirs.state_dict()), set(), "positional.safetensors")
+    message = str(caught.value)
+    assert "unused checkpoint keys (10): 0.weight, 0.bias" in message
+    assert "this model's are c1, c3, c5, f6, out" in message

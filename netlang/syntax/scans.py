@@ -1,0 +1,54 @@
+"""Scans for what a syntax error alone cannot say: where a bracket was opened, and whether the
+AST nests deeper than elaboration may recurse. Both iterate, so no input exhausts the stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netlang.syntax import ast
+
+# How deep expressions, groups and bodies may nest (Python's parser stops at 200 parentheses).
+MAX_NESTING = 100
+
+
+def too_deep(module: ast.Module) -> ast.Node | None:
+    """The first node nested deeper than MAX_NESTING (expressions, groups, bodies), walked
+    without recursion; elaboration recurses per level, so the limit keeps it off the stack."""
+    stack: list[tuple[Any, int]] = [(module, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, ast.Node):
+            if depth > MAX_NESTING:
+                return node
+            stack.extend((getattr(node, f), depth + 1) for f in node.__slots__)
+        elif isinstance(node, (tuple, list)):
+            stack.extend((item, depth) for item in node)
+    return None
+
+
+CLOSERS = {"(": ")", "[": "]", "{": "}"}
+
+
+def unclosed_bracket(text: str, position: int) -> tuple[int, int, str] | None:
+    """(line, column, bracket) of the innermost bracket still open at `position`, outside
+    strings and comments; None when all are closed."""
+    stack: list[tuple[int, int, str]] = []
+    line, column, i, quoted = 1, 1, 0, False
+    while i < min(position, len(text)):
+        char = text[i]
+        if quoted:
+            quoted = char != '"' and char != "\n"
+            if char == "\\":
+                i, column = i + 1, column + 1
+        elif char == "#":
+            while i + 1 < len(text) and text[i + 1] != "\n":
+                i, column = i + 1, column + 1
+        elif char == '"':
+            quoted = True
+        elif char in CLOSERS:
+            stack.append((line, column, char))
+        elif char in CLOSERS.values() and stack:
+            stack.pop()
+        line, column = (line + 1, 1) if char == "\n" else (line, column + 1)
+        i += 1
+    return stack[-1] if stack else None

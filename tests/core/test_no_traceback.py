@@ -1,0 +1,114 @@
+"""No traceback, bounded cost: inputs that used to crash the compiler or run away are located
+diagnostics, answered quickly; an unexpected exception is one line saying it is a bug."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import netlang
+from netlang.cli import main
+from netlang.diagnostics import CompileError
+from netlang.semantics.program import read_source
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "errors"
+HEADER = "model M() {\n    input x: float32[N, 4]\n"
+
+
+def codes(text: str) -> list[str]:
+    program, diagnostics, _ = netlang.semantics.program.compile_source(
+        netlang.diagnostics.source.SourceFile("t.net", text)
+    )
+    if program is not None:
+        diagnostics = program.check()
+    return [d.code for d in diagnostics if d.severity.name == "ERROR"]
+
+
+def test_a_10000_stage_chain_checks() -> None:
+    assert codes(HEADER + "    y = x" + " -> relu" * 10_000 + "\n    output y\n}\n") == []
+
+
+@pytest.mark.parametrize(
+    "constant",
+    ["(" * 10_000 + "1" + ")" * 10_000, "1" + " + 1" * 10_000, "-" * 10_000 + "1", "[" * 3000],
+    ids=["parentheses", "sum", "negation", "unclosed lists"],
+)
+def test_deep_nesting_is_a_diagnostic_not_a_recursion_error(constant: str) -> None:
+    found = codes(f"A = {constant}\n" + HEADER + "    y = x -> relu\n    output y\n}\n")
+    assert found in ([], ["NL1004"], ["NL1002"]), found
+
+
+def test_nesting_past_the_limit_says_so() -> None:
+    assert codes("A = " + "-" * 200 + "1\n" + HEADER + "    y = x\n    output y\n}\n") == ["NL1004"]
+
+
+@pytest.mark.parametrize(
+    ("layer", "code"),
+    [
+        ("maxpool2d(0)", "NL2005"),
+        ("linear(0)", "NL2005"),
+        ("linear(10**12)", "NL2022"),
+        ("linear(2 ** 40000)", "NL2022"),
+        ("linear(10**6) -> linear(10**6)", "NL2023"),
+    ],
+)
+def test_sizes_the_compiler_would_allocate_are_bounded(layer: str, code: str) -> None:
+    start = time.perf_counter()
+    assert codes(HEADER + f"    y = x -> {layer}\n    output y\n}}\n") == [code]
+    assert time.perf_counter() - start < 5
+
+
+def test_gru_with_absurd_layers_and_embedding_of_width_zero() -> None:
+    seq = "model M() {\n    input x: float32[N, 5, 4]\n    y = x -> gru(8, layers=10**6)\n"
+    assert codes(seq + "    output y\n}\n") == ["NL2022"]
+    ids = "model M() {\n    input x: int64[N, 5]\n    y = x -> embedding(1000, 0)\n"
+    assert codes(ids + "    output y\n}\n") == ["NL2005"]
+
+
+def test_float_layers_on_integer_tensors_are_refused() -> None:
+    ids = "model M() {\n    input x: int64[N, 5]\n    y = x -> linear(3)\n    output y\n}\n"
+    assert codes(ids) == ["NL3009"]
+
+
+def test_a_non_utf8_file_is_a_located_diagnostic(tmp_path: Path) -> None:
+    path = tmp_path / "latin.net"
+    path.write_bytes(b"# caf\xe9\n" + HEADER.encode() + b"    y = x\n    output y\n}\n")
+    with pytest.raises(CompileError) as refused:
+        read_source(path)
+    (diagnostic,) = refused.value.diagnostics
+    assert (diagnostic.code, diagnostic.span.start.line, diagnostic.span.start.column) == (
+        "NL1005",
+        1,
+        6,
+    )
+    for command in ("check", "summary"):
+        result = CliRunner().invoke(main, [command, str(path)])
+        assert "NL1005" in result.output and "Traceback" not in result.output
+
+
+def test_an_unexpected_exception_is_one_line_naming_a_bug(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import netlang.commands.check as check
+
+    def broken(path: str) -> None:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(check, "load_program", broken)
+    result = CliRunner().invoke(main, ["check", str(tmp_path / "x.net")])
+    assert result.exit_code == 70
+    assert result.output.count("\n") == 1
+    assert "internal error KeyError" in result.output and "a bug in netlang" in result.output
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN.glob("*.net")), ids=lambda p: p.stem)
+def test_no_known_input_reaches_the_internal_error_line(
+    case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(GOLDEN)
+    result = CliRunner().invoke(main, ["check", case.name])
+    assert result.exit_code in (0, 1), result.output
+    assert "internal error" not in result.output
