@@ -254,4 +254,6 @@ def test_reshape_keeps_a_symbolic_size_and_names_a_product_that_does_not_fit() -
         "model M { input x: float32[N, 4, T]; y = x -> R; output y }"
     )
     (diagnostic,) = program.check()
-    assert "cannot reshape [N, 2, 2, T] (2*2*T values per sample) to [N, 2, T]" in diagnostic.message
+    assert (
+        "cannot reshape [N, 2, 2, T] (2*2*T values per sample) to [N, 2, T]" in diagnostic.message
+    )
