@@ -21,6 +21,7 @@ from netlang.backends.onnx_sequence import attention, expand_batch, recurrent
 from netlang.ir import Node
 from netlang.ops.conv import conv_pads
 from netlang.ops.merge import split_sizes
+from netlang.ops.reshape import reshape_plan
 from netlang.ops.registry import tuple_of, window_out
 
 
@@ -337,7 +338,19 @@ def _flatten(ctx: Lowering) -> None:
 
 def _reshape(ctx: Lowering) -> None:
     out = ctx.node.output_types[0].shape
-    ctx.emit("Reshape", [ctx.x, ctx.ints("shape", [0, *out[1:]])])
+    if all(isinstance(d, int) for d in out[1:]):
+        ctx.emit("Reshape", [ctx.x, ctx.ints("shape", [0, *out[1:]])])
+        return
+    # Symbolic sizes: the input's sizes there, gathered from its Shape when the model runs.
+    plan = reshape_plan(ctx.node.input_types[0].shape, out)
+    sizes = ctx.emit("Shape", [ctx.x], "shape")
+    picked = ctx.emit(
+        "Gather", [sizes, ctx.ints("axes", [v if k == "axis" else 0 for k, v in plan])], "picked"
+    )
+    fixed = ctx.ints("fixed", [0 if k == "axis" else v for k, v in plan])
+    mask = ctx.ints("mask", [int(k == "axis") for k, _ in plan])
+    target = ctx.emit("Add", [ctx.emit("Mul", [picked, mask], "keep"), fixed], "target")
+    ctx.emit("Reshape", [ctx.x, target])
 
 
 def _select(ctx: Lowering) -> None:

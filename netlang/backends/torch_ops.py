@@ -19,6 +19,7 @@ from torch import nn
 
 from netlang.diagnostics import InternalCompilerError
 from netlang.ir import Node
+from netlang.ops.reshape import reshape_plan
 from netlang.ops.merge import split_sizes
 from netlang.ops.registry import tuple_of as _ints
 
@@ -249,8 +250,17 @@ def _global(target: Callable[..., Any]) -> Lowering:
 
 
 def _reshape(node: Node) -> Lowered:
-    # The IR has resolved any -1 already; the batch axis is the one left to infer.
-    return Lowered(torch.reshape, ((-1, *node.output_types[0].shape[1:]),))
+    # The IR has resolved any -1 already; the batch axis is the one left to infer, and symbolic
+    # sizes are read from the input when it runs.
+    out = node.output_types[0].shape
+    if all(isinstance(d, int) for d in out[1:]):
+        return Lowered(torch.reshape, ((-1, *out[1:]),))
+    return Lowered(reshape_sized, (reshape_plan(node.input_types[0].shape, out),))
+
+
+def reshape_sized(x: torch.Tensor, plan: tuple[tuple[str, int], ...]) -> torch.Tensor:
+    """Reshape by a plan of ("size", n), ("axis", k: the input's size there) or ("rest", -1)."""
+    return x.reshape([x.shape[v] if kind == "axis" else v for kind, v in plan])
 
 
 def _split(node: Node) -> Lowered:

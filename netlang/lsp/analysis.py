@@ -141,7 +141,7 @@ def expression_types(
         while isinstance(last.body, ast.Group) and not stage_types(analysis, last.span):
             last = last.body.stages[-1]
         return stage_types(analysis, last.span)
-    if isinstance(expr, ast.Call):
+    if isinstance(expr, (ast.Call, ast.Stage)):  # a Stage expression is a labelled call
         return stage_types(analysis, expr.span)
     if isinstance(expr, ast.Name):
         return variable_types(analysis, definition, expr.id, expr.span.start, depth + 1)

@@ -20,8 +20,12 @@ from netlang.ops.registry import (
 
 def _linear_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     x = ins[0]
+    # [N, C, H, W] straight from a convolution is the classic mistake, and its last two axes are
+    # a (square) feature map; a channels-last [N, H, W, C] (ConvNeXt) is a linear's to take.
+    image = x.rank > 3 and x.shape[-1] == x.shape[-2]
     hint = "insert `flatten` before it" if x.rank > 3 else None
-    need_rank("linear", x, (2, 3), "[N, features] (or [N, T, features])", hint)
+    layout = "[N, features] (or [N, T, features])"
+    need_rank("linear", x, (2, 3) if image else (2, 3, 4, 5), layout, hint)
     static("linear", x, -1, "input features")
     return (x.with_shape((*x.shape[:-1], a["features"])),)
 
@@ -41,7 +45,8 @@ def _linear_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
 linear = register(
     OpSpec(
         "linear",
-        "Fully connected layer on the last axis; input features are inferred.",
+        "Fully connected layer on the last axis ([N, ..., features], up to rank 5; a square "
+        "[N, C, H, W] is refused: flatten it first); input features are inferred.",
         (Attr("features", "int"), Attr("bias", "bool", True), INIT),
         _linear_infer,
         _linear_params,

@@ -93,6 +93,13 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: isinstance(v, (list, tuple)) and all(map(_is_int, v)),
         "a list of integers",
     ),
+    "dims": (  # a target shape: sizes, -1, and symbolic sizes of the input (`dim(x, 2)` = "H")
+        lambda v: (
+            isinstance(v, (list, tuple))
+            and all(_is_int(d) or (isinstance(d, str) and d != "") for d in v)
+        ),
+        "a list of integers and symbolic sizes",
+    ),
     "padding": (
         lambda v: _is_ints(v) or v in ("same", "valid"),
         'an integer, a list of integers, "same" or "valid"',

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Sequence
 
 from netlang.ir import Dim, TensorType, format_shape
 from netlang.ops.registry import Attr, Attrs, Ins, OpSpec, ShapeError, need_rank, register
@@ -40,40 +42,73 @@ flatten = register(
 )
 
 
+def _factors(dims: Sequence[Dim]) -> tuple[int, Counter[str]]:
+    """A product of sizes as (integer part, symbols with their powers); "H*W" counts H and W."""
+    number, symbols = 1, Counter[str]()
+    for d in dims:
+        for part in str(d).split("*") if isinstance(d, str) else [d]:
+            if isinstance(part, int) or part.isdigit():
+                number *= int(part)
+            else:
+                symbols[part] += 1
+    return number, symbols
+
+
 def _reshape_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    """Any sizes, symbolic ones of the input included, wherever the product per sample is known:
+    [N, C, H, W] -> [N, g, C // g, H, W] at every H and W; one -1 takes what is left."""
     x, target = ins[0], list(a["shape"])
-    known = _product(x.shape[1:])
-    if not isinstance(known, int):
-        raise ShapeError(
-            f"reshape needs fixed sizes after the batch axis, got {format_shape(x.shape)}",
-            code="NL3003",
-        )
-    if target.count(-1) > 1 or any(d < -1 or d == 0 for d in target):
+    if target.count(-1) > 1 or any(isinstance(d, int) and (d < -1 or d == 0) for d in target):
         raise ShapeError(
             f"reshape target {target} may hold one -1 and otherwise positive sizes", code="NL2005"
         )
-    rest = math.prod(d for d in target if d != -1)
-    if -1 in target:
-        if known % rest:
+    axes = {d for d in x.shape if isinstance(d, str)}
+    for d in target:
+        if isinstance(d, str) and d not in axes:
             raise ShapeError(
-                f"cannot reshape {format_shape(x.shape)} to [N, {', '.join(map(str, target))}]",
-                code="NL3001",
+                f"reshape size `{d}` is not one of the input's sizes {format_shape(x.shape)}",
+                "a symbolic size must be a whole axis of the input, so that it is known when "
+                "the model runs",
+                "NL3001",
             )
-        target[target.index(-1)] = known // rest
-    elif rest != known:
+    have_number, have = _factors(x.shape[1:])
+    want_number, want = _factors([d for d in target if d != -1])
+    shown = f"[N, {', '.join(map(str, target))}]"
+    left = have - want
+    if want - have or have_number % want_number:
+        raise ShapeError(f"cannot reshape {format_shape(x.shape)} to {shown}", code="NL3001")
+    number = have_number // want_number
+    if -1 in target:
+        rest = [str(number)] * (number != 1 or not left) + sorted(left.elements())
+        target[target.index(-1)] = number if not left else "*".join(rest)
+    elif number != 1 or left:
         raise ShapeError(
-            f"cannot reshape {format_shape(x.shape)} ({known} values per sample) to "
-            f"[N, {', '.join(map(str, target))}] ({rest})",
+            f"cannot reshape {format_shape(x.shape)} ({_product(x.shape[1:])} values per sample)"
+            f" to {shown} ({_product(tuple(target))})",
             code="NL3001",
         )
     return (x.with_shape((x.shape[0], *target)),)
 
 
+def reshape_plan(shape: tuple[Dim, ...], out: tuple[Dim, ...]) -> tuple[tuple[str, int], ...]:
+    """How the backends build a reshape's target when it runs: each output size as ("size", n),
+    ("axis", k) (the input's size there: the batch, a symbolic size) or ("rest", -1)."""
+    axes = {d: k for k, d in enumerate(shape) if isinstance(d, str)}
+    plan = [("axis", 0)]
+    for d in out[1:]:
+        if isinstance(d, int):
+            plan.append(("size", d))
+        else:
+            plan.append(("axis", axes[d]) if d in axes else ("rest", -1))
+    return tuple(plan)
+
+
 reshape = register(
     OpSpec(
         "reshape",
-        "New shape for each sample; the batch axis is kept, one -1 is inferred.",
-        (Attr("shape", "int_list"),),
+        "New shape for each sample; the batch axis is kept, one -1 is inferred. Sizes may be "
+        "the input's symbolic ones (`dim(x, 2)`) wherever the product per sample is known.",
+        (Attr("shape", "dims"),),
         _reshape_infer,
     )
 )

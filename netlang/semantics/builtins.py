@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -93,6 +94,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("sum", lambda *a: sum(_numbers("sum", a))),
         Builtin("abs", lambda x: abs(_numbers("abs", (x,))[0])),
         Builtin("int", _cast(int)),
+        Builtin("ceil", lambda x: math.ceil(_numbers("ceil", (x,))[0])),  # EfficientNet depths
         Builtin("float", _cast(float)),
     )
 }

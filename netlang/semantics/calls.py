@@ -63,9 +63,34 @@ class Calls:
         while args and tensors_of(args[0]) is not None:  # leading tensors: apply now
             inputs.extend(tensors_of(args.pop(0)) or [])
         layer = self._with_arguments(layer, args, kwargs, call)
-        if not inputs:
+        if not inputs and not self._takes_no_inputs(layer):
             return layer
         return self._apply(layer, inputs, None, None, call.span, frame)
+
+    def _labelled_call(self, stage: ast.Stage, frame: Frame) -> Any:
+        """`class_token: param([1, 1, 768])`, `fc: linear(x, 10)`: the call applied at once,
+        its node (or block scope) named by the label; leading tensor arguments are its inputs."""
+        call = stage.body
+        assert isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+        label = label_of(stage, lambda expr: self.eval(expr, frame))
+        func = self._name(call.func.id, call.func.span, frame)
+        args, kwargs = self._arguments(call, frame)
+        if any(isinstance(v, Poison) for v in (label, func, *args, *kwargs.values())):
+            return POISON
+        if isinstance(func, Builtin):
+            raise fail(
+                "NL2018",
+                f"a label names a layer or block, and `{func.name}` is a function",
+                stage.label_span or stage.span,
+                "drop the label",
+            )
+        layer = self._layer(func, call.func.span, call.func.id)
+        inputs: list[Tensor] = []
+        while args and tensors_of(args[0]) is not None:
+            inputs.extend(tensors_of(args.pop(0)) or [])
+        layer = self._with_arguments(layer, args, kwargs, call)
+        assert not isinstance(label, Poison)
+        return self._apply(layer, inputs, label, stage.label_span, stage.span, frame)
 
     def _layer(self, value: Any, span: Span, name: str | None = None) -> Layer:
         if isinstance(value, Layer):
@@ -145,6 +170,11 @@ class Calls:
                     inputs = [*inputs, *(tensors_of(args.pop(0)) or [])]
             layer = self._with_arguments(layer, args, kwargs, body)
         return self._apply(layer, inputs, label, stage.label_span, stage.span, frame)
+
+    @staticmethod
+    def _takes_no_inputs(layer: Layer) -> bool:
+        """An op of no inputs (`param`) is applied where it is called, labelled or not."""
+        return layer.block is None and REGISTRY[layer.name].arity[1] == 0
 
     @staticmethod
     def _takes_more_inputs(layer: Layer) -> bool:

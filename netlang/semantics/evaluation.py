@@ -52,6 +52,8 @@ class Expressions:
                 return self._index(self.eval(value, frame), self.eval(index, frame), expr)
             case ast.Call():
                 return self._call(expr, frame)
+            case ast.Stage():
+                return self._labelled_call(expr, frame)
             case ast.Flow(source=source, stages=stages):
                 value = self.eval(source, frame)
                 for stage in stages:

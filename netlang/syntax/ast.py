@@ -90,7 +90,8 @@ class Flow(Node):
     stages: tuple[Stage, ...]
 
 
-Expr = Name | Constant | ListExpr | TupleExpr | Unary | Binary | Call | Index | Flow
+# A Stage stands as an expression only as a labelled call (`class_token: param([1, 1, 768])`).
+Expr = Name | Constant | ListExpr | TupleExpr | Unary | Binary | Call | Index | Flow | Stage
 
 
 # ---- statements -------------------------------------------------------------------------

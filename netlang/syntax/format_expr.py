@@ -103,6 +103,8 @@ class ExprPrinter:
             case ast.Flow():
                 stages = [self.flat_stage(s) for s in expr.stages]
                 return " -> ".join([self.flat(expr.source, OR), *stages])
+            case ast.Stage():
+                return self.flat_stage(expr)
         raise TypeError(f"not an expression: {expr!r}")
 
     def item(self, item: Item) -> str:
@@ -133,6 +135,8 @@ class ExprPrinter:
         match expr:
             case ast.Flow():
                 return self._flow(expr, column, indent, tail)
+            case ast.Stage():
+                return self.stage(expr, column, tail)
             case ast.Call():
                 head = self.flat(expr.func, ATOM) + "("
                 return head + self.fill(self.call_items(expr), ")", column + len(head), tail)

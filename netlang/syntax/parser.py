@@ -372,6 +372,10 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
             self._label_parts(label) if label and "{" in label else (),
         )
 
+    def labelled_call(self, meta: Any, c: list[Any]) -> ast.Stage:
+        """`class_token: param([1, 1, 768])` as an expression: a call applied under a label."""
+        return self.stage(meta, c)
+
     def _label_parts(self, label: Token) -> tuple[str | ast.Expr, ...]:
         """`denselayer{i + 1}` -> ("denselayer", <i + 1>): each `{...}` parsed as an expression
         at its own place in the file, so its spans are the file's."""

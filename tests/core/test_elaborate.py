@@ -205,6 +205,39 @@ def test_an_interpolated_label_part_must_be_an_integer_or_a_string() -> None:
     assert [(d.code, "label part" in d.message) for d in diagnostics] == [("NL2005", True)]
 
 
+def test_a_labelled_call_is_applied_at_once_under_its_label() -> None:
+    program, diagnostics = _compiled(
+        """
+        model M(d: int = 4) {
+            input x: float32[N, 3, d]
+            cls = class_token: param([1, 1, d])
+            pos = param([1, 4, d])
+            y = concat([expand_batch(cls, x), x], axis=1) + pos
+            z = head{d}: linear(y, 2)
+            w: [N, 4, 2] = z
+            output w
+        }
+        """
+    )
+    assert diagnostics == []
+    graph = program.model("M")
+    assert [(n.name, n.op) for n in graph.nodes] == [
+        ("class_token", "param"),
+        ("1", "param"),
+        ("2", "expand_batch"),
+        ("3", "concat"),
+        ("4", "add"),
+        ("head4", "linear"),
+    ]
+    assert graph.nodes[0].params == {"": (1, 1, 4)}
+
+
+def test_a_label_on_a_function_call_is_refused() -> None:
+    program, _ = _compiled("model M { input x: float32[N, 3]\n n = k: len([1])\n output x }")
+    diagnostics = program.check()
+    assert [(d.code, "is a function" in d.message) for d in diagnostics] == [("NL2018", True)]
+
+
 def test_a_parameter_typed_ints_takes_an_integer_or_a_list() -> None:
     program, diagnostics = _compiled(
         """
@@ -215,10 +248,12 @@ def test_a_parameter_typed_ints_takes_an_integer_or_a_list() -> None:
     assert diagnostics == [] and program.check() == []
 
 
-def test_reshape_to_a_symbolic_size_names_the_offending_item() -> None:
+def test_reshape_keeps_a_symbolic_size_and_names_a_product_that_does_not_fit() -> None:
     program, _ = _compiled(
-        "block R(x) { return x -> reshape([2, dim(x, 2)]) }\n"
+        "block R(x) { return x -> reshape([2, 2, dim(x, 2)]) -> reshape([2, dim(x, 2)]) }\n"
         "model M { input x: float32[N, 4, T]; y = x -> R; output y }"
     )
     (diagnostic,) = program.check()
-    assert 'item 1 is "T" (a symbolic dim' in diagnostic.message
+    assert (
+        "cannot reshape [N, 2, 2, T] (2*2*T values per sample) to [N, 2, T]" in diagnostic.message
+    )

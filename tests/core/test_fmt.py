@@ -190,6 +190,13 @@ def test_repository_is_formatted_without_importing_torch() -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("odd", ["\x85", "\u2028", "\x0c", "\r"])
+def test_comment_holding_a_unicode_line_separator_stays_one_comment(odd: str) -> None:
+    text = f"model M {{\n    input x: float32[N, 4]  # a{odd}b\n    output x\n}}\n"
+    formatted = assert_formats_faithfully(text)
+    assert f"# a{odd}b" in formatted
+
+
 def test_a_comment_holding_a_unicode_line_break_stays_one_line() -> None:
     text = "# a\x85b \u2028 c\x0cd\nmodel M {\n    input x: float32[N, 4]\n    output x\n}\n"
     formatted, diagnostics = format_source(SourceFile("m.net", text))

@@ -1,0 +1,103 @@
+"""The stdlib's text transformers against torch.nn's own: TransformerClassifier and CausalLM are
+torch.nn.TransformerEncoder stacks (pre-norm, GELU; CausalLM with the square subsequent mask)
+between an embedding with learned positions and a head. The twin's state_dict loads into
+`to_torch(graph)` with strict=True, parameter counts agree, and eval-mode outputs agree (torch
+<= 1e-5 of the output scale, the emitted ONNX through onnxruntime <= 1e-4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from torch import nn
+
+from netlang.backends.onnx_emit import emit_onnx
+from netlang.backends.torch_module import to_torch
+from netlang.ir import Graph
+
+BuildModel = Callable[..., Graph]
+SMALL = {"vocab": 50, "length": 12, "width": 32, "heads": 4, "layers": 2, "mlp": 64}
+
+
+class Embed(nn.Module):
+    def __init__(self, vocab: int, length: int, width: int) -> None:
+        super().__init__()
+        self.pos_embedding = nn.Parameter(0.02 * torch.randn(1, length, width))
+        self.embedding = nn.Embedding(vocab, width)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.embedding(tokens) + self.pos_embedding
+
+
+class TextTransformer(nn.Module):
+    """torch.nn's encoder stack; `causal` gives the GPT-style decoder with a next-token head."""
+
+    def __init__(
+        self, vocab: int, length: int, width: int, heads: int, layers: int, mlp: int, causal: bool
+    ) -> None:
+        super().__init__()
+        self.causal = causal
+        self.embed = Embed(vocab, length, width)
+        layer = nn.TransformerEncoderLayer(
+            width, heads, mlp, 0.1, activation="gelu", batch_first=True, norm_first=True
+        )
+        stack = nn.TransformerEncoder(
+            layer, layers, norm=nn.LayerNorm(width), enable_nested_tensor=False
+        )
+        if causal:
+            self.decoder, self.lm_head = stack, nn.Linear(width, vocab)
+        else:
+            self.encoder, self.head = stack, nn.Linear(width, 2)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.embed(tokens)
+        if self.causal:
+            mask = nn.Transformer.generate_square_subsequent_mask(tokens.shape[1])
+            return self.lm_head(self.decoder(x, mask=mask, is_causal=True))
+        return self.head(self.encoder(x).mean(dim=1))
+
+
+@pytest.mark.parametrize(
+    ("model", "causal", "params"),
+    [("TransformerClassifier", False, 1_685_250), ("CausalLM", True, 2_974_992)],
+)
+def test_default_sizes_count_what_torch_nn_counts(
+    stdlib_model: BuildModel, model: str, causal: bool, params: int
+) -> None:
+    twin = TextTransformer(10000, 64, 128, 4, 2, 512, causal)
+    assert sum(p.numel() for p in twin.parameters()) == params
+    assert stdlib_model(model).param_count == params
+
+
+@pytest.mark.parametrize(
+    ("model", "causal"), [("TransformerClassifier", False), ("CausalLM", True)]
+)
+def test_torch_nn_weights_give_the_same_outputs_in_torch_and_onnxruntime(
+    stdlib_model: BuildModel, model: str, causal: bool
+) -> None:
+    torch.manual_seed(0)
+    twin = TextTransformer(**SMALL, causal=causal).eval()
+    with torch.no_grad():  # layer norms off their identity start
+        for module in twin.modules():
+            if isinstance(module, nn.LayerNorm):
+                module.weight.add_(0.1 * torch.randn(module.weight.shape))
+                module.bias.add_(0.1 * torch.randn(module.bias.shape))
+    tokens = torch.randint(0, SMALL["vocab"], (3, SMALL["length"]))
+    with torch.no_grad():
+        expected = twin(tokens)
+    scale = max(1.0, expected.abs().max().item())
+    graph = stdlib_model(model, **SMALL)
+    module = to_torch(graph)
+    module.load_state_dict(twin.state_dict(), strict=True)
+    with torch.no_grad():
+        got = module.eval()(tokens)
+    assert (got - expected).abs().max().item() <= 1e-5 * scale
+    weights = {key: t.numpy() for key, t in twin.state_dict().items()}
+    session = ort.InferenceSession(
+        emit_onnx(graph, weights).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    (onnx_out,) = session.run(None, {graph.inputs[0].name: tokens.numpy()})
+    assert np.abs(onnx_out - expected.numpy()).max() <= 1e-4 * scale
