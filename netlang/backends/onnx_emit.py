@@ -227,7 +227,7 @@ def fold_batchnorms(
     dropped: set[str] = set()
     weights = dict(weights)
     for bn in graph.nodes:
-        producer = producers.get(bn.inputs[0])
+        producer = producers.get(bn.inputs[0]) if bn.inputs else None  # `param` takes no input
         if (
             producer is None
             or uses[bn.inputs[0]] != 1

@@ -22,17 +22,23 @@ BuildModel = Callable[..., Graph]  # the `stdlib_model` fixture (conftest.py)
 FILES = [
     "alexnet",
     "autoencoder",
+    "convnext",
     "densenet",
+    "efficientnet",
     "googlenet",
+    "inception",
     "lenet",
     "mlp",
     "mobilenet",
+    "regnet",
     "resnet",
     "rnn",
     "shufflenet",
     "squeezenet",
+    "transformer",
     "unet",
     "vgg",
+    "vit",
     "yolo",
 ]
 
