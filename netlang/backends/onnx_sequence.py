@@ -114,7 +114,19 @@ def attention(ctx: Lowering) -> None:
 
 
 def expand_batch(ctx: Lowering) -> None:
-    batch = ctx.emit("Shape", [ctx.inputs[1]], "batch", start=0, end=1)
-    rest = ctx.ints("rest", [int(d) for d in ctx.shape[1:]])
-    shape = ctx.emit("Concat", [batch, rest], "shape", axis=0)
-    ctx.emit("Expand", [ctx.x, shape])
+    """x [1, ...] repeated along the batch of the second input. Written as Where(mask [N, 1, ...],
+    x, x), which broadcasts like Expand but keeps every fixed dim visible to ONNX shape
+    inference (an Expand to a computed shape loses them); the mask is cut from the batch input
+    itself, so its values never matter."""
+    like = ctx.node.input_types[1].rank
+    axes = list(range(1, like))
+    cut = ctx.inputs[1]
+    if axes:
+        one = ctx.ints("one", [1] * len(axes))
+        cut = ctx.emit(
+            "Slice", [cut, ctx.ints("zero", [0] * len(axes)), one, ctx.ints("axes", axes)], "cut"
+        )
+    rank = len(ctx.shape)
+    column = ctx.emit("Reshape", [cut, ctx.ints("column", [-1] + [1] * (rank - 1))], "column_of")
+    mask = ctx.emit("Cast", [column], "mask", to=9)  # BOOL
+    ctx.emit("Where", [mask, ctx.x, ctx.x])
