@@ -67,34 +67,10 @@ class Emitted:
 
 
 def emit_onnx(
-    graph: Graph,
-    weights: Mapping[str, np.ndarray | Drawn] | None = None,
-    *,
-    opset: int = OPSET,
-    fold_bn: bool = False,
-    fp16: bool = False,
-    metadata: Mapping[str, str] | None = None,
-    seed: int = 0,
-    standardize: tuple[Sequence[float], Sequence[float]] | None = None,
+    graph: Graph, weights: Mapping[str, np.ndarray | Drawn] | None = None, **options: Any
 ) -> onnx.ModelProto:
-    """The model as ONNX. Without `weights` the parameters are freshly initialised (`seed`).
-
-    `fold_bn` merges each batch norm into the conv/linear that feeds only it; `fp16` stores
-    weights and computes in float16 behind float32 inputs and outputs. `metadata` adds to the
-    model's metadata_props (always holding `netlang.version`). `standardize` = (mean, std) per
-    channel puts `(x - mean) / std` in front of the single input, so that every runtime is fed
-    what a user has (pixels in [0, 1]) and gives the same answer.
-    """
-    return emit(
-        graph,
-        weights,
-        opset=opset,
-        fold_bn=fold_bn,
-        fp16=fp16,
-        metadata=metadata,
-        seed=seed,
-        standardize=standardize,
-    ).to_proto()
+    """`emit` as one ModelProto with the weights copied in (the options are `emit`'s)."""
+    return emit(graph, weights, **options).to_proto()
 
 
 def emit(
@@ -108,7 +84,15 @@ def emit(
     seed: int = 0,
     standardize: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> Emitted:
-    """`emit_onnx` without copying the weights into the ModelProto."""
+    """The model as ONNX, its weights not yet copied into the ModelProto. Without `weights` the
+    parameters are freshly initialised (`seed`).
+
+    `fold_bn` merges each batch norm into the conv/linear that feeds only it; `fp16` stores
+    weights and computes in float16 behind float32 inputs and outputs. `metadata` adds to the
+    model's metadata_props (always holding `netlang.version`). `standardize` = (mean, std) per
+    channel puts `(x - mean) / std` in front of the single input, so that every runtime is fed
+    what a user has (pixels in [0, 1]) and gives the same answer.
+    """
     weights = dict(weights) if weights is not None else plan_weights(graph, seed)
     check_weights(graph, weights)
     nodes = list(graph.nodes)

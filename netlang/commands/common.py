@@ -10,6 +10,7 @@ import click
 
 from netlang.diagnostics import CompileError, Diagnostic, Severity
 from netlang.diagnostics.render import print_diagnostics
+from netlang.ir import Graph
 from netlang.semantics.program import Program, compile_source, read_source
 from netlang.diagnostics.source import SourceFile
 
@@ -96,6 +97,17 @@ def report(
     """Print diagnostics to stderr; True when there were errors."""
     print_diagnostics(diagnostics, sources, as_json=as_json)
     return any(d.severity is Severity.ERROR for d in diagnostics)
+
+
+def build_model(file: str, model: str | None, settings: tuple[str, ...]) -> Graph:
+    """FILE's model with its `--set` arguments; diagnostics reported, exit 1 on errors."""
+    program, diagnostics, sources = load_program(file)
+    graph = None
+    if program is not None:
+        graph, diagnostics = program.build(model, parse_settings(settings))
+    if report(diagnostics, sources) or graph is None:
+        sys.exit(1)
+    return graph
 
 
 def parse_settings(settings: tuple[str, ...]) -> dict[str, Any]:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from netlang.commands.common import (
     SET_OPTION,
+    build_model,
     fail,
-    load_program,
     model_option,
-    parse_settings,
-    report,
 )
 
 
@@ -41,12 +38,7 @@ def graph(
     from netlang.draw.dot import to_dot
     from netlang.draw.render import RenderError, write_picture
 
-    program, diagnostics, sources = load_program(file)
-    built = None
-    if program is not None:
-        built, diagnostics = program.build(model, parse_settings(settings))
-    if report(diagnostics, sources) or built is None:
-        sys.exit(1)
+    built = build_model(file, model, settings)
     try:
         path = write_picture(to_dot(built, depth), output)
     except ValueError as exc:

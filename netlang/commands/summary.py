@@ -4,17 +4,14 @@ exists."""
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
 from netlang.commands.common import (
     JSON_OPTION,
     SET_OPTION,
-    load_program,
+    build_model,
     model_option,
-    parse_settings,
-    report,
 )
 
 
@@ -27,11 +24,6 @@ def summary(file: str, model: str | None, settings: tuple[str, ...], as_json: bo
     """Print layer names, ops, output shapes and parameter counts, then totals."""
     from netlang.ir.summary import format_summary, summarize
 
-    program, diagnostics, sources = load_program(file)
-    graph = None
-    if program is not None:
-        graph, diagnostics = program.build(model, parse_settings(settings))
-    if report(diagnostics, sources) or graph is None:
-        sys.exit(1)
+    graph = build_model(file, model, settings)
     result = summarize(graph)
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else format_summary(result))
