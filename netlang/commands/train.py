@@ -172,6 +172,18 @@ def train(
         sys.exit(130)
     if os.environ.get("RANK", "0") == "0":
         click.echo(f"run directory: {result.run_dir}")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        _leave_worker()
+
+
+def _leave_worker() -> None:
+    """A distributed worker whose run is complete (files closed, process group destroyed) ends
+    without interpreter finalisation: gloo's background threads, torn down there, abort the
+    process now and then ("terminate called without an active exception", SIGABRT), which
+    the launcher reports as a failed job although every file was written."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _sweep(
