@@ -110,6 +110,37 @@ class Stream:
             self._starts.append(generator.bit_generator.state)
 
 
+class Words:
+    """The 32-bit words `Generator.random(dtype=float32)` consumes, taken in bulk from the bit
+    generator's raw 64-bit outputs: numpy draws each float32 as (word >> 8) * 2**-24 from words
+    split low half first, one call per number; `random_raw` fills a whole chunk in one call
+    (VGG-16's 138M numbers: ~0.2 s instead of ~0.3 s of CPU) and the values are the same. The
+    half of a word left over is carried between calls and put back in the generator's state."""
+
+    def __init__(self, bits: np.random.BitGenerator) -> None:
+        self.bits = bits
+        state = bits.state
+        self.pending: int | None = state["uinteger"] if state["has_uint32"] else None
+        self.scratch = np.empty(CHUNK, np.uint32)
+
+    def top24(self, count: int) -> np.ndarray:
+        """The next `count` words' top 24 bits (count <= CHUNK), in a reused buffer."""
+        out, need = self.scratch[:count], count
+        if self.pending is not None and count:
+            out[0], need, self.pending = self.pending >> 8, count - 1, None
+        raw = self.bits.random_raw(-(-need // 2)).astype("<u8", copy=False).view("<u4")
+        np.right_shift(raw[:need], 8, out=out[count - need :])
+        if raw.size > need:
+            self.pending = int(raw[need])
+        return out
+
+    def leave(self) -> None:
+        """Put the carried half word back, as numpy's own float32 draws leave it."""
+        state = self.bits.state
+        state["has_uint32"], state["uinteger"] = int(self.pending is not None), self.pending or 0
+        self.bits.state = state
+
+
 @dataclasses.dataclass(eq=False)
 class Drawn:
     """A float32 tensor of `law`, drawn from its `Stream` when read (`np.asarray`) or streamed
@@ -140,26 +171,30 @@ class Drawn:
         """The flat values in order, PIECE elements at a time, in RING reused buffers: a piece
         stays valid while the next RING - 1 are produced."""
         rng = self.stream.generator(self.index)
+        words = Words(rng.bit_generator) if self.law == "uniform" else None
         size, row = self.size, self._row()
         ring = [np.empty(min(PIECE, size), np.float32) for _ in range(min(RING, -(-size // PIECE)))]
         for number, start in enumerate(range(0, size, PIECE)):
             piece = ring[number % len(ring)][: min(PIECE, size - start)]
-            self._draw(rng, piece)
+            self._draw(words or rng, piece)
             if row is not None and row[0] < start + piece.size and start < row[1]:
                 piece[max(row[0] - start, 0) : row[1] - start] = 0
             yield piece
+        if words is not None:
+            words.leave()
         self.stream.reached(self.index, rng)
 
-    def _draw(self, rng: np.random.Generator, piece: np.ndarray) -> None:
+    def _draw(self, source: Words | np.random.Generator, piece: np.ndarray) -> None:
         """draw(x) * scale + shift, chunk by chunk while in cache: one pass over memory instead of
         three; chunked draws continue one stream."""
+        factor = np.float32(self.scale) * np.float32(2.0**-24)  # exact: a power of two
         for start in range(0, piece.size, CHUNK):
             chunk = piece[start : start + CHUNK]
-            if self.law == "uniform":
-                rng.random(out=chunk, dtype=np.float32)
+            if isinstance(source, Words):  # uniform: (word >> 8) * 2**-24 * scale in one product
+                np.multiply(source.top24(chunk.size), factor, out=chunk, dtype=np.float32)
             else:
-                rng.standard_normal(out=chunk, dtype=np.float32)
-            chunk *= self.scale
+                source.standard_normal(out=chunk, dtype=np.float32)
+                chunk *= self.scale
             if self.shift:
                 chunk += self.shift
 
