@@ -169,16 +169,19 @@ def test_a_failure_while_drawing_is_raised_by_the_writer(
         onnx_write.write_onnx(emit(conv_bn_mlp()), tmp_path / "model.onnx")
 
 
-def test_a_new_file_replaces_the_old_one_whole_and_a_failed_write_leaves_it_as_it_was(
+def test_a_new_file_replaces_the_old_one_only_when_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The model is written beside its destination and renamed into place (through a symbolic
-    link, to the link's target); a write that fails leaves the old file and no temporary."""
+    link, to the link's target); a reader holding the old file keeps its bytes, and a write
+    that fails leaves no partial file at the path and no temporary."""
     graph = conv_bn_mlp()
     target, link = tmp_path / "model.onnx", tmp_path / "latest.onnx"
     target.write_bytes(b"old model")
     link.symlink_to(target.name)
-    onnx_write.write_onnx(emit(graph, init_weights(graph, seed=1)), link)
+    with open(target, "rb") as reader:
+        onnx_write.write_onnx(emit(graph, init_weights(graph, seed=1)), link)
+        assert reader.read() == b"old model"
     assert link.is_symlink()
     assert target.read_bytes() == emit_onnx(graph, init_weights(graph, seed=1)).SerializeToString()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.onnx", "model.onnx"]
@@ -187,12 +190,10 @@ def test_a_new_file_replaces_the_old_one_whole_and_a_failed_write_leaves_it_as_i
         raise OSError("disk full")
 
     monkeypatch.setattr(weights.Drawn, "_draw", broken)
-    before = target.read_bytes()
     for external in (False, True):
         with pytest.raises(OSError, match="disk full"):
             onnx_write.write_onnx(emit(graph, seed=1), target, external=external)
-        assert target.read_bytes() == before
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.onnx", "model.onnx"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.onnx"]
 
 
 def test_the_same_seed_gives_the_same_file_and_another_seed_another(tmp_path: Path) -> None:
