@@ -22,7 +22,8 @@ class IdxSet:
     """A data set published as IDX image/label files (mirrors may be replaced, e.g. by a local
     mirror)."""
 
-    name: str
+    name: str  # the source's name in a train section
+    title: str  # as its authors write it
     mirrors: tuple[str, ...]
     files: dict[str, str]  # published file name -> md5 of the file as published
     parts: dict[str, tuple[str, str]]  # "train"/"test" -> (images, labels) file stems
@@ -31,6 +32,7 @@ class IdxSet:
 
 MNIST = IdxSet(
     "mnist",
+    "MNIST",
     ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
     {
         "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
@@ -46,6 +48,7 @@ MNIST = IdxSet(
 )
 NOTMNIST = IdxSet(
     "notmnist",
+    "notMNIST",
     (
         "https://raw.githubusercontent.com/davidflanagan/notMNIST-to-MNIST/"
         "17823f4d4a3acd8317c07866702d2eb2ac79c7a0/",
@@ -97,7 +100,7 @@ def load_idx_set(
     }
     if all(dataset is None for dataset in loaded.values()):
         raise ValueError(
-            f"{spec.name}: no {spec.name} files under {root} (expected {', '.join(names)}); "
+            f"{spec.name}: no {spec.title} files under {root} (expected {', '.join(names)}); "
             "set download=true to fetch them, or put them there"
         )
     return loaded.get("train"), loaded.get("test")

@@ -135,7 +135,7 @@ def test_part_test_downloads_and_splits_only_the_t10k_files(
 
 
 def test_without_download_a_missing_data_set_says_how_to_get_it(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="notmnist: no notmnist files under .*set download=true"):
+    with pytest.raises(ValueError, match="notmnist: no notMNIST files under .*set download=true"):
         load_data(Call("notmnist", (), {"root": "nowhere"}), base_dir=tmp_path)
     with pytest.raises(ValueError, match="mnist: part='val': expected one of 'train', 'test'"):
         load_data(Call("mnist", (), {"root": "x", "part": "val"}), base_dir=tmp_path)
