@@ -7,6 +7,7 @@ train, the transfer chain included; and a missing data set without download is a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,17 @@ def fresh(tmp_path: Path) -> Path:
     copy = copy_examples(tmp_path / "clone" / "examples")
     assert not any((parent / "shared").exists() for parent in copy.parents)
     return copy
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Small models on a shared 2-core machine train fastest on one thread."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _sections(copy: Path) -> list[tuple[Path, str, str, bool]]:
@@ -68,7 +80,9 @@ def test_every_train_section_with_shipped_data_loads_it_in_a_fresh_copy(fresh: P
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["friedman_mlp.net", "digit_strips_gru.net"])
-def test_an_example_with_shipped_data_trains_in_a_fresh_copy(fresh: Path, name: str) -> None:
+def test_an_example_with_shipped_data_trains_in_a_fresh_copy(
+    fresh: Path, name: str, one_thread: None
+) -> None:
     run = fresh / "runs" / "one"
     result = CliRunner().invoke(
         main, ["train", str(fresh / name), "--epochs", "1", "--no-tensorboard", "--out", str(run)]
@@ -99,7 +113,7 @@ def test_check_never_downloads(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.mark.slow
 def test_downloading_examples_fetch_their_data_then_train_the_transfer_chain(
-    fresh: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+    fresh: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch, one_thread: None
 ) -> None:
     from netlang.train.config import resolve_config
     from netlang.train.run import prepare_data
@@ -108,8 +122,8 @@ def test_downloading_examples_fetch_their_data_then_train_the_transfer_chain(
     with serve(shared_data / "mnist") as digits, serve(shared_data / "notmnist") as letters:
         monkeypatch.setattr(mnist.MNIST, "mirrors", (digits.url,))
         monkeypatch.setattr(mnist.NOTMNIST, "mirrors", (letters.url,))
-        steps = [["-m", "LeNet5Modern", "--out", str(fresh / "runs" / "digits")], ["-m", "Letters"]]
-        for step in steps:
+        pretrain = ["-m", "LeNet5Modern", "--batch", "256", "--out", str(fresh / "runs" / "digits")]
+        for step in (pretrain, ["-m", "Letters"]):
             args = ["train", str(example), *step, "--epochs", "1", "--no-tensorboard"]
             result = runner.invoke(main, args)
             assert result.exit_code == 0, result.output
