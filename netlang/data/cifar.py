@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from netlang.data.dataset import Dataset, image_dataset
-from netlang.data.download import fetch
+from netlang.data.download import MissingData, fetch
 
 MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)
 ARCHIVE = "cifar-10-binary.tar.gz"
@@ -48,17 +48,18 @@ def load_cifar10(
     `limit` keeps the first images of each part.
 
     Raises:
-        ValueError: the batch files and the archive are missing and `download` is false, a
-            download failed, or a file is not CIFAR-10 binary.
+        MissingData: the batch files and the archive are missing and `download` is false.
+        ValueError: a download failed, or a file is not CIFAR-10 binary.
     """
     folder = root / FOLDER
     if not all((folder / name).is_file() for names in PARTS.values() for name in names):
         archive = root / ARCHIVE
         if not archive.is_file():
             if not download:
-                raise ValueError(
-                    f"cifar10: neither {folder}/ nor {archive} exists; set download=true to "
-                    f"fetch {ARCHIVE} (170 MB), or put it there"
+                raise MissingData(
+                    f"cifar10: neither {folder}/ nor {archive} exists",
+                    f"set download=true in the cifar10(...) call to fetch {ARCHIVE} (170 MB), "
+                    "or put it there",
                 )
             fetch(ARCHIVE, MD5, root, MIRRORS, source="cifar10")
         _unpack(archive, folder)

@@ -20,6 +20,14 @@ _BLOCK = 1 << 20
 _RANGE_NOT_SATISFIABLE = 416  # the .part already holds the whole file
 
 
+class MissingData(ValueError):
+    """A data set that is not in its folder; `hint` says how to get it."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 def fetch(name: str, md5: str, root: Path, mirrors: Sequence[str], *, source: str) -> Path:
     """Download `name` into `root` from the first of `mirrors` (URL prefixes) that serves it
     with `md5`; `source` names the data source in messages.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netlang.data.dataset import Dataset
-from netlang.data.download import fetch
+from netlang.data.download import MissingData, fetch
 from netlang.data.idx import idx_dataset
 
 
@@ -78,8 +78,8 @@ def load_idx_set(
     and in torchvision's `root/MNIST/raw`, `.gz` or uncompressed.
 
     Raises:
-        ValueError: an unknown part, no complete image/label pair is present and `download` is
-            false, or a download failed.
+        MissingData: no complete image/label pair is present and `download` is false.
+        ValueError: an unknown part, or a download failed.
     """
     if part is not None and part not in spec.parts:
         raise ValueError(
@@ -99,9 +99,9 @@ def load_idx_set(
         for p, (images, labels) in found.items()
     }
     if all(dataset is None for dataset in loaded.values()):
-        raise ValueError(
-            f"{spec.name}: no {spec.title} files under {root} (expected {', '.join(names)}); "
-            "set download=true to fetch them, or put them there"
+        raise MissingData(
+            f"{spec.name}: no {spec.title} files under {root} (expected {', '.join(names)})",
+            f"set download=true in the {spec.name}(...) call to fetch them, or put them there",
         )
     return loaded.get("train"), loaded.get("test")
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from netlang.data import cifar, load_data, mnist
-from netlang.data.download import fetch, verify_md5
+from netlang.data.download import MissingData, fetch, verify_md5
 from netlang.semantics.train_spec import Call
 from tests.mirror import serve
 
@@ -135,8 +135,9 @@ def test_part_test_downloads_and_splits_only_the_t10k_files(
 
 
 def test_without_download_a_missing_data_set_says_how_to_get_it(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="notmnist: no notMNIST files under .*set download=true"):
+    with pytest.raises(MissingData, match="notmnist: no notMNIST files under") as raised:
         load_data(Call("notmnist", (), {"root": "nowhere"}), base_dir=tmp_path)
+    assert raised.value.hint.startswith("set download=true in the notmnist(...) call")
     with pytest.raises(ValueError, match="mnist: part='val': expected one of 'train', 'test'"):
         load_data(Call("mnist", (), {"root": "x", "part": "val"}), base_dir=tmp_path)
 
@@ -198,8 +199,9 @@ def test_cifar10_downloads_unpacks_and_decodes_the_binary_records(
 
 
 def test_cifar10_refuses_what_is_not_its_binary_release(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="cifar10: neither .* exists; set download=true"):
+    with pytest.raises(MissingData, match="cifar10: neither .* exists") as raised:
         load_data(Call("cifar10", (), {"root": "c"}), base_dir=tmp_path)
+    assert "set download=true in the cifar10(...) call" in raised.value.hint
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / cifar.ARCHIVE).write_bytes(b"not a tar")
     with pytest.raises(ValueError, match="is not the CIFAR-10 binary archive"):

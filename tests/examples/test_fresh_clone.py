@@ -98,7 +98,7 @@ def test_a_missing_data_set_without_download_names_the_line_and_the_remedy(fresh
     result = CliRunner().invoke(main, ["train", str(fresh / "offline.net"), "--epochs", "1"])
     assert result.exit_code != 0
     assert f"offline.net:{line}:5: error[NL2053]: mnist: no MNIST files under " in result.output
-    assert "set download=true to fetch them" in result.output
+    assert "set download=true in the mnist(...) call to fetch them" in result.output
 
 
 def test_check_never_downloads(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
