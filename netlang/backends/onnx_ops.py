@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from netlang.backends.onnx_lowering import Lower, Lowering, LoweringError
-from netlang.backends.onnx_sequence import attention, expand_batch, recurrent
+from netlang.backends.onnx_sequence import (
+    attention,
+    expand_batch,
+    masked_mean,
+    padding_mask,
+    recurrent,
+)
 from netlang.ir import Node
 from netlang.ops.conv import conv_pads
 from netlang.ops.merge import split_sizes
@@ -401,6 +407,8 @@ LOWERINGS: dict[str, Lower] = {
     "drop_path": _identity,
     "matmul": _simple("MatMul"),
     "attention": attention,
+    "padding_mask": padding_mask,
+    "masked_mean": masked_mean,
     "param": lambda ctx: ctx.emit("Identity", [ctx.param("")]),
     "expand_batch": expand_batch,
     "lrn": _lrn,

@@ -160,12 +160,33 @@ class SelfAttention(nn.MultiheadAttention):
         super().__init__(features, heads, dropout=dropout, bias=bias, batch_first=True)
         self.causal = causal
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        mask = None
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, keep: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """`keep` [N, T] (padding_mask) masks the keys where it is 0 by the dtype's lowest value,
+        not -inf, so a row with nothing kept attends evenly instead of giving NaN (as ONNX)."""
+        lowest = torch.finfo(x.dtype).min
+        mask = padded = None
         if self.causal:
             steps = x.shape[1]
-            mask = torch.ones(steps, steps, dtype=torch.bool, device=x.device).triu(1)
-        return super().forward(x, x, x, need_weights=False, attn_mask=mask)[0]
+            blocked = torch.ones(steps, steps, dtype=torch.bool, device=x.device).triu(1)
+            mask = torch.zeros(steps, steps, dtype=x.dtype, device=x.device)
+            mask = mask.masked_fill(blocked, float("-inf"))
+        if keep is not None:
+            padded = torch.zeros_like(keep, dtype=x.dtype).masked_fill(keep == 0, lowest)
+        return super().forward(
+            x, x, x, need_weights=False, attn_mask=mask, key_padding_mask=padded
+        )[0]
+
+
+def padding_mask(tokens: torch.Tensor, pad: int) -> torch.Tensor:
+    return (tokens != pad).to(torch.get_default_dtype())
+
+
+def masked_mean(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Mean over axis 1 of the positions where keep is 1; nothing kept gives 0."""
+    weights = keep.to(x.dtype).reshape(*keep.shape, *(1,) * (x.dim() - 2))
+    return (x * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
 def _attention(node: Node) -> Lowered:
@@ -311,6 +332,8 @@ LOWERINGS: dict[str, Lowering] = {
     "drop_path": lambda node: Lowered(DropPath(node.attrs["p"])),
     "matmul": lambda node: Lowered(torch.matmul),
     "attention": _attention,
+    "padding_mask": _call(padding_mask, pad="pad"),
+    "masked_mean": lambda node: Lowered(masked_mean),
     "param": _param,
     "expand_batch": lambda node: Lowered(_expand_batch),
     "lrn": _lrn,
