@@ -86,6 +86,13 @@ def _variadic(op_type: str) -> Lower:
     return lower_chain
 
 
+def _scalar(ctx: Lowering) -> None:
+    """Add/Sub/Mul/Div with the number as a constant of the model's float type."""
+    value = ctx.floats("value", ctx.attrs["value"])
+    pair = [value, ctx.x] if ctx.attrs["reverse"] else [ctx.x, value]
+    ctx.emit(ctx.attrs["op"].capitalize(), pair)
+
+
 def _split(ctx: Lowering) -> None:
     sizes = split_sizes(ctx.node.input_types[0], ctx.attrs)
     ctx.emit("Split", [ctx.x, ctx.ints("sizes", sizes)], axis=ctx.attrs["axis"])
@@ -398,6 +405,7 @@ LOWERINGS: dict[str, Lower] = {
     "embedding": _embedding,
     "add": _variadic("Add"),
     "mul": _variadic("Mul"),
+    "scalar": _scalar,
     "concat": _simple("Concat", axis=lambda a: a["axis"]),
     "split": _split,
     "batchnorm1d": _batchnorm,

@@ -284,6 +284,20 @@ def reshape_sized(x: torch.Tensor, plan: tuple[tuple[str, int], ...]) -> torch.T
     return x.reshape([x.shape[v] if kind == "axis" else v for kind, v in plan])
 
 
+def rdiv(x: torch.Tensor, value: float) -> torch.Tensor:
+    return value / x
+
+
+_SCALAR = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
+_SCALAR_REVERSED = {"sub": torch.rsub, "div": rdiv}
+
+
+def _scalar(node: Node) -> Lowered:
+    a = node.attrs
+    table = _SCALAR_REVERSED if a["reverse"] else _SCALAR
+    return Lowered(table[a["op"]], (float(a["value"]),))
+
+
 def _split(node: Node) -> Lowered:
     return Lowered(
         torch.split, (split_sizes(node.input_types[0], node.attrs),), {"dim": node.attrs["axis"]}
@@ -323,6 +337,7 @@ LOWERINGS: dict[str, Lowering] = {
     "embedding": _embedding,
     "add": lambda node: Lowered(operator.add, inputs="fold"),
     "mul": lambda node: Lowered(operator.mul, inputs="fold"),
+    "scalar": _scalar,
     "concat": lambda node: Lowered(torch.cat, kwargs={"dim": node.attrs["axis"]}, inputs="list"),
     "split": _split,
     "batchnorm1d": _batchnorm(1),

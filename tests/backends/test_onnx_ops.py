@@ -395,6 +395,23 @@ CASES += [
     ),
     Case("add", [("N", 5, 6), (1, 5, 6)], {}, lambda a, b, w: a + b, id="add-broadcast"),
     Case("matmul", [("N", 2, 3, 4), (1, 4, 5)], {}, lambda a, b, w: a @ b),
+    Case("scalar", [("N", 4, 5)], {"op": "add", "value": 3}, lambda x, w: x + 3),
+    Case("scalar", [("N", 4, 5)], {"op": "mul", "value": 0.5}, lambda x, w: x * 0.5, id="x*0.5"),
+    Case("scalar", [("N", 4, 5)], {"op": "div", "value": 6}, lambda x, w: x / 6, id="x/6"),
+    Case(
+        "scalar",
+        [("N", 4, 5)],
+        {"op": "sub", "value": 1, "reverse": True},
+        lambda x, w: 1 - x,
+        id="1-x",
+    ),
+    Case(
+        "scalar",
+        [("N", 4, 5)],
+        {"op": "div", "value": 2, "reverse": True},
+        lambda x, w: 2 / x,
+        id="2/x",
+    ),
     Case("attention", [("N", "T", 8)], {"heads": 2}, attention_ref(2, False)),
     Case(
         "attention",

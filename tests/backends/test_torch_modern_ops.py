@@ -1,6 +1,7 @@
 """The ops of the modern zoo (MobileNet activations, broadcasting, attention and its padding
-masks, free tensors, ConvNeXt's norm, stochastic depth), lowered to torch one node at a time, against
-torch.nn.functional, torch.nn modules or their formulas (with the lowered module's weights)."""
+masks, free tensors, ConvNeXt's norm, stochastic depth), lowered to torch one node at a time,
+against torch.nn.functional, torch.nn modules or their formulas (with the lowered module's
+weights)."""
 
 from __future__ import annotations
 
