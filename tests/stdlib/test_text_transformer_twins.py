@@ -110,3 +110,35 @@ def test_torch_nn_weights_give_the_same_outputs_in_torch_and_onnxruntime(
     )
     (onnx_out,) = session.run(None, {graph.inputs[0].name: tokens.numpy()})
     assert np.abs(onnx_out - expected.numpy()).max() <= 1e-4 * scale
+
+
+def test_nothing_at_a_padded_position_reaches_the_scores(stdlib_model: BuildModel) -> None:
+    """A short text batched with a longer one: rewriting what padding contributes (the pad
+    token's embedding, the position embeddings where both rows are padded) changes no score, in
+    torch and in onnxruntime, and the short text alone scores as in the batch."""
+    graph = stdlib_model("TransformerClassifier", **SMALL)
+    torch.manual_seed(0)
+    module = to_torch(graph).eval()
+    state = {k: v.clone() for k, v in module.state_dict().items()}
+    tokens = torch.randint(1, SMALL["vocab"], (2, SMALL["length"]))
+    tokens[0, :8], tokens[1, :2] = 0, 0  # left padding: 4 and 10 tokens
+    perturbed = {k: v.clone() for k, v in state.items()}
+    perturbed["embed.embedding.weight"][0] += 5 * torch.randn(SMALL["width"])  # not uniform:
+    perturbed["embed.pos_embedding"][:, :2] += 5 * torch.randn(2, SMALL["width"])  # LN ignores it
+    session = {}
+    for name, weights in (("plain", state), ("perturbed", perturbed)):
+        module.load_state_dict(weights)
+        arrays = {k: v.numpy() for k, v in weights.items()}
+        session[name] = ort.InferenceSession(
+            emit_onnx(graph, arrays).SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        with torch.no_grad():
+            batched, alone = module(tokens), module(tokens[:1])
+        if name == "plain":
+            reference = batched
+        torch.testing.assert_close(batched, reference, rtol=0, atol=1e-5)
+        torch.testing.assert_close(alone, batched[:1], rtol=0, atol=1e-5)
+        (onnx_batched,) = session[name].run(None, {"tokens": tokens.numpy()})
+        (onnx_alone,) = session[name].run(None, {"tokens": tokens[:1].numpy()})
+        np.testing.assert_allclose(onnx_batched, reference.numpy(), rtol=0, atol=1e-5)
+        np.testing.assert_allclose(onnx_alone, onnx_batched[:1], rtol=0, atol=1e-5)
