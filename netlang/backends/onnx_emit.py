@@ -132,8 +132,7 @@ def emit(
         _cast(inner, outer, onnx.TensorProto.FLOAT) for outer, inner in produced_as.items()
     ]
 
-    # 3. the graph and the model; the initializers in state_dict order (node by node, parameters
-    # before buffers), as stored: float32 or float16, little-endian, C order
+    # 3. the graph and the model; the initializers in state_dict order (`Node.state`), as stored: float32 or float16, little-endian, C order
     onnx_graph = helper.make_graph(
         onnx_nodes,
         graph.name,
@@ -150,7 +149,7 @@ def emit(
         producer_version=version("netlang"),
         doc_string=graph.doc,
     )
-    names = [node.key(local) for node in nodes for local in {**node.params, **node.buffers}]
+    names = [node.key(local) for node in nodes for local in node.state()]
     initializers = [(name, _stored(weights[name], float_type)) for name in names if name in used]
     scopes = _scopes_json(graph)
     helper.set_model_props(

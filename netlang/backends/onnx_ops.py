@@ -18,6 +18,7 @@ import numpy as np
 
 from netlang.backends.onnx_lowering import Lower, Lowering, LoweringError
 from netlang.backends.onnx_sequence import attention, expand_batch, recurrent
+from netlang.backends.onnx_window import window_attention
 from netlang.ir import Node
 from netlang.ops.conv import conv_pads
 from netlang.ops.merge import split_sizes
@@ -401,6 +402,7 @@ LOWERINGS: dict[str, Lower] = {
     "drop_path": _identity,
     "matmul": _simple("MatMul"),
     "attention": attention,
+    "window_attention": window_attention,
     "param": lambda ctx: ctx.emit("Identity", [ctx.param("")]),
     "expand_batch": expand_batch,
     "lrn": _lrn,

@@ -44,6 +44,28 @@ class Node:
         tensor such as ViT's `class_token`)."""
         return f"{self.name}.{local}" if local else self.name
 
+    def state(self) -> dict[str, tuple[int, ...]]:
+        """Parameters and buffers by local name in torch's `state_dict` order: the module's own
+        parameters, its own buffers, then each submodule's (`qkv.weight`) the same way, in order
+        of first appearance (Swin's attention: its bias table, its index buffer, then `qkv`)."""
+        return _torch_order(self.params, self.buffers)
+
+
+def _torch_order(
+    params: dict[str, tuple[int, ...]], buffers: dict[str, tuple[int, ...]]
+) -> dict[str, tuple[int, ...]]:
+    own = {k: s for k, s in {**params, **buffers}.items() if "." not in k}
+    children: dict[str, tuple[dict[str, tuple[int, ...]], ...]] = {}
+    for table, which in ((params, 0), (buffers, 1)):
+        for key, shape in table.items():
+            if "." in key:
+                child, rest = key.split(".", 1)
+                children.setdefault(child, ({}, {}))[which][rest] = shape
+    ordered = dict(own)
+    for child, (p, b) in children.items():
+        ordered.update({f"{child}.{k}": s for k, s in _torch_order(p, b).items()})
+    return ordered
+
 
 @dataclass(frozen=True, slots=True)
 class NameScope:
@@ -85,6 +107,10 @@ class Graph:
 
     def buffers(self) -> dict[str, tuple[int, ...]]:
         return {n.key(k): s for n in self.nodes for k, s in n.buffers.items()}
+
+    def state(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter and buffer by full name, in the `state_dict` order of `to_torch`."""
+        return {n.key(k): s for n in self.nodes for k, s in n.state().items()}
 
     @property
     def param_count(self) -> int:

@@ -1,4 +1,5 @@
-"""Attention and the products it is made of: matmul, multi-head self-attention."""
+"""Attention and the products it is made of: matmul, multi-head self-attention, shifted-window
+attention."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from netlang.ops.registry import (
     need_rank,
     register,
     static,
+    tuple_of,
 )
 
 
@@ -102,5 +104,71 @@ attention = register(
         _attention_infer,
         _attention_params,
         macs=_attention_macs,
+    )
+)
+
+
+def _window_embed(ins: Ins, a: Attrs) -> tuple[int, tuple[int, int], tuple[int, int]]:
+    """Channels, window and shift of a window attention, checked."""
+    x = ins[0]
+    need_rank("window_attention", x, (4,), "[N, H, W, C] (channels last)")
+    c = static("window_attention", x, 3, "channels")
+    if a["heads"] < 1 or c % a["heads"]:
+        raise ShapeError(
+            f"window_attention channels ({c}) must split evenly into {a['heads']} heads",
+            code="NL2005",
+        )
+    window, shift = tuple_of(a["window"], 2), tuple_of(a["shift"], 2)
+    if any(not 0 <= s < w for s, w in zip(shift, window)):
+        raise ShapeError(
+            f"window_attention shift {list(shift)} must lie in [0, window) for window "
+            f"{list(window)}",
+            "Swin shifts every second block by half a window: shift = window // 2",
+            "NL2005",
+        )
+    return c, window, shift  # type: ignore[return-value]
+
+
+def _window_params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
+    c, (wh, ww), _ = _window_embed(ins, a)
+    return {
+        "relative_position_bias_table": ((2 * wh - 1) * (2 * ww - 1), a["heads"]),
+        "qkv.weight": (3 * c, c),
+        "qkv.bias": (3 * c,),
+        "proj.weight": (c, c),
+        "proj.bias": (c,),
+    }
+
+
+def _window_buffers(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
+    _, (wh, ww), _ = _window_embed(ins, a)
+    return {"relative_position_index": ((wh * ww) ** 2,)}
+
+
+def _window_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
+    c, window, _ = _window_embed(ins, a)
+    tokens = 1  # positions after padding to whole windows (1 per symbolic axis)
+    for d, w in zip(ins[0].shape[1:3], window):
+        tokens *= d + (-d) % w if isinstance(d, int) else 1
+    return tokens * (4 * c * c + 2 * window[0] * window[1] * c)
+
+
+def _window_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    _window_embed(ins, a)
+    return (ins[0],)
+
+
+window_attention = register(
+    OpSpec(
+        "window_attention",
+        "Shifted-window multi-head self-attention with a relative position bias on "
+        "[N, H, W, C] (Swin, Liu et al. 2021; torchvision's ShiftedWindowAttention and its "
+        "names): pad to whole windows, roll by -shift, attend within each window, roll back, "
+        "crop. The shift is skipped on an axis one window covers.",
+        (Attr("heads", "int"), Attr("window", "ints", 7), Attr("shift", "ints", 0)),
+        _window_infer,
+        _window_params,
+        _window_buffers,
+        macs=_window_macs,
     )
 )

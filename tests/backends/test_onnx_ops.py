@@ -351,6 +351,21 @@ def attention_ref(heads: int, causal: bool) -> Ref:
     return ref
 
 
+def window_attention_ref(window: int, shift: int) -> Ref:
+    """torchvision's own ShiftedWindowAttention (Swin) with the case's weights; the index buffer
+    is its own (the test's random weights fill every entry)."""
+
+    def ref(x: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
+        from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+        heads = w["relative_position_bias_table"].shape[1]
+        module = ShiftedWindowAttention(x.shape[-1], [window] * 2, [shift] * 2, heads)
+        module.load_state_dict({**w, "relative_position_index": module.relative_position_index})
+        return module.eval()(x)
+
+    return ref
+
+
 CASES += [
     Case("relu6", [("N", 4, 5)], {}, lambda x, w: F.relu6(x)),
     Case("hardsigmoid", [("N", 4, 5)], {}, lambda x, w: F.hardsigmoid(x)),
@@ -385,6 +400,26 @@ CASES += [
         ).permute(0, 3, 1, 2),
     ),
     Case("drop_path", [("N", 4, 5)], {"p": 0.3}, lambda x, w: x),
+    Case(  # padded 9 x 7 -> 12 x 8, rolled and masked on both axes
+        "window_attention",
+        [("N", 9, 7, 6)],
+        {"heads": 2, "window": 4, "shift": 2},
+        window_attention_ref(4, 2),
+    ),
+    Case(  # W padded to one window: no shift there, H still shifted
+        "window_attention",
+        [("N", 8, 3, 6)],
+        {"heads": 3, "window": [4, 4], "shift": [2, 2]},
+        window_attention_ref(4, 2),
+        id="window_attention-one-window-wide",
+    ),
+    Case(  # one window covers the map: no shift at all, only padding
+        "window_attention",
+        [("N", 5, 5, 4)],
+        {"heads": 2, "window": 7, "shift": 3},
+        window_attention_ref(7, 3),
+        id="window_attention-unshifted",
+    ),
 ]
 SIZES = {"T": 6, "H": 9, "W": 7}
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
