@@ -132,7 +132,8 @@ def emit(
         _cast(inner, outer, onnx.TensorProto.FLOAT) for outer, inner in produced_as.items()
     ]
 
-    # 3. the graph and the model; the initializers in state_dict order (`Node.state`), as stored: float32 or float16, little-endian, C order
+    # 3. the graph and the model; the initializers in state_dict order (`Node.state`), as
+    # stored: float32 or float16, little-endian, C order
     onnx_graph = helper.make_graph(
         onnx_nodes,
         graph.name,

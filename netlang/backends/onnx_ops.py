@@ -18,7 +18,7 @@ import numpy as np
 
 from netlang.backends.onnx_lowering import Lower, Lowering, LoweringError
 from netlang.backends.onnx_sequence import attention, expand_batch, recurrent
-from netlang.backends.onnx_window import window_attention
+from netlang.backends.onnx_window import patch_merging, window_attention
 from netlang.ir import Node
 from netlang.ops.conv import conv_pads
 from netlang.ops.merge import split_sizes
@@ -403,6 +403,7 @@ LOWERINGS: dict[str, Lower] = {
     "matmul": _simple("MatMul"),
     "attention": attention,
     "window_attention": window_attention,
+    "patch_merging": patch_merging,
     "param": lambda ctx: ctx.emit("Identity", [ctx.param("")]),
     "expand_batch": expand_batch,
     "lrn": _lrn,

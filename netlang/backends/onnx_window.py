@@ -1,6 +1,6 @@
-"""ONNX lowering of shifted-window attention (Swin): Pad, a roll as Slice + Concat, windows by
-Reshape/Transpose, scaled dot products plus the gathered bias table and the constant shift mask,
-Softmax, and the way back."""
+"""ONNX lowerings of Swin's ops. Shifted-window attention: Pad, a roll as Slice + Concat, windows
+by Reshape/Transpose, scaled dot products plus the gathered bias table and the constant shift
+mask, Softmax, and the way back. Patch merging: strided Slices, Concat, LayerNormalization."""
 
 from __future__ import annotations
 
@@ -94,3 +94,38 @@ def window_attention(ctx: Lowering) -> None:
         return
     ends = ctx.ints("crop", [h, w])
     ctx.emit("Slice", [x, ctx.ints("zeros", [0, 0]), ends, ctx.ints("hw", [1, 2])])
+
+
+def patch_merging(ctx: Lowering) -> None:
+    """The four strided Slices of each 2 x 2 group, concatenated (after a Pad of odd sizes, read
+    from the input's shape where it is symbolic), LayerNormalization, MatMul."""
+    _, h, w, _ = ctx.shape
+    x = ctx.x
+    if not (isinstance(h, int) and isinstance(w, int)):
+        odd = ctx.emit(
+            "Mod", [ctx.emit("Shape", [x], "hw", start=1, end=3), ctx.ints("two", [2])], "odd"
+        )
+        pads = [ctx.ints("pads_before", [0] * 5), odd, ctx.ints("pads_after", [0])]
+        x = ctx.emit("Pad", [x, ctx.emit("Concat", pads, "pads", axis=0)], "even")
+    elif h % 2 or w % 2:
+        x = ctx.emit("Pad", [x, ctx.ints("pads", [0, 0, 0, 0, 0, h % 2, w % 2, 0])], "even")
+    ends, axes, steps = (
+        ctx.ints("ends", [2**62] * 2),
+        ctx.ints("axes", [1, 2]),
+        ctx.ints("steps", [2, 2]),
+    )
+    corners = [
+        ctx.emit("Slice", [x, ctx.ints(f"start{i}{j}", [i, j]), ends, axes, steps], f"corner{i}{j}")
+        for j in (0, 1)
+        for i in (0, 1)
+    ]
+    merged = ctx.emit("Concat", corners, "merged", axis=-1)
+    normed = ctx.emit(
+        "LayerNormalization",
+        [merged, ctx.param("norm.weight"), ctx.param("norm.bias")],
+        "normed",
+        axis=-1,
+        epsilon=float(ctx.attrs["eps"]),
+    )
+    weight = ctx.emit("Transpose", [ctx.param("reduction.weight")], "reduction_t", perm=[1, 0])
+    ctx.emit("MatMul", [normed, weight])

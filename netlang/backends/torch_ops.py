@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from netlang.backends.torch_window import WindowAttention
+from netlang.backends.torch_window import PatchMerging, WindowAttention
 from netlang.diagnostics import InternalCompilerError
 from netlang.ir import Node
 from netlang.ops.reshape import reshape_plan
@@ -319,6 +319,7 @@ LOWERINGS: dict[str, Lowering] = {
     "matmul": lambda node: Lowered(torch.matmul),
     "attention": _attention,
     "window_attention": _window_attention,
+    "patch_merging": lambda node: Lowered(PatchMerging(_static_size(node, 3), node.attrs["eps"])),
     "param": _param,
     "expand_batch": lambda node: Lowered(_expand_batch),
     "lrn": _lrn,

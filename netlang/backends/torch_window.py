@@ -1,4 +1,5 @@
-"""Shifted-window attention as a torch module with torchvision's state_dict names (Swin)."""
+"""Swin's shifted-window attention and patch merging as torch modules with torchvision's
+state_dict names."""
 
 from __future__ import annotations
 
@@ -54,3 +55,19 @@ class WindowAttention(nn.Module):
         if any(shift):
             x = torch.roll(x, shift, (1, 2))
         return x[:, :h, :w, :]
+
+
+class PatchMerging(nn.Module):
+    """[N, H, W, C] -> [N, H/2, W/2, 2C]: the four positions of each 2 x 2 group side by side
+    (odd sizes padded by one), layer norm, linear without bias; `reduction` registered first, as
+    in torchvision's state_dict."""
+
+    def __init__(self, features: int, eps: float) -> None:
+        super().__init__()
+        self.reduction = nn.Linear(4 * features, 2 * features, bias=False)
+        self.norm = nn.LayerNorm(4 * features, eps=eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.pad(x, (0, 0, 0, x.shape[2] % 2, 0, x.shape[1] % 2))
+        corners = [x[:, i::2, j::2, :] for j in (0, 1) for i in (0, 1)]
+        return self.reduction(self.norm(torch.cat(corners, -1)))

@@ -25,8 +25,9 @@ CONVOLUTIONS = ("conv1d", "conv2d", "conv_transpose2d")
 
 
 def init_weights(graph: Graph, seed: int = 0, *, init: str | None = None) -> dict[str, np.ndarray]:
-    """Every parameter and buffer of `graph`, in `state_dict` order (`Graph.state`), drawn from one generator seeded by `seed`. `init` is the model-wide scheme
-    for layers whose own `init` is "default", as in `to_torch(graph, init=...)`."""
+    """Every parameter and buffer of `graph`, in `state_dict` order (`Graph.state`), drawn
+    from one generator seeded by `seed`. `init` is the model-wide scheme for layers whose own
+    `init` is "default", as in `to_torch(graph, init=...)`."""
     return {name: np.asarray(value) for name, value in plan_weights(graph, seed, init=init).items()}
 
 

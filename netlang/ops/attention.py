@@ -1,5 +1,5 @@
-"""Attention and the products it is made of: matmul, multi-head self-attention, shifted-window
-attention."""
+"""Attention and the products it is made of: matmul, multi-head self-attention, and Swin's two:
+shifted-window attention and patch merging."""
 
 from __future__ import annotations
 
@@ -170,5 +170,43 @@ window_attention = register(
         _window_params,
         _window_buffers,
         macs=_window_macs,
+    )
+)
+
+
+def _merging_channels(ins: Ins) -> int:
+    need_rank("patch_merging", ins[0], (4,), "[N, H, W, C] (channels last)")
+    return static("patch_merging", ins[0], 3, "channels")
+
+
+def _merging_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    c = _merging_channels(ins)
+    n, h, w, _ = ins[0].shape
+    half = [(d + 1) // 2 if isinstance(d, int) else f"{d}'" for d in (h, w)]
+    return (ins[0].with_shape((n, *half, 2 * c)),)
+
+
+def _merging_params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
+    c = _merging_channels(ins)
+    return {"reduction.weight": (2 * c, 4 * c), "norm.weight": (4 * c,), "norm.bias": (4 * c,)}
+
+
+def _merging_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
+    c, positions = _merging_channels(ins), 1
+    for d in outs[0].shape[1:3]:
+        positions *= d if isinstance(d, int) else 1
+    return positions * 8 * c * c
+
+
+patch_merging = register(
+    OpSpec(
+        "patch_merging",
+        "Swin's patch merging on [N, H, W, C] (torchvision's PatchMerging and its names): each "
+        "2 x 2 group of positions concatenated to 4C (an odd H or W padded by one), layer norm, "
+        "and a linear reduction to 2C without bias.",
+        (Attr("eps", "float", 1e-5),),
+        _merging_infer,
+        _merging_params,
+        macs=_merging_macs,
     )
 )

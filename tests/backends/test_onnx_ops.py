@@ -366,6 +366,14 @@ def window_attention_ref(window: int, shift: int) -> Ref:
     return ref
 
 
+def patch_merging_ref(x: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
+    from torchvision.models.swin_transformer import PatchMerging
+
+    module = PatchMerging(x.shape[-1])
+    module.load_state_dict(w)
+    return module.eval()(x)
+
+
 CASES += [
     Case("relu6", [("N", 4, 5)], {}, lambda x, w: F.relu6(x)),
     Case("hardsigmoid", [("N", 4, 5)], {}, lambda x, w: F.hardsigmoid(x)),
@@ -420,6 +428,9 @@ CASES += [
         window_attention_ref(7, 3),
         id="window_attention-unshifted",
     ),
+    Case("patch_merging", [("N", 6, 4, 5)], {}, patch_merging_ref),
+    Case("patch_merging", [("N", 5, 7, 3)], {}, patch_merging_ref, id="patch_merging-odd"),
+    Case("patch_merging", [("N", "H", "W", 3)], {}, patch_merging_ref, id="patch_merging-symbolic"),
 ]
 SIZES = {"T": 6, "H": 9, "W": 7}
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")

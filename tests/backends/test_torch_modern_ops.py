@@ -203,3 +203,23 @@ def test_window_attention_shape_errors_name_the_cause(
 ) -> None:
     with pytest.raises(ShapeError, match=message):
         one_node("window_attention", attrs, shape)
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (5, 7)], ids=["even", "odd"])
+def test_patch_merging_equals_torchvisions_with_reduction_first(shape: tuple[int, int]) -> None:
+    from torchvision.models.swin_transformer import PatchMerging
+
+    graph = one_node("patch_merging", {}, ("N", *shape, 3))
+    assert graph.outputs[0].type.shape == ("N", (shape[0] + 1) // 2, (shape[1] + 1) // 2, 6)
+    assert list(graph.state()) == [
+        "layer.reduction.weight",
+        "layer.norm.weight",
+        "layer.norm.bias",
+    ]
+
+    def reference(w: dict, xs: list[Tensor]) -> Tensor:
+        module = PatchMerging(3)
+        module.load_state_dict(w)
+        return module(xs[0])
+
+    check(graph, reference)

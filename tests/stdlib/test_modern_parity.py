@@ -1,12 +1,12 @@
 """Parity with torchvision for EfficientNet (B0-B7, V2-S/M/L), ConvNeXt (T/S/B/L), the Vision
 Transformer (B/16, B/32, L/16), RegNet (X and Y, 400MF-3.2GF), Inception v3 and the Swin
-Transformer (T/S/B; at 64 x 64 its first two stages pad and shift their windows, the last two are
-one padded window each, unshifted): state_dict keys
-and shapes in order and parameter counts for every variant; for one model per code path,
-torchvision's weights (random; batch norms calibrated, layer norms, layer scales and the class
-token and Swin's relative position bias tables perturbed so that no block is an identity) through the torch lowering (<= 1e-5 of the
-output scale) and through `import-weights` -> `compile --weights` -> onnxruntime (<= 1e-4), at
-small inputs (ViT at image_size 32, as its constructor allows)."""
+Transformer (T/S/B): state_dict keys and shapes in order and parameter counts for every variant;
+for one model per code path, torchvision's weights (random; batch norms calibrated; layer norms,
+layer scales, the class token and Swin's relative position bias tables perturbed so that no block
+is an identity) through the torch lowering (<= 1e-5 of the output scale) and through
+`import-weights` -> `compile --weights` -> onnxruntime (<= 1e-4), at small inputs (ViT at
+image_size 32, as its constructor allows; Swin at 64 x 64, where its first two stages pad and
+shift their windows and the last two are one padded window each, unshifted)."""
 
 from __future__ import annotations
 
