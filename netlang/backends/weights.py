@@ -39,9 +39,9 @@ def plan_weights(
     them (VGG-16: 0.55 GB never touched as fresh memory). Constants are plain arrays."""
     stream = Stream(seed)
     weights: dict[str, np.ndarray | Drawn] = {}
-    for node in graph.nodes:
-        for local, shape in node.state().items():
-            weights[node.key(local)] = _initial(node, local, shape, stream, init)
+    owners = {n.key(local): (n, local) for n in graph.nodes for local in (*n.params, *n.buffers)}
+    for name, shape in graph.state().items():
+        weights[name] = _initial(*owners[name], shape, stream, init)
     return weights
 
 
@@ -52,8 +52,10 @@ def _initial(
         return np.zeros(shape, np.int64)
     if local == "relative_position_index":
         return relative_position_index(tuple_of(node.attrs["window"], 2))
-    if node.op in NORMS:  # affine weight and running_var start at 1, bias and running_mean at 0
-        return np.full(shape, 1.0 if local in ("weight", "running_var") else 0.0, np.float32)
+    if node.op in NORMS or local.startswith("norm."):  # patch merging's `norm` too: affine
+        # weight and running_var start at 1, bias and running_mean at 0
+        leaf = local.rpartition(".")[2]
+        return np.full(shape, 1.0 if leaf in ("weight", "running_var") else 0.0, np.float32)
     if node.op == "param" and not node.attrs["std"]:
         return np.full(shape, node.attrs["value"], np.float32)
     scheme = node.attrs.get("init")  # ops without one (attention, param) keep torch's, as there

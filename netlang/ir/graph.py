@@ -4,6 +4,7 @@ for the backends."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,11 +45,15 @@ class Node:
         tensor such as ViT's `class_token`)."""
         return f"{self.name}.{local}" if local else self.name
 
-    def state(self) -> dict[str, tuple[int, ...]]:
-        """Parameters and buffers by local name in torch's `state_dict` order: the module's own
-        parameters, its own buffers, then each submodule's (`qkv.weight`) the same way, in order
-        of first appearance (Swin's attention: its bias table, its index buffer, then `qkv`)."""
-        return _torch_order(self.params, self.buffers)
+
+def torch_state(nodes: Iterable[Node]) -> dict[str, tuple[int, ...]]:
+    """The nodes' parameters and buffers by full name in torch's `state_dict` order for modules
+    registered in node order: a module's own parameters, its own buffers, then each submodule's
+    the same way, submodules in order of first appearance (so a free tensor at the top comes
+    first, and Swin's attention lists its bias table and index buffer before `qkv`)."""
+    nodes = list(nodes)
+    params = {n.key(k): s for n in nodes for k, s in n.params.items()}
+    return _torch_order(params, {n.key(k): s for n in nodes for k, s in n.buffers.items()})
 
 
 def _torch_order(
@@ -110,7 +115,7 @@ class Graph:
 
     def state(self) -> dict[str, tuple[int, ...]]:
         """Every parameter and buffer by full name, in the `state_dict` order of `to_torch`."""
-        return {n.key(k): s for n in self.nodes for k, s in n.state().items()}
+        return torch_state(self.nodes)
 
     @property
     def param_count(self) -> int:
