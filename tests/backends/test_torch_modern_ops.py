@@ -223,3 +223,11 @@ def test_patch_merging_equals_torchvisions_with_reduction_first(shape: tuple[int
         return module(xs[0])
 
     check(graph, reference)
+
+
+def test_linear_takes_channels_last_maps_even_where_channels_equal_the_sides() -> None:
+    """Swin-T at 384 has [N, 96, 96, 96] channels last; a square [N, C, H, W] is still refused."""
+    graph = one_node("linear", {"features": 4}, ("N", 6, 6, 6))
+    assert graph.outputs[0].type.shape == ("N", 6, 6, 4)
+    with pytest.raises(ShapeError, match="expects a 2-D or 3-D input"):
+        one_node("linear", {"features": 4}, ("N", 8, 6, 6))
