@@ -566,3 +566,12 @@ def test_adaptive_pool_to_a_non_dividing_size_is_nl4001() -> None:
         emit_onnx(one_op_graph(case))
     assert error.value.code == "NL4001"
     assert "[7, 7] to [3, 3]" in error.value.message
+
+
+def test_window_attention_at_symbolic_sizes_is_nl4001_in_onnx() -> None:
+    """Its windows, mask and shift depend on H and W: ONNX gets them fixed (torch runs any)."""
+    case = Case("window_attention", [("N", "H", "W", 4)], {"heads": 2}, lambda x, w: x)
+    with pytest.raises(LoweringError) as error:
+        emit_onnx(one_op_graph(case))
+    assert error.value.code == "NL4001"
+    assert "fixed H and W" in error.value.message
