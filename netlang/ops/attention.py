@@ -1,5 +1,5 @@
-"""Attention and the products it is made of: matmul, multi-head self-attention, and Swin's two:
-shifted-window attention and patch merging."""
+"""Attention and the products it is made of: matmul, multi-head self-attention, and the masks
+and pooling that keep padded text out of it (padding_mask, masked_mean)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from netlang.ops.registry import (
     need_rank,
     register,
     static,
-    tuple_of,
 )
 
 
@@ -85,8 +84,21 @@ def _attention_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
     return steps * 4 * e * e + 2 * steps * steps * e
 
 
+def _need_mask(op: str, x: TensorType, mask: TensorType) -> None:
+    """A keep mask is [N, T]: one value per sequence position of x [N, T, ...]."""
+    if mask.shape != x.shape[:2]:
+        raise ShapeError(
+            f"{op} mask {format_shape(mask.shape)} does not fit the sequence "
+            f"{format_shape(x.shape)}: it must be {format_shape(x.shape[:2])}",
+            "make the mask with padding_mask(tokens), from the token ids of this sequence",
+            "NL3001",
+        )
+
+
 def _attention_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     _embed(ins, a)
+    if len(ins) == 2:
+        _need_mask("attention", ins[0], ins[1])
     return (ins[0],)
 
 
@@ -94,7 +106,8 @@ attention = register(
     OpSpec(
         "attention",
         "Multi-head self-attention on [N, T, features] (torch.nn.MultiheadAttention, "
-        "batch_first, its parameter names); `causal` masks later positions.",
+        "batch_first, its parameter names); `causal` masks later positions, and an optional "
+        "second input, a keep mask [N, T] (padding_mask), masks padded keys.",
         (
             Attr("heads", "int"),
             Attr("causal", "bool", False),
@@ -104,109 +117,46 @@ attention = register(
         _attention_infer,
         _attention_params,
         macs=_attention_macs,
+        arity=(1, 2),
     )
 )
 
 
-def _window_embed(ins: Ins, a: Attrs) -> tuple[int, tuple[int, int], tuple[int, int]]:
-    """Channels, window and shift of a window attention, checked."""
-    x = ins[0]
-    need_rank("window_attention", x, (4,), "[N, H, W, C] (channels last)")
-    c = static("window_attention", x, 3, "channels")
-    if a["heads"] < 1 or c % a["heads"]:
+def _padding_mask_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    if not ins[0].dtype.startswith("int"):
         raise ShapeError(
-            f"window_attention channels ({c}) must split evenly into {a['heads']} heads",
-            code="NL2005",
+            f"padding_mask takes token ids (int64), got {ins[0].dtype} "
+            f"{format_shape(ins[0].shape)}",
+            code="NL3003",
         )
-    window, shift = tuple_of(a["window"], 2), tuple_of(a["shift"], 2)
-    if any(not 0 <= s < w for s, w in zip(shift, window)):
-        raise ShapeError(
-            f"window_attention shift {list(shift)} must lie in [0, window) for window "
-            f"{list(window)}",
-            "Swin shifts every second block by half a window: shift = window // 2",
-            "NL2005",
-        )
-    return c, window, shift  # type: ignore[return-value]
+    return (TensorType("float32", ins[0].shape),)
 
 
-def _window_params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
-    c, (wh, ww), _ = _window_embed(ins, a)
-    return {
-        "relative_position_bias_table": ((2 * wh - 1) * (2 * ww - 1), a["heads"]),
-        "qkv.weight": (3 * c, c),
-        "qkv.bias": (3 * c,),
-        "proj.weight": (c, c),
-        "proj.bias": (c,),
-    }
-
-
-def _window_buffers(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
-    _, (wh, ww), _ = _window_embed(ins, a)
-    return {"relative_position_index": ((wh * ww) ** 2,)}
-
-
-def _window_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
-    c, window, _ = _window_embed(ins, a)
-    tokens = 1  # positions after padding to whole windows (1 per symbolic axis)
-    for d, w in zip(ins[0].shape[1:3], window):
-        tokens *= d + (-d) % w if isinstance(d, int) else 1
-    return tokens * (4 * c * c + 2 * window[0] * window[1] * c)
-
-
-def _window_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
-    _window_embed(ins, a)
-    return (ins[0],)
-
-
-window_attention = register(
+padding_mask = register(
     OpSpec(
-        "window_attention",
-        "Shifted-window multi-head self-attention with a relative position bias on "
-        "[N, H, W, C] (Swin, Liu et al. 2021; torchvision's ShiftedWindowAttention and its "
-        "names): pad to whole windows, roll by -shift, attend within each window, roll back, "
-        "crop. The shift is skipped on an axis one window covers.",
-        (Attr("heads", "int"), Attr("window", "ints", 7), Attr("shift", "ints", 0)),
-        _window_infer,
-        _window_params,
-        _window_buffers,
-        macs=_window_macs,
+        "padding_mask",
+        "Keep mask of token ids: 1.0 where the token is not `pad`, 0.0 where it is (the input "
+        "of attention's key masking and of masked_mean).",
+        (Attr("pad", "int", 0),),
+        _padding_mask_infer,
     )
 )
 
 
-def _merging_channels(ins: Ins) -> int:
-    need_rank("patch_merging", ins[0], (4,), "[N, H, W, C] (channels last)")
-    return static("patch_merging", ins[0], 3, "channels")
+def _masked_mean_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    x, mask = ins
+    need_rank("masked_mean", x, (2, 3, 4, 5), "[N, T, ...]")
+    _need_mask("masked_mean", x, mask)
+    return (x.with_shape((x.shape[0], *x.shape[2:])),)
 
 
-def _merging_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
-    c = _merging_channels(ins)
-    n, h, w, _ = ins[0].shape
-    half = [(d + 1) // 2 if isinstance(d, int) else f"{d}'" for d in (h, w)]
-    return (ins[0].with_shape((n, *half, 2 * c)),)
-
-
-def _merging_params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
-    c = _merging_channels(ins)
-    return {"reduction.weight": (2 * c, 4 * c), "norm.weight": (4 * c,), "norm.bias": (4 * c,)}
-
-
-def _merging_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
-    c, positions = _merging_channels(ins), 1
-    for d in outs[0].shape[1:3]:
-        positions *= d if isinstance(d, int) else 1
-    return positions * 8 * c * c
-
-
-patch_merging = register(
+masked_mean = register(
     OpSpec(
-        "patch_merging",
-        "Swin's patch merging on [N, H, W, C] (torchvision's PatchMerging and its names): each "
-        "2 x 2 group of positions concatenated to 4C (an odd H or W padded by one), layer norm, "
-        "and a linear reduction to 2C without bias.",
-        (Attr("eps", "float", 1e-5),),
-        _merging_infer,
-        _merging_params,
-        macs=_merging_macs,
+        "masked_mean",
+        "Mean over the kept positions (axis 1) of [N, T, ...] given a keep mask [N, T] of 1s and "
+        "0s (padding_mask): [N, T, ...] -> [N, ...]; a row with nothing kept gives 0.",
+        (),
+        _masked_mean_infer,
+        arity=(2, 2),
     )
 )
