@@ -16,16 +16,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from netlang.backends.windows import relative_position_index
 from netlang.ir import Graph, Node
+from netlang.ops.registry import tuple_of
 
-NORMS = ("batchnorm1d", "batchnorm2d", "layernorm")
+NORMS = ("batchnorm1d", "batchnorm2d", "layernorm", "layernorm2d")
 CONVOLUTIONS = ("conv1d", "conv2d", "conv_transpose2d")
 
 
 def init_weights(graph: Graph, seed: int = 0, *, init: str | None = None) -> dict[str, np.ndarray]:
-    """Every parameter and buffer of `graph`, in `state_dict` order (node by node, parameters
-    before buffers), drawn from one generator seeded by `seed`. `init` is the model-wide scheme
-    for layers whose own `init` is "default", as in `to_torch(graph, init=...)`."""
+    """Every parameter and buffer of `graph`, in `state_dict` order (`Graph.state`), drawn
+    from one generator seeded by `seed`. `init` is the model-wide scheme for layers whose own
+    `init` is "default", as in `to_torch(graph, init=...)`."""
     return {name: np.asarray(value) for name, value in plan_weights(graph, seed, init=init).items()}
 
 
@@ -37,9 +39,9 @@ def plan_weights(
     them (VGG-16: 0.55 GB never touched as fresh memory). Constants are plain arrays."""
     stream = Stream(seed)
     weights: dict[str, np.ndarray | Drawn] = {}
-    for node in graph.nodes:
-        for local, shape in {**node.params, **node.buffers}.items():
-            weights[node.key(local)] = _initial(node, local, shape, stream, init)
+    owners = {n.key(local): (n, local) for n in graph.nodes for local in (*n.params, *n.buffers)}
+    for name, shape in graph.state().items():
+        weights[name] = _initial(*owners[name], shape, stream, init)
     return weights
 
 
@@ -48,12 +50,18 @@ def _initial(
 ) -> np.ndarray | Drawn:
     if local == "num_batches_tracked":
         return np.zeros(shape, np.int64)
-    if node.op in NORMS:  # affine weight and running_var start at 1, bias and running_mean at 0
-        return np.full(shape, 1.0 if local in ("weight", "running_var") else 0.0, np.float32)
-    scheme = node.attrs.get("init", "default")
-    scheme = (model_init or "default") if scheme == "default" else scheme
+    if local == "relative_position_index":
+        return relative_position_index(tuple_of(node.attrs["window"], 2))
+    if node.op in NORMS or local.startswith("norm."):  # patch merging's `norm` too: affine
+        # weight and running_var start at 1, bias and running_mean at 0
+        leaf = local.rpartition(".")[2]
+        return np.full(shape, 1.0 if leaf in ("weight", "running_var") else 0.0, np.float32)
+    if node.op == "param" and not node.attrs["std"]:
+        return np.full(shape, node.attrs["value"], np.float32)
+    scheme = node.attrs.get("init")  # ops without one (attention, param) keep torch's, as there
+    scheme = (model_init or "default") if scheme == "default" else scheme or "default"
     if scheme == "default":
-        law = _torch_default(node, shape)
+        law = _torch_default(node, local, shape)
     elif local.startswith("weight"):
         law = SCHEMES[scheme](shape, node.op)
     else:
@@ -215,14 +223,22 @@ class Drawn:
         return value if dtype is None else value.astype(dtype, copy=False)
 
 
-def _torch_default(node: Node, shape: tuple[int, ...]) -> Law:
+def _torch_default(node: Node, local: str, shape: tuple[int, ...]) -> Law | None:
+    """torch's `reset_parameters` for the tensor `local` of `node`; None: zeros."""
     if node.op in ("lstm", "gru"):
         return _uniform(1 / math.sqrt(node.attrs["hidden"]))
     if node.op == "embedding":
         return _normal(1.0)
-    # Conv*/Linear: kaiming_uniform(a=sqrt(5)) gives bound 1/sqrt(fan_in); the bias uses the
-    # weight's fan_in with the same bound.
-    fan_in = _fan_in(node.params["weight"])
+    if node.op == "param":
+        return "normal", node.attrs["std"], node.attrs["value"]
+    if local == "relative_position_bias_table":  # torchvision: trunc_normal_(std=0.02)
+        return _normal(0.02)
+    if node.op == "attention" and local != "out_proj.weight":  # nn.MultiheadAttention's reset
+        return _uniform(math.sqrt(6 / (shape[0] + shape[1]))) if len(shape) == 2 else None
+    # Conv*/Linear (also a submodule's, `qkv.bias`): kaiming_uniform(a=sqrt(5)) gives bound
+    # 1/sqrt(fan_in); the bias uses the weight's fan_in with the same bound.
+    module = local.rpartition(".")[0]
+    fan_in = _fan_in(node.params[f"{module}.weight" if module else "weight"])
     return _uniform(1 / math.sqrt(fan_in))
 
 
@@ -252,7 +268,7 @@ SCHEMES: dict[str, Callable[[tuple[int, ...], str], Law | None]] = {  # None: al
 def check_weights(graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
     """Raise ValueError unless `weights` holds every parameter and buffer the graph uses, each of
     the shape the IR gives it (extra entries are ignored)."""
-    expected = {**graph.parameters(), **graph.buffers()}
+    expected = graph.state()
     missing = [name for name in expected if name not in weights]
     wrong = [
         f"{name}: expected {list(shape)}, got {list(np.shape(weights[name]))}"
