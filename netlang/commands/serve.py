@@ -11,7 +11,6 @@ from netlang.commands.common import (
     ONNX_FILE,
     QUIET_OPTION,
     VERBOSE_OPTION,
-    fail,
 )
 
 
@@ -129,14 +128,8 @@ def serve(
 ) -> None:
     """Serve ONNX MODELS over HTTP for tritonclient, curl and KServe V2 clients."""
     from netlang.runtime import DeviceError
+    from netlang.serve.server import ServeConfig, serve_forever
     from netlang.serve.triton_repo import check_model_name
-
-    try:
-        from netlang.serve.server import ServeConfig, serve_forever
-    except ModuleNotFoundError as exc:
-        if exc.name != "prometheus_client":
-            raise
-        fail("netlang serve needs prometheus_client for /metrics: pip install 'netlang[serve]'")
 
     if len(names) > len(models):
         raise click.UsageError("more --name options than models")

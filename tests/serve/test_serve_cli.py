@@ -62,18 +62,3 @@ def test_quiet_and_verbose_set_the_server_log(
     code, output = run(str(model_dir / "clf.onnx"), *flags)
     assert code == 0, output
     assert (seen[0].log_level, seen[0].access_log) == (level, access_log)
-
-
-def test_serve_without_prometheus_client_says_which_extra_to_install(
-    model_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import sys
-
-    for name in [m for m in sys.modules if m.startswith(("netlang.serve", "prometheus_client"))]:
-        package, _, attribute = name.rpartition(".")
-        if hasattr(sys.modules.get(package), attribute):  # restored with the module afterwards
-            monkeypatch.setattr(sys.modules[package], attribute, sys.modules[name])
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # import fails as if missing
-    code, output = run(str(model_dir / "clf.onnx"))
-    assert code == 1 and "pip install 'netlang[serve]'" in output
