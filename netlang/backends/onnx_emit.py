@@ -24,10 +24,12 @@ import onnx.numpy_helper
 from onnx import helper
 
 from netlang.backends.onnx_ops import lower
+from netlang.backends.stored import Stored
 from netlang.backends.weights import Drawn, check_weights, plan_weights
 from netlang.ir import Graph, Node, TensorType
 from netlang.ir.graph import torch_state
 
+Weight = np.ndarray | Drawn | Stored  # a weight as given: an array, or one not read or drawn yet
 OPSET = 20  # the default and the oldest we emit (Gelu is new in 20); also TensorRT 10's
 IR_VERSION = 9  # the IR version that goes with opset 20
 MAX_IR_VERSION = 13  # onnxruntime 1.31 rejects 14 and above, so opsets 20-26 can be asked for
@@ -51,12 +53,12 @@ FOLDABLE = {
 @dataclasses.dataclass
 class Emitted:
     """An emitted model whose initializers are still numpy arrays (or fresh weights not yet
-    drawn, `Drawn`): `model` holds everything but them, `initializers` the (name, stored array)
-    pairs in state_dict order. Kept apart so that a writer can stream the weights to disk from
-    their own buffers (`onnx_write`)."""
+    drawn, `Drawn`, or a checkpoint's tensors not yet read, `Stored`): `model` holds everything
+    but them, `initializers` the (name, stored array) pairs in state_dict order. Kept apart so
+    that a writer can stream the weights to disk from their own buffers (`onnx_write`)."""
 
     model: onnx.ModelProto
-    initializers: list[tuple[str, np.ndarray | Drawn]]
+    initializers: list[tuple[str, Weight]]
 
     def to_proto(self) -> onnx.ModelProto:
         """One ModelProto with the initializers inside (a copy of every weight)."""
@@ -68,7 +70,7 @@ class Emitted:
 
 
 def emit_onnx(
-    graph: Graph, weights: Mapping[str, np.ndarray | Drawn] | None = None, **options: Any
+    graph: Graph, weights: Mapping[str, Weight] | None = None, **options: Any
 ) -> onnx.ModelProto:
     """`emit` as one ModelProto with the weights copied in (the options are `emit`'s)."""
     return emit(graph, weights, **options).to_proto()
@@ -76,7 +78,7 @@ def emit_onnx(
 
 def emit(
     graph: Graph,
-    weights: Mapping[str, np.ndarray | Drawn] | None = None,
+    weights: Mapping[str, Weight] | None = None,
     *,
     opset: int = OPSET,
     fold_bn: bool = False,
@@ -201,8 +203,8 @@ def ir_version(opset: int) -> int:
 
 
 def fold_batchnorms(
-    graph: Graph, weights: Mapping[str, np.ndarray | Drawn]
-) -> tuple[list[Node], dict[str, np.ndarray | Drawn]]:
+    graph: Graph, weights: Mapping[str, Weight]
+) -> tuple[list[Node], dict[str, Weight]]:
     """Fold `y = bn(conv(x))` into one conv with scaled weights and a (new) bias, when the batch
     norm is the conv's only consumer; the folded conv takes over the batch norm's output."""
     uses = Counter(v for node in graph.nodes for v in node.inputs)
@@ -230,7 +232,7 @@ def fold_batchnorms(
 
 
 def _folded_weights(
-    producer: Node, bn: Node, weights: Mapping[str, np.ndarray | Drawn]
+    producer: Node, bn: Node, weights: Mapping[str, Weight]
 ) -> dict[str, np.ndarray]:
     def get(node: Node, local: str, default: float) -> np.ndarray:
         name = node.key(local)
@@ -285,14 +287,17 @@ def _cast(source: str, target: str, to: int) -> onnx.NodeProto:
     return helper.make_node("Cast", [source], [target], name=f"{target}/cast", to=to)
 
 
-def _stored(array: np.ndarray | Drawn, float_type: type[np.floating[Any]]) -> np.ndarray | Drawn:
+def _stored(array: Weight, float_type: type[np.floating[Any]]) -> Weight:
     """The array as stored: floats in `float_type`, little-endian, C order (copied only where
-    one of those changes; fresh float32 weights stay undrawn until written)."""
-    if isinstance(array, Drawn) and float_type is np.float32:
+    one of those changes; fresh float32 weights stay undrawn, a checkpoint's tensors unread,
+    until written)."""
+    lazy = isinstance(array, Drawn | Stored)
+    value = array if lazy else np.asarray(array)
+    dtype = float_type if np.issubdtype(value.dtype, np.floating) else value.dtype
+    dtype = np.dtype(dtype).newbyteorder("<")
+    if lazy and value.dtype == dtype:
         return array
-    array = np.asarray(array)
-    dtype = float_type if np.issubdtype(array.dtype, np.floating) else array.dtype
-    return np.ascontiguousarray(array, np.dtype(dtype).newbyteorder("<"))
+    return np.ascontiguousarray(np.asarray(value), dtype)
 
 
 def _fill(tensor: onnx.TensorProto, name: str, array: np.ndarray) -> None:

@@ -9,7 +9,8 @@ would give, so onnx, onnxruntime and TensorRT read it as any other file.
 
 Fresh weights (`weights.Drawn`) are drawn piece by piece into a few reused buffers by a second
 thread while this one writes the previous piece: they never exist whole in memory, and drawing
-overlaps the write.
+overlaps the write. A checkpoint's tensors stored unchanged (`stored.Stored`) are copied from the
+checkpoint file into this one by the kernel: they are never read into memory either.
 
 The file is written beside its destination and renamed into place once whole, so no reader
 sees half a model at the path (one holding the old file open keeps reading the old one). An old
@@ -38,12 +39,14 @@ import numpy as np
 import onnx
 
 from netlang.backends.onnx_emit import Emitted
+from netlang.backends.stored import Stored, write_all
 from netlang.backends.weights import Drawn
 
-Array = np.ndarray | Drawn
+Array = np.ndarray | Drawn | Stored
 
 INLINE_LIMIT = 2**31 - 2**24  # protobuf's 2 GiB limit, less a margin for the graph itself
 ALIGNMENT = 4096  # external tensors start on a page boundary, so a reader can mmap them
+GATHER = 1 << 16  # smaller pieces (headers, small tensors) are gathered into one write
 
 MODEL_GRAPH, GRAPH_INITIALIZER, TENSOR_RAW_DATA = 7, 5, 9  # field numbers in onnx.proto
 LENGTH_DELIMITED = 2
@@ -100,7 +103,7 @@ def _write_inline(emitted: Emitted, path: Path) -> None:
         yield graph[split:]
         yield model[graph_end:]
 
-    with open(path, "wb") as out:
+    with open(path, "wb", buffering=0) as out:
         _write_all(out, pieces())
 
 
@@ -118,7 +121,7 @@ def _write_external(emitted: Emitted, path: Path, data_path: Path, location: str
     model = onnx.ModelProto()
     model.CopyFrom(emitted.model)
     offset = 0
-    with open(data_path, "wb") as data:
+    with open(data_path, "wb", buffering=0) as data:
         for name, array in emitted.initializers:
             offset += -offset % ALIGNMENT
             data.seek(offset)
@@ -140,21 +143,25 @@ def _write_external(emitted: Emitted, path: Path, data_path: Path, location: str
     path.write_bytes(model.SerializeToString())
 
 
-def _memory(array: Array) -> Iterator[memoryview]:
+def _memory(array: Array) -> Iterator[memoryview | Stored]:
     """The array's bytes: an array's own memory (C-contiguous, as `Emitted` keeps it) without a
-    copy; a `Drawn` tensor's pieces as they are drawn."""
+    copy; a `Drawn` tensor's pieces as they are drawn; a `Stored` tensor itself, for the writer
+    to copy from its file."""
     if not array.nbytes:
         return
-    if isinstance(array, Drawn):
+    if isinstance(array, Stored):
+        yield array
+    elif isinstance(array, Drawn):
         yield from (memoryview(piece).cast("B") for piece in array.pieces())
     else:
         yield memoryview(array.reshape(-1)).cast("B")
 
 
-def _write_all(out: BinaryIO, pieces: Iterable[bytes | memoryview]) -> None:
-    """Write `pieces`, produced one ahead by a second thread: both the draws and the write
-    release the GIL, so they overlap. The queue holds one piece, which with the one being
-    written and the one being drawn is what a `Drawn` tensor's ring of buffers allows."""
+def _write_all(out: BinaryIO, pieces: Iterable[bytes | memoryview | Stored]) -> None:
+    """Write `pieces` to the unbuffered `out`, produced one ahead by a second thread: both the
+    draws and the write release the GIL, so they overlap. The queue holds one piece, which with
+    the one being written and the one being drawn is what a `Drawn` tensor's ring of buffers
+    allows. Pieces under GATHER bytes are copied together into one write."""
     ready: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
@@ -170,6 +177,7 @@ def _write_all(out: BinaryIO, pieces: Iterable[bytes | memoryview]) -> None:
 
     producer = threading.Thread(target=produce, name="netlang-weights", daemon=True)
     producer.start()
+    fd, gathered = out.fileno(), bytearray()
     try:
         while True:
             more, item = ready.get()
@@ -177,7 +185,16 @@ def _write_all(out: BinaryIO, pieces: Iterable[bytes | memoryview]) -> None:
                 if item is not None:
                     raise item  # type: ignore[misc]
                 break
-            out.write(item)  # type: ignore[arg-type]
+            if not isinstance(item, Stored) and len(item) < GATHER:  # type: ignore[arg-type]
+                gathered += item  # type: ignore[operator]
+                continue
+            write_all(fd, gathered)
+            gathered.clear()
+            if isinstance(item, Stored):
+                item.copy_to(fd)
+            else:
+                write_all(fd, item)  # type: ignore[arg-type]
+        write_all(fd, gathered)
     finally:
         stop.set()  # a failed write: the producer stops at its next piece
         while producer.is_alive():
