@@ -3,6 +3,7 @@
 same number of bytes to the same disk, for ResNet-50 and VGG-16, in one run.
 
     python -W ignore bench/export_bench.py [--rounds 5] [--models ResNet-50 VGG-16] [--json x]
+                                           [--reference OTHER_CHECKOUT]
 
 - netlang compile: `python -m netlang compile stdlib/M.net --model M -o x.onnx` (fresh weights),
   timed from process start to exit, interpreter start-up and imports included; its peak RSS
@@ -19,6 +20,8 @@ same number of bytes to the same disk, for ResNet-50 and VGG-16, in one run.
   pass of issue 19); and as a fresh `python -c` process that imports numpy, allocates the
   buffer and writes it to a new file. netlang's processes replace the previous round's
   output, as a user recompiling does (removing the old file is inside their time).
+- `--reference TREE`: also `netlang compile` / `netlang export` of another checkout (main
+  before a change), in the same rounds, for a side by side of the two trees.
 
 Rounds alternate all contenders; medians are quoted. Every contender starts after `os.sync()`,
 so none pays for writing back the files of the one before (0.5 GB each: left dirty, they made
@@ -58,7 +61,7 @@ MODELS = {  # name -> (.net file, model, torchvision builder)
     "ResNet-50": ("resnet.net", "ResNet50", torchvision.models.resnet50),
     "VGG-16": ("vgg.net", "VGG16", torchvision.models.vgg16),
 }
-ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+TREE = Path(__file__).resolve().parents[1]
 # Runs the CLI and reports the process's own peak RSS (VmHWM: wait4's ru_maxrss would carry over
 # the peak of this benchmark, which the child was forked from).
 PEAK_RSS = (
@@ -76,10 +79,14 @@ FLOOR_PROCESS = (
 )
 
 
-def process(args: list[str]) -> tuple[float, float]:
-    """Wall seconds of a fresh process, and its peak RSS in MB where it reports one."""
+def process(args: list[str], tree: Path = TREE) -> tuple[float, float]:
+    """Wall seconds of a fresh process (importing netlang from `tree`), and its peak RSS in MB
+    where it reports one."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     start = time.perf_counter()
-    done = subprocess.run(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(  # in `tree`: `python -c` puts the working directory first on the path
+        args, env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     seconds = time.perf_counter() - start
     if done.returncode:
         raise RuntimeError(f"{args} failed: {done.stderr.decode()[-2000:]}")
@@ -151,7 +158,9 @@ def floor_write(path: Path, buffer: np.ndarray, *, new: bool) -> float:
     return time.perf_counter() - start
 
 
-def bench_model(label: str, rounds: int, workdir: Path, baseline_mb: float) -> dict[str, Any]:
+def bench_model(
+    label: str, rounds: int, workdir: Path, baseline_mb: float, reference: Path | None
+) -> dict[str, Any]:
     net_name, model, builder = MODELS[label]
     net_file = STDLIB / net_name
     source = read_source(net_file)
@@ -173,7 +182,8 @@ def bench_model(label: str, rounds: int, workdir: Path, baseline_mb: float) -> d
         torch_export(module, out["torch"], dynamo=True)  # warm-up: first export traces more
         torch_export(module, out["torch"], dynamo=False)
     seconds: dict[str, list[float]] = {}
-    memory: dict[str, list[float]] = {"compile": [], "export": []}
+    trees = {"": TREE, **({" (reference tree)": reference} if reference else {})}
+    memory: dict[str, list[float]] = {}
     stage_runs = []
     floor = workdir / "floor.bin"
 
@@ -187,12 +197,13 @@ def bench_model(label: str, rounds: int, workdir: Path, baseline_mb: float) -> d
             torch_export(module, out["torch"], dynamo=dynamo)
         return time.perf_counter() - start
 
-    for _ in range(rounds):
+    for number in range(rounds):
         for name, args in (("compile", compile_args), ("export", export_args)):
-            os.sync()
-            wall, peak = process(args)
-            seconds.setdefault(f"netlang {name}", []).append(wall)
-            memory[name].append(peak)
+            for tag, tree in list(trees.items())[:: 1 if number % 2 else -1]:  # each first by turns
+                os.sync()
+                wall, peak = process(args, tree)
+                seconds.setdefault(f"netlang {name}{tag}", []).append(wall)
+                memory.setdefault(f"{name}{tag}", []).append(peak)
         timed("torch.onnx.export dynamo (default)", lambda: torch_seconds(True))
         timed("torch.onnx.export TorchScript (legacy)", lambda: torch_seconds(False))
         timed("floor: write in process", lambda: floor_write(floor, buffer, new=True))
@@ -251,6 +262,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
+    parser.add_argument(
+        "--reference", type=Path, default=None, help="another checkout to time side by side"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {"loadavg_before": os.getloadavg(), "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -258,7 +272,9 @@ def main() -> None:
         baseline_mb = statistics.median(process(netlang("compile", *lenet))[1] for _ in range(3))
         results["baseline_rss_mb"] = baseline_mb
         for label in args.models:
-            results["models"][label] = bench_model(label, args.rounds, Path(tmp), baseline_mb)
+            results["models"][label] = bench_model(
+                label, args.rounds, Path(tmp), baseline_mb, args.reference
+            )
             print(f"{label}: {json.dumps(results['models'][label])}", flush=True)
     results["loadavg_after"] = os.getloadavg()
     print(f"load average before {results['loadavg_before']}, after {results['loadavg_after']}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from netlang.backends.stored import Stored, read_safetensors
 from netlang.backends.weights import init_weights
 from netlang.diagnostics.source import SourceFile
 from netlang.export.ship import build, read_weights
-from tests.backends.test_onnx_write import PEAK_RSS, ROOT, conv_bn_mlp
+from tests.backends.test_onnx_write import PEAK_RSS, ROOT, cli_peak_rss, conv_bn_mlp
 
 
 def checkpoint(tmp_path: Path, seed: int = 0) -> Path:
@@ -166,16 +165,7 @@ def test_a_checkpoint_over_2_gib_exports_to_external_data_without_reading_it(
     assert weight_bytes > 2**31
     del weights, array, flat
     out = tmp_path / "big.onnx"
-    command = [sys.executable, "-c", PEAK_RSS, "export", str(run), "-o", str(out)]
-    done = subprocess.run(
-        command,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=300,
-        capture_output=True,
-        text=True,
-    )
-    peak = int(done.stderr.split("peak-rss-kb")[-1].split()[0]) * 1024
+    peak = cli_peak_rss([sys.executable, "-c", PEAK_RSS, "export", str(run), "-o", str(out)])
     assert peak <= 0.2 * weight_bytes, f"peak RSS {peak / 1e9:.2f} GB"
     structure = onnx.load(str(out), load_external_data=False)
     data = np.memmap(out.with_name("big.onnx.data"), np.uint8, mode="r")
