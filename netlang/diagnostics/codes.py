@@ -209,6 +209,8 @@ CODES: dict[str, Code] = {
     # NL4xxx: backends
     "NL4001": Code(
         "unsupported by the ONNX backend",
-        "The op or attribute combination has no ONNX lowering at the pinned opset.",
+        "The op or attribute combination has no ONNX lowering at the pinned opset; `check` "
+        "reports it, since every model that checks must also export (e.g. adaptive pooling "
+        "to a size other than 1 needs the input's spatial size fixed).",
     ),
 }

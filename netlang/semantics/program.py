@@ -56,7 +56,7 @@ class Program:
         if trained:
             return trained[0]
         if not self.models:
-            raise CompileError([_no_model(self.root)])
+            raise CompileError([_no_model(self.root)], self.sources)
         return self.models[0]
 
     def build(
@@ -122,7 +122,7 @@ class Program:
         """
         graph, diagnostics = self.build(name, arguments)
         if graph is None:
-            raise CompileError(diagnostics)
+            raise CompileError(diagnostics, self.sources)
         return graph
 
     def check(self, graphs: dict[str, Graph] | None = None) -> list[Diagnostic]:
@@ -213,7 +213,7 @@ def load(path_or_source: str | Path, *, name: str | None = None) -> Program:
         source = read_source(path_or_source)
     else:
         source = SourceFile(name or "<string>", text)
-    program, diagnostics, _ = compile_source(source)
+    program, diagnostics, sources = compile_source(source)
     if program is None:
-        raise CompileError(diagnostics)
+        raise CompileError(diagnostics, sources)
     return program
