@@ -23,7 +23,7 @@ from netlang.syntax import ast
 if TYPE_CHECKING:
     from netlang.semantics.builder import GraphBuilder
 
-MAX_NODES = 200_000
+MAX_NODES = 50_000
 MAX_DEPTH = 64
 
 
@@ -223,7 +223,7 @@ class Calls:
         name = frame.scope.name(label, label_span)
         assert self.builder is not None
         if len(self.builder.nodes) >= MAX_NODES:
-            raise fail("NL2023", f"the model has more than {MAX_NODES} layers", span)
+            raise fail("NL2023", f"the model has more than {MAX_NODES:,} layers", span)
         try:
             outputs = self.builder.apply(
                 layer.name, [t.value for t in inputs], attrs, name, span, bound=True

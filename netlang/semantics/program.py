@@ -197,12 +197,13 @@ def read_source(path: str | Path) -> SourceFile:
 
         before = raw[: bad.start]
         line = before.count(b"\n") + 1
-        column = len(before) - (before.rfind(b"\n") + 1) + 1
+        column = len(before[before.rfind(b"\n") + 1 :].decode()) + 1  # characters, not bytes
         shown = SourceFile(str(path), raw.decode("utf-8", "replace"))
         message = f"the file is not UTF-8 text: byte 0x{raw[bad.start]:02x} is not a character"
         hint = "save it as UTF-8 (netlang sources are UTF-8)"
         raise CompileError(
-            [error("NL1005", message, shown.span(line, column, line, column + 1), hint=hint)]
+            [error("NL1005", message, shown.span(line, column, line, column + 1), hint=hint)],
+            {shown.name: shown},
         ) from None
 
 
