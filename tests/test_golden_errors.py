@@ -148,6 +148,27 @@ def test_train_refuses_as_check_does_before_reading_data(
     assert not (tmp_path / "run").exists()
 
 
+# `compile` of a one-model file refuses as `check` does (it used to crash on the first two).
+COMPILED = [
+    "adaptive_pool_symbolic_size",
+    "non_utf8_source",
+    "gru_layers_past_the_number_limit",
+    "maxpool_zero_kernel",
+    "float_layer_on_int_input",
+    "embedding_zero_width",
+]
+
+
+@pytest.mark.usefixtures("in_cases")
+@pytest.mark.parametrize("case", COMPILED)
+def test_compile_refuses_as_check_does(case: str, tmp_path: Path) -> None:
+    onnx = tmp_path / "m.onnx"
+    result = CliRunner().invoke(main, ["compile", f"{case}.net", "-o", str(onnx)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (CASES / f"{case}.err").read_text()
+    assert not onnx.exists()
+
+
 def _blocks(rendered: str) -> set[str]:
     """The rendered diagnostics, without the closing count."""
     return {b for b in rendered.strip().split("\n\n") if not re.match(r"\d+ errors?,", b)}
