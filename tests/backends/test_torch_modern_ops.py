@@ -1,6 +1,7 @@
-"""The ops of the modern zoo (MobileNet activations, broadcasting, attention, free tensors,
-ConvNeXt's norm, stochastic depth), lowered to torch one node at a time, against
-torch.nn.functional, torch.nn modules or their formulas (with the lowered module's weights)."""
+"""The ops of the modern zoo (MobileNet activations, broadcasting, attention and its padding
+masks, free tensors, ConvNeXt's norm, stochastic depth), lowered to torch one node at a time,
+against torch.nn.functional, torch.nn modules or their formulas (with the lowered module's
+weights)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,36 @@ def test_attention_equals_multihead_attention_with_its_parameter_names(causal: b
         return out @ w["out_proj.weight"].T + w["out_proj.bias"]
 
     check(graph, reference)
+
+
+KEEP = [[1, 1, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 0, 0, 1]]  # left padding, as the tokenizers
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+def test_attention_with_a_keep_mask_equals_attention_over_the_kept_tokens_alone(
+    causal: bool,
+) -> None:
+    module = to_torch(one_node("attention", {"heads": 2, "causal": causal}, ("N", 5, 8), ("N", 5)))
+    x, keep = torch.randn(3, 5, 8), torch.tensor(KEEP, dtype=torch.float32)
+    with torch.no_grad():
+        out = module.eval()(x, keep)
+        noisy = x.masked_fill((keep == 0).unsqueeze(-1), 100.0)  # whatever sits in the padding
+        torch.testing.assert_close(module(noisy, keep)[keep == 1], out[keep == 1])
+        for row in range(3):
+            kept = x[row][keep[row] == 1][None]
+            alone = module(kept, torch.ones(kept.shape[:2]))[0]
+            torch.testing.assert_close(out[row][keep[row] == 1], alone)
+
+
+def test_padding_mask_and_masked_mean_average_the_tokens_only() -> None:
+    tokens = torch.tensor([[0, 0, 3, 4], [0, 0, 0, 0]])
+    keep = to_torch(one_node("padding_mask", {}, ("N", 4), dtype="int64"))(tokens)
+    torch.testing.assert_close(keep, torch.tensor([[0.0, 0, 1, 1], [0, 0, 0, 0]]))
+    x = torch.randn(2, 4, 3)
+    mean = to_torch(one_node("masked_mean", {}, ("N", 4, 3), ("N", 4)))(x, keep)
+    torch.testing.assert_close(mean, torch.stack([x[0, 2:].mean(0), torch.zeros(3)]))
+    with pytest.raises(ShapeError, match="must be \\[N, 4\\]"):
+        one_node("masked_mean", {}, ("N", 4, 3), ("N", 5))
 
 
 def test_param_is_a_free_tensor_stored_under_the_layers_own_name() -> None:
