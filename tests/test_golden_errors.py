@@ -151,6 +151,8 @@ def test_train_refuses_as_check_does_before_reading_data(
 # `compile` of a one-model file refuses as `check` does (it used to crash on the first two).
 COMPILED = [
     "adaptive_pool_symbolic_size",
+    "flatten_two_symbolic_sizes",
+    "lrn_symbolic_channels",
     "non_utf8_source",
     "gru_layers_past_the_number_limit",
     "maxpool_zero_kernel",

@@ -24,6 +24,7 @@ from netlang.ir import TensorType
         ("adaptive_avgpool2d", (4, 2), [2, 6]),  # H pools 4 -> 2 while W grows 2 -> 6
         ("adaptive_avgpool1d", (3,), 9),
         ("adaptive_avgpool2d", (10, 10), 3),  # overlapping bins of unequal width
+        ("adaptive_avgpool2d", (7, 7), 3),  # once refused as NL4001 by the lowering
         ("adaptive_avgpool2d", (14, 14), 4),  # GoogLeNet's auxiliary heads at 224x224
         ("adaptive_avgpool2d", (5, 7), [3, 2]),
         ("adaptive_avgpool1d", (7,), 5),
@@ -34,6 +35,7 @@ from netlang.ir import TensorType
         "shrink-and-grow",
         "1d-3-to-9",
         "10-to-3",
+        "7-to-3",
         "14-to-4",
         "5x7-to-3x2",
         "1d-7-to-5",
