@@ -25,7 +25,7 @@ from netlang.syntax import ast
 if TYPE_CHECKING:
     from netlang.semantics.builder import GraphBuilder
 
-MAX_NODES = 50_000
+MAX_NODES = 20_000  # 18 times the largest model of the standard library (1,092)
 MAX_DEPTH = 64
 
 

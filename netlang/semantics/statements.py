@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 DTYPES = ("float32", "float16", "float64", "int64", "int32", "bool")
 # How many times all `for` bodies of one elaboration may run together: loops that build no layer
-# (nested ranges of constants) would otherwise run unbounded; 5 times the layer limit.
+# (nested ranges of constants) would otherwise run unbounded; about 12 times the layer limit.
 MAX_ITERATIONS = 250_000
 
 
