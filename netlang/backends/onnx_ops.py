@@ -24,6 +24,7 @@ from netlang.backends.onnx_sequence import (
     padding_mask,
     recurrent,
 )
+from netlang.backends.onnx_window import patch_merging, window_attention
 from netlang.ir import Node
 from netlang.ops.conv import conv_pads
 from netlang.ops.merge import split_sizes
@@ -428,6 +429,8 @@ LOWERINGS: dict[str, Lower] = {
     "drop_path": _identity,
     "matmul": _simple("MatMul"),
     "attention": attention,
+    "window_attention": window_attention,
+    "patch_merging": patch_merging,
     "padding_mask": padding_mask,
     "masked_mean": masked_mean,
     "param": lambda ctx: ctx.emit("Identity", [ctx.param("")]),

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from netlang.backends.torch_window import PatchMerging, WindowAttention
 from netlang.diagnostics import InternalCompilerError
 from netlang.ir import Node
 from netlang.ops.reshape import reshape_plan
@@ -195,6 +196,12 @@ def _attention(node: Node) -> Lowered:
     return Lowered(SelfAttention(features, a["heads"], a["dropout"], a["bias"], a["causal"]))
 
 
+def _window_attention(node: Node) -> Lowered:
+    a = node.attrs
+    window, shift = _ints(a["window"], 2), _ints(a["shift"], 2)
+    return Lowered(WindowAttention(_static_size(node, 3), a["heads"], window, shift))
+
+
 class LayerNorm2d(nn.LayerNorm):
     """Layer norm over the channels of [N, C, H, W] (torchvision's ConvNeXt LayerNorm2d)."""
 
@@ -347,6 +354,8 @@ LOWERINGS: dict[str, Lowering] = {
     "drop_path": lambda node: Lowered(DropPath(node.attrs["p"])),
     "matmul": lambda node: Lowered(torch.matmul),
     "attention": _attention,
+    "window_attention": _window_attention,
+    "patch_merging": lambda node: Lowered(PatchMerging(_static_size(node, 3), node.attrs["eps"])),
     "padding_mask": _call(padding_mask, pad="pad"),
     "masked_mean": lambda node: Lowered(masked_mean),
     "param": _param,

@@ -282,9 +282,9 @@ def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[s
 # negative or unbounded.
 POSITIVE = frozenset(
     {"channels", "kernel", "stride", "dilation", "groups", "features", "num", "dim", "hidden"}
-    | {"layers", "heads", "parts", "size"}
+    | {"layers", "heads", "parts", "size", "window"}
 )
-NON_NEGATIVE = frozenset({"padding", "output_padding"})
+NON_NEGATIVE = frozenset({"padding", "output_padding", "shift"})
 MAX_SIZE = 2**31 - 1
 MAX_LAYERS = 1000
 

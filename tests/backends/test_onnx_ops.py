@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from netlang.backends.onnx_emit import emit_onnx
-from netlang.backends.onnx_ops import LOWERINGS
+from netlang.backends.onnx_ops import LOWERINGS, LoweringError
 from netlang.semantics.builder import GraphBuilder
 from netlang.ir import Graph, TensorType
 from netlang.ops import REGISTRY
@@ -362,6 +362,29 @@ def attention_ref(heads: int, causal: bool) -> Ref:
     return ref
 
 
+def window_attention_ref(window: int, shift: int) -> Ref:
+    """torchvision's own ShiftedWindowAttention (Swin) with the case's weights; the index buffer
+    is its own (the test's random weights fill every entry)."""
+
+    def ref(x: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
+        from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+        heads = w["relative_position_bias_table"].shape[1]
+        module = ShiftedWindowAttention(x.shape[-1], [window] * 2, [shift] * 2, heads)
+        module.load_state_dict({**w, "relative_position_index": module.relative_position_index})
+        return module.eval()(x)
+
+    return ref
+
+
+def patch_merging_ref(x: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
+    from torchvision.models.swin_transformer import PatchMerging
+
+    module = PatchMerging(x.shape[-1])
+    module.load_state_dict(w)
+    return module.eval()(x)
+
+
 def normal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal(shape).astype(np.float32)
 
@@ -462,6 +485,29 @@ CASES += [
         ).permute(0, 3, 1, 2),
     ),
     Case("drop_path", [("N", 4, 5)], {"p": 0.3}, lambda x, w: x),
+    Case(  # padded 9 x 7 -> 12 x 8, rolled and masked on both axes
+        "window_attention",
+        [("N", 9, 7, 6)],
+        {"heads": 2, "window": 4, "shift": 2},
+        window_attention_ref(4, 2),
+    ),
+    Case(  # W padded to one window: no shift there, H still shifted
+        "window_attention",
+        [("N", 8, 3, 6)],
+        {"heads": 3, "window": [4, 4], "shift": [2, 2]},
+        window_attention_ref(4, 2),
+        id="window_attention-one-window-wide",
+    ),
+    Case(  # one window covers the map: no shift at all, only padding
+        "window_attention",
+        [("N", 5, 5, 4)],
+        {"heads": 2, "window": 7, "shift": 3},
+        window_attention_ref(7, 3),
+        id="window_attention-unshifted",
+    ),
+    Case("patch_merging", [("N", 6, 4, 5)], {}, patch_merging_ref),
+    Case("patch_merging", [("N", 5, 7, 3)], {}, patch_merging_ref, id="patch_merging-odd"),
+    Case("patch_merging", [("N", "H", "W", 3)], {}, patch_merging_ref, id="patch_merging-symbolic"),
 ]
 SIZES = {"T": 6, "H": 9, "W": 7}
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -591,3 +637,12 @@ def test_op_passes_full_check_and_shape_inference_agrees_with_ir(case: Case) -> 
 def test_every_registry_op_has_a_lowering_and_a_case() -> None:
     assert set(LOWERINGS) == set(REGISTRY)
     assert {case.op for case in CASES} == set(REGISTRY)
+
+
+def test_window_attention_at_symbolic_sizes_is_nl4001_in_onnx() -> None:
+    """Its windows, mask and shift depend on H and W: ONNX gets them fixed (torch runs any)."""
+    case = Case("window_attention", [("N", "H", "W", 4)], {"heads": 2}, lambda x, w: x)
+    with pytest.raises(LoweringError) as error:
+        emit_onnx(one_op_graph(case))
+    assert error.value.code == "NL4001"
+    assert "fixed H and W" in error.value.message
