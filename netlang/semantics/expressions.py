@@ -60,7 +60,10 @@ def binary(op: str, left: Any, right: Any) -> Any:
         raise EvalError(f"exponent {right} is out of range: at most 64")
     if op == "**" and left == 0 and right < 0:
         raise EvalError(f"0 cannot be raised to a negative power ({right})")
-    result = _ARITH[op](left, right)
+    try:
+        result = _ARITH[op](left, right)
+    except OverflowError:  # a float power past 1.8e308 (found by numeric fuzzing)
+        raise EvalError(f"result of `{op}` is out of range: numbers are at most 2**62 in size")
     if isinstance(result, complex):
         raise EvalError(f"{left} ** {right} has no real value")
     if result != result:  # NaN, the one value unequal to itself (from inf - inf)
