@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -162,4 +163,14 @@ def test_slow_clients_are_dropped_at_their_deadline_while_others_are_served(
         assert sock.recv(1) == b""  # an idle connection is closed without a word
         sock.close()
     assert time.monotonic() - started < 5
+    assert authorized_infer_works(server)
+
+
+def test_the_server_answers_on_after_its_log_outgrows_a_pipe(server: Server) -> None:
+    # uvicorn logs a 43-byte warning for each broken request: 1,600 of them are more than a pipe
+    # holds (64 KiB), and a server whose stderr nobody reads would block in its next write
+    logged = os.fstat(server.log.fileno()).st_size
+    for _ in range(1600):
+        assert exchange(server.port, b"GARBAGE\r\n\r\n")[0] == 400
+    assert os.fstat(server.log.fileno()).st_size - logged > 64 * 1024
     assert authorized_infer_works(server)
