@@ -20,7 +20,7 @@ from netlang.serve.protocol import ServeError
 Headers = list[tuple[bytes, bytes]]
 
 MAX_HEADERS = 100  # what Triton's HTTP library (evhtp) and nginx also allow, roughly
-MAX_HEADER_BYTES = 16 * 1024  # all names and values together; h11's own default buffer limit
+MAX_HEADER_BYTES = 16 * 1024  # all names and values together (connection.MAX_HEAD_BYTES)
 CORS_METHODS = b"GET, POST, OPTIONS"
 CORS_REQUEST_HEADERS = (
     b"authorization, content-type, content-encoding, inference-header-content-length"
