@@ -9,6 +9,7 @@ response to an allowed origin gets the CORS headers, refusals included, and a pr
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 from collections.abc import Iterable
@@ -29,6 +30,7 @@ CORS_EXPOSED_HEADERS = b"inference-header-content-length"
 CORS_MAX_AGE_S = b"600"
 
 
+@functools.lru_cache(maxsize=256)  # asked for every request's Host; clients send the same few
 def is_loopback(host: str) -> bool:
     """`localhost`, any 127.0.0.0/8 address or ::1 (brackets and zone allowed)."""
     if host.lower() == "localhost":

@@ -9,7 +9,9 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from conftest import Server, start_server
@@ -182,14 +184,38 @@ def test_a_head_still_incomplete_past_16_kib_gets_431_before_its_deadline(server
     assert authorized_infer_works(server)
 
 
-def test_pipelined_requests_are_answered_in_order_each_in_one_piece(server: Server) -> None:
+@dataclass
+class OneStream:
+    """A socket's one buffered reader for several responses in a row: HTTPResponse opens a
+    reader of its own on a socket (which may swallow the next response) and closes it."""
+
+    file: BinaryIO
+
+    def makefile(self, mode: str) -> OneStream:
+        return self
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self.file.readline(limit)
+
+    def read(self, size: int = -1) -> bytes:
+        return self.file.read(size)
+
+    def readinto(self, buffer: bytearray) -> int:
+        return self.file.readinto(buffer)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """The next response still reads from it."""
+
+
+def test_pipelined_requests_are_answered_in_order(server: Server) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     requests = [http_request("GET", "/v2/health/live", {}), http_request("POST", INFER, auth, BODY)]
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(b"".join(requests * 2))
+        stream = OneStream(sock.makefile("rb"))  # answers may arrive in one read
         answers = []
         for _ in range(4):
-            response = http.client.HTTPResponse(sock)
+            response = http.client.HTTPResponse(stream)  # type: ignore[arg-type]
             response.begin()
             answers.append((response.status, json.loads(response.read())))
     assert [status for status, _ in answers] == [200] * 4
