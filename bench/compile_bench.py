@@ -53,9 +53,8 @@ def main() -> None:
     largest = max(files, key=lambda p: p.stat().st_size)
     compile_model(STDLIB / "resnet.net", "ResNet152")  # warm the parser tables
     print(f"machine: {sys.platform}, python {sys.version.split()[0]}, runs={runs} (median)")
-    print(
-        f"ResNet-152 parse+elaborate+infer:     {median_ms(lambda: compile_model(STDLIB / 'resnet.net', 'ResNet152'), runs):7.1f} ms"
-    )
+    resnet = median_ms(lambda: compile_model(STDLIB / "resnet.net", "ResNet152"), runs)
+    print(f"ResNet-152 parse+elaborate+infer:     {resnet:7.1f} ms")
     program, _, _ = compile_source(SourceFile(largest.name, largest.read_text()))
     assert program is not None
     models = program.models
@@ -63,9 +62,8 @@ def main() -> None:
         f"{largest.name} ({len(models)} models), all:  "
         f"{median_ms(lambda: [compile_model(largest, m) for m in models], runs):7.1f} ms"
     )
-    print(
-        f"check stdlib/*.net in process:        {median_ms(lambda: check_all(files), max(3, runs // 3)):7.1f} ms"
-    )
+    checked = median_ms(lambda: check_all(files), max(3, runs // 3))
+    print(f"check stdlib/*.net in process:        {checked:7.1f} ms")
     command = [sys.executable, "-m", "netlang.cli", "check", "-q", *map(str, files)]
     wall = median_ms(lambda: subprocess.run(command, check=True, capture_output=True), 5)
     print(f"`netlang check stdlib/*.net` process: {wall:7.1f} ms (including interpreter start-up)")

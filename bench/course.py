@@ -2,7 +2,8 @@
 
 Each experiment trains its variants with the same calls as the commands written in the .net
 files (`netlang train --set/--sweep`, `netlang compare`), then records the comparison table and
-picture. Run from the repository root (transfer needs ../shared/data):
+picture. Run from the repository root (transfer downloads MNIST's t10k files and notMNIST into
+examples/data on first use):
 
     python bench/course.py [regularization batchnorm classics rnn autoencoder transfer]
 

@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -137,7 +138,7 @@ def bench_model(label: str, args: argparse.Namespace, workdir: Path) -> dict[str
         start = time.perf_counter()
         stages.append(compile_ours(STDLIB / net_file, model, ours_path)[1])
         compile_ours_s.append(time.perf_counter() - start)
-        export_theirs_s.append(timed(lambda: export_theirs(module, theirs_path)))
+        export_theirs_s.append(timed(partial(export_theirs, module, theirs_path)))
     result: dict[str, Any] = {
         "compile_ours_s": statistics.median(compile_ours_s),
         "compile_ours_stages_s": {
@@ -164,8 +165,8 @@ def bench_model(label: str, args: argparse.Namespace, workdir: Path) -> dict[str
         )
         times: dict[str, list[float]] = {"ours": [], "torch": []}
         for _ in range(args.latency_runs):
-            times["ours"].append(timed(lambda: ours.run(None, {"image": x})) * 1000)
-            times["torch"].append(timed(lambda: theirs.run(None, {"image": x})) * 1000)
+            times["ours"].append(timed(partial(ours.run, None, {"image": x})) * 1000)
+            times["torch"].append(timed(partial(theirs.run, None, {"image": x})) * 1000)
         result["latency_ms"][batch] = {k: statistics.median(v) for k, v in times.items()}
     del ours, theirs
 

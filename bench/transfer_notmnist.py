@@ -4,7 +4,8 @@ bench/transfer_curves.png.
 Pre-trains LeNet5Modern on MNIST digits once (seed 0), then for seeds 0, 1, 2 trains `Letters`
 (digit weights, new head: head stage then fine-tuning) and `LettersScratch` (random init, same
 epochs) on the same 500 notMNIST letters, and tests both on the same 2,000 held-out letters.
-Needs ../shared/data (MNIST and notMNIST). Run from the repository root:
+The example downloads MNIST's t10k files and notMNIST into examples/data on first use (or
+copy them there). Run from the repository root:
 
     python bench/transfer_notmnist.py          # about two minutes on one busy core
 

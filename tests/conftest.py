@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real datasets are (they sit beside the repository, never inside it)."""
+"""Shared fixtures: where the real datasets are (beside the repository, never inside it)."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ from onnx import helper
 from netlang.backends.onnx_ops import lower
 from netlang.backends.weights import Drawn, check_weights, plan_weights
 from netlang.ir import Graph, Node, TensorType
+from netlang.ir.graph import torch_state
 
 OPSET = 20  # the default and the oldest we emit (Gelu is new in 20); also TensorRT 10's
 IR_VERSION = 9  # the IR version that goes with opset 20
@@ -132,8 +133,8 @@ def emit(
         _cast(inner, outer, onnx.TensorProto.FLOAT) for outer, inner in produced_as.items()
     ]
 
-    # 3. the graph and the model; the initializers in state_dict order (node by node, parameters
-    # before buffers), as stored: float32 or float16, little-endian, C order
+    # 3. the graph and the model; the initializers in state_dict order (`torch_state`), as
+    # stored: float32 or float16, little-endian, C order
     onnx_graph = helper.make_graph(
         onnx_nodes,
         graph.name,
@@ -150,7 +151,7 @@ def emit(
         producer_version=version("netlang"),
         doc_string=graph.doc,
     )
-    names = [node.key(local) for node in nodes for local in {**node.params, **node.buffers}]
+    names = list(torch_state(nodes))
     initializers = [(name, _stored(weights[name], float_type)) for name in names if name in used]
     scopes = _scopes_json(graph)
     helper.set_model_props(

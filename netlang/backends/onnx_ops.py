@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from netlang.backends.onnx_lowering import Lower, Lowering, LoweringError
-from netlang.backends.onnx_sequence import attention, expand_batch, recurrent
+from netlang.backends.onnx_sequence import (
+    attention,
+    expand_batch,
+    masked_mean,
+    padding_mask,
+    recurrent,
+)
+from netlang.backends.onnx_window import patch_merging, window_attention
 from netlang.ir import Node
 from netlang.ops.conv import conv_pads
 from netlang.ops.merge import split_sizes
@@ -78,6 +85,13 @@ def _variadic(op_type: str) -> Lower:
         ctx.emit(op_type, [acc, ctx.inputs[-1]])
 
     return lower_chain
+
+
+def _scalar(ctx: Lowering) -> None:
+    """Add/Sub/Mul/Div with the number as a constant of the model's float type."""
+    value = ctx.floats("value", ctx.attrs["value"])
+    pair = [value, ctx.x] if ctx.attrs["reverse"] else [ctx.x, value]
+    ctx.emit(ctx.attrs["op"].capitalize(), pair)
 
 
 def _split(ctx: Lowering) -> None:
@@ -392,6 +406,7 @@ LOWERINGS: dict[str, Lower] = {
     "embedding": _embedding,
     "add": _variadic("Add"),
     "mul": _variadic("Mul"),
+    "scalar": _scalar,
     "concat": _simple("Concat", axis=lambda a: a["axis"]),
     "split": _split,
     "batchnorm1d": _batchnorm,
@@ -401,6 +416,10 @@ LOWERINGS: dict[str, Lower] = {
     "drop_path": _identity,
     "matmul": _simple("MatMul"),
     "attention": attention,
+    "window_attention": window_attention,
+    "patch_merging": patch_merging,
+    "padding_mask": padding_mask,
+    "masked_mean": masked_mean,
     "param": lambda ctx: ctx.emit("Identity", [ctx.param("")]),
     "expand_batch": expand_batch,
     "lrn": _lrn,

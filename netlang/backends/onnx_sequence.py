@@ -1,4 +1,5 @@
-"""ONNX lowerings of the sequence ops: LSTM/GRU and multi-head self-attention."""
+"""ONNX lowerings of the sequence ops: LSTM/GRU, multi-head self-attention, and the padding
+mask and masked mean that keep padded text out of it."""
 
 from __future__ import annotations
 
@@ -101,6 +102,14 @@ def attention(ctx: Lowering) -> None:
         blocked = ctx.emit("ConstantOfShape", [square], "blocked", value=fill)
         mask = ctx.emit("Trilu", [blocked, ctx.ints("one", 1)], "mask", upper=1)
         scores = ctx.emit("Add", [scores, mask], "masked")
+    if (
+        len(ctx.inputs) == 2
+    ):  # keys where keep is 0 get the lowest float (as torch_ops.SelfAttention)
+        dropped = ctx.emit("Equal", [ctx.inputs[1], ctx.floats("zero", 0.0)], "dropped")
+        lowest = ctx.floats("lowest", np.finfo(ctx.float_type).min)
+        bias = ctx.emit("Where", [dropped, lowest, ctx.floats("kept", 0.0)], "key_bias")
+        bias = ctx.emit("Unsqueeze", [bias, ctx.ints("key_axes", [1, 2])], "key_bias_nhtk")
+        scores = ctx.emit("Add", [scores, bias], "keys_masked")
     weights = ctx.emit("Softmax", [scores], "weights", axis=-1)
     attended = ctx.emit("MatMul", [weights, v], "attended")  # [N, H, T, D]
     merged = ctx.emit("Transpose", [attended], "merged_t", perm=[0, 2, 1, 3])
@@ -130,3 +139,26 @@ def expand_batch(ctx: Lowering) -> None:
     column = ctx.emit("Reshape", [cut, ctx.ints("column", [-1] + [1] * (rank - 1))], "column_of")
     mask = ctx.emit("Cast", [column], "mask", to=9)  # BOOL
     ctx.emit("Where", [mask, ctx.x, ctx.x])
+
+
+def padding_mask(ctx: Lowering) -> None:
+    """1 where the token is not `pad`, else 0, in the model's float type."""
+    pad = ctx.ints("pad", ctx.attrs["pad"])
+    same = ctx.emit("Equal", [ctx.x, ctx.emit("CastLike", [pad, ctx.x], "pad_like")], "is_pad")
+    to = helper.np_dtype_to_tensor_dtype(np.dtype(ctx.float_type))
+    ctx.emit("Cast", [ctx.emit("Not", [same], "is_token")], to=to)
+
+
+def masked_mean(ctx: Lowering) -> None:
+    """sum(x * keep) / max(sum(keep), 1) over axis 1, keep [N, T] widened to x's rank."""
+    rank = len(ctx.shape)
+    keep = ctx.inputs[1]
+    if rank > 2:
+        keep = ctx.emit("Unsqueeze", [keep, ctx.ints("tail", list(range(2, rank)))], "keep_wide")
+    axis = ctx.ints("axis", [1])
+    total = ctx.emit(
+        "ReduceSum", [ctx.emit("Mul", [ctx.x, keep], "kept"), axis], "total", keepdims=0
+    )
+    count = ctx.emit("ReduceSum", [keep, axis], "count", keepdims=0)
+    count = ctx.emit("Max", [count, ctx.floats("one", 1.0)], "count_at_least_1")
+    ctx.emit("Div", [total, count])

@@ -11,6 +11,14 @@ Fresh weights (`weights.Drawn`) are drawn piece by piece into a few reused buffe
 thread while this one writes the previous piece: they never exist whole in memory, and drawing
 overlaps the write.
 
+The file is written beside its destination and renamed into place once whole, so no reader
+sees half a model at the path (one holding the old file open keeps reading the old one). An old
+file is unlinked before the write, neither truncated nor renamed over: ext4 flushes a file
+truncated and written again (or renamed over another) to the disk at once, its `auto_da_alloc`
+guard for programs that never fsync; and the old file's pages, freed first, are the ones the new
+file's writes reuse — on a VM, fresh pages cost the host's page faults (VGG-16, in process:
+0.63 s unlinking first, 0.69 s truncating, 1.04 s unlinking after the write).
+
 Above protobuf's 2 GiB message limit the weights go to a sidecar file instead
 (`model.onnx.data`, ONNX external data, each tensor aligned for memory mapping) and the model
 file holds only the graph.
@@ -18,6 +26,8 @@ file holds only the graph.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -48,10 +58,28 @@ def write_onnx(emitted: Emitted, path: str | Path, *, external: bool | None = No
     if external is None:
         external = total > INLINE_LIMIT
     if external:
-        _write_external(emitted, path)
+        data_path = path.with_name(path.name + ".data")
+        with _replacing(path) as model, _replacing(data_path) as data:  # data in place first
+            _write_external(emitted, model, data, data_path.name)
     else:
-        _write_inline(emitted, path)
+        with _replacing(path) as model:
+            _write_inline(emitted, model)
     return path
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A hidden sibling of `path` to write, renamed to `path` once written (a symbolic link's
+    target is what is replaced), or removed if the write fails; any old file goes first."""
+    target = Path(os.path.realpath(path))
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    target.unlink(missing_ok=True)
+    try:
+        yield temporary
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    os.rename(temporary, target)
 
 
 def _write_inline(emitted: Emitted, path: Path) -> None:
@@ -86,8 +114,7 @@ def _record(name: str, array: Array) -> tuple[bytes, Array]:
     return _tag(GRAPH_INITIALIZER) + _varint(size) + tensor_head, array
 
 
-def _write_external(emitted: Emitted, path: Path) -> None:
-    data_path = path.with_name(path.name + ".data")
+def _write_external(emitted: Emitted, path: Path, data_path: Path, location: str) -> None:
     model = onnx.ModelProto()
     model.CopyFrom(emitted.model)
     offset = 0
@@ -103,7 +130,7 @@ def _write_external(emitted: Emitted, path: Path) -> None:
                 data_location=onnx.TensorProto.EXTERNAL,
             )
             for key, value in (
-                ("location", data_path.name),
+                ("location", location),
                 ("offset", str(offset)),
                 ("length", str(array.nbytes)),
             ):

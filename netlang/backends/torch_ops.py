@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from netlang.backends.torch_window import PatchMerging, WindowAttention
 from netlang.diagnostics import InternalCompilerError
 from netlang.ir import Node
 from netlang.ops.reshape import reshape_plan
@@ -160,18 +161,45 @@ class SelfAttention(nn.MultiheadAttention):
         super().__init__(features, heads, dropout=dropout, bias=bias, batch_first=True)
         self.causal = causal
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        mask = None
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, keep: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """`keep` [N, T] (padding_mask) masks the keys where it is 0 by the dtype's lowest value,
+        not -inf, so a row with nothing kept attends evenly instead of giving NaN (as ONNX)."""
+        lowest = torch.finfo(x.dtype).min
+        mask = padded = None
         if self.causal:
             steps = x.shape[1]
-            mask = torch.ones(steps, steps, dtype=torch.bool, device=x.device).triu(1)
-        return super().forward(x, x, x, need_weights=False, attn_mask=mask)[0]
+            blocked = torch.ones(steps, steps, dtype=torch.bool, device=x.device).triu(1)
+            mask = torch.zeros(steps, steps, dtype=x.dtype, device=x.device)
+            mask = mask.masked_fill(blocked, float("-inf"))
+        if keep is not None:
+            padded = torch.zeros_like(keep, dtype=x.dtype).masked_fill(keep == 0, lowest)
+        return super().forward(
+            x, x, x, need_weights=False, attn_mask=mask, key_padding_mask=padded
+        )[0]
+
+
+def padding_mask(tokens: torch.Tensor, pad: int) -> torch.Tensor:
+    return (tokens != pad).to(torch.get_default_dtype())
+
+
+def masked_mean(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Mean over axis 1 of the positions where keep is 1; nothing kept gives 0."""
+    weights = keep.to(x.dtype).reshape(*keep.shape, *(1,) * (x.dim() - 2))
+    return (x * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
 def _attention(node: Node) -> Lowered:
     a = node.attrs
     features = _static_size(node, 2)
     return Lowered(SelfAttention(features, a["heads"], a["dropout"], a["bias"], a["causal"]))
+
+
+def _window_attention(node: Node) -> Lowered:
+    a = node.attrs
+    window, shift = _ints(a["window"], 2), _ints(a["shift"], 2)
+    return Lowered(WindowAttention(_static_size(node, 3), a["heads"], window, shift))
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -263,6 +291,20 @@ def reshape_sized(x: torch.Tensor, plan: tuple[tuple[str, int], ...]) -> torch.T
     return x.reshape([x.shape[v] if kind == "axis" else v for kind, v in plan])
 
 
+def rdiv(x: torch.Tensor, value: float) -> torch.Tensor:
+    return value / x
+
+
+_SCALAR = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
+_SCALAR_REVERSED = {"sub": torch.rsub, "div": rdiv}
+
+
+def _scalar(node: Node) -> Lowered:
+    a = node.attrs
+    table = _SCALAR_REVERSED if a["reverse"] else _SCALAR
+    return Lowered(table[a["op"]], (float(a["value"]),))
+
+
 def _split(node: Node) -> Lowered:
     return Lowered(
         torch.split, (split_sizes(node.input_types[0], node.attrs),), {"dim": node.attrs["axis"]}
@@ -302,6 +344,7 @@ LOWERINGS: dict[str, Lowering] = {
     "embedding": _embedding,
     "add": lambda node: Lowered(operator.add, inputs="fold"),
     "mul": lambda node: Lowered(operator.mul, inputs="fold"),
+    "scalar": _scalar,
     "concat": lambda node: Lowered(torch.cat, kwargs={"dim": node.attrs["axis"]}, inputs="list"),
     "split": _split,
     "batchnorm1d": _batchnorm(1),
@@ -311,6 +354,10 @@ LOWERINGS: dict[str, Lowering] = {
     "drop_path": lambda node: Lowered(DropPath(node.attrs["p"])),
     "matmul": lambda node: Lowered(torch.matmul),
     "attention": _attention,
+    "window_attention": _window_attention,
+    "patch_merging": lambda node: Lowered(PatchMerging(_static_size(node, 3), node.attrs["eps"])),
+    "padding_mask": _call(padding_mask, pad="pad"),
+    "masked_mean": lambda node: Lowered(masked_mean),
     "param": _param,
     "expand_batch": lambda node: Lowered(_expand_batch),
     "lrn": _lrn,

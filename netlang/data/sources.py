@@ -24,7 +24,9 @@ from netlang.semantics.train_rules import is_number
 from netlang.data.dataset import DataSplits, Dataset, image_dataset
 from netlang.data.idx import idx_dataset
 from netlang.data.images import load_image_folder
-from netlang.data.mnist import load_mnist
+from netlang.data.cifar import CLASSES as CIFAR_CLASSES
+from netlang.data.cifar import load_cifar10
+from netlang.data.mnist import MNIST, NOTMNIST, IdxSet, load_idx_set
 from netlang.data.resize import parse_size
 from netlang.data.scenes import SceneSpec, scene_splits
 from netlang.data.split import parse_split, split_indices, without_test
@@ -113,17 +115,34 @@ def _digits(args: dict[str, Any], base_dir: Path) -> Loaded:
     return _keep(Loaded(data, DIGIT_CLASSES), args.get("keep"), "digits")
 
 
-def _mnist(args: dict[str, Any], base_dir: Path) -> Loaded:
-    train, test = load_mnist(
-        _path(args, "root", base_dir, "mnist", must_exist=False),
-        download=_flag(args, "download", "mnist"),
-        limit=_limit(args, "mnist"),
-        size=_size(args, "mnist"),
-        flatten=_flag(args, "flatten", "mnist"),
+def _idx_set(spec: IdxSet) -> Callable[[dict[str, Any], Path], Loaded]:
+    """The source of a published IDX data set (MNIST, notMNIST)."""
+
+    def source(args: dict[str, Any], base_dir: Path) -> Loaded:
+        train, test = load_idx_set(
+            spec,
+            _path(args, "root", base_dir, spec.name, must_exist=False),
+            download=_flag(args, "download", spec.name),
+            part=args.get("part"),
+            limit=_limit(args, spec.name),
+            size=_size(args, spec.name),
+            flatten=_flag(args, "flatten", spec.name),
+        )
+        if train is None:  # only the test files: split them three ways
+            return _keep(Loaded(test, spec.classes), args.get("keep"), spec.name)  # type: ignore[arg-type]
+        return _keep(Loaded(train, spec.classes, test=test), args.get("keep"), spec.name)
+
+    return source
+
+
+def _cifar10(args: dict[str, Any], base_dir: Path) -> Loaded:
+    train, test = load_cifar10(
+        _path(args, "root", base_dir, "cifar10", must_exist=False),
+        download=_flag(args, "download", "cifar10"),
+        limit=_limit(args, "cifar10"),
+        size=_size(args, "cifar10"),
     )
-    if train is None:  # only the t10k files: split them three ways
-        return _keep(Loaded(test, DIGIT_CLASSES), args.get("keep"), "mnist")  # type: ignore[arg-type]
-    return _keep(Loaded(train, DIGIT_CLASSES, test=test), args.get("keep"), "mnist")
+    return _keep(Loaded(train, CIFAR_CLASSES, test=test), args.get("keep"), "cifar10")
 
 
 def _idx(args: dict[str, Any], base_dir: Path) -> Loaded:
@@ -280,7 +299,9 @@ def _text_folder(args: dict[str, Any], base_dir: Path) -> Loaded:
 
 SOURCES: dict[str, Callable[[dict[str, Any], Path], Loaded]] = {
     "digits": _digits,
-    "mnist": _mnist,
+    "mnist": _idx_set(MNIST),
+    "notmnist": _idx_set(NOTMNIST),
+    "cifar10": _cifar10,
     "idx": _idx,
     "image_folder": _image_folder,
     "npz": _npz,

@@ -138,7 +138,9 @@ CODES: dict[str, Code] = {
     "NL2053": Code(
         "data cannot be read",
         "The `data` (or `test_data`) of a `train` section names a file or folder that is "
-        "missing or malformed when training starts. Paths are relative to the `.net` file.",
+        "missing or malformed when training starts. Paths are relative to the `.net` file. "
+        "`mnist`, `notmnist` and `cifar10` fetch their published files with `download=true` "
+        "(`check` never downloads).",
     ),
     "NL2017": Code(
         "too many arguments", "More positional arguments than the layer or block takes."

@@ -112,7 +112,7 @@ def _compiled(source: SourceFile) -> Program:
 
 def compare(graph: Graph, shapes: dict[str, tuple[int, ...]]) -> WeightReport:
     """Match a state_dict's key -> shape table against the graph's parameters and buffers."""
-    expected = {**graph.parameters(), **graph.buffers()}
+    expected = graph.state()
     missing = [
         name
         for name in expected
@@ -157,7 +157,7 @@ def fit_weights(
     import torch
 
     report = compare(graph, {name: tuple(tensor.shape) for name, tensor in state.items()})
-    expected = {**graph.parameters(), **graph.buffers()}
+    expected = graph.state()
     weights = {
         name: state[name].detach().contiguous()
         if name in state

@@ -4,6 +4,7 @@ for the backends."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,32 @@ class Node:
         """The `state_dict` name of a parameter or buffer; local "" is the node itself (a free
         tensor such as ViT's `class_token`)."""
         return f"{self.name}.{local}" if local else self.name
+
+
+def torch_state(nodes: Iterable[Node]) -> dict[str, tuple[int, ...]]:
+    """The nodes' parameters and buffers by full name in torch's `state_dict` order for modules
+    registered in node order: a module's own parameters, its own buffers, then each submodule's
+    the same way, submodules in order of first appearance (so a free tensor at the top comes
+    first, and Swin's attention lists its bias table and index buffer before `qkv`)."""
+    nodes = list(nodes)
+    params = {n.key(k): s for n in nodes for k, s in n.params.items()}
+    return _torch_order(params, {n.key(k): s for n in nodes for k, s in n.buffers.items()})
+
+
+def _torch_order(
+    params: dict[str, tuple[int, ...]], buffers: dict[str, tuple[int, ...]]
+) -> dict[str, tuple[int, ...]]:
+    own = {k: s for k, s in {**params, **buffers}.items() if "." not in k}
+    children: dict[str, tuple[dict[str, tuple[int, ...]], ...]] = {}
+    for table, which in ((params, 0), (buffers, 1)):
+        for key, shape in table.items():
+            if "." in key:
+                child, rest = key.split(".", 1)
+                children.setdefault(child, ({}, {}))[which][rest] = shape
+    ordered = dict(own)
+    for child, (p, b) in children.items():
+        ordered.update({f"{child}.{k}": s for k, s in _torch_order(p, b).items()})
+    return ordered
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +112,10 @@ class Graph:
 
     def buffers(self) -> dict[str, tuple[int, ...]]:
         return {n.key(k): s for n in self.nodes for k, s in n.buffers.items()}
+
+    def state(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter and buffer by full name, in the `state_dict` order of `to_torch`."""
+        return torch_state(self.nodes)
 
     @property
     def param_count(self) -> int:

@@ -15,6 +15,7 @@ from netlang.ops import (  # noqa: F401
     pool,
     reshape,
     rnn,
+    window,
 )
 from netlang.ops.registry import REGISTRY, Attr, OpSpec, ShapeError
 

@@ -1,4 +1,5 @@
-"""Attention and the products it is made of: matmul, multi-head self-attention."""
+"""Attention and the products it is made of: matmul, multi-head self-attention, and the masks
+and pooling that keep padded text out of it (padding_mask, masked_mean)."""
 
 from __future__ import annotations
 
@@ -83,8 +84,21 @@ def _attention_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
     return steps * 4 * e * e + 2 * steps * steps * e
 
 
+def _need_mask(op: str, x: TensorType, mask: TensorType) -> None:
+    """A keep mask is [N, T]: one value per sequence position of x [N, T, ...]."""
+    if mask.shape != x.shape[:2]:
+        raise ShapeError(
+            f"{op} mask {format_shape(mask.shape)} does not fit the sequence "
+            f"{format_shape(x.shape)}: it must be {format_shape(x.shape[:2])}",
+            "make the mask with padding_mask(tokens), from the token ids of this sequence",
+            "NL3001",
+        )
+
+
 def _attention_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     _embed(ins, a)
+    if len(ins) == 2:
+        _need_mask("attention", ins[0], ins[1])
     return (ins[0],)
 
 
@@ -92,7 +106,8 @@ attention = register(
     OpSpec(
         "attention",
         "Multi-head self-attention on [N, T, features] (torch.nn.MultiheadAttention, "
-        "batch_first, its parameter names); `causal` masks later positions.",
+        "batch_first, its parameter names); `causal` masks later positions, and an optional "
+        "second input, a keep mask [N, T] (padding_mask), masks padded keys.",
         (
             Attr("heads", "int"),
             Attr("causal", "bool", False),
@@ -102,5 +117,46 @@ attention = register(
         _attention_infer,
         _attention_params,
         macs=_attention_macs,
+        arity=(1, 2),
+    )
+)
+
+
+def _padding_mask_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    if not ins[0].dtype.startswith("int"):
+        raise ShapeError(
+            f"padding_mask takes token ids (int64), got {ins[0].dtype} "
+            f"{format_shape(ins[0].shape)}",
+            code="NL3003",
+        )
+    return (TensorType("float32", ins[0].shape),)
+
+
+padding_mask = register(
+    OpSpec(
+        "padding_mask",
+        "Keep mask of token ids: 1.0 where the token is not `pad`, 0.0 where it is (the input "
+        "of attention's key masking and of masked_mean).",
+        (Attr("pad", "int", 0),),
+        _padding_mask_infer,
+    )
+)
+
+
+def _masked_mean_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    x, mask = ins
+    need_rank("masked_mean", x, (2, 3, 4, 5), "[N, T, ...]")
+    _need_mask("masked_mean", x, mask)
+    return (x.with_shape((x.shape[0], *x.shape[2:])),)
+
+
+masked_mean = register(
+    OpSpec(
+        "masked_mean",
+        "Mean over the kept positions (axis 1) of [N, T, ...] given a keep mask [N, T] of 1s and "
+        "0s (padding_mask): [N, T, ...] -> [N, ...]; a row with nothing kept gives 0.",
+        (),
+        _masked_mean_infer,
+        arity=(2, 2),
     )
 )

@@ -21,8 +21,9 @@ from netlang.ops.registry import (
 def _linear_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     x = ins[0]
     # [N, C, H, W] straight from a convolution is the classic mistake, and its last two axes are
-    # a (square) feature map; a channels-last [N, H, W, C] (ConvNeXt) is a linear's to take.
-    image = x.rank > 3 and x.shape[-1] == x.shape[-2]
+    # a (square) feature map; a channels-last [N, H, W, C] (ConvNeXt, Swin) is a linear's to
+    # take, even where C happens to equal the sides (Swin-T at 384: [N, 96, 96, 96]).
+    image = x.rank > 3 and x.shape[-1] == x.shape[-2] and x.shape[1] != x.shape[2]
     hint = "insert `flatten` before it" if x.rank > 3 else None
     layout = "[N, features] (or [N, T, features])"
     need_rank("linear", x, (2, 3) if image else (2, 3, 4, 5), layout, hint)

@@ -1,4 +1,5 @@
-"""Fan-in and fan-out: add, mul, concat, split."""
+"""Fan-in and fan-out: add, mul, concat, split; and arithmetic of a tensor with a number
+(`x * 0.5`, `x + 3`, `x / 6`), which the infix operators build."""
 
 from __future__ import annotations
 
@@ -23,6 +24,33 @@ mul = register(
         arity=(2, None),
     )
 )
+
+
+def _scalar_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
+    if not ins[0].dtype.startswith("float"):
+        raise ShapeError(
+            f"arithmetic with a number needs a float tensor, got {ins[0].dtype} "
+            f"{format_shape(ins[0].shape)}",
+            "token ids and other integer tensors take no arithmetic",
+            "NL3003",
+        )
+    return (ins[0],)
+
+
+scalar = register(
+    OpSpec(
+        "scalar",
+        "Element-wise arithmetic with a number: `op` of x and `value`, the number on the left "
+        "when `reverse` (`x * 0.5`, `x + 3`, `x / 6`, `1 - x` write it).",
+        (
+            Attr("op", "str", choices=("add", "sub", "mul", "div")),
+            Attr("value", "float"),
+            Attr("reverse", "bool", False),
+        ),
+        _scalar_infer,
+    )
+)
+SCALAR_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
 
 
 def _concat_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:

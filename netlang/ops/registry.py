@@ -16,11 +16,18 @@ REQUIRED: Any = object()  # marks an attribute without a default
 
 
 class ShapeError(Exception):
-    """A shape rule's verdict that an input does not fit; becomes a diagnostic at the call site."""
+    """A shape rule's verdict that an input does not fit; becomes a diagnostic at the call site,
+    or at one item of a list argument when `item` names it (attribute, index)."""
 
-    def __init__(self, message: str, hint: str | None = None, code: str = "NL3001") -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        code: str = "NL3001",
+        item: tuple[str, int] | None = None,
+    ) -> None:
         super().__init__(message)
-        self.message, self.hint, self.code = message, hint, code
+        self.message, self.hint, self.code, self.item = message, hint, code, item
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,10 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _is_dim(v: Any) -> bool:
+    return _is_int(v) or (isinstance(v, str) and v != "")
+
+
 def _is_ints(v: Any) -> bool:
     return _is_int(v) or (isinstance(v, (list, tuple)) and len(v) > 0 and all(map(_is_int, v)))
 
@@ -94,10 +105,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "a list of integers",
     ),
     "dims": (  # a target shape: sizes, -1, and symbolic sizes of the input (`dim(x, 2)` = "H")
-        lambda v: (
-            isinstance(v, (list, tuple))
-            and all(_is_int(d) or (isinstance(d, str) and d != "") for d in v)
-        ),
+        lambda v: isinstance(v, (list, tuple)) and all(map(_is_dim, v)),
         "a list of integers and symbolic sizes",
     ),
     "padding": (
@@ -192,13 +200,19 @@ def broadcast(op: str, ins: Ins) -> TensorType:
 
 
 class AttrError(Exception):
-    """An argument that does not fit the op's schema; `arg` is its position or keyword, if one."""
+    """An argument that does not fit the op's schema; `arg` is its position or keyword, if one,
+    and `item` the index of the offending item when the argument is a list."""
 
     def __init__(
-        self, code: str, message: str, hint: str | None = None, arg: int | str | None = None
+        self,
+        code: str,
+        message: str,
+        hint: str | None = None,
+        arg: int | str | None = None,
+        item: int | None = None,
     ) -> None:
         super().__init__(message)
-        self.code, self.message, self.hint, self.arg = code, message, hint, arg
+        self.code, self.message, self.hint, self.arg, self.item = code, message, hint, arg, item
 
 
 def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[str, Any]:
@@ -244,8 +258,10 @@ def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[s
         if not (value is None and attr.default is None) and not check(value):
             raise AttrError(
                 "NL2005",
-                f"{spec.name} argument `{attr.name}` must be {wanted}, got {_offending(value)}",
+                f"{spec.name} argument `{attr.name}` must be {wanted}, "
+                f"got {_offending(value, attr.kind)}",
                 arg=where,
+                item=_bad_item(value, attr.kind),
             )
         if attr.choices and value not in attr.choices:
             raise AttrError(
@@ -266,9 +282,9 @@ def bind(spec: OpSpec, positional: list[Any], keyword: dict[str, Any]) -> dict[s
 # negative or unbounded.
 POSITIVE = frozenset(
     {"channels", "kernel", "stride", "dilation", "groups", "features", "num", "dim", "hidden"}
-    | {"layers", "heads", "parts", "size"}
+    | {"layers", "heads", "parts", "size", "window"}
 )
-NON_NEGATIVE = frozenset({"padding", "output_padding"})
+NON_NEGATIVE = frozenset({"padding", "output_padding", "shift"})
 MAX_SIZE = 2**31 - 1
 MAX_LAYERS = 1000
 
@@ -293,15 +309,22 @@ def _check_size(op: str, name: str, value: Any, where: int | str) -> None:
             )
 
 
-def _offending(value: Any) -> str:
-    """What is wrong with a value: for a list, its first item that is not an integer."""
-    if isinstance(value, (list, tuple)):
-        bad = next(((i, v) for i, v in enumerate(value) if not _is_int(v)), None)
-        if bad is not None:
-            index, item = bad
-            kind = " (a symbolic dim, known only at run time)" if isinstance(item, str) else ""
-            return f"a list whose item {index} is {describe(item)}{kind}"
-    return describe(value)
+def _bad_item(value: Any, kind: str) -> int | None:
+    """The index of a list's first item that is not an integer (a size, for `dims`), if any."""
+    if not isinstance(value, (list, tuple)):
+        return None
+    fits = _is_dim if kind == "dims" else _is_int
+    return next((i for i, v in enumerate(value) if not fits(v)), None)
+
+
+def _offending(value: Any, kind: str) -> str:
+    """What is wrong with a value: for a list, its first item that does not fit."""
+    index = _bad_item(value, kind)
+    if index is None:
+        return describe(value)
+    item = value[index]
+    kind = " (a symbolic dim, known only at run time)" if isinstance(item, str) else ""
+    return f"a list whose item {index} is {describe(item)}{kind}"
 
 
 def describe(value: Any) -> str:

@@ -63,13 +63,15 @@ def _reshape_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
             f"reshape target {target} may hold one -1 and otherwise positive sizes", code="NL2005"
         )
     axes = {d for d in x.shape if isinstance(d, str)}
-    for d in target:
+    for index, d in enumerate(target):
         if isinstance(d, str) and d not in axes:
             raise ShapeError(
-                f"reshape size `{d}` is not one of the input's sizes {format_shape(x.shape)}",
+                f"reshape size `{d}` (item {index}) is not one of the input's sizes "
+                f"{format_shape(x.shape)}",
                 "a symbolic size must be a whole axis of the input, so that it is known when "
                 "the model runs",
                 "NL3001",
+                item=("shape", index),
             )
     have_number, have = _factors(x.shape[1:])
     want_number, want = _factors([d for d in target if d != -1])

@@ -6,6 +6,8 @@ through the GraphBuilder; a block instance runs the block's body in a scope of i
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -118,15 +120,24 @@ class Calls:
             if args or kwargs:
                 raise fail("NL2017", f"`{layer.name}` already has its arguments", call.span)
             return layer
-        spans = tuple(a.span for a in call.args[len(call.args) - len(args) :])
+        written = call.args[len(call.args) - len(args) :]
+        lists: list[tuple[int | str, ast.Expr]] = [
+            *enumerate(written),
+            *((k.name, k.value) for k in call.keywords),
+        ]
         return Layer(
             layer.name,
             call.span,
             tuple(args),
-            spans,
+            tuple(a.span for a in written),
             kwargs,
             {k.name: k.span for k in call.keywords},
             layer.block,
+            {
+                key: tuple(i.span for i in e.items)
+                for key, e in lists
+                if isinstance(e, ast.ListExpr)
+            },
         )
 
     def _stage(self, stage: ast.Stage, value: Any, frame: Frame) -> Any:
@@ -150,15 +161,7 @@ class Calls:
             return value
         if isinstance(body, ast.Name):
             layer = self._layer(self._name(body.id, body.span, frame), body.span, body.id)
-            layer = Layer(
-                layer.name,
-                body.span,
-                layer.args,
-                layer.arg_spans,
-                layer.kwargs,
-                layer.kwarg_spans,
-                layer.block,
-            )
+            layer = dataclasses.replace(layer, span=body.span)
         else:
             func = self._name(body.func.id, body.func.span, frame)  # type: ignore[union-attr]
             layer = self._layer(func, body.func.span, body.func.id)  # type: ignore[union-attr]
@@ -217,9 +220,8 @@ class Calls:
         try:
             attrs = bind(spec, list(layer.args), dict(layer.kwargs))
         except AttrError as exc:
-            raise fail(
-                exc.code, exc.message, self._arg_span(layer, exc.arg, span), exc.hint
-            ) from None
+            where = self._arg_span(layer, exc.arg, span, exc.item)
+            raise fail(exc.code, exc.message, where, exc.hint) from None
         name = frame.scope.name(label, label_span)
         assert self.builder is not None
         if len(self.builder.nodes) >= MAX_NODES:
@@ -229,13 +231,25 @@ class Calls:
                 layer.name, [t.value for t in inputs], attrs, name, span, bound=True
             )
         except ShapeError as exc:
-            raise fail(exc.code, exc.message, span, exc.hint) from None
+            where = span
+            if exc.item is not None:
+                name, item = exc.item
+                names = [a.name for a in spec.attrs]
+                arg = names.index(name) if names.index(name) < len(layer.args) else name
+                where = self._arg_span(layer, arg, span, item)
+            raise fail(exc.code, exc.message, where, exc.hint) from None
         types = self.builder.types
         tensors = tuple(Tensor(v, types[v]) for v in outputs)
         return tensors[0] if len(tensors) == 1 else tensors
 
     @staticmethod
-    def _arg_span(layer: Layer, arg: int | str | None, default: Span) -> Span:
+    def _arg_span(
+        layer: Layer, arg: int | str | None, default: Span, item: int | None = None
+    ) -> Span:
+        """The span of argument `arg` (its `item`-th item where it is a list literal)."""
+        items = layer.item_spans.get(arg) if arg is not None else None
+        if items is not None and item is not None and item < len(items):
+            return items[item]
         if isinstance(arg, int) and arg < len(layer.arg_spans):
             return layer.arg_spans[arg]
         if isinstance(arg, str) and arg in layer.kwarg_spans:

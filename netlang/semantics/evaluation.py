@@ -1,7 +1,8 @@
 """Elaboration of expressions: constants, names, operators and indexing at compile time.
 
 A part of `Elaborator` (see elaborate.py). Pure value semantics live in expressions.py; this
-adds names, scopes and diagnostics. `tensor + tensor` and `tensor * tensor` become layers.
+adds names, scopes and diagnostics. `tensor + tensor` and `tensor * tensor` become layers, and so
+does arithmetic of a tensor with a number (`x * 0.5`: the `scalar` op).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from netlang.diagnostics import did_you_mean
 from netlang.diagnostics.source import Span
 from netlang.ops import REGISTRY
+from netlang.ops.merge import SCALAR_OPS
 from netlang.ops.registry import describe
 from netlang.semantics.builtins import BUILTINS
 from netlang.semantics.expressions import EvalError, binary, unary
@@ -27,6 +29,15 @@ class ModelRef:
 
     name: str
     description = "a model"
+
+
+def _tensor_and_number(left: Any, right: Any) -> bool:
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    return (isinstance(left, Tensor) and number(right)) or (
+        number(left) and isinstance(right, Tensor)
+    )
 
 
 class Expressions:
@@ -134,9 +145,8 @@ class Expressions:
         right = self.eval(expr.right, frame)
         if isinstance(left, Poison) or isinstance(right, Poison):
             return POISON
-        if isinstance(left, Tensor) and isinstance(right, Tensor) and expr.op in {"+", "*"}:
-            op = "add" if expr.op == "+" else "mul"
-            return self._apply_op(Layer(op, expr.span), [left, right], None, None, expr.span, frame)
+        if expr.op in SCALAR_OPS and (isinstance(left, Tensor) or isinstance(right, Tensor)):
+            return self._tensor_arithmetic(expr, left, right, frame)
         for side, value in ((expr.left, left), (expr.right, right)):
             if isinstance(value, Tensor):
                 raise self._constant_required(value, side.span, f"a value for `{expr.op}`")
@@ -148,6 +158,34 @@ class Expressions:
                 str(exc),
                 expr.span,
             ) from None
+
+    def _tensor_arithmetic(self, expr: ast.Binary, left: Any, right: Any, frame: Frame) -> Any:
+        """`a + b`, `a * b` of two tensors (add, mul); `x * 0.5`, `x + 3`, `x / 6`, `1 - x` of a
+        tensor and a number: one `scalar` layer, the number first only where order matters."""
+        op = SCALAR_OPS[expr.op]
+        if isinstance(left, Tensor) and isinstance(right, Tensor):
+            if op not in {"add", "mul"}:
+                raise fail(
+                    "NL2012",
+                    f"`{expr.op}` of two tensors is not defined",
+                    expr.span,
+                    "two tensors combine with `+` and `*` (write a + b * -1 for a - b)",
+                )
+            return self._apply_op(Layer(op, expr.span), [left, right], None, None, expr.span, frame)
+        reverse = isinstance(right, Tensor)
+        tensor, number = (right, left) if reverse else (left, right)
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise fail(
+                "NL2005",
+                f"`{expr.op}` of a tensor takes a number or a tensor, got {describe(number)}",
+                (expr.left if reverse else expr.right).span,
+            )
+        layer = Layer(
+            "scalar",
+            expr.span,
+            kwargs={"op": op, "value": number, "reverse": reverse and op in {"sub", "div"}},
+        )
+        return self._apply_op(layer, [tensor], None, None, expr.span, frame)
 
     def _index(self, value: Any, index: Any, expr: ast.Index) -> Any:
         if isinstance(value, Poison) or isinstance(index, Poison):

@@ -136,6 +136,12 @@ def mode(what: str, value: Any) -> str:
     return name
 
 
+def part(what: str, value: Any) -> str:
+    if value not in ("train", "test"):
+        raise ValueError(f'{what} must be "train" or "test", got {value!r}')
+    return str(value)
+
+
 def device(what: str, value: Any) -> str:
     if value not in DEVICES:
         raise ValueError(f"{what} must be one of {', '.join(DEVICES)}, got {value!r}")
@@ -207,11 +213,13 @@ SETTINGS: dict[str, Check] = {
     "lr_mult": lr_mult,
 }
 
-_DATA = {"split": split, "limit": positive_int}
+_DATA = {"split": split, "limit": positive_int, "download": boolean}
 # Call arguments: "key" (every call of that key) or "key.call" -> {argument -> check}.
 ARGUMENTS: dict[str, dict[str, Check]] = {
     "data": _DATA,
     "test_data": _DATA,
+    "data.mnist": {"part": part},
+    "test_data.mnist": {"part": part},
     "optimizer": {
         "lr": positive_float,
         "momentum": fraction,

@@ -10,7 +10,9 @@ CallTable = dict[str, tuple[str, ...]]
 
 DATA: CallTable = {
     "digits": ("size", "split", "flatten", "keep"),
-    "mnist": ("root", "size", "split", "download", "limit", "flatten", "keep"),
+    "mnist": ("root", "size", "split", "download", "limit", "flatten", "keep", "part"),
+    "notmnist": ("root", "size", "split", "download", "limit", "flatten", "keep"),
+    "cifar10": ("root", "size", "split", "download", "limit", "keep"),
     "idx": ("images", "labels", "size", "split", "classes", "limit", "flatten", "keep"),
     "image_folder": ("root", "size", "split", "channels", "limit"),
     "npz": ("path", "split", "x", "y"),

@@ -39,6 +39,8 @@ class Layer:
     kwargs: dict[str, Any] = field(default_factory=dict)
     kwarg_spans: dict[str, Span] = field(default_factory=dict)
     block: BlockRef | None = None
+    # the items' spans of arguments written as list literals, by position or keyword
+    item_spans: dict[int | str, tuple[Span, ...]] = field(default_factory=dict)
     description = "a layer"
 
 

@@ -62,7 +62,7 @@ def train_file(
         span = graph.train.spans.get(problem.key) if graph.train else None
         if span is None:
             raise ValueError(problem.message) from None
-        raise CompileError([error("NL2053", problem.message, span)]) from None
+        raise CompileError([error("NL2053", problem.message, span, hint=problem.hint)]) from None
     _check_vocabulary(graph, splits.tokenizer)
     tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
@@ -137,9 +137,10 @@ def planned_run_dir(
 class DataError(ValueError):
     """Data that cannot be read at run time; `key` is the train entry that asked for it."""
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key, self.message = key, message
+    def __init__(self, key: str, problem: Exception) -> None:
+        super().__init__(str(problem))
+        self.key, self.message = key, str(problem)
+        self.hint: str | None = getattr(problem, "hint", None)  # data.download.MissingData's
 
 
 def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, Any] | None]:
@@ -155,12 +156,12 @@ def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, An
     try:
         splits = load_data(config.data, seed=config.seed, base_dir=base_dir)
     except (ValueError, OSError) as problem:
-        raise DataError("data", str(problem)) from None
+        raise DataError("data", problem) from None
     if config.test_data is not None:
         try:
             test = _test_split(config.test_data, config.seed, base_dir)
         except (ValueError, OSError) as problem:
-            raise DataError("test_data", str(problem)) from None
+            raise DataError("test_data", problem) from None
         splits = replace(splits, test=test)
     if config.classes is not None:
         splits = replace(splits, classes=list(config.classes))

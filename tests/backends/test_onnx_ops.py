@@ -21,6 +21,7 @@ from netlang.ir import Graph, TensorType
 from netlang.ops import REGISTRY
 
 Ref = Callable[..., Any]  # (*inputs, w=local weights as tensors) -> tensor or tuple of tensors
+Values = Callable[[list[tuple[int, ...]], np.random.Generator], list[np.ndarray]]
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Case:
     ref: Ref
     dtype: str = "float32"
     id: str = field(default="")
+    values: Values | None = None  # inputs of given shapes, where random normals would not do
 
 
 def lstm_ref(cls: type[torch.nn.RNNBase], **kw: Any) -> Ref:
@@ -341,14 +343,64 @@ CASES = [
 
 
 def attention_ref(heads: int, causal: bool) -> Ref:
-    def ref(x: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
+    """nn.MultiheadAttention; a keep mask's zeros become the float key_padding_mask's lowest
+    value (a row with only padding before it then attends evenly, not NaN)."""
+
+    def ref(x: torch.Tensor, *keep: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
         module = torch.nn.MultiheadAttention(x.shape[-1], heads, batch_first=True)
         module.load_state_dict(w)
         steps = x.shape[1]
         mask = torch.ones(steps, steps, dtype=torch.bool).triu(1) if causal else None
-        return module.eval()(x, x, x, need_weights=False, attn_mask=mask)[0]
+        padded = None
+        if keep:
+            lowest = torch.finfo(torch.float32).min
+            padded = torch.zeros(keep[0].shape).masked_fill(keep[0] == 0, lowest)
+            mask = None if mask is None else torch.zeros(steps, steps).masked_fill(mask, -np.inf)
+        out = module.eval()(x, x, x, need_weights=False, attn_mask=mask, key_padding_mask=padded)
+        return out[0]
 
     return ref
+
+
+def window_attention_ref(window: int, shift: int) -> Ref:
+    """torchvision's own ShiftedWindowAttention (Swin) with the case's weights; the index buffer
+    is its own (the test's random weights fill every entry)."""
+
+    def ref(x: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
+        from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+        heads = w["relative_position_bias_table"].shape[1]
+        module = ShiftedWindowAttention(x.shape[-1], [window] * 2, [shift] * 2, heads)
+        module.load_state_dict({**w, "relative_position_index": module.relative_position_index})
+        return module.eval()(x)
+
+    return ref
+
+
+def patch_merging_ref(x: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
+    from torchvision.models.swin_transformer import PatchMerging
+
+    module = PatchMerging(x.shape[-1])
+    module.load_state_dict(w)
+    return module.eval()(x)
+
+
+def normal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def left_padded(shape: tuple[int, ...], least: int) -> np.ndarray:
+    """Keep masks [N, T] of 1s after 0s, row n padded n positions (at most T - least)."""
+    batch, steps = shape
+    pads = np.minimum(np.arange(batch), steps - least)
+    return (np.arange(steps)[None] >= pads[:, None]).astype(np.float32)
+
+
+def masked_mean_ref(
+    x: torch.Tensor, keep: torch.Tensor, w: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    rows = [x[n][keep[n] == 1] for n in range(x.shape[0])]
+    return torch.stack([r.mean(0) if len(r) else torch.zeros(x.shape[2:]) for r in rows])
 
 
 CASES += [
@@ -366,6 +418,23 @@ CASES += [
     ),
     Case("add", [("N", 5, 6), (1, 5, 6)], {}, lambda a, b, w: a + b, id="add-broadcast"),
     Case("matmul", [("N", 2, 3, 4), (1, 4, 5)], {}, lambda a, b, w: a @ b),
+    Case("scalar", [("N", 4, 5)], {"op": "add", "value": 3}, lambda x, w: x + 3),
+    Case("scalar", [("N", 4, 5)], {"op": "mul", "value": 0.5}, lambda x, w: x * 0.5, id="x*0.5"),
+    Case("scalar", [("N", 4, 5)], {"op": "div", "value": 6}, lambda x, w: x / 6, id="x/6"),
+    Case(
+        "scalar",
+        [("N", 4, 5)],
+        {"op": "sub", "value": 1, "reverse": True},
+        lambda x, w: 1 - x,
+        id="1-x",
+    ),
+    Case(
+        "scalar",
+        [("N", 4, 5)],
+        {"op": "div", "value": 2, "reverse": True},
+        lambda x, w: 2 / x,
+        id="2/x",
+    ),
     Case("attention", [("N", "T", 8)], {"heads": 2}, attention_ref(2, False)),
     Case(
         "attention",
@@ -373,6 +442,37 @@ CASES += [
         {"heads": 3, "causal": True},
         attention_ref(3, True),
         id="attention-causal",
+    ),
+    Case(
+        "attention",
+        [("N", "T", 8), ("N", "T")],
+        {"heads": 2},
+        attention_ref(2, False),
+        values=lambda shapes, rng: [normal(shapes[0], rng), left_padded(shapes[1], 1)],
+        id="attention-padding",
+    ),
+    Case(
+        "attention",
+        [("N", "T", 6), ("N", "T")],
+        {"heads": 3, "causal": True},
+        attention_ref(3, True),
+        values=lambda shapes, rng: [normal(shapes[0], rng), left_padded(shapes[1], 0)],
+        id="attention-causal-padding",
+    ),
+    Case(
+        "padding_mask",
+        [("N", "T")],
+        {"pad": 2},
+        lambda x, w: (x != 2).float(),
+        "int64",
+        values=lambda shapes, rng: [rng.integers(0, 4, shapes[0])],
+    ),
+    Case(
+        "masked_mean",
+        [("N", "T", 4), ("N", "T")],
+        {},
+        masked_mean_ref,
+        values=lambda shapes, rng: [normal(shapes[0], rng), left_padded(shapes[1], 0)],
     ),
     Case("param", [], {"shape": [1, 3, 4], "std": 1.0}, lambda w: w["layer"]),
     Case("expand_batch", [(1, 1, 4), ("N", 6, 4)], {}, lambda t, x, w: t.expand(x.shape[0], 1, 4)),
@@ -385,6 +485,29 @@ CASES += [
         ).permute(0, 3, 1, 2),
     ),
     Case("drop_path", [("N", 4, 5)], {"p": 0.3}, lambda x, w: x),
+    Case(  # padded 9 x 7 -> 12 x 8, rolled and masked on both axes
+        "window_attention",
+        [("N", 9, 7, 6)],
+        {"heads": 2, "window": 4, "shift": 2},
+        window_attention_ref(4, 2),
+    ),
+    Case(  # W padded to one window: no shift there, H still shifted
+        "window_attention",
+        [("N", 8, 3, 6)],
+        {"heads": 3, "window": [4, 4], "shift": [2, 2]},
+        window_attention_ref(4, 2),
+        id="window_attention-one-window-wide",
+    ),
+    Case(  # one window covers the map: no shift at all, only padding
+        "window_attention",
+        [("N", 5, 5, 4)],
+        {"heads": 2, "window": 7, "shift": 3},
+        window_attention_ref(7, 3),
+        id="window_attention-unshifted",
+    ),
+    Case("patch_merging", [("N", 6, 4, 5)], {}, patch_merging_ref),
+    Case("patch_merging", [("N", 5, 7, 3)], {}, patch_merging_ref, id="patch_merging-odd"),
+    Case("patch_merging", [("N", "H", "W", 3)], {}, patch_merging_ref, id="patch_merging-symbolic"),
 ]
 SIZES = {"T": 6, "H": 9, "W": 7}
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -418,6 +541,8 @@ def concrete(shape: tuple[Any, ...], batch: int) -> tuple[int, ...]:
 
 
 def case_inputs(case: Case, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+    if case.values is not None:
+        return case.values([concrete(s, batch) for s in case.inputs], rng)
     if case.dtype == "int64":
         return [rng.integers(0, case.attrs["num"], concrete(s, batch)) for s in case.inputs]
     return [rng.standard_normal(concrete(s, batch)).astype(np.float32) for s in case.inputs]
@@ -520,3 +645,12 @@ def test_adaptive_pool_to_a_non_dividing_size_is_nl4001() -> None:
         emit_onnx(one_op_graph(case))
     assert error.value.code == "NL4001"
     assert "[7, 7] to [3, 3]" in error.value.message
+
+
+def test_window_attention_at_symbolic_sizes_is_nl4001_in_onnx() -> None:
+    """Its windows, mask and shift depend on H and W: ONNX gets them fixed (torch runs any)."""
+    case = Case("window_attention", [("N", "H", "W", 4)], {"heads": 2}, lambda x, w: x)
+    with pytest.raises(LoweringError) as error:
+        emit_onnx(one_op_graph(case))
+    assert error.value.code == "NL4001"
+    assert "fixed H and W" in error.value.message

@@ -167,3 +167,39 @@ def test_a_failure_while_drawing_is_raised_by_the_writer(
     monkeypatch.setattr(weights.Drawn, "_draw", broken)
     with pytest.raises(MemoryError, match="next piece"):
         onnx_write.write_onnx(emit(conv_bn_mlp()), tmp_path / "model.onnx")
+
+
+def test_a_new_file_replaces_the_old_one_only_when_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model is written beside its destination and renamed into place (through a symbolic
+    link, to the link's target); a reader holding the old file keeps its bytes, and a write
+    that fails leaves no partial file at the path and no temporary."""
+    graph = conv_bn_mlp()
+    target, link = tmp_path / "model.onnx", tmp_path / "latest.onnx"
+    target.write_bytes(b"old model")
+    link.symlink_to(target.name)
+    with open(target, "rb") as reader:
+        onnx_write.write_onnx(emit(graph, init_weights(graph, seed=1)), link)
+        assert reader.read() == b"old model"
+    assert link.is_symlink()
+    assert target.read_bytes() == emit_onnx(graph, init_weights(graph, seed=1)).SerializeToString()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.onnx", "model.onnx"]
+
+    def broken(self: weights.Drawn, rng: np.random.Generator, piece: np.ndarray) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(weights.Drawn, "_draw", broken)
+    for external in (False, True):
+        with pytest.raises(OSError, match="disk full"):
+            onnx_write.write_onnx(emit(graph, seed=1), target, external=external)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.onnx"]
+
+
+def test_the_same_seed_gives_the_same_file_and_another_seed_another(tmp_path: Path) -> None:
+    graph = conv_bn_mlp()
+    files = [
+        onnx_write.write_onnx(emit(graph, seed=seed), tmp_path / f"{name}.onnx").read_bytes()
+        for name, seed in (("first", 3), ("again", 3), ("other", 4))
+    ]
+    assert files[0] == files[1] != files[2]

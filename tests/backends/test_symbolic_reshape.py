@@ -72,3 +72,26 @@ def test_an_unknowable_or_wrong_product_is_a_located_error(target: str, message:
     with pytest.raises(CompileError) as error:
         netlang.load(source).model("M")
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("target", "item", "message"),
+    [
+        ('[dim(x, 1), "foo"]', '"foo"', "reshape size `foo` (item 1) is not one of the input's"),
+        ("[dim(x, 1), 2.5]", "2.5", "got a list whose item 1 is `2.5`"),
+        ('["H", true, -1]', "true", "got a list whose item 1 is `true`"),
+        ("shape=[6, [2], -1]", "[2]", "got a list whose item 1 is a list"),
+    ],
+)
+def test_a_wrong_item_of_the_target_is_named_and_pointed_at(
+    target: str, item: str, message: str
+) -> None:
+    line = f"    y = reshape(x, {target})"
+    source = f"model M {{\n    input x: float32[N, 6, H, W]\n{line}\n    output y\n}}\n"
+    with pytest.raises(CompileError) as error:
+        netlang.load(source).model("M")
+    (diagnostic,) = error.value.diagnostics
+    assert message in diagnostic.message
+    assert diagnostic.span.start.line == 3
+    assert diagnostic.span.start.column == line.index(item) + 1
+    assert diagnostic.span.end.column == line.index(item) + len(item) + 1

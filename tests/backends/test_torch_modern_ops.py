@@ -1,6 +1,7 @@
-"""The ops of the modern zoo (MobileNet activations, broadcasting, attention, free tensors,
-ConvNeXt's norm, stochastic depth), lowered to torch one node at a time, against
-torch.nn.functional, torch.nn modules or their formulas (with the lowered module's weights)."""
+"""The ops of the modern zoo (MobileNet activations, broadcasting, attention and its padding
+masks, free tensors, ConvNeXt's norm, stochastic depth), lowered to torch one node at a time,
+against torch.nn.functional, torch.nn modules or their formulas (with the lowered module's
+weights)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,36 @@ def test_attention_equals_multihead_attention_with_its_parameter_names(causal: b
     check(graph, reference)
 
 
+KEEP = [[1, 1, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 0, 0, 1]]  # left padding, as the tokenizers
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+def test_attention_with_a_keep_mask_equals_attention_over_the_kept_tokens_alone(
+    causal: bool,
+) -> None:
+    module = to_torch(one_node("attention", {"heads": 2, "causal": causal}, ("N", 5, 8), ("N", 5)))
+    x, keep = torch.randn(3, 5, 8), torch.tensor(KEEP, dtype=torch.float32)
+    with torch.no_grad():
+        out = module.eval()(x, keep)
+        noisy = x.masked_fill((keep == 0).unsqueeze(-1), 100.0)  # whatever sits in the padding
+        torch.testing.assert_close(module(noisy, keep)[keep == 1], out[keep == 1])
+        for row in range(3):
+            kept = x[row][keep[row] == 1][None]
+            alone = module(kept, torch.ones(kept.shape[:2]))[0]
+            torch.testing.assert_close(out[row][keep[row] == 1], alone)
+
+
+def test_padding_mask_and_masked_mean_average_the_tokens_only() -> None:
+    tokens = torch.tensor([[0, 0, 3, 4], [0, 0, 0, 0]])
+    keep = to_torch(one_node("padding_mask", {}, ("N", 4), dtype="int64"))(tokens)
+    torch.testing.assert_close(keep, torch.tensor([[0.0, 0, 1, 1], [0, 0, 0, 0]]))
+    x = torch.randn(2, 4, 3)
+    mean = to_torch(one_node("masked_mean", {}, ("N", 4, 3), ("N", 4)))(x, keep)
+    torch.testing.assert_close(mean, torch.stack([x[0, 2:].mean(0), torch.zeros(3)]))
+    with pytest.raises(ShapeError, match="must be \\[N, 4\\]"):
+        one_node("masked_mean", {}, ("N", 4, 3), ("N", 5))
+
+
 def test_param_is_a_free_tensor_stored_under_the_layers_own_name() -> None:
     graph = one_node("param", {"shape": [1, 3, 4], "value": 0.5})
     assert graph.parameters() == {"layer": (1, 3, 4)}
@@ -131,3 +162,103 @@ def test_drop_path_is_identity_at_inference_and_drops_whole_samples_in_training(
     assert torch.equal((y == 0).flatten(1).all(1), ~kept)  # each sample whole or nothing
     torch.testing.assert_close(y[kept], 2 * x[kept])
     assert 0.4 < kept.float().mean().item() < 0.6
+
+
+@pytest.mark.parametrize(
+    ("shape", "window", "shift"),
+    [((9, 7), 4, 2), ((8, 3), [4, 4], [2, 2]), ((5, 5), 7, 3), ((8, 8), 4, 0)],
+    ids=["padded-shifted", "one-window-wide", "one-window", "unshifted"],
+)
+def test_window_attention_equals_torchvisions_shifted_window_attention(
+    shape: tuple[int, int], window: Any, shift: Any
+) -> None:
+    from torchvision.models import swin_transformer as swin
+
+    graph = one_node(
+        "window_attention", {"heads": 2, "window": window, "shift": shift}, ("N", *shape, 6)
+    )
+    wins = [window] * 2 if isinstance(window, int) else window
+    assert [*graph.parameters(), *graph.buffers()] == [
+        f"layer.{name}"
+        for name in ("relative_position_bias_table", "qkv.weight", "qkv.bias", "proj.weight")
+        + ("proj.bias", "relative_position_index")
+    ]
+
+    def reference(w: dict, xs: list[Tensor]) -> Tensor:
+        bias = swin._get_relative_position_bias(
+            w["relative_position_bias_table"], w["relative_position_index"], wins
+        )
+        shifts = [shift] * 2 if isinstance(shift, int) else shift
+        return swin.shifted_window_attention(
+            xs[0],
+            w["qkv.weight"],
+            w["proj.weight"],
+            bias,
+            wins,
+            2,
+            shifts,
+            qkv_bias=w["qkv.bias"],
+            proj_bias=w["proj.bias"],
+            training=False,
+        )
+
+    check(graph, reference)
+
+
+def test_window_attention_at_symbolic_sizes_runs_at_any_size_in_torch() -> None:
+    from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+    graph = one_node("window_attention", {"heads": 2, "window": 3, "shift": 1}, ("N", "H", "W", 4))
+    assert graph.outputs[0].type.shape == ("N", "H", "W", 4)
+    module = to_torch(graph)
+    reference = ShiftedWindowAttention(4, [3, 3], [1, 1], 2)
+    module.load_state_dict({f"layer.{k}": v for k, v in reference.state_dict().items()})
+    with torch.no_grad():
+        for size in [(2, 2), (3, 7), (10, 5)]:  # one window (no shift), one window tall, padded
+            x = torch.randn(2, *size, 4)
+            torch.testing.assert_close(module(x), reference(x))
+
+
+@pytest.mark.parametrize(
+    ("attrs", "shape", "message"),
+    [
+        ({"heads": 4, "window": 7, "shift": 3}, ("N", 8, 8, 6), "split evenly into 4 heads"),
+        ({"heads": 2, "window": 4, "shift": 4}, ("N", 8, 8, 6), r"shift \[4, 4\] must lie"),
+        ({"heads": 2}, ("N", 8, 6), "4-D input"),
+        ({"heads": 2}, ("N", 8, 8, "C"), "fixed number of channels"),
+    ],
+    ids=["heads", "shift", "rank", "channels"],
+)
+def test_window_attention_shape_errors_name_the_cause(
+    attrs: dict, shape: tuple, message: str
+) -> None:
+    with pytest.raises(ShapeError, match=message):
+        one_node("window_attention", attrs, shape)
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (5, 7)], ids=["even", "odd"])
+def test_patch_merging_equals_torchvisions_with_reduction_first(shape: tuple[int, int]) -> None:
+    from torchvision.models.swin_transformer import PatchMerging
+
+    graph = one_node("patch_merging", {}, ("N", *shape, 3))
+    assert graph.outputs[0].type.shape == ("N", (shape[0] + 1) // 2, (shape[1] + 1) // 2, 6)
+    assert list(graph.state()) == [
+        "layer.reduction.weight",
+        "layer.norm.weight",
+        "layer.norm.bias",
+    ]
+
+    def reference(w: dict, xs: list[Tensor]) -> Tensor:
+        module = PatchMerging(3)
+        module.load_state_dict(w)
+        return module(xs[0])
+
+    check(graph, reference)
+
+
+def test_linear_takes_channels_last_maps_even_where_channels_equal_the_sides() -> None:
+    """Swin-T at 384 has [N, 96, 96, 96] channels last; a square [N, C, H, W] is still refused."""
+    graph = one_node("linear", {"features": 4}, ("N", 6, 6, 6))
+    assert graph.outputs[0].type.shape == ("N", 6, 6, 4)
+    with pytest.raises(ShapeError, match="expects a 2-D or 3-D input"):
+        one_node("linear", {"features": 4}, ("N", 8, 6, 6))

@@ -1,4 +1,4 @@
-"""Elaboration: names, control flow, blocks, imports and shapes, checked against hand-derived values."""
+"""Elaboration: names, control flow, blocks, imports and shapes, against hand-derived values."""
 
 from __future__ import annotations
 

@@ -10,7 +10,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_package_passes_ruff_lint_and_format_check() -> None:
-    for command in (["check", "netlang"], ["format", "--check", "netlang", "tests", "bench"]):
+    for command in (
+        ["check", "netlang", "tests", "bench"],
+        ["format", "--check", "netlang", "tests", "bench"],
+    ):
         result = subprocess.run(
             [sys.executable, "-m", "ruff", *command], cwd=REPO, capture_output=True, text=True
         )

@@ -114,16 +114,3 @@ def test_regularization_sections_differ_only_in_the_regulariser() -> None:
         "MLPEarlyStop": ["early_stop"],
     }
     assert configs["MLPL2"]["penalties"] == [{"kind": "l2", "strength": 0.1}]
-
-
-def test_mnist_example_splits_the_t10k_file_8000_to_2000(shared_data: Path) -> None:
-    import netlang
-    from netlang.train.config import resolve_config
-    from netlang.train.run import prepare_data
-
-    graph = netlang.load(EXAMPLES / "lenet_mnist.net").model("LeNet5")
-    splits, _ = prepare_data(resolve_config(graph.train, graph.name), EXAMPLES)
-    assert (len(splits.train), splits.val, len(splits.test)) == (8000, None, 2000)
-    assert splits.train.x.shape[1:] == (1, 32, 32)
-    # stratified: each class keeps its t10k share (980 zeros of 10,000 -> 196 held out)
-    assert int((splits.test.y == 0).sum()) == 196

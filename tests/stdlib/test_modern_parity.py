@@ -1,10 +1,12 @@
 """Parity with torchvision for EfficientNet (B0-B7, V2-S/M/L), ConvNeXt (T/S/B/L), the Vision
-Transformer (B/16, B/32, L/16), RegNet (X and Y, 400MF-3.2GF) and Inception v3: state_dict keys
-and shapes in order and parameter counts for every variant; for one model per code path,
-torchvision's weights (random; batch norms calibrated, layer norms, layer scales and the class
-token perturbed so that no block is an identity) through the torch lowering (<= 1e-5 of the
-output scale) and through `import-weights` -> `compile --weights` -> onnxruntime (<= 1e-4), at
-small inputs (ViT at image_size 32, as its constructor allows)."""
+Transformer (B/16, B/32, L/16), RegNet (X and Y, 400MF-3.2GF), Inception v3 and the Swin
+Transformer (T/S/B): state_dict keys and shapes in order and parameter counts for every variant;
+for one model per code path, torchvision's weights (random; batch norms calibrated; layer norms,
+layer scales, the class token and Swin's relative position bias tables perturbed so that no block
+is an identity) through the torch lowering (<= 1e-5 of the output scale) and through
+`import-weights` -> `compile --weights` -> onnxruntime (<= 1e-4), at small inputs (ViT at
+image_size 32, as its constructor allows; Swin at 64 x 64, where its first two stages pad and
+shift their windows and the last two are one padded window each, unshifted)."""
 
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ CASES = {
     },
     "inception_v3": Case(_inception(True), "Inception_V3", {}, 299),
     "inception_v3_no_aux": Case(_inception(False), "Inception3", {"aux": False}, 75),
+    **{f"swin_{v}": Case(getattr(tv, f"swin_{v}"), f"Swin_{v.upper()}", {}, 64) for v in "tsb"},
     "vit_small": Case(
         lambda: tv.VisionTransformer(image_size=32, **SMALL_VIT),
         "VisionTransformer",
@@ -74,6 +77,7 @@ OUTPUT_CASES = [
     "regnet_x_400mf",
     "regnet_y_400mf",
     "inception_v3_no_aux",
+    "swin_t",
 ]
 SLOW = ["vit_b_16", "efficientnet_b7", "inception_v3"]
 
@@ -90,13 +94,12 @@ def test_state_dict_and_parameter_count_equal_torchvision(
         reference = case.reference()
     theirs = [(key, tuple(t.shape)) for key, t in reference.state_dict().items()]
     graph = stdlib_model(case.model, size=case.size, **case.arguments)
-    ours = [
-        (node.key(local), shape)
-        for node in graph.nodes
-        for local, shape in {**node.params, **node.buffers}.items()
-    ]
+    ours = list(graph.state().items())
     assert ours == theirs
     assert graph.param_count == sum(p.numel() for p in reference.parameters())
+
+
+PERTURBED = {"layer_scale", "class_token", "relative_position_bias_table"}
 
 
 def perturbed(case: Case) -> tuple[torch.nn.Module, torch.Tensor, tuple[torch.Tensor, ...]]:
@@ -111,7 +114,7 @@ def perturbed(case: Case) -> tuple[torch.nn.Module, torch.Tensor, tuple[torch.Te
         for name, tensor in reference.named_parameters():
             layer = reference.get_submodule(name.rpartition(".")[0]) if "." in name else None
             leaf = name.rpartition(".")[2]
-            if leaf in {"layer_scale", "class_token"} or isinstance(layer, torch.nn.LayerNorm):
+            if leaf in PERTURBED or isinstance(layer, torch.nn.LayerNorm):
                 tensor.add_(0.1 * torch.randn(tensor.shape, generator=generator))
             if leaf == "layer_scale":  # torchvision starts it at 1e-6: the blocks would vanish
                 tensor.add_(0.5)
@@ -207,7 +210,7 @@ def _literal(value: object) -> str:
 def _file_of(model: str) -> str:
     name = model.lower().replace("visiontransformer", "vit")
     stems = ("efficientnet", "convnext", "vit", "regnet", "inception", "squeezenet", "densenet")
-    stems += ("shufflenet", "mobilenet")
+    stems += ("shufflenet", "mobilenet", "swin")
     return next(f"{stem}.net" for stem in stems if stem in name)
 
 

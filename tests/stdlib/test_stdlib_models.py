@@ -35,6 +35,7 @@ FILES = [
     "rnn",
     "shufflenet",
     "squeezenet",
+    "swin",
     "transformer",
     "unet",
     "vgg",

@@ -116,11 +116,7 @@ def test_state_dict_names_and_shapes_equal_torchvision_in_order(
     with torch.device("meta"):
         theirs = [(key, tuple(t.shape)) for key, t in case.reference().state_dict().items()]
     graph = stdlib_model(case.model, size=case.size, **case.arguments)
-    ours = [
-        (f"{node.name}.{key}", shape)
-        for node in graph.nodes
-        for key, shape in {**node.params, **node.buffers}.items()
-    ]
+    ours = list(graph.state().items())
     assert ours == theirs
 
 

@@ -55,11 +55,7 @@ def test_state_dict_and_parameter_count_equal_torchvision(
         reference = case.reference()
     theirs = [(key, tuple(t.shape)) for key, t in reference.state_dict().items()]
     graph = _graph(stdlib_model, case)
-    ours = [
-        (node.key(local), shape)
-        for node in graph.nodes
-        for local, shape in {**node.params, **node.buffers}.items()
-    ]
+    ours = list(graph.state().items())
     assert ours == theirs
     assert graph.param_count == sum(p.numel() for p in reference.parameters())
 

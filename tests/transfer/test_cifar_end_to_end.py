@@ -1,5 +1,6 @@
 """examples/transfer_cifar.net end to end through the CLI, with a torchvision resnet18 state_dict
-made here (random init, no download): import, replace fc, freeze, two stages, export, predict."""
+made here (random init, no download) and CIFAR-10 binary batches of random pixels in the layout
+the download unpacks: import, replace fc, freeze, two stages, export, predict."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from netlang.cli import main
+from tests.data.test_download import _cifar_archive
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "transfer_cifar.net"
 CIFAR_CLASSES = [
@@ -37,11 +39,12 @@ def test_a_torchvision_checkpoint_fine_tunes_exports_and_predicts_the_new_classe
     torch.manual_seed(0)
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "resnet18.pth")
     source = EXAMPLE.read_text()
-    data = 'image_folder("../../shared/data/cifar10_jpg", size=32, split=[0.9, 0.1])'
+    data = 'cifar10(root="data/cifar10", download=true, split=[0.9, 0.1])'
     assert data in source
-    cifar = shared_data / "cifar10_jpg"
+    (tmp_path / "data" / "cifar10").mkdir(parents=True)  # as a download leaves it
+    _cifar_archive(tmp_path / "data" / "cifar10" / "cifar-10-binary.tar.gz")
     (tmp_path / "transfer_cifar.net").write_text(
-        source.replace(data, f'image_folder("{cifar}", size=32, split=[0.8, 0.2], limit=50)')
+        source.replace(data, 'cifar10(root="data/cifar10", split=[0.8, 0.2], limit=50)')
     )
     runner, run = CliRunner(), tmp_path / "run"
 
@@ -67,7 +70,7 @@ def test_a_torchvision_checkpoint_fine_tunes_exports_and_predicts_the_new_classe
     metadata = {p.key: p.value for p in onnx.load(str(tmp_path / "m.onnx")).metadata_props}
     assert json.loads(metadata["netlang.classes"]) == CIFAR_CLASSES
 
-    image = cifar / "test" / "ship" / "0000.jpg"
+    image = shared_data / "cifar10_jpg" / "test" / "ship" / "0000.jpg"
     predicted = runner.invoke(
         main, ["predict", str(tmp_path / "m.onnx"), str(image), "--top-k", "3", "--device", "cpu"]
     )
