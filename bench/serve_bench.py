@@ -1,14 +1,16 @@
 """Serving benchmark: ResNet-18 ONNX behind `netlang serve` on loopback -> throughput and p50/p99.
 
 Exports torchvision's resnet18 (random weights; speed does not depend on them) with a symbolic
-batch dim, then measures in one run: raw in-process `session.run` (batch 1: the latency limit;
+batch dim, then measures in one run: raw in-process `session.run` (batch 1: the latency limit,
+with `netlang predict`'s session options, with the servers' and with one intra-op thread;
 batch 16: the throughput limit) and two real servers (dynamic batching off / on) driven by
-batch-1 binary V2 requests from 1 or 16 keep-alive connections. On a shared machine the
-background load drifts, so the configurations are measured in interleaved rounds and pooled.
-Bounded: rounds x (6 slices of --seconds) plus export and start-up, about 2 minutes by default.
+batch-1 binary V2 requests from 1 or 16 keep-alive connections (h2load where installed, else
+Python threads; `--client`). On a shared machine the background load drifts, so the
+configurations are measured in interleaved rounds and pooled. Bounded: rounds x (8 slices of
+--seconds) plus export and start-up, about 2.5 minutes by default.
 
     python bench/serve_bench.py [--rounds 4] [--seconds 3] [--max-batch-size 16]
-                                [--device cpu|cuda|tensorrt] [--size 224]
+                                [--device cpu|cuda|tensorrt] [--size 224] [--client python]
     python bench/serve_bench.py --model lenet --concurrency 32 --max-batch-size 32
 
 `--model lenet` serves examples/lenet.net (compiled by `netlang compile`, 1x32x32 inputs): a
@@ -168,7 +170,7 @@ def h2load_slice(
     with tempfile.TemporaryDirectory() as tmp:
         body_file, log = Path(tmp) / "body", Path(tmp) / "log"
         body_file.write_bytes(body)
-        command = ["h2load", "--h1", "-c", str(concurrency), "-D", f"{seconds:g}"]
+        command = ["h2load", "--h1", "-c", str(concurrency), "-D", f"{round(seconds * 1000)}ms"]
         command += ["--warm-up-time", "1", "--log-file", str(log), "-d", str(body_file)]
         for name, value in headers.items():
             command += ["-H", f"{name}: {value}"]
@@ -212,7 +214,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model, served = Path(tmp) / f"{args.model}.onnx", MODELS[args.model]
         served.make(model, args.size)
-        session = make_session(model, args.device)  # the servers' options, spin-waiting aside
+        session = make_session(model, args.device)  # `netlang predict`'s options
+        as_served = make_session(model, args.device, spinning=False)  # the servers' options
         # a lone caller's best: one intra-op thread (a small model's ops are too short to split)
         single = make_session(model, args.device, intra_op_threads=1)
         device = ["--device", args.device]
@@ -227,6 +230,7 @@ def main() -> None:
         )
         slices: dict[str, Callable[[], Slice]] = {
             f"raw session.run, batch {r}": lambda: raw_slice(session, served, r, z, s),
+            f"raw session.run, batch {r}, as served": lambda: raw_slice(as_served, served, r, z, s),
             f"raw session.run, batch {r}, 1 intra-op thread": lambda: raw_slice(
                 single, served, r, z, s
             ),
@@ -272,9 +276,13 @@ def main() -> None:
     print(f"\n{args.request_rows}-row requests, serve at concurrency {args.concurrency} / raw:")
     for mode in ("off", f"on (max {args.max_batch_size})"):
         served_rate = rate[f"serve, batching {mode}, concurrency {args.concurrency}"]
+        ratios = [
+            served_rate / rate[raw + variant]
+            for variant in ("", ", as served", ", 1 intra-op thread")
+        ]
         print(
-            f"- batching {mode}: {served_rate / rate[raw]:.2f} of the default session, "
-            f"{served_rate / rate[raw + ', 1 intra-op thread']:.2f} of one intra-op thread"
+            f"- batching {mode}: {ratios[0]:.2f} of the default session, {ratios[1]:.2f} of the "
+            f"servers' session options, {ratios[2]:.2f} of one intra-op thread"
         )
 
 
