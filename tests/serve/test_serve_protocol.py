@@ -125,17 +125,18 @@ def test_integer_json_data_is_range_checked(data: list[object], message: str | N
             parse_infer(body.encode(), None, sig)
 
 
+BOOLS = Signature(
+    inputs=(TensorSpec("b", BY_V2["BOOL"], (2,)),),
+    outputs=(TensorSpec("y", BY_V2["BOOL"], (2,)),),
+)
+BOOLS_HEADER = (
+    b'{"inputs":[{"name":"b","shape":[2],"datatype":"BOOL","parameters":{"binary_data_size":2}}]}'
+)
+
+
 def test_bool_bytes_other_than_0_and_1_are_refused() -> None:
-    sig = Signature(
-        inputs=(TensorSpec("b", BY_V2["BOOL"], (2,)),),
-        outputs=(TensorSpec("y", BY_V2["BOOL"], (2,)),),
-    )
-    header = (
-        b'{"inputs":[{"name":"b","shape":[2],"datatype":"BOOL",'
-        b'"parameters":{"binary_data_size":2}}]}'
-    )
     with pytest.raises(ServeError, match="0 or 1"):
-        parse_infer(header + b"\x01\x07", str(len(header)), sig)
+        parse_infer(BOOLS_HEADER + b"\x01\x07", str(len(BOOLS_HEADER)), BOOLS)
 
 
 def _binary_x(rows: int, values: np.ndarray) -> tuple[bytes, str]:
@@ -184,21 +185,12 @@ def test_a_remembered_header_with_a_body_of_another_length_gets_the_full_check()
 
 
 def test_a_remembered_bool_header_still_checks_every_bodys_bytes() -> None:
-    sig = Signature(
-        inputs=(TensorSpec("b", BY_V2["BOOL"], (2,)),),
-        outputs=(TensorSpec("y", BY_V2["BOOL"], (2,)),),
-    )
-    header = (
-        b'{"inputs":[{"name":"b","shape":[2],"datatype":"BOOL",'
-        b'"parameters":{"binary_data_size":2}}]}'
-    )
     plans: dict = {}
-    assert parse_infer(header + b"\x01\x00", str(len(header)), sig, plans).inputs["b"].tolist() == [
-        True,
-        False,
-    ]
+    length = str(len(BOOLS_HEADER))
+    request = parse_infer(BOOLS_HEADER + b"\x01\x00", length, BOOLS, plans)
+    assert request.inputs["b"].tolist() == [True, False] and len(plans) == 1
     with pytest.raises(ServeError, match="0 or 1"):
-        parse_infer(header + b"\x01\x07", str(len(header)), sig, plans)
+        parse_infer(BOOLS_HEADER + b"\x01\x07", length, BOOLS, plans)
 
 
 def test_headers_with_json_data_are_not_remembered_and_the_table_is_bounded() -> None:
