@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
-from netlang.commands.common import DEVICE_OPTION, ONNX_FILE, QUIET_OPTION, VERBOSE_OPTION
+from netlang.commands.common import (
+    DEVICE_OPTION,
+    ONNX_FILE,
+    QUIET_OPTION,
+    VERBOSE_OPTION,
+)
 
 
 @click.command()

@@ -28,7 +28,7 @@ import numpy as np
 
 from netlang.runtime.signature import Signature
 from netlang.serve.guards import Guards, preflight_headers
-from netlang.serve.metrics import Labels, Metrics
+from netlang.serve.metrics import CONTENT_TYPE, Metrics, ModelMetrics
 from netlang.serve.protocol import Plans, ServeError, encode_infer, parse_infer
 from netlang.serve.scheduler import BatchScheduler, DirectScheduler
 
@@ -52,14 +52,11 @@ class ServedModel:
     config: dict[str, Any]
     scheduler: DirectScheduler | BatchScheduler
     warm_up: Callable[[], None]
+    metrics: ModelMetrics
     ready: bool = False
     classes: tuple[str, ...] | None = None
     preprocess: dict[str, Any] | None = None  # the "netlang.preprocess" metadata
     plans: Plans = field(default_factory=dict)  # its clients' binary headers, checked once
-
-    @property
-    def labels(self) -> Labels:
-        return (("model", self.name), ("version", "1"))
 
     def metadata(self) -> dict[str, Any]:
         def tensors(specs: Any) -> list[dict[str, Any]]:
@@ -126,7 +123,7 @@ class App:
         except Exception:
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             status, response_headers, body = _error(500, "internal server error")
-        self.metrics.responses.inc((("code", str(status)),))
+        self.metrics.responses.labels(str(status)).inc()
         response_headers += self.guards.cors_headers(headers.get("origin"))
         response_headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
@@ -185,8 +182,7 @@ class App:
         return _json(200, {"name": "netlang", "version": release, "extensions": extensions})
 
     def _metrics(self) -> Response:
-        body = self.metrics.render().encode()
-        return 200, [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")], body
+        return 200, [(b"content-type", CONTENT_TYPE.encode())], self.metrics.render()
 
     async def _infer(
         self, model: ServedModel, receive: Receive, headers: dict[str, str]
@@ -206,10 +202,10 @@ class App:
             payload, json_length = encode_infer(model.name, request, outputs, model.classes)
         except ServeError as e:
             reason = {503: "REJECTED", 500: "BACKEND"}.get(e.status, "BAD_REQUEST")
-            self.metrics.failure.inc(model.labels + (("reason", reason),))
+            model.metrics.failed(reason)
             raise
-        self.metrics.success.inc(model.labels)
-        self.metrics.request_seconds.observe(model.labels, time.perf_counter() - started)
+        model.metrics.success.inc()
+        model.metrics.request_seconds.observe(time.perf_counter() - started)
         if json_length is None:
             return 200, [(b"content-type", b"application/json")], payload
         response_headers = [

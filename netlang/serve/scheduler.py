@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from netlang.serve.metrics import Labels, Metrics
+from netlang.serve.metrics import ModelMetrics
 from netlang.serve.protocol import ServeError
 
 log = logging.getLogger("netlang.serve")
@@ -45,13 +45,12 @@ def _timed(run: RunFn, feeds: Arrays) -> tuple[Arrays, float, float]:
 
 class _Scheduler(ABC):
     def __init__(
-        self, run: RunFn, executor: Executor, max_queue: int, metrics: Metrics, labels: Labels
+        self, run: RunFn, executor: Executor, max_queue: int, metrics: ModelMetrics
     ) -> None:
         self._run = run
         self._executor = executor
         self._max_queue = max_queue
         self._metrics = metrics
-        self._labels = labels
         self.held = 0  # requests admitted and not yet answered
 
     async def submit(self, inputs: Arrays) -> Arrays:
@@ -59,12 +58,12 @@ class _Scheduler(ABC):
         if self.held >= self._max_queue:
             raise ServeError(503, f"queue full ({self._max_queue} requests held); retry later")
         self.held += 1
-        self._metrics.pending.inc(self._labels)
+        self._metrics.pending.inc()
         try:
             return await self._submit(inputs)
         finally:
             self.held -= 1
-            self._metrics.pending.inc(self._labels, -1)
+            self._metrics.pending.dec()
 
     @abstractmethod
     async def _submit(self, inputs: Arrays) -> Arrays:
@@ -81,10 +80,10 @@ class _Scheduler(ABC):
             log.exception("model execution failed")
             raise ServeError(500, "model execution failed; see the server log") from None
         m = self._metrics
-        m.executions.inc(self._labels)
-        m.inferences.inc(self._labels, rows)
-        m.batch_size.observe(self._labels, rows)
-        m.compute_seconds.observe(self._labels, finished - started)
+        m.executions.inc()
+        m.inferences.inc(rows)
+        m.batch_size.observe(rows)
+        m.compute_seconds.observe(finished - started)
         return outputs, started
 
     async def start(self) -> None:
@@ -100,7 +99,7 @@ class DirectScheduler(_Scheduler):
     async def _submit(self, inputs: Arrays) -> Arrays:
         arrived = time.perf_counter()
         outputs, started = await self._execute(inputs, rows_of(inputs))
-        self._metrics.queue_seconds.observe(self._labels, max(0.0, started - arrived))
+        self._metrics.queue_seconds.observe(max(0.0, started - arrived))
         return outputs
 
 
@@ -121,13 +120,12 @@ class BatchScheduler(_Scheduler):
         run: RunFn,
         executor: Executor,
         max_queue: int,
-        metrics: Metrics,
-        labels: Labels,
+        metrics: ModelMetrics,
         *,
         max_batch_size: int,
         max_delay_s: float,
     ) -> None:
-        super().__init__(run, executor, max_queue, metrics, labels)
+        super().__init__(run, executor, max_queue, metrics)
         self.max_batch_size = max_batch_size
         self._max_delay_s = max_delay_s
         self._queue: deque[_Pending] = deque()
@@ -208,7 +206,7 @@ class BatchScheduler(_Scheduler):
                     p.future.set_exception(e)
             return
         for p, part in zip(batch, parts, strict=True):
-            self._metrics.queue_seconds.observe(self._labels, max(0.0, started - p.arrived))
+            self._metrics.queue_seconds.observe(max(0.0, started - p.arrived))
             if not p.future.done():
                 p.future.set_result(part)
 

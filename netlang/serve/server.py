@@ -1,7 +1,8 @@
 """Server assembly: a `ServeConfig` (CLI options) -> loaded models -> the ASGI app under uvicorn.
 
 With `workers > 1` uvicorn starts processes that each build their own app (and sessions) from the
-config, passed through an environment variable to `app_from_environment`. Uvicorn handles
+config, passed through an environment variable to `app_from_environment`; their metrics are added
+up through files in a directory the parent owns (`workers.py`). Uvicorn handles
 SIGTERM/SIGINT by refusing new connections and letting in-flight requests finish ("draining")
 before the app's lifespan shutdown stops the schedulers. Connections are uvicorn's httptools
 protocol with read deadlines (`connection.py`), on uvloop where it is installed (uvicorn's
@@ -101,20 +102,19 @@ def load_served_model(
         config.max_queue_delay_us,
         classes=info.classes,
     )
-    labels = (("model", name), ("version", "1"))
+    model_metrics = metrics.for_model(name)
     scheduler: DirectScheduler | BatchScheduler
     if batching:
         scheduler = BatchScheduler(
             run,
             executor,
             config.max_queue_size,
-            metrics,
-            labels,
+            model_metrics,
             max_batch_size=config.max_batch_size,
             max_delay_s=config.max_queue_delay_us / 1e6,
         )
     else:
-        scheduler = DirectScheduler(run, executor, config.max_queue_size, metrics, labels)
+        scheduler = DirectScheduler(run, executor, config.max_queue_size, model_metrics)
     log.info(
         "loaded %s from %s on %s (batching %s)",
         name,
@@ -130,6 +130,7 @@ def load_served_model(
         triton,
         scheduler,
         lambda: run(zeros_for(signature)),
+        model_metrics,
         classes=info.classes,
         preprocess=json.loads(preprocess) if preprocess else None,
     )
@@ -183,8 +184,10 @@ def serve_forever(config: ServeConfig) -> None:
         "loop": "auto",  # uvloop where installed (a dependency off Windows), else asyncio's
     }
     if config.workers > 1:
+        from netlang.serve.workers import run_workers
+
         os.environ[CONFIG_ENV] = json.dumps(asdict(config))
-        uvicorn.run(
+        run_workers(
             "netlang.serve.server:app_from_environment",
             factory=True,
             workers=config.workers,

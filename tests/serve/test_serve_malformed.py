@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Server, start_server
+from conftest import Server, scrape, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -289,14 +289,7 @@ def test_wrong_method_names_the_allowed_one(plain_server: Server) -> None:
 
 def test_refusals_are_counted_in_metrics(plain_server: Server) -> None:
     request(plain_server, "POST", INFER, b"{")
-    connection = http.client.HTTPConnection("127.0.0.1", plain_server.port, timeout=10)
-    connection.request("GET", "/metrics")
-    text = connection.getresponse().read().decode()
-    connection.close()
-    failures = (
-        'netlang_inference_request_failure_total{model="clf",version="1",reason="BAD_REQUEST"}'
-    )
-    assert any(
-        line.startswith(failures) and float(line.split()[-1]) >= 1 for line in text.splitlines()
-    )
-    assert 'netlang_http_responses_total{code="400"}' in text
+    samples = scrape(plain_server.port)
+    labels = frozenset({"model": "clf", "version": "1", "reason": "BAD_REQUEST"}.items())
+    assert samples[("netlang_inference_request_failure_total", labels)] >= 1
+    assert samples[("netlang_http_responses_total", frozenset({("code", "400")}))] >= 1
