@@ -85,7 +85,7 @@ def load_program(path: str) -> tuple[Program | None, list[Diagnostic], dict[str,
     try:
         source = read_source(path)
     except CompileError as exc:  # not UTF-8: a located diagnostic
-        return None, exc.diagnostics, {}
+        return None, exc.diagnostics, exc.sources
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror or exc}", 2)
     return compile_source(source)

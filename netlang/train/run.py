@@ -62,7 +62,9 @@ def train_file(
         span = graph.train.spans.get(problem.key) if graph.train else None
         if span is None:
             raise ValueError(problem.message) from None
-        raise CompileError([error("NL2053", problem.message, span, hint=problem.hint)]) from None
+        raise CompileError(
+            [error("NL2053", problem.message, span, hint=problem.hint)], program.sources
+        ) from None
     _check_vocabulary(graph, splits.tokenizer)
     tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
@@ -118,7 +120,7 @@ def _build(path: str | Path, model: str | None, settings: Mapping[str, str]) -> 
     # fit: what `check` holds against the model, train holds too
     graph, diagnostics = program.build(name, arguments, train_settings=entries, fit=True)
     if graph is None:
-        raise CompileError(diagnostics)
+        raise CompileError(diagnostics, program.sources)
     return program, graph
 
 
