@@ -41,7 +41,13 @@ class BuildKeys:
         while stack:
             unit, definition = stack.pop()
             span = definition.span
-            where = (unit.source.name, span.start.line, span.start.column, span.end.line, span.end.column)
+            where = (
+                unit.source.name,
+                span.start.line,
+                span.start.column,
+                span.end.line,
+                span.end.column,
+            )
             if where in read:
                 continue
             read[where] = text = self._text(unit.source, definition)
