@@ -11,6 +11,7 @@ so syntax errors and their recovery are exactly the parser's own.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import OrderedDict
 from typing import Generic, TypeVar
@@ -20,6 +21,14 @@ from netlang.diagnostics.source import SourceFile, Span
 from netlang.syntax import ast
 from netlang.syntax.parser import parse
 
+# A line that starts a statement of a body (a name and `=`, or a statement keyword): where a
+# long definition is cut; a run that does not parse alone sends the piece to the parser whole.
+_STATEMENT = re.compile(
+    r"[ \t]*(?:[A-Za-z_]\w*(?:[ \t]*,[ \t]*[A-Za-z_]\w*)*[ \t]*=(?!=)|"
+    r"(?:input|output|return|assert|if|for)[ \t])"
+)
+_WRAPPER = "model __statements__ {"
+_LONG = 24  # lines: shorter definitions are parsed whole
 _PIECE = re.compile(r'^(?=(?:model|block|train)[ \t]+[A-Za-z_]|import[ \t]+")', re.M)
 
 Key = TypeVar("Key")
@@ -54,6 +63,7 @@ class ParseCache:
     def __init__(self, files: int = 64, pieces: int = 4096) -> None:
         self.files: Recent[tuple[str, str], Parsed] = Recent(files)
         self.pieces: Recent[tuple[str, int, str], tuple[ast.Definition, ...]] = Recent(pieces)
+        self.failed: Recent[tuple[str, int, str], bool] = Recent(pieces)
         self.parsed_pieces = 0  # pieces parsed since the start (for tests: what was reused)
 
     def __call__(self, source: SourceFile) -> Parsed:
@@ -72,17 +82,66 @@ class ParseCache:
         line = 1
         for start, end in zip(starts, [*starts[1:], len(text)]):
             piece = text[start:end]
-            key = (source.name, line, piece)
-            found = self.pieces.get(key)
+            found = self._statements(source.name, line, piece) or self._piece(
+                source.name, line, piece
+            )
             if found is None:
-                module, errors = parse(SourceFile(source.name, "\n" * (line - 1) + piece))
-                self.parsed_pieces += 1
-                if module is None or errors:
-                    return None
-                found = self.pieces.put(key, module.items)
+                return None
             items.extend(found)
             line += piece.count("\n")
         return items
+
+    def _piece(self, name: str, line: int, piece: str) -> tuple[ast.Definition, ...] | None:
+        """The items of `piece` (a file's text from `line` on) parsed as a file; None: errors."""
+        key = (name, line, piece)
+        found = self.pieces.get(key)
+        if found is None and not self.failed.get(key):
+            module, errors = parse(SourceFile(name, "\n" * (line - 1) + piece))
+            self.parsed_pieces += 1
+            if module is None or errors:
+                self.failed.put(key, True)
+                return None
+            found = self.pieces.put(key, module.items)
+        return found
+
+    def _statements(self, name: str, line: int, piece: str) -> tuple[ast.Definition, ...] | None:
+        """A long model or block put together from runs of its statements, each parsed inside
+        an empty definition at its own lines, so a keystroke re-parses a few lines; None when
+        the piece is not one or a run does not parse alone (then the piece is parsed whole)."""
+        lines = piece.split("\n")
+        indent = next((_indent(t) for t in lines[1:] if t.strip()), None)
+        if not piece.startswith(("model", "block")) or len(lines) < _LONG or not indent:
+            return None
+        cuts = [i for i, t in enumerate(lines) if i > 0 and _STATEMENT.match(t)]
+        cuts = [c for c in cuts if _indent(lines[c]) == indent]
+        if not cuts:
+            return None
+        runs = list(zip([0, *cuts], [*cuts, len(lines)]))
+        parts: list[tuple[ast.Definition, ...]] = []
+        for index, (start, end) in enumerate(runs):
+            text = "\n".join(lines[start:end])
+            if index == 0:
+                text += "\n}"  # the header, its body cut short
+            else:
+                text = _WRAPPER + "\n" + text + ("\n}" if index < len(runs) - 1 else "")
+            first = line + start - (0 if index == 0 else 1)
+            found = self._piece(name, first, text)
+            last = index == len(runs) - 1
+            if not found or not isinstance(found[0], (ast.ModelDef, ast.BlockDef)):
+                return None
+            if len(found) != 1 and not last:  # only the last run reaches past the body
+                return None
+            parts.append(found)
+        head = parts[0][0]
+        if len(parts[0]) != 1 or (isinstance(head, ast.ModelDef) and head.base is not None):
+            return None
+        body = tuple(s for part in parts for s in part[0].body)
+        span = Span(name, head.span.start, parts[-1][0].span.end)
+        return (dataclasses.replace(head, span=span, body=body), *parts[-1][1:])
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
 
 
 def _module(source: SourceFile, items: list[ast.Definition]) -> ast.Module:

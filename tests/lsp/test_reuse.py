@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netlang.diagnostics.source import SourceFile
 from netlang.lsp.analysis import Analysis, analyse
@@ -56,6 +58,66 @@ def test_a_keystroke_in_one_definition_parses_that_definition_again_and_nothing_
     assert cache(edited) == parse(edited)
     assert cache.parsed_pieces == before + 1
     assert cache(edited) == parse(edited) and cache.parsed_pieces == before + 1  # by content
+
+
+LONG = (
+    "model Long(width: int = 8) {\n"
+    '    "A long model: its statements are parsed in runs."\n'
+    "    input x: float32[N, 3, 32, 32]\n"
+    + "".join(f"    h{i} = x -> c{i}: conv2d(width, 3, padding=1) -> relu\n" for i in range(12))
+    + "    y = h11 -> tail: conv2d(width,\n"
+    "    kernel=3, padding=1)\n"  # a keyword at the body's indentation: this run is not alone
+    "    if width > 4 {\n"
+    "    z = y\n"  # an `if` body at the same indentation
+    "    } else {\n"
+    "        z = y -> relu\n"
+    "    }\n"
+    "    a, b = z, z\n"
+    "    test {\n"
+    "    input [1, 3, 32, 32] -> output [1, 8, 32, 32]\n"
+    "    }\n"
+    "    output a\n"
+    "}\n"
+    "after = 3\n"
+)
+
+
+def test_a_keystroke_in_a_long_definition_parses_a_few_of_its_lines_again() -> None:
+    cache = ParseCache()
+    source = SourceFile("long.net", LONG)
+    assert cache(source) == parse(source)
+    for old, new in (("c5: conv2d(width", "c5: conv2d(width + 1"), ("kernel=3", "kernel=5")):
+        before = cache.parsed_pieces
+        edited = SourceFile("long.net", LONG.replace(old, new))
+        assert cache(edited) == parse(edited)
+        assert 1 <= cache.parsed_pieces - before <= 2  # the run, or the run and the piece
+
+
+@st.composite
+def edits(draw: st.DrawFn) -> tuple[str, str]:
+    """A repository file, and it after a few keystrokes (tokens, newlines, braces, keywords)."""
+    text = draw(st.sampled_from(SEEDS))
+    edited = text
+    for _ in range(draw(st.integers(1, 3))):
+        start = draw(st.integers(0, len(edited)))
+        stop = draw(st.integers(start, min(len(edited), start + 8)))
+        replacement = draw(st.sampled_from(EDITS) | st.text(alphabet=" \n{}()=,x1", max_size=4))
+        edited = edited[:start] + replacement + edited[stop:]
+    return text, edited
+
+
+SEEDS = [p.read_text() for p in FILES if p.parent.name in ("stdlib", "course")][:12]
+EDITS = ["", "\n", "\nmodel M {\n", "}\n", "    x = y\n", "input", "=", "->", "# c\n", '"s"']
+
+
+@pytest.mark.fuzz
+@settings(max_examples=40, deadline=None, derandomize=True)  # ~3 s; hunt with more
+@given(edits())
+def test_after_any_keystrokes_the_pieces_parse_as_the_parser_does(texts: tuple[str, str]) -> None:
+    cache = ParseCache()
+    original, edited = (SourceFile("edit.net", t) for t in texts)
+    cache(original)  # what the editor had: its pieces are in the cache
+    assert cache(edited) == parse(edited)
 
 
 def test_a_piece_with_a_syntax_error_gives_the_whole_files_diagnostics() -> None:
