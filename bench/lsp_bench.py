@@ -29,6 +29,26 @@ sys.path.insert(0, str(REPO / "tests" / "lsp"))
 from lsp_client import Client  # noqa: E402
 
 
+FROM_STDLIB = """\
+import "resnet"
+
+# ResNet-152 from the library's stages
+model Mine(classes: int = 1000) {
+    input image: float32[N, 3, 224, 224]
+    x = image -> stem: conv2d(64, kernel=7, stride=2, padding=3, bias=false)
+              -> bn: batchnorm2d
+              -> relu
+              -> pool: maxpool2d(3, stride=2, padding=1)
+              -> s1: ResNetStage("bottleneck", 64, 3)
+              -> s2: ResNetStage("bottleneck", 128, 8, stride=2)
+              -> s3: ResNetStage("bottleneck", 256, 36, stride=2)
+              -> s4: ResNetStage("bottleneck", 512, 3, stride=2)
+    logits = x -> avgpool: adaptive_avgpool2d(1) -> flatten -> fc: linear(classes)
+    output logits
+}
+"""
+
+
 def flat_resnet152() -> str:
     """ResNet-152 written out layer by layer (no blocks, no loops): the most text to parse."""
     lines = [
@@ -177,9 +197,22 @@ def main() -> None:
             hover,
             digit("[3, 4, 6, 3], classes: int = 1000"),
         ),
-        Case("flat ResNet-152: in a comment", flat, flat_text, flat_hover, digit("flat: 1000")),
         Case(
-            "flat ResNet-152: in the model",
+            'ResNet-152 from `import "resnet"`: in the model',
+            REPO / "bench" / "mine.net",
+            FROM_STDLIB,
+            "stem: conv2d",
+            digit("classes: int = 1000"),
+        ),
+        Case(
+            "flat ResNet-152 (362 lines): in a comment",
+            flat,
+            flat_text,
+            flat_hover,
+            digit("flat: 1000"),
+        ),
+        Case(
+            "flat ResNet-152 (362 lines): in the model",
             flat,
             flat_text,
             flat_hover,
