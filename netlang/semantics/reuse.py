@@ -2,7 +2,8 @@
 
 A build reads the model's definition, every definition it names (in the file that names it,
 transitively, through imports too), the root file's train sections, and the names each of
-those files can see (a misspelt name's hint lists them). The key holds each of those
+those files can see and what each is (a misspelt name's hint lists the names, or the
+models among them). The key holds each of those
 definitions as its file, position and source lines, so an edit elsewhere (another model, a
 comment, a definition nobody names) leaves it equal, and any edit to what it reads changes it.
 Words are taken from the text, comments and strings included: more than the build reads, never
@@ -56,7 +57,7 @@ class BuildKeys:
                 found = unit.namespace.get(word)
                 if found is not None:
                     stack.append(found)
-        visible = tuple((file, tuple(unit.namespace)) for file, unit in sorted(units.items()))
+        visible = tuple((file, _kinds(unit)) for file, unit in sorted(units.items()))
         return name, tuple(sorted(read.items())), visible
 
     def _text(self, source: SourceFile, definition: ast.Node) -> str:
@@ -65,3 +66,8 @@ class BuildKeys:
             lines = self.lines[source.name] = source.text.split("\n")
         span = definition.span
         return "\n".join(lines[span.start.line - 1 : span.end.line])
+
+
+def _kinds(unit: Unit) -> tuple[tuple[str, str], ...]:
+    """The names a file sees and what each is: hints list them ("models here: ...")."""
+    return tuple((name, type(d).__name__) for name, (_, d) in unit.namespace.items())

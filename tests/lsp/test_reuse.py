@@ -170,6 +170,21 @@ def test_a_name_defined_elsewhere_changes_the_hint_of_a_misspelt_one() -> None:
     assert first.diagnostics and not second.diagnostics
 
 
+def test_a_definition_turned_from_block_to_model_changes_the_hint_of_a_misspelt_base() -> None:
+    parse_cache, builds = ParseCache(), {}
+    text = TWO_MODELS + "\nmodel Alias = Pairr()\n"
+    first = analyse("two.net", text, parse_cache, builds)
+    _same(first, analyse("two.net", text))
+    pair = TWO_MODELS.split("\n\nmodel Uses")[0].split("\n", 1)[1]
+    as_model = "model Pair(channels: int = 4) {\n    input x: float32[N, 4]; output x\n}"
+    edited = text.replace(pair, as_model)  # as many lines: Alias stays where it was
+    assert edited.count("\n") == text.count("\n")
+    second = analyse("two.net", edited, parse_cache, builds)
+    _same(second, analyse("two.net", edited))
+    hints = [[d.hint for d in a.diagnostics if d.code == "NL2014"] for a in (first, second)]
+    assert hints[0] != hints[1] and "Pair" in str(hints[1])
+
+
 def test_an_edit_to_an_imported_file_is_seen_by_the_next_analysis(tmp_path: Path) -> None:
     library = tmp_path / "lib.net"
     library.write_text(TWO_MODELS.split("\nmodel Uses")[0])
