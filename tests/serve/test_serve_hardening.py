@@ -224,11 +224,11 @@ def test_pipelined_requests_are_answered_in_order(server: Server) -> None:
     assert answers[1][1]["outputs"][0]["shape"] == answers[3][1]["outputs"][0]["shape"] == [1, 3]
 
 
-def test_the_server_answers_on_after_its_log_outgrows_a_pipe(server: Server) -> None:
-    # uvicorn logs a 41-byte warning for each broken request: 1,600 of them are more than a pipe
-    # holds (64 KiB), and a server whose stderr nobody reads would block in its next write
+def test_broken_requests_are_answered_without_filling_the_log(server: Server) -> None:
+    # uvicorn would log a 41-byte warning for each: 1,600 are more than a pipe holds (64 KiB),
+    # so a client sending garbage could fill the log, or block a server whose stderr nobody reads
     logged = os.fstat(server.log.fileno()).st_size
     for _ in range(1600):
         assert exchange(server.port, b"GARBAGE\r\n\r\n")[0] == 400
-    assert os.fstat(server.log.fileno()).st_size - logged > 64 * 1024
+    assert os.fstat(server.log.fileno()).st_size - logged < 1024
     assert authorized_infer_works(server)
