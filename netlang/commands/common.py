@@ -99,6 +99,19 @@ def report(
     return any(d.severity is Severity.ERROR for d in diagnostics)
 
 
+def sources_of(diagnostics: list[Diagnostic]) -> dict[str, SourceFile]:
+    """The files the diagnostics point into, read again, so a CompileError raised past the
+    driver (by `train`) still shows its source lines; a file gone or unreadable is left out."""
+    sources: dict[str, SourceFile] = {}
+    for label in (label for d in diagnostics for label in d.labels):
+        if label.span.file not in sources:
+            try:
+                sources[label.span.file] = read_source(label.span.file)
+            except (OSError, CompileError):
+                continue
+    return sources
+
+
 def build_model(file: str, model: str | None, settings: tuple[str, ...]) -> Graph:
     """FILE's model with its `--set` arguments; diagnostics reported, exit 1 on errors."""
     program, diagnostics, sources = load_program(file)

@@ -16,6 +16,8 @@ from netlang.commands.common import (
     QUIET_OPTION,
     VERBOSE_OPTION,
     fail,
+    report,
+    sources_of,
     model_option,
     setting_texts,
 )
@@ -162,7 +164,7 @@ def train(
             tracking=tracking,
         )
     except CompileError as error:
-        click.echo(str(error), err=True)
+        report(error.diagnostics, sources_of(error.diagnostics))
         sys.exit(1)
     except (ValueError, NonFiniteLoss, WorkerFailed) as error:
         fail(str(error))

@@ -142,6 +142,13 @@ CODES: dict[str, Code] = {
         "`mnist`, `notmnist` and `cifar10` fetch their published files with `download=true` "
         "(`check` never downloads).",
     ),
+    "NL2054": Code(
+        "data does not fit the model's input",
+        "The samples the `data` of a `train` section gives do not have the shape the model's "
+        "`input` declares (after the batch axis), so not one batch could run.\n\n"
+        "    input image: float32[N, 3, 32, 32]\n"
+        "    data digits(size=32)     # gives [N, 1, 32, 32]: declare 1 channel",
+    ),
     "NL2017": Code(
         "too many arguments", "More positional arguments than the layer or block takes."
     ),

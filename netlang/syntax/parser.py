@@ -16,7 +16,7 @@ from lark.visitors import Transformer_NonRecursive
 from netlang.diagnostics import Diagnostic, Label, error
 from netlang.diagnostics.source import SourceFile, Span, split_lines
 from netlang.syntax import ast
-from netlang.syntax.scans import CLOSERS, MAX_NESTING, too_deep, unclosed_bracket
+from netlang.syntax.scans import CLOSERS, MAX_NESTING, ascii_hint, too_deep, unclosed_bracket
 from netlang.syntax.assets import grammar_text
 
 # Human names for terminals in "expected ..." messages.
@@ -121,7 +121,11 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
     line, column = max(exc.line, 1), max(exc.column, 1)
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else "?"
-        hint = "strings use double quotes" if char == "'" else None
+        hint = (
+            "strings use double quotes"
+            if char == "'"
+            else ascii_hint(source.text, exc.pos_in_stream)
+        )
         return error(
             "NL1001",
             f"unexpected character `{char}`",

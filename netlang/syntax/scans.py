@@ -1,8 +1,10 @@
-"""Scans for what a syntax error alone cannot say: where a bracket was opened, and whether the
-AST nests deeper than elaboration may recurse. Both iterate, so no input exhausts the stack."""
+"""Scans for what a syntax error alone cannot say: where a bracket was opened, whether the AST
+nests deeper than elaboration may recurse (both iterate, so no input exhausts the stack), and the
+ASCII spelling of a name written with accents."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from netlang.syntax import ast
@@ -52,3 +54,17 @@ def unclosed_bracket(text: str, position: int) -> tuple[int, int, str] | None:
         line, column = (line + 1, 1) if char == "\n" else (line, column + 1)
         i += 1
     return stack[-1] if stack else None
+
+
+def ascii_hint(text: str, position: int) -> str | None:
+    """For a letter outside ASCII (`características`): names are ASCII, so the word unaccented."""
+    if position >= len(text) or text[position].isascii() or not text[position].isalpha():
+        return None
+    start, end = position, position
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    while end < len(text) and (text[end].isalnum() or text[end] == "_"):
+        end += 1
+    plain = unicodedata.normalize("NFKD", text[start:end]).encode("ascii", "ignore").decode()
+    suggestion = f": write `{plain}`" if plain and not plain[0].isdigit() else ""
+    return f"names take ASCII letters, digits and `_` only{suggestion}"

@@ -16,6 +16,7 @@ from typing import Any
 
 from netlang import ir
 from netlang.diagnostics import CompileError, error
+from netlang.ir.types import format_shape
 from netlang.ops import REGISTRY
 from netlang.train import distributed, transfer
 from netlang.train.config import TrainConfig, resolve_config
@@ -63,6 +64,7 @@ def train_file(
         if span is None:
             raise ValueError(problem.message) from None
         raise CompileError([error("NL2053", problem.message, span, hint=problem.hint)]) from None
+    _check_input_shape(graph, splits.input_shape)
     _check_vocabulary(graph, splits.tokenizer)
     tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
@@ -192,6 +194,29 @@ def _tokenized(splits: Any, call: Call) -> Any:
         for name, ds in (("train", splits.train), ("val", splits.val), ("test", splits.test))
     }
     return replace(splits, **encoded, input_shape=(tokenizer.length,), tokenizer=tokenizer)
+
+
+def _check_input_shape(graph: ir.Graph, sample: tuple[int, ...]) -> None:
+    """The data's samples must have the shape the model's input declares: a mismatch is the
+    user's (a 3-channel model on 1-channel digits), said at the `data` line, not a matmul error."""
+    if len(graph.inputs) != 1 or graph.train is None:
+        return
+    value = graph.inputs[0]
+    declared = value.type.shape[1:]
+    if len(declared) == len(sample) and all(
+        not isinstance(d, int) or d == s for d, s in zip(declared, sample)
+    ):
+        return
+    given = format_shape(("N", *sample))
+    message = (
+        f"the data gives samples {given}, but the model's input {value.name} is "
+        f"{format_shape(value.type.shape)}"
+    )
+    hint = f"declare `input {value.name}: {value.type.dtype}{given}`, or change the data's size"
+    span = graph.train.spans.get("data") or graph.train.span
+    if span is None:
+        raise ValueError(message)
+    raise CompileError([error("NL2054", message, span, hint=hint)])
 
 
 def _check_vocabulary(graph: ir.Graph, tokenizer: Any) -> None:

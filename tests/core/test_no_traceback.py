@@ -112,3 +112,35 @@ def test_no_known_input_reaches_the_internal_error_line(
     result = CliRunner().invoke(main, ["check", case.name])
     assert result.exit_code in (0, 1), result.output
     assert "internal error" not in result.output
+
+
+def test_a_name_with_accents_is_told_its_ascii_spelling() -> None:
+    text = "model Red {\n    input x: float32[N, 4]\n    salida_única = x -> linear(2)\n"
+    program, diagnostics, _ = netlang.semantics.program.compile_source(
+        netlang.diagnostics.source.SourceFile("t.net", text + "    output salida_única\n}\n")
+    )
+    (diagnostic,) = diagnostics
+    assert diagnostic.code == "NL1001" and diagnostic.span.start.column == 12
+    assert "write `salida_unica`" in (diagnostic.hint or "")
+
+
+def test_a_bare_name_where_a_number_belongs_is_named_not_typed() -> None:
+    text = HEADER + "    y = x -> linear(2)\n    output y\n}\ntrain M {\n    epochs ten\n}\n"
+    program, diagnostics, _ = netlang.semantics.program.compile_source(
+        netlang.diagnostics.source.SourceFile("t.net", text)
+    )
+    messages = [d.message for d in (program.check() if program else diagnostics)]
+    assert "`epochs` takes an integer, got the name `ten`" in messages, messages
+
+
+def test_data_of_another_shape_than_the_input_is_located_at_the_data_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "rgb.net"
+    model = "model M {\n    input image: float32[N, 3, 8, 8]\n    y = image -> flatten"
+    path.write_text(model + " -> linear(10)\n    output y\n}\ntrain M {\n    data digits\n}\n")
+    result = CliRunner().invoke(main, ["train", str(path), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    assert "error[NL2054]: the data gives samples [N, 1, 8, 8]" in result.output
+    assert "  7 |     data digits" in result.output  # the source line, as `check` shows it
+    assert not (tmp_path / "run").exists()
