@@ -4,11 +4,12 @@ configurations, a table of final and best figures, and one picture (compare.png)
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from netlang.train.plots import plot_compare, task_metric
+from netlang.train.settings import EarlyStopConfig
 from netlang.train.sweep import SWEEP_FILE
 
 # Configuration entries that never tell runs apart in a legend.
@@ -107,7 +108,21 @@ def labels(runs: list[Run]) -> list[str]:
         keys = ["model"] if len(set(models)) == len(models) else ["model", *rest]
     if not keys:
         return [run.path.name for run in runs]
-    return [", ".join(f"{_short(k)}={_value(_get(run, k))}" for k in keys) for run in runs]
+    return [", ".join(_setting(k, _get(run, k)) for k in keys) for run in runs]
+
+
+def _setting(key: str, value: Any) -> str:
+    """`key=value` in the train section's words: `regularize=l2(0.1)` (not the resolved
+    `penalties=[{"kind": ...}]`), `early_stop=(patience=3)` (what is not the default),
+    `early_stop=none`."""
+    if key == "config.penalties" and isinstance(value, list):
+        calls = [f"{p['kind']}({_value(p['strength'])})" for p in value if isinstance(p, dict)]
+        return f"regularize={', '.join(calls) or 'none'}"
+    if key == "config.early_stop" and isinstance(value, dict):
+        defaults = asdict(EarlyStopConfig())
+        changed = {k: v for k, v in value.items() if k == "patience" or defaults.get(k) != v}
+        return f"early_stop={_value(changed)}"
+    return f"{_short(key)}={'none' if value is None else _value(value)}"
 
 
 def _lacking(key: str, runs: list[Run]) -> bool:
