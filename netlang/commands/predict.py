@@ -38,8 +38,9 @@ from netlang.commands.common import DEVICE_OPTION, JSON_OPTION, ONNX_FILE
 def predict(
     model: Path, inputs: tuple[str, ...], k: int, out_dir: Path, device: str, as_json: bool
 ) -> None:
-    """Run an exported ONNX MODEL on INPUTS: images, .npy arrays, or sentences (and .txt files)
-    for a model trained on text."""
+    """Run an exported ONNX MODEL on INPUTS: images, .npy arrays or sentences.
+
+    Sentences (written out, or .txt files of them) are for a model trained on text."""
     import numpy as np
 
     from netlang import runtime

@@ -154,7 +154,9 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
     assert token is not None
     expected = sorted({_describe(t) for t in getattr(exc, "expected", ())})
     width = max(1, len(str(token)))
-    hint = _token_hint(str(token), expected)
+    hint = _token_hint(str(token), expected) or _comma_hint(
+        source.text, exc.pos_in_stream, expected
+    )
     if hint is None and 0 < len(expected) <= 5:
         hint = (
             "expected "
@@ -164,7 +166,7 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
         )
     secondary = ()
     opened = unclosed_bracket(source.text, exc.pos_in_stream)
-    specific = _token_hint(str(token), expected) is not None
+    specific = hint is not None and not hint.startswith("expected ")
     # an unexpected token inside a body is rarely a missing `}`; inside ( or [ it often is
     if (
         opened is not None
@@ -202,6 +204,15 @@ def _token_hint(token: str, expected: list[str]) -> str | None:
     if token in {"'"}:
         return "strings use double quotes"
     return None
+
+
+def _comma_hint(text: str, position: int, expected: list[str]) -> str | None:
+    """A word or number right after another on one line, where `,` could come: `float32[N 1]`,
+    `linear(8 bias=false)`."""
+    before = text[:position]
+    if "`,`" not in expected or "\n" in before[len(before.rstrip()) :]:
+        return None
+    return "a `,` is missing before it" if text[position : position + 1].isalnum() else None
 
 
 def _eof_hint(text: str) -> str | None:

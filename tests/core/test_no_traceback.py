@@ -144,3 +144,21 @@ def test_data_of_another_shape_than_the_input_is_located_at_the_data_line(
     assert "error[NL2054]: the data gives samples [N, 1, 8, 8]" in result.output
     assert "  7 |     data digits" in result.output  # the source line, as `check` shows it
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "column"),
+    [
+        ("    input x: float32[N 4]\n", 24),
+        ("    input x: float32[N, 4]\n    y = x -> linear(8 bias=false)\n", 23),
+    ],
+    ids=["shape", "arguments"],
+)
+def test_a_missing_comma_on_one_line_is_named(line: str, column: int) -> None:
+    text = "model M {\n" + line + "    output x\n}\n"
+    _, diagnostics, _ = netlang.semantics.program.compile_source(
+        netlang.diagnostics.source.SourceFile("t.net", text)
+    )
+    (diagnostic,) = diagnostics
+    assert diagnostic.code == "NL1002" and diagnostic.hint == "a `,` is missing before it"
+    assert diagnostic.span.start.column == column
