@@ -80,7 +80,10 @@ def classics() -> str:
 
 def rnn() -> str:
     _train("rnn.net", RUNS / "rnn")
-    return _compare("LSTM reading rows", "rnn.png", [RUNS / "rnn"])
+    _train("rnn.net", RUNS / "rnn16", hidden="16")  # chapter 5's second run
+    return _compare(
+        "LSTM reading rows, 64 and 16 hidden units", "rnn.png", [RUNS / "rnn", RUNS / "rnn16"]
+    )
 
 
 def autoencoder() -> str:
