@@ -149,6 +149,14 @@ CODES: dict[str, Code] = {
         "    input image: float32[N, 3, 32, 32]\n"
         "    data digits(size=32)     # gives [N, 1, 32, 32]: declare 1 channel",
     ),
+    "NL2055": Code(
+        "softmax before cross_entropy",
+        "The model's output comes out of a `softmax` and the loss is `cross_entropy`, which "
+        "applies (log-)softmax itself: the probabilities are squashed twice and the gradients "
+        "all but vanish. Output the logits; `netlang predict` prints probabilities anyway. "
+        "(A warning.)\n\n"
+        "    logits = x -> linear(10) -> softmax     # drop `-> softmax`",
+    ),
     "NL2017": Code(
         "too many arguments", "More positional arguments than the layer or block takes."
     ),
