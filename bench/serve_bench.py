@@ -1,14 +1,17 @@
 """Serving benchmark: ResNet-18 ONNX behind `netlang serve` on loopback -> throughput and p50/p99.
 
 Exports torchvision's resnet18 (random weights; speed does not depend on them) with a symbolic
-batch dim, then measures in one run: raw in-process `session.run` (batch 1: the latency limit;
+batch dim, then measures in one run: raw in-process `session.run` (batch 1: the latency limit,
+with `netlang predict`'s session options, with the servers' and with one intra-op thread;
 batch 16: the throughput limit) and two real servers (dynamic batching off / on) driven by
-batch-1 binary V2 requests from 1 or 16 keep-alive connections. On a shared machine the
-background load drifts, so the configurations are measured in interleaved rounds and pooled.
-Bounded: rounds x (6 slices of --seconds) plus export and start-up, about 2 minutes by default.
+batch-1 binary V2 requests from 1 or 16 keep-alive connections (h2load where installed, else
+Python threads; `--client`). On a shared machine the background load drifts, so the
+configurations are measured in interleaved rounds; rates are the median over rounds (and
+pooled), latencies pooled. Bounded: rounds x (8 slices of --seconds) plus export and
+start-up, about 2.5 minutes by default.
 
     python bench/serve_bench.py [--rounds 4] [--seconds 3] [--max-batch-size 16]
-                                [--device cpu|cuda|tensorrt] [--size 224]
+                                [--device cpu|cuda|tensorrt] [--size 224] [--client python]
     python bench/serve_bench.py --model lenet --concurrency 32 --max-batch-size 32
 
 `--model lenet` serves examples/lenet.net (compiled by `netlang compile`, 1x32x32 inputs): a
@@ -21,6 +24,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -156,9 +160,36 @@ def server_slice(
     return rows, [done - start for start, done in samples if start >= measure_from], seconds
 
 
-def report(label: str, rows: int, latencies: list[float], seconds: float) -> str:
+def h2load_slice(
+    port: int, served: Served, concurrency: int, rows: int, size: int, seconds: float
+) -> Slice:
+    """The same requests from nghttp2's `h2load` (HTTP/1.1, one thread, written in C), so that the
+    client costs ~20 us of CPU a request instead of the Python clients' ~200: on 2 cores those
+    took about half the machine from the server. Its log holds the requests of the measured
+    window (after a 1 s warm-up): start, status, microseconds to the whole response."""
+    body, headers = binary_request(served, rows, size)
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file, log = Path(tmp) / "body", Path(tmp) / "log"
+        body_file.write_bytes(body)
+        command = ["h2load", "--h1", "-c", str(concurrency), "-D", f"{round(seconds * 1000)}ms"]
+        command += ["--warm-up-time", "1", "--log-file", str(log), "-d", str(body_file)]
+        for name, value in headers.items():
+            command += ["-H", f"{name}: {value}"]
+        command.append(f"http://127.0.0.1:{port}/v2/models/model/infer")
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        records = [line.split("\t") for line in log.read_text().splitlines()]
+    statuses = {int(status) for _, status, _ in records} - {200}
+    if statuses:
+        raise RuntimeError(f"server answered requests with {statuses}")
+    return rows * len(records), [int(micros) / 1e6 for *_, micros in records], seconds
+
+
+def report(label: str, median: float, rows: int, latencies: list[float], seconds: float) -> str:
     p50, p99 = np.percentile(np.array(latencies) * 1e3, [50, 99])
-    return f"| {label} | {rows / seconds:.1f} | {p50:.1f} | {p99:.1f} | {len(latencies)} |"
+    return (
+        f"| {label} | {median:.1f} | {rows / seconds:.1f} | {p50:.1f} | {p99:.1f} "
+        f"| {len(latencies)} |"
+    )
 
 
 def main() -> None:
@@ -171,16 +202,26 @@ def main() -> None:
     parser.add_argument("--model", choices=list(MODELS), default="resnet18")
     parser.add_argument("--concurrency", type=int, default=16, help="clients of the busy slices")
     parser.add_argument("--request-rows", type=int, default=1, help="rows in each request")
+    parser.add_argument(
+        "--client",
+        choices=["h2load", "python"],
+        default="h2load" if shutil.which("h2load") else "python",
+        help="load generator: nghttp2's h2load (default where installed) or Python threads",
+    )
     args = parser.parse_args()
+    client_slice = h2load_slice if args.client == "h2load" else server_slice
     import onnxruntime as ort
 
     from netlang.runtime.session import make_session
 
-    begun = time.perf_counter()
+    begun, load_before = time.perf_counter(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         model, served = Path(tmp) / f"{args.model}.onnx", MODELS[args.model]
         served.make(model, args.size)
-        session = make_session(model, args.device)
+        session = make_session(model, args.device)  # `netlang predict`'s options
+        as_served = make_session(model, args.device, spinning=False)  # the servers' options
+        # a lone caller's best: one intra-op thread (a small model's ops are too short to split)
+        single = make_session(model, args.device, intra_op_threads=1)
         device = ["--device", args.device]
         off, off_port = start_server(model, device)
         on, on_port = start_server(model, [*device, "--max-batch-size", str(args.max_batch_size)])
@@ -193,53 +234,63 @@ def main() -> None:
         )
         slices: dict[str, Callable[[], Slice]] = {
             f"raw session.run, batch {r}": lambda: raw_slice(session, served, r, z, s),
+            f"raw session.run, batch {r}, as served": lambda: raw_slice(as_served, served, r, z, s),
+            f"raw session.run, batch {r}, 1 intra-op thread": lambda: raw_slice(
+                single, served, r, z, s
+            ),
             f"raw session.run, batch {b}": lambda: raw_slice(session, served, b, z, s),
-            "serve, batching off, concurrency 1": lambda: server_slice(
+            "serve, batching off, concurrency 1": lambda: client_slice(
                 off_port, served, 1, r, z, s
             ),
-            f"serve, batching off, concurrency {c}": lambda: server_slice(
+            f"serve, batching off, concurrency {c}": lambda: client_slice(
                 off_port, served, c, r, z, s
             ),
-            f"serve, batching on (max {b}), concurrency 1": lambda: server_slice(
+            f"serve, batching on (max {b}), concurrency 1": lambda: client_slice(
                 on_port, served, 1, r, z, s
             ),
-            f"serve, batching on (max {b}), concurrency {c}": lambda: server_slice(
+            f"serve, batching on (max {b}), concurrency {c}": lambda: client_slice(
                 on_port, served, c, r, z, s
             ),
         }
         pooled: dict[str, Slice] = {label: (0, [], 0.0) for label in slices}
+        rates: dict[str, list[float]] = {label: [] for label in slices}  # rows/s of each round
         try:
             for _ in range(args.rounds):
                 for label, measure in slices.items():
                     rows, latencies, seconds = measure()
                     total = pooled[label]
                     pooled[label] = (total[0] + rows, total[1] + latencies, total[2] + seconds)
+                    rates[label].append(rows / seconds)
         finally:
             for process in (off, on):
                 process.terminate()
                 process.wait(timeout=30)
     load = os.getloadavg()[0]
     print(
-        f"{os.cpu_count()} CPUs, load average {load:.2f} at the end, "
+        f"{os.cpu_count()} CPUs, load average {load_before:.2f} before, {load:.2f} at the end, "
         f"onnxruntime {ort.__version__}, device {args.device} ({session.get_providers()[0]}), "
-        f"{args.size}x{args.size} images,"
+        f"{args.size}x{args.size} images, client {args.client},"
     )
     print(f"{args.rounds} interleaved rounds x {args.seconds:g} s per configuration, ", end="")
     print(f"{time.perf_counter() - begun:.0f} s in all\n")
-    print("| configuration | rows/s | p50 ms | p99 ms | calls |")
-    print("|---|---:|---:|---:|---:|")
+    print("| configuration | rows/s (median of rounds) | pooled rows/s | p50 ms | p99 ms | calls |")
+    print("|---|---:|---:|---:|---:|---:|")
+    # a round in which another job took the core shows in the pooled rate, not in the median
+    rate = {label: float(np.median(values)) for label, values in rates.items()}
     for label, (rows, latencies, seconds) in pooled.items():
-        print(report(label, rows, latencies, seconds))
-    rate = {label: rows / seconds for label, (rows, _, seconds) in pooled.items()}
-    raw = rate[f"raw session.run, batch {args.request_rows}"]
-    best = max(
-        rate[f"serve, batching {mode}, concurrency {args.concurrency}"]
-        for mode in ("off", f"on (max {args.max_batch_size})")
-    )
-    print(
-        f"\n{args.request_rows}-row requests: best serve at concurrency {args.concurrency} / "
-        f"raw session.run batch {args.request_rows}: {best / raw:.2f}"
-    )
+        print(report(label, rate[label], rows, latencies, seconds))
+    raw = f"raw session.run, batch {args.request_rows}"
+    print(f"\n{args.request_rows}-row requests, serve at concurrency {args.concurrency} / raw:")
+    for mode in ("off", f"on (max {args.max_batch_size})"):
+        served_rate = rate[f"serve, batching {mode}, concurrency {args.concurrency}"]
+        ratios = [
+            served_rate / rate[raw + variant]
+            for variant in ("", ", as served", ", 1 intra-op thread")
+        ]
+        print(
+            f"- batching {mode}: {ratios[0]:.2f} of the default session, {ratios[1]:.2f} of the "
+            f"servers' session options, {ratios[2]:.2f} of one intra-op thread"
+        )
 
 
 if __name__ == "__main__":

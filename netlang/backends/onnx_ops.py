@@ -293,20 +293,17 @@ def _adaptive_avgpool(ctx: Lowering) -> None:
     """Adaptive pooling along an axis is an AveragePool when the output size divides the input
     size, and a nearest (floor) upsampling when the input size divides the output size: each
     output bin i then covers exactly input i // (out / in), as torch computes it (a 1x1 map
-    pooled to 7x7 is VGG's trunk on a 32x32 image)."""
+    pooled to 7x7 is VGG's trunk on a 32x32 image). Other (fixed) sizes, whose bins overlap or
+    differ in width, are averaging matrices, one per axis (the shape rule
+    refused symbolic sizes)."""
     spatial = ctx.shape[2:]
     out = tuple_of(ctx.attrs["size"], len(spatial))
     if all(o == 1 for o in out):
         ctx.emit("GlobalAveragePool", [ctx.x])
         return
-    if not all(isinstance(i, int) and (i % o == 0 or o % i == 0) for i, o in zip(spatial, out)):
-        raise LoweringError(
-            ctx.node,
-            f"{ctx.node.op} from {list(spatial)} to {list(out)} has no "
-            "ONNX equivalent: each output size must divide its input size or be "
-            "a multiple of it",
-            "choose an output size that divides the input, or pool to 1",
-        )
+    if not all(i % o == 0 or o % i == 0 for i, o in zip(spatial, out)):
+        _adaptive_by_matrices(ctx, [int(i) for i in spatial], out)
+        return
     kernel = [max(int(i) // o, 1) for i, o in zip(spatial, out)]
     scales = [max(o // int(i), 1) for i, o in zip(spatial, out)]
     grows = any(s > 1 for s in scales)
@@ -324,6 +321,22 @@ def _adaptive_avgpool(ctx: Lowering) -> None:
             coordinate_transformation_mode="asymmetric",
             nearest_mode="floor",
         )
+
+
+def _adaptive_by_matrices(ctx: Lowering, spatial: list[int], out: tuple[int, ...]) -> None:
+    """Output bin i of an axis of size n -> o averages inputs floor(i*n/o) .. ceil((i+1)*n/o)-1,
+    as torch does: x @ A_w^T, then A_h @ that (MatMul broadcasts over N and C)."""
+    matrices = []
+    for n, o in zip(spatial, out):
+        average = np.zeros((o, n))
+        for i in range(o):
+            start, stop = (i * n) // o, -(-(i + 1) * n // o)
+            average[i, start:stop] = 1 / (stop - start)
+        matrices.append(average)
+    last = "width" if len(spatial) == 2 else None
+    y = ctx.emit("MatMul", [ctx.x, ctx.floats("pool_width", matrices[-1].T)], last)
+    if len(spatial) == 2:
+        ctx.emit("MatMul", [ctx.floats("pool_height", matrices[0]), y])
 
 
 def _global(op_type: str) -> Lower:

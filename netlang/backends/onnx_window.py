@@ -8,7 +8,7 @@ import math
 
 from onnx import helper
 
-from netlang.backends.onnx_lowering import Lowering, LoweringError
+from netlang.backends.onnx_lowering import Lowering
 from netlang.backends.windows import effective_shift, padded, relative_position_index, shift_mask
 from netlang.ops.registry import tuple_of
 
@@ -32,12 +32,6 @@ def window_attention(ctx: Lowering) -> None:
     """torchvision's shifted_window_attention at fixed H and W: the bias table is gathered by the
     constant relative position index (ORT folds it), the mask is a constant per window."""
     _, h, w, c = ctx.shape
-    if not (isinstance(h, int) and isinstance(w, int)):
-        raise LoweringError(
-            ctx.node,
-            f"window_attention needs fixed H and W in ONNX, got {h} x {w}",
-            "give the model a fixed input size (Swin's `size`)",
-        )
     a, c = ctx.attrs, int(c)
     window, heads = tuple_of(a["window"], 2), a["heads"]
     (wh, ww), tokens, size = window, window[0] * window[1], c // heads

@@ -85,7 +85,7 @@ def load_program(path: str) -> tuple[Program | None, list[Diagnostic], dict[str,
     try:
         source = read_source(path)
     except CompileError as exc:  # not UTF-8: a located diagnostic
-        return None, exc.diagnostics, {}
+        return None, exc.diagnostics, exc.sources
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror or exc}", 2)
     return compile_source(source)
@@ -97,19 +97,6 @@ def report(
     """Print diagnostics to stderr; True when there were errors."""
     print_diagnostics(diagnostics, sources, as_json=as_json)
     return any(d.severity is Severity.ERROR for d in diagnostics)
-
-
-def sources_of(diagnostics: list[Diagnostic]) -> dict[str, SourceFile]:
-    """The files the diagnostics point into, read again, so a CompileError raised past the
-    driver (by `train`) still shows its source lines; a file gone or unreadable is left out."""
-    sources: dict[str, SourceFile] = {}
-    for label in (label for d in diagnostics for label in d.labels):
-        if label.span.file not in sources:
-            try:
-                sources[label.span.file] = read_source(label.span.file)
-            except (OSError, CompileError):
-                continue
-    return sources
 
 
 def build_model(file: str, model: str | None, settings: tuple[str, ...]) -> Graph:

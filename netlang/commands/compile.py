@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from netlang.commands.common import (
@@ -51,8 +53,12 @@ def compile_command(
     try:
         source = read_source(file)
         graph = build(source, model, parse_settings(settings))
+    except CompileError as exc:  # rendered as `check` renders it
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    try:
         values = read_weights(weights) if weights else plan_weights(graph, seed)
         path = write_onnx(Trained(source, graph, values), output, fold_bn=fold_bn, fp16=fp16)
-    except (ExportError, ValueError, CompileError) as exc:
+    except (ExportError, ValueError) as exc:
         fail(str(exc))
     click.echo(f"wrote {path} ({graph.name}, {graph.param_count:,} parameters)")

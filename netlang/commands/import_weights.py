@@ -46,7 +46,7 @@ def import_weights(checkpoint: str, target: str, settings: tuple[str, ...], outp
     except ImportProblem as problem:
         fail(str(problem), 2)
     except CompileError as exc:
-        report(exc.diagnostics, {})
+        report(exc.diagnostics, exc.sources)
         sys.exit(1)
     graph, diagnostics = program.build(model, parse_settings(settings))
     if report(diagnostics, program.sources) or graph is None:

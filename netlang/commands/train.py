@@ -16,8 +16,6 @@ from netlang.commands.common import (
     QUIET_OPTION,
     VERBOSE_OPTION,
     fail,
-    report,
-    sources_of,
     model_option,
     setting_texts,
 )
@@ -164,7 +162,7 @@ def train(
             tracking=tracking,
         )
     except CompileError as error:
-        report(error.diagnostics, sources_of(error.diagnostics))
+        click.echo(str(error), err=True)
         sys.exit(1)
     except (ValueError, NonFiniteLoss, WorkerFailed) as error:
         fail(str(error))

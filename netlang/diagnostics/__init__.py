@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import difflib
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from netlang.diagnostics.source import Span
+from netlang.diagnostics.source import SourceFile, Span
 
 
 class Severity(enum.Enum):
@@ -83,11 +83,16 @@ class DiagnosticSink:
 class CompileError(Exception):
     """Raised at the API boundary when compilation reported errors."""
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(
+        self, diagnostics: list[Diagnostic], sources: Mapping[str, SourceFile] | None = None
+    ) -> None:
+        """`sources` (the files read) give the message its source lines and carets, as `check`
+        prints them."""
         self.diagnostics = diagnostics
+        self.sources = dict(sources or {})
         from netlang.diagnostics.render import render_all
 
-        super().__init__(render_all(diagnostics, color=False))
+        super().__init__(render_all(diagnostics, sources, color=False))
 
 
 class InternalCompilerError(Exception):

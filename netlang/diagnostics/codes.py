@@ -39,6 +39,12 @@ CODES: dict[str, Code] = {
         "A source file must be UTF-8 text. The error points at the first byte that is not "
         "(often a Latin-1 `é` in a comment); re-save the file as UTF-8.",
     ),
+    "NL1006": Code(
+        "source too large",
+        "A source file has more than 1,000,000 characters (no model needs that: the largest "
+        "of the standard library has 9,000); the compiler refuses it rather than spend minutes "
+        "parsing. Split it into files joined by `import`, or repeat layers with `for`.",
+    ),
     # NL2xxx: names, arguments, structure
     "NL2001": Code(
         "undefined name",
@@ -226,6 +232,8 @@ CODES: dict[str, Code] = {
     # NL4xxx: backends
     "NL4001": Code(
         "unsupported by the ONNX backend",
-        "The op or attribute combination has no ONNX lowering at the pinned opset.",
+        "The op or attribute combination has no ONNX lowering at the pinned opset; `check` "
+        "reports it, since every model that checks must also export (e.g. adaptive pooling "
+        "to a size other than 1 needs the input's spatial size fixed).",
     ),
 }

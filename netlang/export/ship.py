@@ -46,17 +46,24 @@ class ExportError(Exception):
 
 
 def build(source: SourceFile, model: str | None, arguments: dict[str, Any]) -> Graph:
-    """Compile `model` of `source`; compile errors become an ExportError with the rendered text."""
+    """Compile `model` of `source` (raises CompileError, rendered with its source lines)."""
     from netlang.diagnostics import CompileError
-    from netlang.diagnostics.render import render_all
 
     program, diagnostics, sources = compile_source(source)
     if program is None:
-        raise ExportError(render_all(diagnostics, sources))
+        raise CompileError(diagnostics, sources)
+    return program.model(model, **arguments)
+
+
+def _rebuild(source: SourceFile, model: str | None, arguments: dict[str, Any]) -> Graph:
+    """A trained model's graph from its stored source; if that no longer compiles, the run
+    cannot be exported (ExportError with the rendered diagnostics)."""
+    from netlang.diagnostics import CompileError
+
     try:
-        return program.model(model, **arguments)
+        return build(source, model, arguments)
     except CompileError as exc:
-        raise ExportError(render_all(exc.diagnostics, sources)) from None
+        raise ExportError(str(exc)) from None
 
 
 def shipped_checkpoint(run_dir: Path) -> str:
@@ -92,7 +99,7 @@ def load_trained(path: str | Path, *, checkpoint: str | None = None) -> Trained:
         source = SourceFile(
             config.get("source_name", "source.net"), (run_dir / "source.net").read_text()
         )
-        graph = build(source, config["model"], config.get("arguments", {}))
+        graph = _rebuild(source, config["model"], config.get("arguments", {}))
         return Trained(
             source,
             graph,
@@ -111,7 +118,7 @@ def load_trained(path: str | Path, *, checkpoint: str | None = None) -> Trained:
             "or a checkpoint written by `netlang import-weights`"
         )
     source = SourceFile(meta.get(SOURCE_NAME_KEY, "model.net"), meta[SOURCE_KEY])
-    graph = build(source, meta.get(MODEL_KEY), json.loads(meta.get(ARGUMENTS_KEY, "{}")))
+    graph = _rebuild(source, meta.get(MODEL_KEY), json.loads(meta.get(ARGUMENTS_KEY, "{}")))
     return Trained(source, graph, weights)
 
 

@@ -104,9 +104,9 @@ def _suggest(name: str, names: list[str]) -> str:
 
 
 def _compiled(source: SourceFile) -> Program:
-    program, diagnostics, _ = compile_source(source)
+    program, diagnostics, sources = compile_source(source)
     if program is None:
-        raise CompileError(diagnostics)
+        raise CompileError(diagnostics, sources)
     return program
 
 

@@ -100,6 +100,14 @@ layernorm2d = register(
 
 def _lrn_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     need_rank("lrn", ins[0], (3, 4, 5), "[N, C, ...]")
+    channels = ins[0].shape[1]
+    if not isinstance(channels, int) and (a["size"] % 2 == 0 or len(ins[0].shape) != 4):
+        raise ShapeError(  # ONNX's LRN: odd sizes on [N, C, H, W]; else a conv over C channels
+            f"lrn of size {a['size']} on a {len(ins[0].shape)}-D input needs a fixed channel "
+            f"count, not {channels}: ONNX's LRN takes odd sizes on [N, C, H, W] only",
+            "use an odd size on [N, C, H, W], or declare the channel count",
+            code="NL4001",
+        )
     return (ins[0],)
 
 

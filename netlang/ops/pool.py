@@ -57,7 +57,16 @@ def _adaptive(n: int) -> OpSpec:
 
     def infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
         need_rank(name, ins[0], (n + 2,), "[N, C, L]" if n == 1 else "[N, C, H, W]")
-        return (ins[0].with_shape((*ins[0].shape[:2], *tuple_of(a["size"], n))),)
+        size, spatial = tuple_of(a["size"], n), ins[0].shape[2:]
+        if any(s != 1 for s in size) and not all(isinstance(d, int) for d in spatial):
+            raise ShapeError(
+                f"{name} to {list(size)} needs a fixed input size, not "
+                f"[{', '.join(map(str, spatial))}]: "
+                "ONNX has no adaptive pooling, only windows of a size known when exporting",
+                "declare the input's size, or pool to 1 (global pooling takes any size)",
+                code="NL4001",
+            )
+        return (ins[0].with_shape((*ins[0].shape[:2], *size)),)
 
     return OpSpec(
         name,

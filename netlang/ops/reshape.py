@@ -27,9 +27,15 @@ def _flatten_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     start, end = _axis(a["start"], len(shape), "flatten"), _axis(a["end"], len(shape), "flatten")
     if start > end:
         raise ShapeError(f"flatten start {a['start']} comes after end {a['end']}", code="NL2005")
-    return (
-        ins[0].with_shape((*shape[:start], _product(shape[start : end + 1]), *shape[end + 1 :])),
-    )
+    out = (*shape[:start], _product(shape[start : end + 1]), *shape[end + 1 :])
+    if sum(not isinstance(d, int) for d in out[start:]) > 1:  # ONNX Reshape infers one size
+        raise ShapeError(
+            f"flatten of [{', '.join(map(str, shape))}] leaves more than one symbolic size "
+            "from its start on, and ONNX's Reshape can infer only one",
+            "fix all but one of the sizes from `start` on, or flatten to the end (end=-1)",
+            code="NL4001",
+        )
+    return (ins[0].with_shape(out),)
 
 
 flatten = register(

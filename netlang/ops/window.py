@@ -64,6 +64,14 @@ def _window_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
 
 def _window_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     _window_embed(ins, a)
+    h, w = ins[0].shape[1:3]
+    if not (isinstance(h, int) and isinstance(w, int)):
+        raise ShapeError(
+            f"window_attention needs a fixed H and W, not {h} x {w}: its windows, shift mask and "
+            "padding are constants of the exported graph",
+            "give the model a fixed input size (Swin's `size`)",
+            code="NL4001",
+        )
     return (ins[0],)
 
 

@@ -55,12 +55,16 @@ class ModelInfo:
 
 
 def make_session(
-    path: str | Path, device: str = "auto", *, intra_op_threads: int = 0
+    path: str | Path, device: str = "auto", *, intra_op_threads: int = 0, spinning: bool = True
 ) -> ort.InferenceSession:
-    """An inference session on `device`; `session.get_providers()[0]` is the provider that runs."""
+    """An inference session on `device`; `session.get_providers()[0]` is the provider that runs.
+    `spinning=False` lets onnxruntime's idle intra-op threads sleep instead of spin-waiting for
+    the next call: a server needs those cycles for its requests between calls."""
     providers = providers_for(device)
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), options, providers=providers)
     if session.get_providers()[0] != providers[0]:
         raise DeviceError(f"onnxruntime could not put this model on {providers[0]}")

@@ -50,14 +50,17 @@ BY_ONNX = {t.onnx: t for t in DATATYPES}
 BY_ORT = {t.ort: t for t in DATATYPES}
 
 
+_BY_DTYPE = {np.dtype(t.numpy): t for t in DATATYPES if t.v2 != "BYTES"}
+
+
 def datatype_of_array(array: np.ndarray) -> DataType:
     """The V2 datatype of a result array (strings and bytes both travel as BYTES)."""
     if array.dtype.kind in "OSU":
         return BY_V2["BYTES"]
-    for t in DATATYPES:
-        if t.v2 != "BYTES" and np.dtype(t.numpy) == array.dtype:
-            return t
-    raise ValueError(f"no Open Inference Protocol datatype for numpy dtype {array.dtype}")
+    datatype = _BY_DTYPE.get(array.dtype)
+    if datatype is None:
+        raise ValueError(f"no Open Inference Protocol datatype for numpy dtype {array.dtype}")
+    return datatype
 
 
 Dim = int | None  # None: symbolic or unknown

@@ -53,8 +53,9 @@ def range_(*args: Any) -> list[int]:
     if len(args) == 3 and args[2] == 0:
         raise BuiltinError("range step must not be zero")
     values = range(*args)
-    if len(values) > MAX_LENGTH:
-        raise BuiltinError(f"range of {len(values)} values is too long (limit {MAX_LENGTH})")
+    count = max(0, -((values.start - values.stop) // values.step))  # len() overflows past 2**63
+    if count > MAX_LENGTH:
+        raise BuiltinError(f"{count:,} values, more than the {MAX_LENGTH:,} a list may hold")
     return list(values)
 
 

@@ -25,7 +25,7 @@ from netlang.syntax import ast
 if TYPE_CHECKING:
     from netlang.semantics.builder import GraphBuilder
 
-MAX_NODES = 200_000
+MAX_NODES = 20_000  # 18 times the largest model of the standard library (1,092)
 MAX_DEPTH = 64
 
 
@@ -225,7 +225,7 @@ class Calls:
         name = frame.scope.name(label, label_span)
         assert self.builder is not None
         if len(self.builder.nodes) >= MAX_NODES:
-            raise fail("NL2023", f"the model has more than {MAX_NODES} layers", span)
+            raise fail("NL2023", f"the model has more than {MAX_NODES:,} layers", span)
         try:
             outputs = self.builder.apply(
                 layer.name, [t.value for t in inputs], attrs, name, span, bound=True

@@ -42,6 +42,7 @@ class Elaborator(Statements, Expressions, Calls, Binding):
         self.aliases: list[str] = []  # model aliases being expanded: catches cycles
         # the last model's bases when it is an alias, nearest first, with their arguments
         self.bases: list[tuple[str, dict[str, Any]]] = []
+        self.iterations = 0  # `for` bodies run so far, bounded by statements.MAX_ITERATIONS
 
     def model(
         self,

@@ -56,11 +56,20 @@ def binary(op: str, left: Any, right: Any) -> Any:
         raise EvalError(f"`{op}` needs numbers, got {_kind(left)} and {_kind(right)}")
     if op in {"/", "//", "%"} and right == 0:
         raise EvalError("division by zero")
-    if op == "**" and (abs(right) > 64 or (isinstance(right, int) and right < 0 and left == 0)):
-        raise EvalError(f"exponent {right} is out of range")
-    result = _ARITH[op](left, right)
-    if isinstance(result, complex) or (isinstance(result, (int, float)) and abs(result) > LIMIT):
-        raise EvalError(f"result of `{op}` is out of range")
+    if op == "**" and abs(right) > 64:
+        raise EvalError(f"exponent {right} is out of range: at most 64")
+    if op == "**" and left == 0 and right < 0:
+        raise EvalError(f"0 cannot be raised to a negative power ({right})")
+    try:
+        result = _ARITH[op](left, right)
+    except OverflowError:  # a float power past 1.8e308 (found by numeric fuzzing)
+        raise EvalError(f"result of `{op}` is out of range: numbers are at most 2**62 in size")
+    if isinstance(result, complex):
+        raise EvalError(f"{left} ** {right} has no real value")
+    if result != result:  # NaN, the one value unequal to itself (from inf - inf)
+        raise EvalError(f"result of `{op}` is not a number (NaN)")
+    if abs(result) > LIMIT:
+        raise EvalError(f"result of `{op}` is out of range: numbers are at most 2**62 in size")
     return result
 
 

@@ -56,7 +56,7 @@ class Program:
         if trained:
             return trained[0]
         if not self.models:
-            raise CompileError([_no_model(self.root)])
+            raise CompileError([_no_model(self.root)], self.sources)
         return self.models[0]
 
     def build(
@@ -122,7 +122,7 @@ class Program:
         """
         graph, diagnostics = self.build(name, arguments)
         if graph is None:
-            raise CompileError(diagnostics)
+            raise CompileError(diagnostics, self.sources)
         return graph
 
     def check(self, graphs: dict[str, Graph] | None = None) -> list[Diagnostic]:
@@ -197,12 +197,13 @@ def read_source(path: str | Path) -> SourceFile:
 
         before = raw[: bad.start]
         line = before.count(b"\n") + 1
-        column = len(before) - (before.rfind(b"\n") + 1) + 1
+        column = len(before[before.rfind(b"\n") + 1 :].decode()) + 1  # characters, not bytes
         shown = SourceFile(str(path), raw.decode("utf-8", "replace"))
         message = f"the file is not UTF-8 text: byte 0x{raw[bad.start]:02x} is not a character"
         hint = "save it as UTF-8 (netlang sources are UTF-8)"
         raise CompileError(
-            [error("NL1005", message, shown.span(line, column, line, column + 1), hint=hint)]
+            [error("NL1005", message, shown.span(line, column, line, column + 1), hint=hint)],
+            {shown.name: shown},
         ) from None
 
 
@@ -213,7 +214,7 @@ def load(path_or_source: str | Path, *, name: str | None = None) -> Program:
         source = read_source(path_or_source)
     else:
         source = SourceFile(name or "<string>", text)
-    program, diagnostics, _ = compile_source(source)
+    program, diagnostics, sources = compile_source(source)
     if program is None:
-        raise CompileError(diagnostics)
+        raise CompileError(diagnostics, sources)
     return program

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from netlang.semantics.builder import GraphBuilder
 
 DTYPES = ("float32", "float16", "float64", "int64", "int32", "bool")
+# How many times all `for` bodies of one elaboration may run together: loops that build no layer
+# (nested ranges of constants) would otherwise run unbounded; about 12 times the layer limit.
+MAX_ITERATIONS = 250_000
 
 
 class Statements:
@@ -27,6 +30,7 @@ class Statements:
 
     builder: GraphBuilder | None
     input_shapes: dict[str, tuple[int, ...]]
+    iterations: int
 
     def statement(self, stmt: ast.Stmt, frame: Frame) -> None:
         match stmt:
@@ -52,6 +56,8 @@ class Statements:
                 if not isinstance(items, list):
                     raise self._constant_required(items, stmt.iterable.span, "a list to loop over")
                 for item in items:
+                    if not self._iterate(stmt.span):
+                        return
                     frame.variables[stmt.var.id] = item
                     self.run(stmt.body, frame)
             case ast.Assert():
@@ -62,6 +68,17 @@ class Statements:
                 frame.tests.append(stmt)
             case ast.Doc():
                 frame.doc = frame.doc or stmt.text
+
+    def _iterate(self, span: Span) -> bool:
+        """Count one run of a `for` body; past the limit the innermost loop fails once and
+        every loop after it stops quietly (one diagnostic, not one per enclosing loop)."""
+        self.iterations += 1
+        if self.iterations <= MAX_ITERATIONS:
+            return True
+        if self.iterations == MAX_ITERATIONS + 1:
+            message = f"the `for` loops run more than {MAX_ITERATIONS:,} times"
+            raise fail("NL2023", message, span, "a loop bound is probably wrong")
+        return False
 
     def _assign(self, stmt: ast.Assign, frame: Frame) -> None:
         value = self.eval(stmt.value, frame)

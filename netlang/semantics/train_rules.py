@@ -41,9 +41,18 @@ def as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+def spelt(value: Any) -> str:
+    """A value as the source writes it: strings in double quotes, `true`/`false`."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
 def integer(what: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{what} must be an integer, got {value!r}")
+        raise ValueError(f"{what} must be an integer, got {spelt(value)}")
     return value
 
 
@@ -60,7 +69,9 @@ def non_negative_int(what: str, value: Any) -> int:
 
 
 def real(what: str, value: Any) -> float:
-    if not is_number(value) or not math.isfinite(value):
+    if not is_number(value):
+        raise ValueError(f"{what} must be a number, got {spelt(value)}")
+    if not math.isfinite(value):
         raise ValueError(f"{what} must be a finite number, got {value!r}")
     return float(value)
 

@@ -20,7 +20,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -29,7 +29,7 @@ import numpy as np
 from netlang.runtime.signature import Signature
 from netlang.serve.guards import Guards, preflight_headers
 from netlang.serve.metrics import CONTENT_TYPE, Metrics, ModelMetrics
-from netlang.serve.protocol import ServeError, encode_infer, parse_infer
+from netlang.serve.protocol import Plans, ServeError, encode_infer, parse_infer
 from netlang.serve.scheduler import BatchScheduler, DirectScheduler
 
 log = logging.getLogger("netlang.serve")
@@ -56,6 +56,7 @@ class ServedModel:
     ready: bool = False
     classes: tuple[str, ...] | None = None
     preprocess: dict[str, Any] | None = None  # the "netlang.preprocess" metadata
+    plans: Plans = field(default_factory=dict)  # its clients' binary headers, checked once
 
     def metadata(self) -> dict[str, Any]:
         def tensors(specs: Any) -> list[dict[str, Any]]:
@@ -190,7 +191,9 @@ class App:
         try:
             body = await _read_body(receive, headers, self.guards.max_body_bytes)
             header_length = headers.get("inference-header-content-length")
-            parse = functools.partial(parse_infer, body, header_length, model.signature)
+            parse = functools.partial(
+                parse_infer, body, header_length, model.signature, model.plans
+            )
             if len(body) > OFF_LOOP_BYTES:  # parsing big JSON here would stall health probes
                 request = await asyncio.get_running_loop().run_in_executor(None, parse)
             else:

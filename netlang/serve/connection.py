@@ -1,13 +1,17 @@
-"""HTTP/1.1 connections: uvicorn's h11 protocol with read deadlines and JSON framing errors.
+"""HTTP/1.1 connections: uvicorn's httptools protocol with read deadlines, a head-size limit and
+JSON framing errors.
 
-uvicorn times out only idle keep-alive connections: a client that sends half a request head, or
-a body shorter than its Content-Length, holds its connection (and a file descriptor) forever, and
-a few hundred such clients stop the server. Here each connection has a deadline for the part of
-the request the client is sending: its head must be complete within `header_timeout_s` of the
-connection opening (on a kept-alive connection: of the head's first byte; the idle time between
-requests is uvicorn's keep-alive timeout), its body within `body_timeout_s` of the head.
-A client past its deadline gets a 408 (when no response has started) and the connection closes.
-Requests that h11 cannot parse get the protocol's JSON error instead of uvicorn's plain text.
+httptools (llhttp, in C) parses a request in a fraction of what h11 (pure Python) costs, which
+for small models is most of a request's time. uvicorn times out only idle keep-alive
+connections: a client that sends half a request head, or a body shorter than its
+Content-Length, would hold its connection (and a file descriptor) forever, and a few hundred
+such clients stop the server. Here each connection has a deadline for the part of the request
+the client is sending: its head must be complete within `header_timeout_s` of the connection
+opening (on a kept-alive connection: of the head's first byte; the idle time between requests is
+uvicorn's keep-alive timeout), its body within `body_timeout_s` of the head. A client past its
+deadline gets a 408 (when no response is on its way) and the connection closes. llhttp has no
+limit on a head's size, so a head still incomplete past `MAX_HEAD_BYTES` gets a 431; requests
+it cannot parse get the protocol's JSON error instead of uvicorn's plain text.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 log = logging.getLogger("netlang.serve")
-MAX_HEAD_BYTES = 16 * 1024  # h11's limit on a request head that is still incomplete
+MAX_HEAD_BYTES = 16 * 1024  # a request head still incomplete past this gets a 431
+Phase = Literal["headers", "body"] | None  # the part of a request the client is sending
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,82 +44,124 @@ def _raw_response(status: int, reason: str, message: str) -> bytes:
     return head.encode("ascii") + body
 
 
-class GuardedH11Protocol(H11Protocol):
-    """H11Protocol plus a deadline per request phase (head, body) and JSON 4xx framing errors."""
+class _OneWrite:
+    """A response's transport that holds its head until the body's first bytes, so that both
+    leave in one system call and one TCP segment (uvicorn writes them apart, and for a small
+    model the second send was a large part of a request's cost)."""
+
+    __slots__ = ("_transport", "_cycle", "_head", "_held")
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head: bytes | None = None
+        self._held = False  # the head was held (once: later writes go straight out)
+
+    def write(self, data: bytes) -> None:
+        head, self._head = self._head, None
+        if head is not None:
+            self._transport.writelines([head, data])
+        elif self._cycle.response_started and not self._held:
+            self._head, self._held = data, True  # (a 100 Continue goes out before the start)
+        else:
+            self._transport.write(data)
+
+    def close(self) -> None:
+        if self._head is not None:
+            self.write(b"")
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """HttpToolsProtocol plus a deadline per request phase (head, body), a limit on the head's
+    size and JSON 4xx framing errors. The phase follows llhttp's callbacks: a message begins
+    (head), its head completes (body), it completes (none: the app is answering)."""
 
     def __init__(self, *args: Any, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = limits
         self._deadline: asyncio.TimerHandle | None = None
-        self._phase: Any = None  # h11.IDLE (reading a head) or h11.SEND_BODY, that _deadline is for
+        self._phase: Phase = None
+        self._begun = False  # a request's first byte has arrived (else an idle connection)
+        self._head_bytes = 0  # bytes fed while a head was incomplete
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm()
+        self._enter("headers")  # the first head's deadline runs from the connection opening
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        self._arm()
+        if self._phase != "headers" or not self._begun or self.transport.is_closing():
+            self._head_bytes = 0
+            return
+        # a head is still incomplete, so all of `data` was head (or the end of a previous request
+        # in the same packet, which only makes the limit a little stricter)
+        self._head_bytes += len(data)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            message = f"the request head exceeds {MAX_HEAD_BYTES} bytes"
+            self._refuse(431, "Request Header Fields Too Large", message)
 
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._disarm()  # idle now: uvicorn's keep-alive timer runs until the next byte comes
-        if self.conn.trailing_data[0] or self.conn.their_state is not h11.IDLE:
-            self._arm()  # a pipelined request is already on its way
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._begun = True
+        self._enter("headers")
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = _OneWrite(self.transport, self.cycle)  # type: ignore[assignment]
+        self._enter("body")
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._begun = False
+        self._enter(None)  # the app is answering; uvicorn's keep-alive timer takes over after it
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._enter(None)
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
-        """h11 could not parse the request: answer with the protocol's JSON error."""
-        if len(self.conn.trailing_data[0]) > MAX_HEAD_BYTES:
-            self._refuse(
-                431,
-                "Request Header Fields Too Large",
-                f"the request head exceeds {MAX_HEAD_BYTES} bytes",
-            )
-        else:
-            self._refuse(400, "Bad Request", "malformed HTTP request (request line or headers)")
+        """llhttp could not parse the request: answer with the protocol's JSON error."""
+        self._refuse(400, "Bad Request", "malformed HTTP request (request line or headers)")
 
     def _refuse(self, status: int, reason: str, message: str) -> None:
-        """Answer outside h11 (its state may be ERROR, or before any request) and close."""
+        """Answer outside uvicorn's request cycle (there may be none yet) and close."""
+        self._enter(None)
         self.transport.write(_raw_response(status, reason, message))
         self.transport.close()
 
-    def _arm(self) -> None:
-        """Start the deadline of the phase the client is in, unless it is already running."""
-        state = self.conn.their_state
-        phase = state if state in (h11.IDLE, h11.SEND_BODY) else None
-        if self.transport.is_closing():
-            phase = None
-        if phase is self._phase:
+    def _enter(self, phase: Phase) -> None:
+        """Start the deadline of `phase` unless it is already running (a head's deadline runs
+        from its first byte, or from the connection opening, whichever came later)."""
+        if phase == self._phase and (phase is None or self._deadline is not None):
             return
-        self._disarm()
-        self._phase = phase
-        if phase is not None:
-            limits = self.limits
-            timeout = limits.header_timeout_s if phase is h11.IDLE else limits.body_timeout_s
-            self._deadline = self.loop.call_later(timeout, self._expire)
-
-    def _disarm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
-        self._deadline, self._phase = None, None
+        self._deadline, self._phase = None, phase
+        if phase is not None and not self.transport.is_closing():
+            limits = self.limits
+            timeout = limits.header_timeout_s if phase == "headers" else limits.body_timeout_s
+            self._deadline = self.loop.call_later(timeout, self._expire)
 
     def _expire(self) -> None:
-        phase = "headers" if self._phase is h11.IDLE else "body"
-        self._deadline, self._phase = None, None
+        phase, self._deadline = self._phase, None
+        self._phase = None
         if self.transport.is_closing():
             return
-        started = bool(self.conn.trailing_data[0]) or self.conn.their_state is not h11.IDLE
+        cycle = self.cycle
+        answering = cycle is not None and not cycle.response_complete
+        # a head: no cycle of its own yet, so any unfinished cycle is a previous request's
+        in_flight = answering and (phase == "headers" or cycle.response_started)
         log.debug("closing a connection whose request %s did not arrive in time", phase)
-        if started and self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            limit = (
-                self.limits.header_timeout_s if phase == "headers" else self.limits.body_timeout_s
-            )
+        if self._begun and not in_flight:
+            limits = self.limits
+            limit = limits.header_timeout_s if phase == "headers" else limits.body_timeout_s
             self._refuse(
                 408, "Request Timeout", f"the request {phase} did not arrive within {limit:g} s"
             )
-        else:  # an idle keep-alive connection, or a response is already on its way
+        else:  # an idle connection, or a response is already on its way
             self.transport.close()

@@ -9,6 +9,7 @@ response to an allowed origin gets the CORS headers, refusals included, and a pr
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ from netlang.serve.protocol import ServeError
 Headers = list[tuple[bytes, bytes]]
 
 MAX_HEADERS = 100  # what Triton's HTTP library (evhtp) and nginx also allow, roughly
-MAX_HEADER_BYTES = 16 * 1024  # all names and values together; h11's own default buffer limit
+MAX_HEADER_BYTES = 16 * 1024  # all names and values together (connection.MAX_HEAD_BYTES)
 CORS_METHODS = b"GET, POST, OPTIONS"
 CORS_REQUEST_HEADERS = (
     b"authorization, content-type, content-encoding, inference-header-content-length"
@@ -29,6 +30,7 @@ CORS_EXPOSED_HEADERS = b"inference-header-content-length"
 CORS_MAX_AGE_S = b"600"
 
 
+@functools.lru_cache(maxsize=256)  # asked for every request's Host; clients send the same few
 def is_loopback(host: str) -> bool:
     """`localhost`, any 127.0.0.0/8 address or ::1 (brackets and zone allowed)."""
     if host.lower() == "localhost":

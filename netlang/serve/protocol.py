@@ -68,8 +68,34 @@ def bad(message: str) -> ServeError:
     return ServeError(400, message)
 
 
-def parse_infer(body: bytes, header_length: str | None, signature: Signature) -> InferRequest:
-    """Validate and decode one infer body against the model's signature."""
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a header of binary inputs says, checked once: each input's spec, shape, element
+    count and blob size, in body order, and the outputs asked for."""
+
+    id: str | None
+    inputs: tuple[tuple[TensorSpec, tuple[int, ...], int, int], ...]
+    outputs: tuple[RequestedOutput, ...]
+    blob_bytes: int
+
+
+Plans = dict[bytes, _Plan]  # a header's bytes -> its plan, one table per model
+PLAN_HEADER_BYTES = 4096  # longer headers are not remembered (a binary request's is ~200 bytes)
+PLANS_KEPT = 64
+
+
+def parse_infer(
+    body: bytes, header_length: str | None, signature: Signature, plans: Plans | None = None
+) -> InferRequest:
+    """Validate and decode one infer body against the model's signature. With `plans` (the
+    model's table), a header whose inputs are all binary is remembered: clients send the same
+    header with every request, so its JSON is parsed and checked once and later requests only
+    cut their blobs out of the body (the data still checked as each input's datatype needs)."""
+    header = _plan_key(body, header_length) if plans is not None else None
+    if plans is not None and header is not None:
+        plan = plans.get(header)
+        if plan is not None and len(body) == len(header) + plan.blob_bytes:
+            return _apply(plan, body, len(header))
     request, arrays = _parse_header(body, header_length)
     offset = len(body) if header_length is None else int(header_length)
     parameters = _parameters(request, "request")
@@ -88,9 +114,13 @@ def parse_infer(body: bytes, header_length: str | None, signature: Signature) ->
         raise bad("'inputs' must be a non-empty list")
     specs = {t.name: t for t in signature.inputs}
     inputs: dict[str, np.ndarray] = {}
+    steps = []  # the plan's inputs, while every input so far is binary
     for raw in raw_inputs:
         spec, shape = _input_header(raw, specs, inputs)
+        start = offset
         array, offset = _input_data(raw, spec, shape, body, offset, arrays)
+        if "binary_data_size" in raw.get("parameters", {}):
+            steps.append((spec, shape, math.prod(shape), offset - start))
         inputs[spec.name] = array
     if offset != len(body):
         raise bad(f"{len(body) - offset} bytes of binary data were not claimed by any input")
@@ -99,7 +129,30 @@ def parse_infer(body: bytes, header_length: str | None, signature: Signature) ->
         raise bad(f"missing input(s): {', '.join(missing)}")
     _check_batch_agrees(inputs, signature)
     outputs = _requested_outputs(request, signature, binary_default)
+    if plans is not None and header is not None and len(steps) == len(inputs):
+        if len(plans) >= PLANS_KEPT:  # clients that vary their headers: start afresh
+            plans.clear()  # (atomic: parses of large bodies run in worker threads)
+        blob_bytes = len(body) - len(header)
+        plans[header] = _Plan(request_id, tuple(steps), outputs, blob_bytes)
     return InferRequest(request_id, inputs, outputs)
+
+
+def _plan_key(body: bytes, header_length: str | None) -> bytes | None:
+    """The header's bytes, when it is short enough to be remembered."""
+    if header_length is None or not (header_length.isascii() and header_length.isdigit()):
+        return None
+    end = int(header_length)
+    return body[:end] if end <= min(len(body), PLAN_HEADER_BYTES) else None
+
+
+def _apply(plan: _Plan, body: bytes, offset: int) -> InferRequest:
+    """A remembered header's request: each input's blob cut out of this body, without a copy."""
+    view = memoryview(body)
+    inputs = {}
+    for spec, shape, count, size in plan.inputs:
+        inputs[spec.name] = _binary_tensor(view[offset : offset + size], spec, shape, count)
+        offset += size
+    return InferRequest(plan.id, inputs, plan.outputs)
 
 
 def _parse_header(
@@ -187,14 +240,17 @@ def _input_data(
             f"input {spec.name!r} claims {size} bytes of binary data but only "
             f"{len(body) - offset} remain"
         )
-    blob = body[offset : offset + size]
+    blob = memoryview(body)[offset : offset + size]  # the array will read the body in place
     return _binary_tensor(blob, spec, shape, count), offset + size
 
 
-def _binary_tensor(blob: bytes, spec: TensorSpec, shape: tuple[int, ...], count: int) -> np.ndarray:
+def _binary_tensor(
+    blob: memoryview, spec: TensorSpec, shape: tuple[int, ...], count: int
+) -> np.ndarray:
     datatype = spec.datatype
     if datatype.v2 == "BYTES":
-        return np.array(_split_bytes(blob, spec.name, count), dtype=object).reshape(shape)
+        items = _split_bytes(bytes(blob), spec.name, count)
+        return np.array(items, dtype=object).reshape(shape)
     if len(blob) != count * datatype.itemsize:
         raise bad(
             f"input {spec.name!r}: binary_data_size is {len(blob)} bytes but shape {list(shape)} "

@@ -4,8 +4,9 @@ With `workers > 1` uvicorn starts processes that each build their own app (and s
 config, passed through an environment variable to `app_from_environment`; their metrics are added
 up through files in a directory the parent owns (`workers.py`). Uvicorn handles
 SIGTERM/SIGINT by refusing new connections and letting in-flight requests finish ("draining")
-before the app's lifespan shutdown stops the schedulers. Connections are uvicorn's h11 protocol
-with read deadlines (`connection.py`); past `max_connections` open ones, new requests get 503.
+before the app's lifespan shutdown stops the schedulers. Connections are uvicorn's httptools
+protocol with read deadlines (`connection.py`), on uvloop where it is installed (uvicorn's
+"auto" loop); past `max_connections` open ones, new requests get 503.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from netlang.serve.app import App, ServedModel, zeros_for
-from netlang.serve.connection import MAX_HEAD_BYTES, ConnectionLimits, GuardedH11Protocol
+from netlang.serve.connection import ConnectionLimits, GuardedProtocol
 from netlang.serve.guards import Guards, is_loopback, read_token
 from netlang.serve.metrics import Metrics
 from netlang.serve.scheduler import Arrays, BatchScheduler, DirectScheduler
@@ -69,7 +70,7 @@ def load_served_model(
     from netlang.serve.text_input import text_input
     from netlang.serve.triton_repo import model_config
 
-    session = make_session(path, config.device)
+    session = make_session(path, config.device, spinning=False)
     signature = signature_of_session(session)
     metadata = session.get_modelmeta().custom_metadata_map
     info = model_info(session)
@@ -176,11 +177,11 @@ def serve_forever(config: ServeConfig) -> None:
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
         "log_level": config.log_level,
         "http": functools.partial(
-            GuardedH11Protocol,
+            GuardedProtocol,
             limits=ConnectionLimits(config.header_timeout_s, config.body_timeout_s),
         ),
-        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
         "limit_concurrency": config.max_connections,
+        "loop": "auto",  # uvloop where installed (a dependency off Windows), else asyncio's
     }
     if config.workers > 1:
         from netlang.serve.workers import run_workers

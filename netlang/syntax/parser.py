@@ -89,6 +89,8 @@ def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
     """
     errors: list[Diagnostic] = []
     text = source.text
+    if len(text) > MAX_SOURCE:
+        return None, [_too_large(source)]
     while True:
         try:
             tree = _parser().parse(text, start="start")
@@ -115,6 +117,24 @@ def parse(source: SourceFile) -> tuple[ast.Module | None, list[Diagnostic]]:
             hint = "name the inner parts (`h = ...`) or use `for` to repeat layers"
             return None, [error("NL1004", message, deep.span, hint=hint)]
         return module, []
+
+
+# The longest source parsed (characters): 100 times the largest model of the standard library,
+# and a pure-Python parser's few seconds; a megabyte more would take it minutes.
+MAX_SOURCE = 1_000_000
+
+
+def _too_large(source: SourceFile) -> Diagnostic:
+    """NL1006 at the character where the file passes MAX_SOURCE."""
+    before = source.text[:MAX_SOURCE]
+    line = before.count("\n") + 1
+    column = MAX_SOURCE - (before.rfind("\n") + 1) + 1
+    return error(
+        "NL1006",
+        f"the file has {len(source.text):,} characters; netlang reads at most {MAX_SOURCE:,}",
+        source.span(line, column, line, column + 1),
+        hint="split it into files joined by `import`, or compute repeated parts with `for`",
+    )
 
 
 def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> Diagnostic:

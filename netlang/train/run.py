@@ -63,8 +63,10 @@ def train_file(
         span = graph.train.spans.get(problem.key) if graph.train else None
         if span is None:
             raise ValueError(problem.message) from None
-        raise CompileError([error("NL2053", problem.message, span, hint=problem.hint)]) from None
-    _check_input_shape(graph, splits.input_shape)
+        raise CompileError(
+            [error("NL2053", problem.message, span, hint=problem.hint)], program.sources
+        ) from None
+    _check_input_shape(graph, splits.input_shape, program.sources)
     _check_vocabulary(graph, splits.tokenizer)
     tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
@@ -120,7 +122,7 @@ def _build(path: str | Path, model: str | None, settings: Mapping[str, str]) -> 
     # fit: what `check` holds against the model, train holds too
     graph, diagnostics = program.build(name, arguments, train_settings=entries, fit=True)
     if graph is None:
-        raise CompileError(diagnostics)
+        raise CompileError(diagnostics, program.sources)
     return program, graph
 
 
@@ -196,7 +198,9 @@ def _tokenized(splits: Any, call: Call) -> Any:
     return replace(splits, **encoded, input_shape=(tokenizer.length,), tokenizer=tokenizer)
 
 
-def _check_input_shape(graph: ir.Graph, sample: tuple[int, ...]) -> None:
+def _check_input_shape(
+    graph: ir.Graph, sample: tuple[int, ...], sources: Mapping[str, Any]
+) -> None:
     """The data's samples must have the shape the model's input declares: a mismatch is the
     user's (a 3-channel model on 1-channel digits), said at the `data` line, not a matmul error."""
     if len(graph.inputs) != 1 or graph.train is None:
@@ -216,7 +220,7 @@ def _check_input_shape(graph: ir.Graph, sample: tuple[int, ...]) -> None:
     span = graph.train.spans.get("data") or graph.train.span
     if span is None:
         raise ValueError(message)
-    raise CompileError([error("NL2054", message, span, hint=hint)])
+    raise CompileError([error("NL2054", message, span, hint=hint)], sources)
 
 
 def _check_vocabulary(graph: ir.Graph, tokenizer: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ SEEDS = sorted(
         *REPO.glob("tests/golden/errors/*.net"),
     ]
 )
-TEXTS = [p.read_text() for p in SEEDS]
+TEXTS = [p.read_text(errors="replace") for p in SEEDS]  # one golden is not UTF-8
 TOKENS = [
     "->",
     "{",
@@ -108,3 +110,33 @@ def test_random_token_soup_yields_only_diagnostics(text: str) -> None:
 @given(mutations())
 def test_mutated_real_files_yield_only_diagnostics(text: str) -> None:
     compiles_to_diagnostics(text)
+
+
+# Every number written in the seed files, by position, and what a careless edit or a student puts
+# there instead: zero, negatives, huge values, float specials and numbers that overflow.
+NUMBER = re.compile(r"(?<![\w.])\d[\d_]*(?:\.\d+)?(?:e-?\d+)?(?![\w.])")
+NUMBERS = {i: [m.span() for m in NUMBER.finditer(t)] for i, t in enumerate(TEXTS)}
+NUMBERED = [i for i, spans in NUMBERS.items() if spans]
+NUMERIC = ["0", "-1", "-7", "0.0", "-0.5", "1e-300", "1e308", "1e999", "2 ** 63", "10 ** 31"]
+NUMERIC += ["10 ** 10 ** 10", "9" * 40, "(2 ** 40000)", "-(10 ** 12)", "1.5", "65536"]
+
+
+@st.composite
+def numeric_mutations(draw: st.DrawFn) -> str:
+    """A seed file (each file as likely: the small goldens check fast) with one to three of its
+    numbers, in any argument position, replaced."""
+    index = draw(st.sampled_from(NUMBERED))
+    text = TEXTS[index]
+    chosen = draw(st.lists(st.sampled_from(NUMBERS[index]), min_size=1, max_size=3, unique=True))
+    for start, stop in sorted(chosen, reverse=True):
+        text = text[:start] + draw(st.sampled_from(NUMERIC)) + text[stop:]
+    return text
+
+
+@pytest.mark.fuzz
+@settings(FUZZ, max_examples=200)  # ~10 s in CI; raise locally to hunt (see README)
+@given(numeric_mutations())
+def test_numbers_mutated_in_every_argument_position_yield_only_diagnostics(text: str) -> None:
+    start = time.perf_counter()
+    compiles_to_diagnostics(text)
+    assert time.perf_counter() - start < 20  # bounded cost: sizes are limited before allocation

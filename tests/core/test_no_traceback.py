@@ -52,6 +52,7 @@ def test_nesting_past_the_limit_says_so() -> None:
         ("linear(0)", "NL2005"),
         ("linear(10**12)", "NL2022"),
         ("linear(2 ** 40000)", "NL2022"),
+        ("linear(1e308 ** 12)", "NL2022"),  # a float power overflows, an int one does not
         ("linear(10**6) -> linear(10**6)", "NL2023"),
     ],
 )
@@ -112,6 +113,15 @@ def test_no_known_input_reaches_the_internal_error_line(
     result = CliRunner().invoke(main, ["check", case.name])
     assert result.exit_code in (0, 1), result.output
     assert "internal error" not in result.output
+
+
+def test_a_stage_repeated_65536_times_stops_at_the_layer_limit_quickly() -> None:
+    """What numeric fuzzing found: a stdlib stage count mutated to 65536 built layers for
+    minutes; the layer limit (20,000) answers within seconds, once."""
+    loop = "    y = x\n    for i in range(65536) {\n        y = y -> relu\n    }\n"
+    start = time.perf_counter()
+    assert codes(HEADER + loop + "    output y\n}\n") == ["NL2023"]
+    assert time.perf_counter() - start < 15
 
 
 def test_a_name_with_accents_is_told_its_ascii_spelling() -> None:

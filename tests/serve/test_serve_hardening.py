@@ -9,7 +9,9 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from conftest import Server, start_server
@@ -163,3 +165,59 @@ def test_slow_clients_are_dropped_at_their_deadline_while_others_are_served(
         sock.close()
     assert time.monotonic() - started < 5
     assert authorized_infer_works(server)
+
+
+def test_a_head_still_incomplete_past_16_kib_gets_431_before_its_deadline(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /v2 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+        started = time.monotonic()
+        try:
+            for _ in range(20):  # 1 KiB at a time, never ending the header
+                sock.sendall(b"v" * 1024)
+                time.sleep(0.01)
+        except OSError:  # the server may close while the client still writes
+            pass
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        assert response.status == 431 and "16384 bytes" in json.loads(response.read())["error"]
+        assert time.monotonic() - started < 0.9  # the head's limit, not its 1 s deadline
+    assert authorized_infer_works(server)
+
+
+@dataclass
+class OneStream:
+    """A socket's one buffered reader for several responses in a row: HTTPResponse opens a
+    reader of its own on a socket (which may swallow the next response) and closes it."""
+
+    file: BinaryIO
+
+    def makefile(self, mode: str) -> OneStream:
+        return self
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self.file.readline(limit)
+
+    def read(self, size: int = -1) -> bytes:
+        return self.file.read(size)
+
+    def readinto(self, buffer: bytearray) -> int:
+        return self.file.readinto(buffer)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """The next response still reads from it."""
+
+
+def test_pipelined_requests_are_answered_in_order(server: Server) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    requests = [http_request("GET", "/v2/health/live", {}), http_request("POST", INFER, auth, BODY)]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"".join(requests * 2))
+        stream = OneStream(sock.makefile("rb"))  # answers may arrive in one read
+        answers = []
+        for _ in range(4):
+            response = http.client.HTTPResponse(stream)  # type: ignore[arg-type]
+            response.begin()
+            answers.append((response.status, json.loads(response.read())))
+    assert [status for status, _ in answers] == [200] * 4
+    assert answers[0][1] == answers[2][1] == {"live": True}
+    assert answers[1][1]["outputs"][0]["shape"] == answers[3][1]["outputs"][0]["shape"] == [1, 3]

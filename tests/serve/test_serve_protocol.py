@@ -125,14 +125,81 @@ def test_integer_json_data_is_range_checked(data: list[object], message: str | N
             parse_infer(body.encode(), None, sig)
 
 
+BOOLS = Signature(
+    inputs=(TensorSpec("b", BY_V2["BOOL"], (2,)),),
+    outputs=(TensorSpec("y", BY_V2["BOOL"], (2,)),),
+)
+BOOLS_HEADER = (
+    b'{"inputs":[{"name":"b","shape":[2],"datatype":"BOOL","parameters":{"binary_data_size":2}}]}'
+)
+
+
 def test_bool_bytes_other_than_0_and_1_are_refused() -> None:
-    sig = Signature(
-        inputs=(TensorSpec("b", BY_V2["BOOL"], (2,)),),
-        outputs=(TensorSpec("y", BY_V2["BOOL"], (2,)),),
-    )
-    header = (
-        b'{"inputs":[{"name":"b","shape":[2],"datatype":"BOOL",'
-        b'"parameters":{"binary_data_size":2}}]}'
-    )
     with pytest.raises(ServeError, match="0 or 1"):
-        parse_infer(header + b"\x01\x07", str(len(header)), sig)
+        parse_infer(BOOLS_HEADER + b"\x01\x07", str(len(BOOLS_HEADER)), BOOLS)
+
+
+def _binary_x(rows: int, values: np.ndarray) -> tuple[bytes, str]:
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "x",
+                    "shape": [rows, 3],
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": 12 * rows},
+                }
+            ]
+        }
+    ).encode()
+    return header + values.astype("<f4").tobytes(), str(len(header))
+
+
+def test_a_remembered_header_decodes_each_bodys_own_blob() -> None:
+    plans: dict = {}
+    rng = np.random.default_rng(0)
+    first, second = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    body, length = _binary_x(2, first)
+    np.testing.assert_array_equal(
+        parse_infer(body, length, XY, plans).inputs["x"], first.astype("f4")
+    )
+    assert len(plans) == 1
+    body, length = _binary_x(2, second)
+    request = parse_infer(body, length, XY, plans)
+    np.testing.assert_array_equal(request.inputs["x"], second.astype("f4"))
+    fresh = parse_infer(body, length, XY)  # no table: the full parse
+    assert (request.id, request.outputs) == (fresh.id, fresh.outputs)
+    np.testing.assert_array_equal(request.inputs["x"], fresh.inputs["x"])
+    assert request.inputs["x"].dtype == fresh.inputs["x"].dtype == np.float32
+    assert [(o.name, o.binary) for o in request.outputs] == [("y", False), ("n", False)]
+
+
+def test_a_remembered_header_with_a_body_of_another_length_gets_the_full_check() -> None:
+    plans: dict = {}
+    body, length = _binary_x(1, np.zeros((1, 3)))
+    parse_infer(body, length, XY, plans)
+    with pytest.raises(ServeError, match="4 bytes of binary data were not claimed"):
+        parse_infer(body + b"\0" * 4, length, XY, plans)
+    with pytest.raises(ServeError, match="claims 12 bytes of binary data but only 8 remain"):
+        parse_infer(body[:-4], length, XY, plans)
+
+
+def test_a_remembered_bool_header_still_checks_every_bodys_bytes() -> None:
+    plans: dict = {}
+    length = str(len(BOOLS_HEADER))
+    request = parse_infer(BOOLS_HEADER + b"\x01\x00", length, BOOLS, plans)
+    assert request.inputs["b"].tolist() == [True, False] and len(plans) == 1
+    with pytest.raises(ServeError, match="0 or 1"):
+        parse_infer(BOOLS_HEADER + b"\x01\x07", length, BOOLS, plans)
+
+
+def test_headers_with_json_data_are_not_remembered_and_the_table_is_bounded() -> None:
+    plans: dict = {}
+    body = json.dumps(
+        {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}
+    )
+    parse_infer(body.encode(), str(len(body)), XY, plans)
+    assert plans == {}
+    for rows in range(1, 100):
+        parse_infer(*_binary_x(rows, np.ones((rows, 3))), XY, plans)
+        assert 1 <= len(plans) <= 64
