@@ -16,8 +16,10 @@ CODES: dict[str, Code] = {
     "NL1001": Code(
         "unexpected character",
         "The file contains a character that is not part of the "
-        "language, such as `'` (strings use double quotes) or `$`.\n\n"
-        "    x = 'a'     # error\n    x = \"a\"     # fine",
+        "language, such as `'` (strings use double quotes) or `$`. Names take ASCII letters, "
+        "digits and `_` only; accents are fine in strings and comments.\n\n"
+        "    x = 'a'     # error\n    x = \"a\"     # fine\n"
+        "    salida_única = x -> relu     # error: write `salida_unica`",
     ),
     "NL1002": Code(
         "unexpected token",
