@@ -16,7 +16,8 @@ from lark.visitors import Transformer_NonRecursive
 from netlang.diagnostics import Diagnostic, Label, error
 from netlang.diagnostics.source import SourceFile, Span, split_lines
 from netlang.syntax import ast
-from netlang.syntax.scans import CLOSERS, MAX_NESTING, ascii_hint, too_deep, unclosed_bracket
+from netlang.syntax.scans import CLOSERS, MAX_NESTING, too_deep, unclosed_bracket
+from netlang.syntax.scans import character_hint, comma_hint, reserved_hint
 from netlang.syntax.assets import grammar_text
 
 # Human names for terminals in "expected ..." messages.
@@ -141,11 +142,7 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
     line, column = max(exc.line, 1), max(exc.column, 1)
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else "?"
-        hint = (
-            "strings use double quotes"
-            if char == "'"
-            else ascii_hint(source.text, exc.pos_in_stream)
-        )
+        hint = character_hint(source.text, exc.pos_in_stream)
         return error(
             "NL1001",
             f"unexpected character `{char}`",
@@ -174,9 +171,8 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
     assert token is not None
     expected = sorted({_describe(t) for t in getattr(exc, "expected", ())})
     width = max(1, len(str(token)))
-    hint = _token_hint(str(token), expected) or _comma_hint(
-        source.text, exc.pos_in_stream, expected
-    )
+    hint = _token_hint(str(token), expected) or comma_hint(source.text, exc.pos_in_stream, expected)
+    hint = hint or reserved_hint(source.text, exc.pos_in_stream, keywords())
     if hint is None and 0 < len(expected) <= 5:
         hint = (
             "expected "
@@ -224,15 +220,6 @@ def _token_hint(token: str, expected: list[str]) -> str | None:
     if token in {"'"}:
         return "strings use double quotes"
     return None
-
-
-def _comma_hint(text: str, position: int, expected: list[str]) -> str | None:
-    """A word or number right after another on one line, where `,` could come: `float32[N 1]`,
-    `linear(8 bias=false)`."""
-    before = text[:position]
-    if "`,`" not in expected or "\n" in before[len(before.rstrip()) :]:
-        return None
-    return "a `,` is missing before it" if text[position : position + 1].isalnum() else None
 
 
 def _eof_hint(text: str) -> str | None:

@@ -1,9 +1,10 @@
 """Scans for what a syntax error alone cannot say: where a bracket was opened, whether the AST
 nests deeper than elaboration may recurse (both iterate, so no input exhausts the stack), and the
-ASCII spelling of a name written with accents."""
+hints for a missing comma, a reserved word as a name, and characters the language lacks."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -56,8 +57,11 @@ def unclosed_bracket(text: str, position: int) -> tuple[int, int, str] | None:
     return stack[-1] if stack else None
 
 
-def ascii_hint(text: str, position: int) -> str | None:
-    """For a letter outside ASCII (`características`): names are ASCII, so the word unaccented."""
+def character_hint(text: str, position: int) -> str | None:
+    """For a character the language lacks: `'` (strings take `"`), or a letter outside ASCII
+    (`características`: names are ASCII, so the word unaccented)."""
+    if text[position : position + 1] == "'":
+        return "strings use double quotes"
     if position >= len(text) or text[position].isascii() or not text[position].isalpha():
         return None
     start, end = position, position
@@ -68,3 +72,28 @@ def ascii_hint(text: str, position: int) -> str | None:
     plain = unicodedata.normalize("NFKD", text[start:end]).encode("ascii", "ignore").decode()
     suggestion = f": write `{plain}`" if plain and not plain[0].isdigit() else ""
     return f"names take ASCII letters, digits and `_` only{suggestion}"
+
+
+def comma_hint(text: str, position: int, expected: list[str]) -> str | None:
+    """A word or number right after another on one line, where `,` could come: `float32[N 1]`,
+    `linear(8 bias=false)`."""
+    before = text[:position]
+    if "`,`" not in expected or "\n" in before[len(before.rstrip()) :]:
+        return None
+    return "a `,` is missing before it" if text[position : position + 1].isalnum() else None
+
+
+def reserved_hint(text: str, position: int, reserved: list[str]) -> str | None:
+    """A reserved word named as a tensor or layer (`train = ...`, `test = ...`, `input: linear`),
+    whether the parser stops at the word or at the `=` or `:` after it."""
+    before = re.search(r"([A-Za-z_]\w*)[ \t]*$", text[:position])
+    word = re.match(r"[A-Za-z_]\w*", text[position:])
+    if word is not None:
+        name, rest = word.group(), text[position + word.end() :]
+    elif before is not None:
+        name, rest = before.group(1), text[position:]
+    else:
+        return None
+    if name not in reserved or not re.match(r"[ \t]*(=(?!=)|:)", rest):
+        return None
+    return f"`{name}` is a reserved word: choose another name (e.g. `{name}_`)"

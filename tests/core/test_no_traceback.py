@@ -172,3 +172,14 @@ def test_a_missing_comma_on_one_line_is_named(line: str, column: int) -> None:
     (diagnostic,) = diagnostics
     assert diagnostic.code == "NL1002" and diagnostic.hint == "a `,` is missing before it"
     assert diagnostic.span.start.column == column
+
+
+@pytest.mark.parametrize("statement", ["train = x -> relu", "test = x -> relu"])
+def test_a_reserved_word_as_a_tensor_name_is_named(statement: str) -> None:
+    text = HEADER + f"    {statement}\n    output x\n}}\n"
+    _, diagnostics, _ = netlang.semantics.program.compile_source(
+        netlang.diagnostics.source.SourceFile("t.net", text)
+    )
+    (diagnostic,) = diagnostics
+    word = statement.split()[0]
+    assert diagnostic.hint == f"`{word}` is a reserved word: choose another name (e.g. `{word}_`)"
