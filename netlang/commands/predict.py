@@ -95,8 +95,10 @@ def _load(item: str, info: Any) -> Any:
             return runtime.load_texts([path.read_text(encoding="utf-8")], info)
         if not path.is_file():
             return runtime.load_texts([item], info)
-    if not path.is_file():
-        raise ValueError(f"{item}: no such file (only a model trained on text takes sentences)")
+    if not path.is_file():  # a sentence reads as one only where it cannot be a file name
+        sentence = " " in item.strip() and not path.suffix
+        why = " (sentences are for a model trained on text; this one was not)" if sentence else ""
+        raise ValueError(f"{item}: no such file{why}")
     return runtime.load_input(path, info)
 
 
