@@ -12,6 +12,8 @@ from netlang.train.plots import plot_compare, task_metric
 from netlang.train.settings import EarlyStopConfig
 from netlang.train.sweep import SWEEP_FILE
 
+# More differing settings than this, and a legend names each run by its folder instead.
+MAX_LABEL_KEYS = 4
 # Configuration entries that never tell runs apart in a legend.
 _IGNORED = {"config.out", "processes"}
 
@@ -106,7 +108,7 @@ def labels(runs: list[Run]) -> list[str]:
         models = [run.config.get("model") for run in runs]
         rest = [k for k in keys if k not in ("model", "config.model") and not _lacking(k, runs)]
         keys = ["model"] if len(set(models)) == len(models) else ["model", *rest]
-    if not keys:
+    if not keys or len(keys) > MAX_LABEL_KEYS:  # unrelated runs: their folders name them
         return [run.path.name for run in runs]
     return [", ".join(_setting(k, _get(run, k)) for k in keys) for run in runs]
 

@@ -56,6 +56,11 @@ def train_file(
     from netlang.backends.torch_module import to_torch
 
     program, graph = _build(path, model, settings or {})
+    if graph.train is None:
+        raise ValueError(
+            f"{graph.name} has no train section: add one after the model, e.g. "
+            f"`train {graph.name} {{ data digits(split=[0.8, 0.1, 0.1]) }}`"
+        )
     config = resolve_config(graph.train, graph.name, overrides)
     try:
         splits, normalization = prepare_data(config, Path(path).parent)

@@ -183,3 +183,13 @@ def test_a_reserved_word_as_a_tensor_name_is_named(statement: str) -> None:
     (diagnostic,) = diagnostics
     word = statement.split()[0]
     assert diagnostic.hint == f"`{word}` is a reserved word: choose another name (e.g. `{word}_`)"
+
+
+def test_training_a_model_without_a_train_section_says_which_section_is_missing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bare.net"
+    path.write_text(HEADER + "    y = x -> linear(2)\n    output y\n}\n")
+    result = CliRunner().invoke(main, ["train", str(path), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert "M has no train section: add one after the model" in result.output

@@ -182,3 +182,11 @@ def test_legend_speaks_the_train_sections_words(tmp_path: Path) -> None:
         "early_stop=none, regularize=l2(0.1)",
         "early_stop=(patience=5), regularize=none",
     ]
+
+
+def test_runs_that_differ_in_everything_are_named_by_their_folders(tmp_path: Path) -> None:
+    runs = [_run(tmp_path / name, 0.0, [1.0]) for name in ("first", "second")]
+    config = json.loads((runs[1] / "config.json").read_text())
+    config["config"].update(batch=8, epochs=3, seed=4, clip=1.0, amp=True)
+    (runs[1] / "config.json").write_text(json.dumps(config))
+    assert labels([load_run(run) for run in runs]) == ["first", "second"]
