@@ -112,7 +112,10 @@ def _describe(graph: ir.Graph, config: TrainConfig, splits: Any, log: Callable[[
     """What `netlang train -v` adds before training starts."""
     sizes = {name: len(getattr(splits, name) or ()) for name in ("train", "val", "test")}
     log(graph.summary())
-    log(f"config: {config}")
+    from netlang.train.state import device_for
+
+    log(f"device: {device_for(config.device)}")
+    log(f"config (as config.json records it): {config.dumps()}")
     log("data: " + ", ".join(f"{count} {name}" for name, count in sizes.items()))
 
 
