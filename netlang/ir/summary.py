@@ -62,15 +62,16 @@ def summarize(graph: Graph) -> Summary:
             )
         )
         activations += sum(numel(t.shape) * BYTES.get(t.dtype, 4) for t in node.output_types)
+    counts = totals(graph)
+    counts.update(param_bytes=4 * counts["params"], activation_bytes=activations)
+    return Summary(graph.name, graph.doc, tuple(rows), counts)
+
+
+def totals(graph: Graph) -> dict[str, int]:
+    """Parameters and multiply-accumulates of the whole graph, without the rows (a model's
+    `test { params == ... }` reads these on every check)."""
     params = graph.param_count
-    totals = {
-        "params": params,
-        "trainable": params,
-        "macs": sum(r.macs for r in rows),
-        "param_bytes": 4 * params,
-        "activation_bytes": activations,
-    }
-    return Summary(graph.name, graph.doc, tuple(rows), totals)
+    return {"params": params, "trainable": params, "macs": sum(n.macs for n in graph.nodes)}
 
 
 def _size(n: int) -> str:

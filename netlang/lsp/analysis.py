@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from netlang.diagnostics import Diagnostic
 from netlang.ir import Graph, NameScope, Node, TensorType
-from netlang.semantics.program import Program, compile_source
-from netlang.semantics.loader import STDLIB_PREFIX
+from netlang.semantics.loader import STDLIB_PREFIX, Parse
+from netlang.semantics.program import Builds, Program, compile_source
+from netlang.syntax.parser import parse
 from netlang.syntax.assets import folder
 from netlang.diagnostics.source import Position, SourceFile, Span
 from netlang.syntax import ast
@@ -39,14 +40,15 @@ class Analysis:
         return self.program.root.module if self.program else None
 
 
-def analyse(name: str, text: str) -> Analysis:
-    """Compile `text` as the file `name` (a path, so relative imports resolve)."""
+def analyse(name: str, text: str, parse: Parse = parse, builds: Builds | None = None) -> Analysis:
+    """Compile `text` as the file `name` (a path, so relative imports resolve). `parse` and
+    `builds` may remember earlier versions' parses and builds (lsp/reuse.py)."""
     source = SourceFile(name, text)
-    program, diagnostics, sources = compile_source(source)
+    program, diagnostics, sources = compile_source(source, parse)
     analysis = Analysis(source, program, list(diagnostics), sources)
     if program is None:
         return analysis
-    analysis.diagnostics = program.check(analysis.graphs)
+    analysis.diagnostics = program.check(analysis.graphs, builds)
     nodes_at: dict[Span, list[tuple[Graph, Node]]] = defaultdict(list)
     scopes_at: dict[Span, list[tuple[Graph, NameScope]]] = defaultdict(list)
     for graph in analysis.graphs.values():

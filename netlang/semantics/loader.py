@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netlang.diagnostics import DiagnosticSink, Label, did_you_mean, error
+from netlang.diagnostics import Diagnostic, DiagnosticSink, Label, did_you_mean, error
 from netlang.diagnostics.source import Position, SourceFile, Span
 from netlang.syntax import ast
 from netlang.syntax.assets import read_stdlib, stdlib_names
 from netlang.syntax.parser import parse
 
+Parse = Callable[[SourceFile], tuple[ast.Module | None, list[Diagnostic]]]
 STDLIB_PREFIX = "stdlib/"
 _STDLIB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.net)?")
 
@@ -39,8 +41,9 @@ class Unit:
 class Loader:
     """Reads files once each, follows imports, reports missing files and cycles."""
 
-    def __init__(self, sink: DiagnosticSink) -> None:
+    def __init__(self, sink: DiagnosticSink, parse: Parse = parse) -> None:
         self.sink = sink
+        self.parse = parse  # the language server's parses reuse those of earlier versions
         self.sources: dict[str, SourceFile] = {}
         self.units: dict[str, Unit | None] = {}
         self._stack: list[str] = []
@@ -49,7 +52,7 @@ class Loader:
         self.sources[source.name] = source
         if source.name in self.units:
             return self.units[source.name]
-        module, diagnostics = parse(source)
+        module, diagnostics = self.parse(source)
         for d in diagnostics:
             self.sink.report(d)
         if module is None:

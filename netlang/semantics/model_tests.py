@@ -11,7 +11,7 @@ from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed, Frame, Scope
 from netlang.semantics.loader import Unit
 from netlang.syntax import ast
-from netlang.ir.summary import summarize
+from netlang.ir.summary import totals
 
 # Rebuilds the model for given input shapes (or reports why it cannot) — see program.Program.
 Rebuild = Callable[[dict[str, tuple[int, ...]]], Graph | None]
@@ -20,13 +20,7 @@ Rebuild = Callable[[dict[str, tuple[int, ...]]], Graph | None]
 def run_tests(
     graph: Graph, tests: list[ast.TestBlock], unit: Unit, sink: DiagnosticSink, rebuild: Rebuild
 ) -> None:
-    totals = summarize(graph).totals
-    facts = {
-        "params": totals["params"],
-        "trainable": totals["trainable"],
-        "macs": totals["macs"],
-        "layers": len(graph.nodes),
-    }
+    facts = {**totals(graph), "layers": len(graph.nodes)}
     frame = Frame(unit, Scope(()), "test", variables={**graph.arguments, **facts})
     elaborator = Elaborator(unit, sink)
     for block in tests:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,13 +12,18 @@ from netlang.diagnostics import CompileError, Diagnostic, DiagnosticSink, Severi
 from netlang.ir import Graph
 from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed
-from netlang.semantics.loader import Loader, Unit
+from netlang.semantics.loader import Loader, Parse, Unit
 from netlang.semantics.model_tests import run_tests
+from netlang.semantics.reuse import BuildKeys
 from netlang.semantics.tasks import check_task
 from netlang.semantics.train import check_train_targets, elaborate_train
 from netlang.semantics.train_fit import check_train_fit
 from netlang.diagnostics.source import SourceFile
 from netlang.syntax import ast
+from netlang.syntax.parser import parse
+
+# build(name, tests=True, fit=True) results by BuildKeys.key
+Builds = dict[Hashable, tuple[Graph | None, list[Diagnostic]]]
 
 
 @dataclass
@@ -125,20 +130,33 @@ class Program:
             raise CompileError(diagnostics, self.sources)
         return graph
 
-    def check(self, graphs: dict[str, Graph] | None = None) -> list[Diagnostic]:
+    def check(
+        self, graphs: dict[str, Graph] | None = None, builds: Builds | None = None
+    ) -> list[Diagnostic]:
         """Every model in the root file with default arguments, its tests and train section.
 
         The graphs that build are put into `graphs`, when given (the language server's hovers
-        read them), so checking and showing shapes elaborate each model once.
+        read them), so checking and showing shapes elaborate each model once. `builds` holds
+        earlier checks' builds by what they read (semantics/reuse.py): those still valid are
+        taken from it, and it is left holding this check's.
         """
         diagnostics = list(self.diagnostics)
         sink = DiagnosticSink(diagnostics)
+        keys, kept = BuildKeys(self.root), {}
         for name in self.models + self.imported_trained:
-            graph, found = self.build(name, tests=True, fit=True)
+            key = keys.key(name) if builds is not None else None
+            built = builds.get(key) if builds is not None and key is not None else None
+            if built is None:
+                built = self.build(name, tests=True, fit=True)
+            kept[key] = built
+            graph, found = built
             if graph is not None and graphs is not None:
                 graphs[name] = graph
             for diagnostic in found:
                 sink.report(diagnostic)
+        if builds is not None:
+            builds.clear()
+            builds.update((k, v) for k, v in kept.items() if k is not None)
         for diagnostic in self._check_constants():
             sink.report(diagnostic)
         check_train_targets(self.root, sink)
@@ -169,11 +187,12 @@ def _no_model(unit: Unit) -> Diagnostic:
 
 
 def compile_source(
-    source: SourceFile,
+    source: SourceFile, parse: Parse = parse
 ) -> tuple[Program | None, list[Diagnostic], dict[str, SourceFile]]:
-    """Parse and load imports: the program (None on errors), diagnostics, and every file read."""
+    """Parse and load imports: the program (None on errors), diagnostics, and every file read.
+    `parse` may be a cached one (the language server's)."""
     sink = DiagnosticSink()
-    loader = Loader(sink)
+    loader = Loader(sink, parse)
     unit = loader.load_source(source)
     if unit is None or sink.has_errors:
         return None, sink.items, loader.sources

@@ -11,7 +11,9 @@ opening (on a kept-alive connection: of the head's first byte; the idle time bet
 uvicorn's keep-alive timeout), its body within `body_timeout_s` of the head. A client past its
 deadline gets a 408 (when no response is on its way) and the connection closes. llhttp has no
 limit on a head's size, so a head still incomplete past `MAX_HEAD_BYTES` gets a 431; requests
-it cannot parse get the protocol's JSON error instead of uvicorn's plain text.
+it cannot parse get the protocol's JSON error instead of uvicorn's plain text, and are logged at
+debug level, not as uvicorn's warning per request: a client sending garbage must not be able to
+fill the server's log (or block it on a stderr pipe nobody drains).
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ Phase = Literal["headers", "body"] | None  # the part of a request the client is
 class ConnectionLimits:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 60.0
+
+
+class _ParserErrorsAtDebug(logging.Filter):
+    """Drops uvicorn's per-request "Invalid HTTP request received." warning (the client's
+    mistake, answered with a 400); `send_400_response` logs it at debug instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "Invalid HTTP request received."
+
+
+_QUIET = _ParserErrorsAtDebug()
 
 
 def _raw_response(status: int, reason: str, message: str) -> bytes:
@@ -82,6 +95,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.logger.addFilter(_QUIET)  # once: a logger keeps one copy of a filter
         self.limits = limits
         self._deadline: asyncio.TimerHandle | None = None
         self._phase: Phase = None
@@ -126,6 +140,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """llhttp could not parse the request: answer with the protocol's JSON error."""
+        log.debug("answering a request llhttp could not parse with 400: %s", msg)
         self._refuse(400, "Bad Request", "malformed HTTP request (request line or headers)")
 
     def _refuse(self, status: int, reason: str, message: str) -> None:

@@ -118,3 +118,12 @@ def test_extension_manifest_points_at_its_grammar_config_and_client() -> None:
     assert config["comments"]["lineComment"] == "#"
     assert "vscode-languageclient" in manifest["dependencies"]
     assert '"lsp"' in (VSCODE / "extension.js").read_text()
+
+
+def test_the_lock_pins_what_the_extension_declares_so_packaging_can_npm_ci() -> None:
+    manifest = json.loads((VSCODE / "package.json").read_text())
+    root = json.loads((VSCODE / "package-lock.json").read_text())["packages"]
+    for field in ("name", "version", "dependencies", "devDependencies"):
+        assert root[""].get(field) == manifest.get(field), field
+    for name in [*manifest["dependencies"], *manifest["devDependencies"]]:
+        assert f"node_modules/{name}" in root, name

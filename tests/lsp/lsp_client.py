@@ -17,15 +17,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Client:
-    def __init__(self) -> None:
-        env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    def __init__(self, repo: Path = REPO) -> None:
+        """A server running the code of the checkout `repo` (the benchmark compares two)."""
+        env = {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "netlang", "lsp", "--stdio"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
-            cwd=REPO,
+            cwd=repo,
         )
         self.responses: dict[int, queue.Queue] = {}
         self.notifications: queue.Queue = queue.Queue()

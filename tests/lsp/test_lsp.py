@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,30 @@ def test_diagnostics_carry_codes_and_related_locations_and_clear_when_fixed(
     assert typo["code"] == "NL2001" and "hint: did you mean `linear`?" in typo["message"]
     server.change(small, 6, SMALL)
     assert server.diagnostics(small, 6) == []
+
+
+def test_changes_sent_together_leave_the_last_versions_diagnostics(
+    server: Client, small: str
+) -> None:
+    for version in range(10, 15):  # typing faster than the server analyses
+        server.change(small, version, SMALL.replace("linear(classes)", "lineer(classes)"))
+    server.change(small, 15, SMALL)
+    assert server.diagnostics(small, 15) == []
+
+
+def test_of_changes_read_one_after_another_only_the_last_is_analysed() -> None:
+    from netlang.lsp.server import DRAIN_S, NetlangServer
+
+    async def typing() -> list[str]:
+        server, published = NetlangServer(), []
+        server.publish = published.append  # type: ignore[method-assign]
+        for version in range(2, 7):
+            server.publish_soon("file:///a.net", version)
+        server.publish_soon("file:///b.net", 1)
+        await asyncio.sleep(DRAIN_S * 5)
+        return published
+
+    assert asyncio.run(typing()) == ["file:///a.net", "file:///b.net"]
 
 
 def test_document_symbols_list_blocks_and_models_with_their_layers(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -37,6 +39,7 @@ class Server:
     url: str  # "127.0.0.1:PORT", as tritonclient wants it
     port: int
     process: subprocess.Popen[bytes]
+    log: IO[bytes]  # the server's stderr
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -46,6 +49,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.log.close()
 
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -63,7 +67,11 @@ def scrape(port: int) -> Samples:
 
 
 def start_server(args: list[str]) -> Server:
-    """Start `netlang serve ARGS --port P` and wait until /v2/health/ready answers 200."""
+    """Start `netlang serve ARGS --port P` and wait until /v2/health/ready answers 200.
+
+    Its stderr goes to a file: a pipe nobody reads fills up (64 KiB on Linux, about 1,500 of
+    uvicorn's "Invalid HTTP request received." warnings) and then the server's event loop blocks
+    in its next log write, and no client gets an answer."""
     port = free_port()
     command = [
         sys.executable,
@@ -78,20 +86,24 @@ def start_server(args: list[str]) -> Server:
         "--threads",
         "2",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 60
     while True:
         try:
             url = f"http://127.0.0.1:{port}/v2/health/ready"
             with urllib.request.urlopen(url, timeout=1) as r:
                 if r.status == 200:
-                    return Server(f"127.0.0.1:{port}", port, process)
+                    return Server(f"127.0.0.1:{port}", port, process, log)
         except (urllib.error.URLError, OSError):
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            assert process.stderr is not None
-            raise RuntimeError(process.stderr.read().decode(errors="replace"))
+            process.wait()
+            log.seek(0)
+            message = log.read().decode(errors="replace")
+            log.close()
+            raise RuntimeError(message)
         time.sleep(0.1)
 
 
