@@ -26,6 +26,13 @@ CODES: dict[str, Code] = {
         "The parser found a word or symbol where it cannot be. The "
         "hint lists what could come there.\n\n    y = x -> }     # a stage must follow `->`",
     ),
+    "NL1007": Code(
+        "decimal comma",
+        "A number such as `0,2` outside strings and comments: netlang, like Python, writes "
+        "decimals with a point, so `0,2` is two numbers, 0 and 2, and the call or list gets one "
+        "argument too many. (A warning: `[0,3]` may mean the two numbers.)\n\n"
+        "    dropout(0,2)      # dropout(0.2)\n    adam(lr=0,001)    # adam(lr=0.001)",
+    ),
     "NL1003": Code(
         "unexpected end of file",
         "The file ends inside a definition: usually a `{` that is never closed.",

@@ -1,6 +1,7 @@
 """Scans for what a syntax error alone cannot say: where a bracket was opened, whether the AST
 nests deeper than elaboration may recurse (both iterate, so no input exhausts the stack), and the
-hints for a missing comma, a reserved word as a name, and characters the language lacks."""
+hints for a missing comma, a reserved word as a name, characters the language lacks, and a
+decimal written with a comma."""
 
 from __future__ import annotations
 
@@ -97,3 +98,19 @@ def reserved_hint(text: str, position: int, reserved: list[str]) -> str | None:
     if name not in reserved or not re.match(r"[ \t]*(=(?!=)|:)", rest):
         return None
     return f"`{name}` is a reserved word: choose another name (e.g. `{name}_`)"
+
+
+# A string or a comment (skipped), or `0,5` outside them: a decimal written with a comma.
+_DECIMAL_COMMA = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*|(?<![\w.])(0,\d+)(?![\w.])')
+
+
+def decimal_commas(text: str) -> list[tuple[int, int, str]]:
+    """Where `0,2` stands in code (not in strings or comments), as (line, column, text): the
+    decimal comma of Spanish and many other languages, which reads as two numbers here."""
+    found = []
+    for match in _DECIMAL_COMMA.finditer(text):
+        if match.group(1):
+            start = match.start(1)
+            line = text.count("\n", 0, start) + 1
+            found.append((line, start - text.rfind("\n", 0, start), match.group(1)))
+    return found

@@ -193,3 +193,20 @@ def test_training_a_model_without_a_train_section_says_which_section_is_missing(
     result = CliRunner().invoke(main, ["train", str(path), "--out", str(tmp_path / "run")])
     assert result.exit_code == 1
     assert "M has no train section: add one after the model" in result.output
+
+
+def test_a_decimal_comma_is_a_warning_where_it_stands_not_in_strings_or_comments() -> None:
+    text = (
+        HEADER.replace("model M() {", 'model M() {\n    "p = 0,2"  # dropout(0,2)')
+        + "    y = x -> dropout(0,2)\n    output y\n}\n"
+    )
+    _, diagnostics, _ = netlang.semantics.program.compile_source(
+        netlang.diagnostics.source.SourceFile("t.net", text)
+    )
+    (warning,) = [d for d in diagnostics if d.code == "NL1007"]
+    assert (warning.severity.name, warning.span.start.line, warning.span.start.column) == (
+        "WARNING",
+        4,
+        22,
+    )
+    assert warning.hint == "a decimal is `0.2`"
