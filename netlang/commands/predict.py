@@ -38,8 +38,9 @@ from netlang.commands.common import DEVICE_OPTION, JSON_OPTION, ONNX_FILE
 def predict(
     model: Path, inputs: tuple[str, ...], k: int, out_dir: Path, device: str, as_json: bool
 ) -> None:
-    """Run an exported ONNX MODEL on INPUTS: images, .npy arrays, or sentences (and .txt files)
-    for a model trained on text."""
+    """Run an exported ONNX MODEL on INPUTS: images, .npy arrays or sentences.
+
+    Sentences (written out, or .txt files of them) are for a model trained on text."""
     import numpy as np
 
     from netlang import runtime
@@ -94,8 +95,10 @@ def _load(item: str, info: Any) -> Any:
             return runtime.load_texts([path.read_text(encoding="utf-8")], info)
         if not path.is_file():
             return runtime.load_texts([item], info)
-    if not path.is_file():
-        raise ValueError(f"{item}: no such file (only a model trained on text takes sentences)")
+    if not path.is_file():  # a sentence reads as one only where it cannot be a file name
+        sentence = " " in item.strip() and not path.suffix
+        why = " (sentences are for a model trained on text; this one was not)" if sentence else ""
+        raise ValueError(f"{item}: no such file{why}")
     return runtime.load_input(path, info)
 
 

@@ -29,7 +29,7 @@ from netlang.commands.common import (
     "settings",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Set a model parameter or a train setting, e.g. --set dropout=0.2 --set "
+    help="Set a model parameter or a train setting, e.g. --set p=0.2 --set "
     "'optimizer=sgd(lr=0.1)' (repeatable).",
 )
 @click.option(

@@ -16,13 +16,22 @@ CODES: dict[str, Code] = {
     "NL1001": Code(
         "unexpected character",
         "The file contains a character that is not part of the "
-        "language, such as `'` (strings use double quotes) or `$`.\n\n"
-        "    x = 'a'     # error\n    x = \"a\"     # fine",
+        "language, such as `'` (strings use double quotes) or `$`. Names take ASCII letters, "
+        "digits and `_` only; accents are fine in strings and comments.\n\n"
+        "    x = 'a'     # error\n    x = \"a\"     # fine\n"
+        "    salida_única = x -> relu     # error: write `salida_unica`",
     ),
     "NL1002": Code(
         "unexpected token",
         "The parser found a word or symbol where it cannot be. The "
         "hint lists what could come there.\n\n    y = x -> }     # a stage must follow `->`",
+    ),
+    "NL1007": Code(
+        "decimal comma",
+        "A number such as `0,2` outside strings and comments: netlang, like Python, writes "
+        "decimals with a point, so `0,2` is two numbers, 0 and 2, and the call or list gets one "
+        "argument too many. (A warning: `[0,3]` may mean the two numbers.)\n\n"
+        "    dropout(0,2)      # dropout(0.2)\n    adam(lr=0,001)    # adam(lr=0.001)",
     ),
     "NL1003": Code(
         "unexpected end of file",
@@ -147,6 +156,21 @@ CODES: dict[str, Code] = {
         "missing or malformed when training starts. Paths are relative to the `.net` file. "
         "`mnist`, `notmnist` and `cifar10` fetch their published files with `download=true` "
         "(`check` never downloads).",
+    ),
+    "NL2054": Code(
+        "data does not fit the model's input",
+        "The samples the `data` of a `train` section gives do not have the shape the model's "
+        "`input` declares (after the batch axis), so not one batch could run.\n\n"
+        "    input image: float32[N, 3, 32, 32]\n"
+        "    data digits(size=32)     # gives [N, 1, 32, 32]: declare 1 channel",
+    ),
+    "NL2055": Code(
+        "softmax before cross_entropy",
+        "The model's output comes out of a `softmax` and the loss is `cross_entropy`, which "
+        "applies (log-)softmax itself: the probabilities are squashed twice and the gradients "
+        "all but vanish. Output the logits; `netlang predict` prints probabilities anyway. "
+        "(A warning.)\n\n"
+        "    logits = x -> linear(10) -> softmax     # drop `-> softmax`",
     ),
     "NL2017": Code(
         "too many arguments", "More positional arguments than the layer or block takes."

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netlang.diagnostics import Diagnostic, DiagnosticSink, Label, did_you_mean, error
+from netlang.diagnostics import Diagnostic, DiagnosticSink, Label, did_you_mean, error, warning
 from netlang.diagnostics.source import Position, SourceFile, Span
 from netlang.syntax import ast
 from netlang.syntax.assets import read_stdlib, stdlib_names
 from netlang.syntax.parser import parse
+from netlang.syntax.scans import decimal_commas
 
 Parse = Callable[[SourceFile], tuple[ast.Module | None, list[Diagnostic]]]
 STDLIB_PREFIX = "stdlib/"
@@ -58,6 +59,11 @@ class Loader:
         if module is None:
             self.units[source.name] = None
             return None
+        for line, column, text in decimal_commas(source.text):
+            decimal = text.replace(",", ".")
+            message = f"`{text}` reads as two numbers, {text.replace(',', ' and ')}"
+            where = source.span(line, column, line, column + len(text))
+            self.sink.report(warning("NL1007", message, where, hint=f"a decimal is `{decimal}`"))
         unit = Unit(source, module)
         self.units[source.name] = unit
         self._stack.append(source.name)

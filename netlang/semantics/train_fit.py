@@ -1,12 +1,12 @@
 """A train section against its model: layer patterns resolved on the IR's layer names (NL2051),
 the loss against the model's output and the data's targets (NL2052), so `check` refuses what
-train would refuse before its first batch."""
+train would refuse before its first batch; and a `softmax` fed to cross_entropy (NL2055)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from netlang.diagnostics import DiagnosticSink, error
+from netlang.diagnostics import DiagnosticSink, error, warning
 from netlang.diagnostics.source import Span
 from netlang.ir import Graph
 from netlang.ir.types import format_shape
@@ -38,6 +38,11 @@ def check_train_fit(spec: TrainSpec, graph: Graph, sink: DiagnosticSink) -> None
     problem = _loss_problem(spec.entries, graph)
     if problem is not None:
         sink.report(error("NL2052", problem, spec.spans.get("loss") or _no(spec)))
+    softmax = _softmax_into_cross_entropy(spec.entries, graph)
+    if softmax is not None:
+        message = "the output comes out of `softmax`, and cross_entropy applies softmax itself"
+        hint = "output the logits: drop the `softmax` (`netlang predict` prints probabilities)"
+        sink.report(warning("NL2055", message, softmax, hint=hint))
 
 
 def _patterns(entries: dict[str, Any]) -> list[tuple[str, list[str]]]:
@@ -79,6 +84,18 @@ def _loss_problem(entries: dict[str, Any], graph: Graph) -> str | None:
             f"{count}: set the model's class count to {count}"
         )
     return None
+
+
+def _softmax_into_cross_entropy(entries: dict[str, Any], graph: Graph) -> Span | None:
+    """Where the one output's last layer is a softmax that cross_entropy would apply again
+    (the model then learns slowly, if at all: its gradients are squashed)."""
+    loss, data = entries.get("loss"), entries.get("data")
+    explicit = isinstance(loss, Call) and loss.name == "cross_entropy"
+    implied = loss is None and isinstance(data, Call) and data.name in CLASS_SOURCES
+    if not (explicit or implied) or len(graph.outputs) != 1:
+        return None
+    last = next((n for n in graph.nodes if graph.outputs[0].name in n.outputs), None)
+    return last.origin if last is not None and last.op == "softmax" else None
 
 
 def _class_count(entries: dict[str, Any], data: Call) -> int | None:

@@ -21,6 +21,11 @@ class Call:
     kwargs: dict[str, Any] = field(default_factory=dict)
     span: Span | None = field(default=None, compare=False)
 
+    @property
+    def description(self) -> str:
+        """How it reads in a message (`epochs ten`: "got the name `ten`", never "got Call")."""
+        return f"`{self.name}(...)`" if self.args or self.kwargs else f"the name `{self.name}`"
+
     def bind(self, params: tuple[str, ...]) -> dict[str, Any]:
         """Positional and keyword arguments -> {parameter: value}, by `params`' order.
 

@@ -17,6 +17,7 @@ from netlang.diagnostics import Diagnostic, Label, error
 from netlang.diagnostics.source import SourceFile, Span, split_lines
 from netlang.syntax import ast
 from netlang.syntax.scans import CLOSERS, MAX_NESTING, too_deep, unclosed_bracket
+from netlang.syntax.scans import character_hint, comma_hint, reserved_hint
 from netlang.syntax.assets import grammar_text
 
 # Human names for terminals in "expected ..." messages.
@@ -141,7 +142,7 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
     line, column = max(exc.line, 1), max(exc.column, 1)
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else "?"
-        hint = "strings use double quotes" if char == "'" else None
+        hint = character_hint(source.text, exc.pos_in_stream)
         return error(
             "NL1001",
             f"unexpected character `{char}`",
@@ -170,7 +171,8 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
     assert token is not None
     expected = sorted({_describe(t) for t in getattr(exc, "expected", ())})
     width = max(1, len(str(token)))
-    hint = _token_hint(str(token), expected)
+    hint = _token_hint(str(token), expected) or comma_hint(source.text, exc.pos_in_stream, expected)
+    hint = hint or reserved_hint(source.text, exc.pos_in_stream, keywords())
     if hint is None and 0 < len(expected) <= 5:
         hint = (
             "expected "
@@ -180,7 +182,7 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
         )
     secondary = ()
     opened = unclosed_bracket(source.text, exc.pos_in_stream)
-    specific = _token_hint(str(token), expected) is not None
+    specific = hint is not None and not hint.startswith("expected ")
     # an unexpected token inside a body is rarely a missing `}`; inside ( or [ it often is
     if (
         opened is not None

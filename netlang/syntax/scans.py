@@ -1,8 +1,12 @@
-"""Scans for what a syntax error alone cannot say: where a bracket was opened, and whether the
-AST nests deeper than elaboration may recurse. Both iterate, so no input exhausts the stack."""
+"""Scans for what a syntax error alone cannot say: where a bracket was opened, whether the AST
+nests deeper than elaboration may recurse (both iterate, so no input exhausts the stack), and the
+hints for a missing comma, a reserved word as a name, characters the language lacks, and a
+decimal written with a comma."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 from netlang.syntax import ast
@@ -52,3 +56,61 @@ def unclosed_bracket(text: str, position: int) -> tuple[int, int, str] | None:
         line, column = (line + 1, 1) if char == "\n" else (line, column + 1)
         i += 1
     return stack[-1] if stack else None
+
+
+def character_hint(text: str, position: int) -> str | None:
+    """For a character the language lacks: `'` (strings take `"`), or a letter outside ASCII
+    (`características`: names are ASCII, so the word unaccented)."""
+    if text[position : position + 1] == "'":
+        return "strings use double quotes"
+    if position >= len(text) or text[position].isascii() or not text[position].isalpha():
+        return None
+    start, end = position, position
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    while end < len(text) and (text[end].isalnum() or text[end] == "_"):
+        end += 1
+    plain = unicodedata.normalize("NFKD", text[start:end]).encode("ascii", "ignore").decode()
+    suggestion = f": write `{plain}`" if plain and not plain[0].isdigit() else ""
+    return f"names take ASCII letters, digits and `_` only{suggestion}"
+
+
+def comma_hint(text: str, position: int, expected: list[str]) -> str | None:
+    """A word or number right after another on one line, where `,` could come: `float32[N 1]`,
+    `linear(8 bias=false)`."""
+    before = text[:position]
+    if "`,`" not in expected or "\n" in before[len(before.rstrip()) :]:
+        return None
+    return "a `,` is missing before it" if text[position : position + 1].isalnum() else None
+
+
+def reserved_hint(text: str, position: int, reserved: list[str]) -> str | None:
+    """A reserved word named as a tensor or layer (`train = ...`, `test = ...`, `input: linear`),
+    whether the parser stops at the word or at the `=` or `:` after it."""
+    before = re.search(r"([A-Za-z_]\w*)[ \t]*$", text[:position])
+    word = re.match(r"[A-Za-z_]\w*", text[position:])
+    if word is not None:
+        name, rest = word.group(), text[position + word.end() :]
+    elif before is not None:
+        name, rest = before.group(1), text[position:]
+    else:
+        return None
+    if name not in reserved or not re.match(r"[ \t]*(=(?!=)|:)", rest):
+        return None
+    return f"`{name}` is a reserved word: choose another name (e.g. `{name}_`)"
+
+
+# A string or a comment (skipped), or `0,5` outside them: a decimal written with a comma.
+_DECIMAL_COMMA = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*|(?<![\w.])(0,\d+)(?![\w.])')
+
+
+def decimal_commas(text: str) -> list[tuple[int, int, str]]:
+    """Where `0,2` stands in code (not in strings or comments), as (line, column, text): the
+    decimal comma of Spanish and many other languages, which reads as two numbers here."""
+    found = []
+    for match in _DECIMAL_COMMA.finditer(text):
+        if match.group(1):
+            start = match.start(1)
+            line = text.count("\n", 0, start) + 1
+            found.append((line, start - text.rfind("\n", 0, start), match.group(1)))
+    return found

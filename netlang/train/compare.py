@@ -4,13 +4,16 @@ configurations, a table of final and best figures, and one picture (compare.png)
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from netlang.train.plots import plot_compare, task_metric
+from netlang.train.settings import EarlyStopConfig
 from netlang.train.sweep import SWEEP_FILE
 
+# More differing settings than this, and a legend names each run by its folder instead.
+MAX_LABEL_KEYS = 4
 # Configuration entries that never tell runs apart in a legend.
 _IGNORED = {"config.out", "processes"}
 
@@ -105,9 +108,23 @@ def labels(runs: list[Run]) -> list[str]:
         models = [run.config.get("model") for run in runs]
         rest = [k for k in keys if k not in ("model", "config.model") and not _lacking(k, runs)]
         keys = ["model"] if len(set(models)) == len(models) else ["model", *rest]
-    if not keys:
+    if not keys or len(keys) > MAX_LABEL_KEYS:  # unrelated runs: their folders name them
         return [run.path.name for run in runs]
-    return [", ".join(f"{_short(k)}={_value(_get(run, k))}" for k in keys) for run in runs]
+    return [", ".join(_setting(k, _get(run, k)) for k in keys) for run in runs]
+
+
+def _setting(key: str, value: Any) -> str:
+    """`key=value` in the train section's words: `regularize=l2(0.1)` (not the resolved
+    `penalties=[{"kind": ...}]`), `early_stop=(patience=3)` (what is not the default),
+    `early_stop=none`."""
+    if key == "config.penalties" and isinstance(value, list):
+        calls = [f"{p['kind']}({_value(p['strength'])})" for p in value if isinstance(p, dict)]
+        return f"regularize={', '.join(calls) or 'none'}"
+    if key == "config.early_stop" and isinstance(value, dict):
+        defaults = asdict(EarlyStopConfig())
+        changed = {k: v for k, v in value.items() if k == "patience" or defaults.get(k) != v}
+        return f"early_stop={_value(changed)}"
+    return f"{_short(key)}={'none' if value is None else _value(value)}"
 
 
 def _lacking(key: str, runs: list[Run]) -> bool:

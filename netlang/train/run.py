@@ -16,6 +16,7 @@ from typing import Any
 
 from netlang import ir
 from netlang.diagnostics import CompileError, error
+from netlang.ir.types import format_shape
 from netlang.ops import REGISTRY
 from netlang.train import distributed, transfer
 from netlang.train.config import TrainConfig, resolve_config
@@ -55,6 +56,11 @@ def train_file(
     from netlang.backends.torch_module import to_torch
 
     program, graph = _build(path, model, settings or {})
+    if graph.train is None:
+        raise ValueError(
+            f"{graph.name} has no train section: add one after the model, e.g. "
+            f"`train {graph.name} {{ data digits(split=[0.8, 0.1, 0.1]) }}`"
+        )
     config = resolve_config(graph.train, graph.name, overrides)
     try:
         splits, normalization = prepare_data(config, Path(path).parent)
@@ -65,6 +71,7 @@ def train_file(
         raise CompileError(
             [error("NL2053", problem.message, span, hint=problem.hint)], program.sources
         ) from None
+    _check_input_shape(graph, splits.input_shape, program.sources)
     _check_vocabulary(graph, splits.tokenizer)
     tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
@@ -105,7 +112,10 @@ def _describe(graph: ir.Graph, config: TrainConfig, splits: Any, log: Callable[[
     """What `netlang train -v` adds before training starts."""
     sizes = {name: len(getattr(splits, name) or ()) for name in ("train", "val", "test")}
     log(graph.summary())
-    log(f"config: {config}")
+    from netlang.train.state import device_for
+
+    log(f"device: {device_for(config.device)}")
+    log(f"config (as config.json records it): {config.dumps()}")
     log("data: " + ", ".join(f"{count} {name}" for name, count in sizes.items()))
 
 
@@ -194,6 +204,31 @@ def _tokenized(splits: Any, call: Call) -> Any:
         for name, ds in (("train", splits.train), ("val", splits.val), ("test", splits.test))
     }
     return replace(splits, **encoded, input_shape=(tokenizer.length,), tokenizer=tokenizer)
+
+
+def _check_input_shape(
+    graph: ir.Graph, sample: tuple[int, ...], sources: Mapping[str, Any]
+) -> None:
+    """The data's samples must have the shape the model's input declares: a mismatch is the
+    user's (a 3-channel model on 1-channel digits), said at the `data` line, not a matmul error."""
+    if len(graph.inputs) != 1 or graph.train is None:
+        return
+    value = graph.inputs[0]
+    declared = value.type.shape[1:]
+    if len(declared) == len(sample) and all(
+        not isinstance(d, int) or d == s for d, s in zip(declared, sample)
+    ):
+        return
+    given = format_shape(("N", *sample))
+    message = (
+        f"the data gives samples {given}, but the model's input {value.name} is "
+        f"{format_shape(value.type.shape)}"
+    )
+    hint = f"declare `input {value.name}: {value.type.dtype}{given}`, or change the data's size"
+    span = graph.train.spans.get("data") or graph.train.span
+    if span is None:
+        raise ValueError(message)
+    raise CompileError([error("NL2054", message, span, hint=hint)], sources)
 
 
 def _check_vocabulary(graph: ir.Graph, tokenizer: Any) -> None:

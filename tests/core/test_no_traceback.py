@@ -122,3 +122,91 @@ def test_a_stage_repeated_65536_times_stops_at_the_layer_limit_quickly() -> None
     start = time.perf_counter()
     assert codes(HEADER + loop + "    output y\n}\n") == ["NL2023"]
     assert time.perf_counter() - start < 15
+
+
+def test_a_name_with_accents_is_told_its_ascii_spelling() -> None:
+    text = "model Red {\n    input x: float32[N, 4]\n    salida_única = x -> linear(2)\n"
+    program, diagnostics, _ = netlang.semantics.program.compile_source(
+        netlang.diagnostics.source.SourceFile("t.net", text + "    output salida_única\n}\n")
+    )
+    (diagnostic,) = diagnostics
+    assert diagnostic.code == "NL1001" and diagnostic.span.start.column == 12
+    assert "write `salida_unica`" in (diagnostic.hint or "")
+
+
+def test_a_bare_name_where_a_number_belongs_is_named_not_typed() -> None:
+    text = HEADER + "    y = x -> linear(2)\n    output y\n}\ntrain M {\n    epochs ten\n}\n"
+    program, diagnostics, _ = netlang.semantics.program.compile_source(
+        netlang.diagnostics.source.SourceFile("t.net", text)
+    )
+    messages = [d.message for d in (program.check() if program else diagnostics)]
+    assert "`epochs` takes an integer, got the name `ten`" in messages, messages
+
+
+def test_data_of_another_shape_than_the_input_is_located_at_the_data_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "rgb.net"
+    model = "model M {\n    input image: float32[N, 3, 8, 8]\n    y = image -> flatten"
+    path.write_text(model + " -> linear(10)\n    output y\n}\ntrain M {\n    data digits\n}\n")
+    result = CliRunner().invoke(main, ["train", str(path), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    assert "error[NL2054]: the data gives samples [N, 1, 8, 8]" in result.output
+    assert "  7 |     data digits" in result.output  # the source line, as `check` shows it
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "column"),
+    [
+        ("    input x: float32[N 4]\n", 24),
+        ("    input x: float32[N, 4]\n    y = x -> linear(8 bias=false)\n", 23),
+    ],
+    ids=["shape", "arguments"],
+)
+def test_a_missing_comma_on_one_line_is_named(line: str, column: int) -> None:
+    text = "model M {\n" + line + "    output x\n}\n"
+    _, diagnostics, _ = netlang.semantics.program.compile_source(
+        netlang.diagnostics.source.SourceFile("t.net", text)
+    )
+    (diagnostic,) = diagnostics
+    assert diagnostic.code == "NL1002" and diagnostic.hint == "a `,` is missing before it"
+    assert diagnostic.span.start.column == column
+
+
+@pytest.mark.parametrize("statement", ["train = x -> relu", "test = x -> relu"])
+def test_a_reserved_word_as_a_tensor_name_is_named(statement: str) -> None:
+    text = HEADER + f"    {statement}\n    output x\n}}\n"
+    _, diagnostics, _ = netlang.semantics.program.compile_source(
+        netlang.diagnostics.source.SourceFile("t.net", text)
+    )
+    (diagnostic,) = diagnostics
+    word = statement.split()[0]
+    assert diagnostic.hint == f"`{word}` is a reserved word: choose another name (e.g. `{word}_`)"
+
+
+def test_training_a_model_without_a_train_section_says_which_section_is_missing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bare.net"
+    path.write_text(HEADER + "    y = x -> linear(2)\n    output y\n}\n")
+    result = CliRunner().invoke(main, ["train", str(path), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert "M has no train section: add one after the model" in result.output
+
+
+def test_a_decimal_comma_is_a_warning_where_it_stands_not_in_strings_or_comments() -> None:
+    text = (
+        HEADER.replace("model M() {", 'model M() {\n    "p = 0,2"  # dropout(0,2)')
+        + "    y = x -> dropout(0,2)\n    output y\n}\n"
+    )
+    _, diagnostics, _ = netlang.semantics.program.compile_source(
+        netlang.diagnostics.source.SourceFile("t.net", text)
+    )
+    (warning,) = [d for d in diagnostics if d.code == "NL1007"]
+    assert (warning.severity.name, warning.span.start.line, warning.span.start.column) == (
+        "WARNING",
+        4,
+        22,
+    )
+    assert warning.hint == "a decimal is `0.2`"

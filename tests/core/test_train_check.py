@@ -100,3 +100,17 @@ def test_the_data_loader_refuses_the_split_check_refuses() -> None:
 
     with pytest.raises(ValueError, match="must sum to 1"):
         parse_split([0.7, 0.7, 0.15])
+
+
+@pytest.mark.parametrize(
+    ("loss", "warned"), [("", True), ("loss cross_entropy", True), ("loss nll", False)]
+)
+def test_a_softmax_output_fed_to_cross_entropy_is_a_warning_at_the_softmax(
+    loss: str, warned: bool
+) -> None:
+    model = MODEL.replace("head: linear(classes)", "head: linear(classes) -> softmax")
+    text = model + f"\ntrain Net {{\n    data digits(size=8)\n    {loss}\n}}\n"
+    program, diagnostics, _ = compile_source(SourceFile("net.net", text))
+    assert program is not None, diagnostics
+    found = [(d.code, d.severity.name, d.span.start.line) for d in program.check()]
+    assert found == ([("NL2055", "WARNING", 3)] if warned else [])

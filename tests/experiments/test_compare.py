@@ -155,3 +155,38 @@ def test_compare_picture_marks_where_each_runs_stages_start(tmp_path: Path, monk
     (loss_axes,) = drawn[0].axes
     marks = [line for line in loss_axes.lines if line.get_label() == "transfer: finetune"]
     assert len(marks) == 1 and list(marks[0].get_xdata()) == [2.5, 2.5]
+
+
+def test_legend_speaks_the_train_sections_words(tmp_path: Path) -> None:
+    runs = [_run(tmp_path / name, 0.0, [1.0]) for name in ("plain", "l2", "early")]
+    settings = {
+        "plain": {"penalties": [], "early_stop": None},
+        "l2": {"penalties": [{"kind": "l2", "strength": 0.1}], "early_stop": None},
+        "early": {
+            "penalties": [],
+            "early_stop": {
+                "monitor": "val_loss",
+                "mode": "min",
+                "patience": 5,
+                "min_delta": 0,
+                "restore_best": True,
+            },
+        },
+    }
+    for run in runs:
+        config = json.loads((run / "config.json").read_text())
+        config["config"].update(settings[run.name])
+        (run / "config.json").write_text(json.dumps(config))
+    assert labels([load_run(run) for run in runs]) == [
+        "early_stop=none, regularize=none",
+        "early_stop=none, regularize=l2(0.1)",
+        "early_stop=(patience=5), regularize=none",
+    ]
+
+
+def test_runs_that_differ_in_everything_are_named_by_their_folders(tmp_path: Path) -> None:
+    runs = [_run(tmp_path / name, 0.0, [1.0]) for name in ("first", "second")]
+    config = json.loads((runs[1] / "config.json").read_text())
+    config["config"].update(batch=8, epochs=3, seed=4, clip=1.0, amp=True)
+    (runs[1] / "config.json").write_text(json.dumps(config))
+    assert labels([load_run(run) for run in runs]) == ["first", "second"]

@@ -186,3 +186,12 @@ def test_auto_device_probe_prints_nothing(model: Path) -> None:
     assert done.stderr == ""
     want = "CUDAExecutionProvider" if provider_usable(CUDA) else "CPUExecutionProvider"
     assert done.stdout.strip() == want
+
+
+def test_a_missing_file_for_an_image_model_is_said_so_and_a_sentence_is_told_why(
+    model: Path, tmp_path: Path
+) -> None:
+    missing = CliRunner().invoke(main, ["predict", str(model), str(tmp_path / "digit.png")])
+    assert missing.exit_code == 1 and missing.output.strip().endswith("digit.png: no such file")
+    sentence = CliRunner().invoke(main, ["predict", str(model), "hola que tal"])
+    assert "sentences are for a model trained on text; this one was not" in sentence.output

@@ -116,3 +116,5 @@ def test_quiet_drops_the_epoch_lines_and_verbose_adds_the_layers_and_splits(
     assert "run directory:" in quiet.output and "test:" in quiet.output
     assert "epoch 1/1" in verbose.output and "data: " in verbose.output
     assert "total" in verbose.output.lower() and "data: " not in plain.output
+    assert "device: " in verbose.output and '"batch": ' in verbose.output  # JSON, not repr
+    assert "TrainConfig(" not in verbose.output
