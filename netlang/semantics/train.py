@@ -36,6 +36,10 @@ def elaborate_train(
     keys = {entry.key for entry in overrides}
     kept = tuple(e for e in train.entries if not isinstance(e, ast.TrainEntry) or e.key not in keys)
     spec.entries = _entries((*kept, *overrides), elaborator, frame, spec, sink, top=True)
+    if not any(isinstance(e, ast.TrainEntry) and e.key == "data" for e in (*kept, *overrides)):
+        message = f"the train section of {train.model} names no data"
+        hint = "add e.g. `data digits(split = [0.8, 0.1, 0.1])`"
+        sink.report(error("NL2050", message, train.span, hint=hint))
     return spec
 
 
