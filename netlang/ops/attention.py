@@ -11,6 +11,7 @@ from netlang.ops.registry import (
     OpSpec,
     ShapeError,
     broadcast,
+    need_float32,
     need_rank,
     register,
     static,
@@ -85,12 +86,15 @@ def _attention_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
 
 
 def _need_mask(op: str, x: TensorType, mask: TensorType) -> None:
-    """A keep mask is [N, T]: one value per sequence position of x [N, T, ...]."""
+    """A keep mask is float32 [N, T]: one value per sequence position of x [N, T, ...]."""
+    hint = "make the mask with padding_mask(tokens), from the token ids of this sequence"
+    need_float32(f"{op} of", x)
+    need_float32(f"{op}'s mask", mask, hint)
     if mask.shape != x.shape[:2]:
         raise ShapeError(
             f"{op} mask {format_shape(mask.shape)} does not fit the sequence "
             f"{format_shape(x.shape)}: it must be {format_shape(x.shape[:2])}",
-            "make the mask with padding_mask(tokens), from the token ids of this sequence",
+            hint,
             "NL3001",
         )
 

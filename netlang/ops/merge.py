@@ -3,8 +3,19 @@
 
 from __future__ import annotations
 
+import math
+
 from netlang.ir import TensorType, format_shape
-from netlang.ops.registry import Attr, Attrs, Ins, OpSpec, ShapeError, broadcast, register
+from netlang.ops.registry import (
+    Attr,
+    Attrs,
+    Ins,
+    OpSpec,
+    ShapeError,
+    broadcast,
+    need_float32,
+    register,
+)
 
 add = register(
     OpSpec(
@@ -26,14 +37,33 @@ mul = register(
 )
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _number(value: float) -> str:
+    """A number as a message says it; ints past a float's range and past str()'s 4300 digits."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if abs(value) < 1e300:
+        return f"{value:.6g}"
+    return f"about 10^{int(math.log10(abs(value)))}"
+
+
 def _scalar_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
-    if not ins[0].dtype.startswith("float"):
+    need_float32(
+        "arithmetic with a number",
+        ins[0],
+        "declare it float32; token ids and other integer tensors take no arithmetic",
+    )
+    value = a["value"]  # an int may be too large for a Python float
+    if not abs(value) <= FLOAT32_MAX:
         raise ShapeError(
-            f"arithmetic with a number needs a float tensor, got {ins[0].dtype} "
-            f"{format_shape(ins[0].shape)}",
-            "token ids and other integer tensors take no arithmetic",
-            "NL3003",
+            f"the number {_number(value)} is beyond float32 (at most {FLOAT32_MAX:.6g} in size), "
+            "the type the backends compute in",
+            code="NL2022",
         )
+    if a["op"] == "div" and value == 0 and not a["reverse"]:
+        raise ShapeError("division of a tensor by zero", code="NL2022")
     return (ins[0],)
 
 

@@ -128,6 +128,16 @@ def need_rank(
         )
 
 
+def need_float32(op: str, t: TensorType, hint: str | None = None) -> None:
+    """Both backends compute these ops in float32 (their constants and weights are float32)."""
+    if t.dtype != "float32":
+        raise ShapeError(
+            f"{op} needs a float32 tensor, got {t.dtype}{format_shape(t.shape)}",
+            hint or "declare the input float32; integer ids go through `embedding` first",
+            "NL3009",
+        )
+
+
 def static(op: str, t: TensorType, axis: int, what: str) -> int:
     d = t.shape[axis]
     if not isinstance(d, int):

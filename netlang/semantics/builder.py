@@ -21,12 +21,12 @@ MAX_PARAMETERS = 10**10
 
 
 def _need_floats(op: str, types: tuple[TensorType, ...]) -> None:
-    """Layers with weights compute in floating point; an integer tensor needs `embedding`."""
+    """Layers with weights compute in float32, their weights' type (`fp16` export casts inside);
+    an integer tensor needs `embedding`."""
     for t in types:
-        if not t.dtype.startswith("float"):
+        if t.dtype != "float32":
             raise ShapeError(
-                f"{op} computes in floating point, but its input is "
-                f"{t.dtype}{format_shape(t.shape)}",
+                f"{op} computes in float32, but its input is {t.dtype}{format_shape(t.shape)}",
                 "declare the input float32, or look integer ids up with `embedding` first",
                 "NL3009",
             )
