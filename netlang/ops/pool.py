@@ -54,6 +54,10 @@ for _kind in ("max", "avg"):
         register(_pool(_kind, _n))
 
 
+# Sizes that neither divide nor are divided lower to an averaging matrix per axis (onnx_ops).
+MAX_AVERAGING = 2**24
+
+
 def _adaptive(n: int) -> OpSpec:
     name = f"adaptive_avgpool{n}d"
 
@@ -69,6 +73,14 @@ def _adaptive(n: int) -> OpSpec:
                 "declare the input's size, or pool to 1 (global pooling takes any size)",
                 code="NL4001",
             )
+        for d, o in zip(spatial, size):
+            if isinstance(d, int) and d % o and o % d and d * o > MAX_AVERAGING:
+                raise ShapeError(
+                    f"{name} from {d} to {o} along an axis needs a {o} x {d} averaging matrix in "
+                    f"the exported graph, more than the {MAX_AVERAGING:,} entries allowed",
+                    "pool to a size that divides the input's, or to a multiple of it",
+                    "NL2023",
+                )
         return (ins[0].with_shape((*ins[0].shape[:2], *size)),)
 
     return OpSpec(

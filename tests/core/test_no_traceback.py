@@ -69,6 +69,14 @@ def test_gru_with_absurd_layers_and_embedding_of_width_zero() -> None:
     assert codes(ids + "    output y\n}\n") == ["NL2005"]
 
 
+def test_adaptive_pooling_that_needs_a_huge_averaging_matrix_is_refused() -> None:
+    source = "model M() {\n    input x: float32[N, 3, 5, 7]\n    y = x -> adaptive_avgpool2d(%s)\n"
+    start = time.perf_counter()
+    assert codes(source % "2**31 - 1" + "    output y\n}\n") == ["NL2023"]
+    assert codes(source % "[3, 4097]" + "    output y\n}\n") == []
+    assert time.perf_counter() - start < 5
+
+
 def test_float_layers_on_integer_tensors_are_refused() -> None:
     ids = "model M() {\n    input x: int64[N, 5]\n    y = x -> linear(3)\n    output y\n}\n"
     assert codes(ids) == ["NL3009"]
