@@ -62,8 +62,13 @@ def _window_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
     return tokens * (4 * c * c + 2 * window[0] * window[1] * c)
 
 
+# The exported graph holds a [T^2] position index and, when shifted, a [windows, T, T] mask (T the
+# positions of a window); both stay under this many entries.
+MAX_TABLE = 2**24
+
+
 def _window_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
-    _window_embed(ins, a)
+    _, window, shift = _window_embed(ins, a)
     h, w = ins[0].shape[1:3]
     if not (isinstance(h, int) and isinstance(w, int)):
         raise ShapeError(
@@ -71,6 +76,17 @@ def _window_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
             "padding are constants of the exported graph",
             "give the model a fixed input size (Swin's `size`)",
             code="NL4001",
+        )
+    tokens = window[0] * window[1]
+    area = (h + (-h) % window[0]) * (w + (-w) % window[1]) if any(shift) else 0
+    if max(tokens, area) * tokens > MAX_TABLE:
+        raise ShapeError(
+            f"window_attention with a {window[0]} x {window[1]} window on a {h} x {w} map needs "
+            f"constant tables (position index, shift mask) of {max(tokens, area) * tokens:,} "
+            f"entries, more than the {MAX_TABLE:,} allowed",
+            "Swin's windows are 7 to 24 positions wide; a window as large as the map is one "
+            "global attention",
+            "NL2023",
         )
     return (ins[0],)
 
