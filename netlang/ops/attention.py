@@ -88,7 +88,7 @@ def _attention_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
 def _need_mask(op: str, x: TensorType, mask: TensorType) -> None:
     """A keep mask is float32 [N, T]: one value per sequence position of x [N, T, ...]."""
     hint = "make the mask with padding_mask(tokens), from the token ids of this sequence"
-    need_float32(f"{op} of", x)
+    need_float32(op, x)
     need_float32(f"{op}'s mask", mask, hint)
     if mask.shape != x.shape[:2]:
         raise ShapeError(

@@ -10,6 +10,7 @@ from netlang.ops.registry import (
     Attr,
     Attrs,
     Ins,
+    FLOAT32_MAX,
     OpSpec,
     ShapeError,
     broadcast,
@@ -35,9 +36,6 @@ mul = register(
         arity=(2, None),
     )
 )
-
-
-FLOAT32_MAX = 3.4028234663852886e38
 
 
 def _number(value: float) -> str:

@@ -296,10 +296,17 @@ POSITIVE = frozenset(
 )
 NON_NEGATIVE = frozenset({"padding", "output_padding", "shift"})
 MAX_SIZE = 2**31 - 1
+FLOAT32_MAX = 3.4028234663852886e38
 MAX_LAYERS = 1000
 
 
 def _check_size(op: str, name: str, value: Any, where: int | str) -> None:
+    if name == "eps" and not 0 < value <= FLOAT32_MAX:  # a norm's divisor guard: a float32 > 0
+        raise AttrError(
+            "NL2005",
+            f"{op} argument `eps` must be a positive float32 number, got {value}",
+            arg=where,
+        )
     if name not in POSITIVE and name not in NON_NEGATIVE:
         return
     values = value if isinstance(value, (list, tuple)) else [value]
