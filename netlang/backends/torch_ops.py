@@ -296,7 +296,7 @@ def rdiv(x: torch.Tensor, value: float) -> torch.Tensor:
 
 
 _SCALAR = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
-_SCALAR_REVERSED = {"sub": torch.rsub, "div": rdiv}
+_SCALAR_REVERSED = {**_SCALAR, "sub": torch.rsub, "div": rdiv}  # + and * commute
 
 
 def _scalar(node: Node) -> Lowered:

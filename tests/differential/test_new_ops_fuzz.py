@@ -1,0 +1,101 @@
+"""Random programs of the sequence and window ops (scalar arithmetic, attention with a keep mask,
+padding_mask, masked_mean, window_attention, patch_merging, adaptive pooling), wrong ranks, dtypes
+and arguments included: `check` refuses a program with a diagnostic, or it compiles to ONNX and
+onnxruntime agrees with the torch backend on a random input."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import netlang
+from netlang.backends.onnx_emit import emit_onnx
+from netlang.backends.torch_module import to_torch
+from netlang.diagnostics.source import SourceFile
+from netlang.semantics.program import compile_source
+
+DIMS = ["N", "1", "2", "3", "4", "5", "8", "T"]
+NUMBERS = ["0", "0.5", "-1", "3", "6", "1e-30", "1e38", "1e39", "2 ** 62"]
+SMALL = st.sampled_from(["0", "1", "2", "3", "4", "7", "-1", "[2, 3]", "[1]", "[0, 2]"])
+
+
+@st.composite
+def layers(draw: st.DrawFn) -> str:
+    """One stage of a chain, with arguments good and bad; `k` is the mask input."""
+    number, small = draw(st.sampled_from(NUMBERS)), draw(SMALL)
+    return draw(
+        st.sampled_from(
+            [
+                f"scalar(op=\"{draw(st.sampled_from(['add', 'sub', 'mul', 'div']))}\", "
+                f"value={number}, reverse={draw(st.sampled_from(['true', 'false']))})",
+                f"attention(heads={small}, causal={draw(st.sampled_from(['true', 'false']))})",
+                f"attention(k, heads={small})",
+                "padding_mask",
+                "masked_mean(k)",
+                f"window_attention(heads={small}, window={draw(SMALL)}, shift={draw(SMALL)})",
+                f"patch_merging(eps={draw(st.sampled_from(['1e-5', '0', '-1', '1e39']))})",
+                f"adaptive_avgpool1d({small})",
+                f"adaptive_avgpool2d({small})",
+                "layernorm",
+                "relu",
+            ]
+        )
+    )
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> str:
+    dtype = draw(st.sampled_from(["float32", "float32", "float32", "int64", "float16"]))
+    dims = draw(st.lists(st.sampled_from(DIMS), min_size=1, max_size=5))
+    chain = " -> ".join(draw(st.lists(layers(), min_size=1, max_size=3)))
+    lines = [f"    input x: {dtype}[N, {', '.join(dims[1:]) or '4'}]"]
+    if "(k" in chain:
+        mask_dims = draw(st.sampled_from([dims[:2], ["N", "5"], ["N"], dims[:3]]))
+        mask_type = draw(st.sampled_from(["float32", "float32", "int64", "bool"]))
+        lines.append(f"    input k: {mask_type}[{', '.join(['N', *mask_dims[1:]])}]")
+    return "model M {\n" + "\n".join(lines) + f"\n    y = x -> {chain}\n    output y\n}}\n"
+
+
+def sample(value: netlang.ir.Value, rng: np.random.Generator) -> np.ndarray:
+    shape = [d if isinstance(d, int) else 2 for d in value.type.shape]
+    if value.type.dtype == "float32":
+        return rng.standard_normal(shape).astype(np.float32)
+    if value.type.dtype == "bool":
+        return rng.integers(0, 2, shape).astype(bool)
+    return rng.integers(0, 3, shape).astype(value.type.dtype)
+
+
+def accepted_programs_agree_between_torch_and_onnxruntime(text: str) -> None:
+    program, diagnostics, _ = compile_source(SourceFile("fuzz.net", text))
+    if program is not None:
+        diagnostics = [*diagnostics, *program.check()]
+    if any(d.severity.name == "ERROR" for d in diagnostics):
+        return
+    graph = netlang.load(text).model()
+    module = to_torch(graph).eval()
+    weights = {k: v.detach().numpy() for k, v in module.state_dict().items()}
+    model = emit_onnx(graph, weights)
+    runner = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feeds = {v.name: sample(v, rng) for v in graph.inputs}
+    with torch.no_grad():
+        expected = module(*(torch.from_numpy(a) for a in feeds.values()))
+    expected = [expected] if isinstance(expected, torch.Tensor) else list(expected)
+    for got, reference in zip(runner.run(None, feeds), expected):
+        np.testing.assert_allclose(got, reference.numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.fuzz
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(programs())
+def test_what_check_accepts_compiles_and_agrees_with_torch(text: str) -> None:
+    accepted_programs_agree_between_torch_and_onnxruntime(text)
