@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from netlang.diagnostics import Diagnostic
 from netlang.diagnostics.source import Span
 from netlang.ops import REGISTRY
 from netlang.ops.registry import AttrError, ShapeError, bind, describe
 from netlang.semantics.builtins import SHAPE_BUILTINS, BuiltinError
 from netlang.semantics.evaluation import ModelRef
-from netlang.semantics.frames import Frame, Scope, fail
+from netlang.semantics.frames import Failed, Frame, Scope, fail
 from netlang.semantics.labels import label_of
 from netlang.semantics.values import POISON, BlockRef, Builtin, Layer, Poison, Tensor
 from netlang.syntax import ast
@@ -34,6 +35,7 @@ class Calls:
 
     builder: GraphBuilder | None
     instantiations: list[tuple[str, str]]
+    report: Callable[[Diagnostic], None]
 
     def _call(self, call: ast.Call, frame: Frame) -> Any:
         if (
@@ -140,9 +142,25 @@ class Calls:
             },
         )
 
+    def _stages(self, stages: tuple[ast.Stage, ...], value: Any, frame: Frame) -> Any:
+        """`value -> stage -> ...`. A failed stage is reported and its output is POISON: the
+        names of each later stage are still looked up (every typo of a chain in one run), and
+        nothing after it is shape-checked (no follow-on errors)."""
+        for stage in stages:
+            value = self._or_poison(self._stage, stage, value, frame)
+        return value
+
+    def _or_poison(self, rule: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return rule(*args)
+        except Failed as failed:
+            self.report(failed.diagnostic)
+            return POISON
+
     def _stage(self, stage: ast.Stage, value: Any, frame: Frame) -> Any:
         inputs = tensors_of(value)
         if isinstance(value, Poison) or (inputs is not None and not inputs):
+            self._look_up(stage.body, frame)
             return POISON
         if inputs is None:
             raise fail(
@@ -155,8 +173,7 @@ class Calls:
         if isinstance(body, ast.Group):
             name = frame.scope.name(label, stage.label_span)
             with self._scope(frame, Scope(tuple(name.split(".")))):
-                for inner in body.stages:
-                    value = self._stage(inner, value, frame)
+                value = self._stages(body.stages, value, frame)
             self._record_scope(name, None, stage.span, value)
             return value
         if isinstance(body, ast.Name):
@@ -173,6 +190,20 @@ class Calls:
                     inputs = [*inputs, *(tensors_of(args.pop(0)) or [])]
             layer = self._with_arguments(layer, args, kwargs, body)
         return self._apply(layer, inputs, label, stage.label_span, stage.span, frame)
+
+    def _look_up(self, body: ast.Expr, frame: Frame) -> None:
+        """A stage after a failed one: its layer and arguments are looked up, not applied."""
+        if isinstance(body, ast.Group):
+            self._stages(body.stages, POISON, frame)
+            return
+        call = body if isinstance(body, ast.Call) else None
+        func = call.func if call is not None else body
+        assert isinstance(func, ast.Name)
+        value = self._name(func.id, func.span, frame)
+        if not isinstance(value, Poison):
+            self._layer(value, func.span, func.id)
+        if call is not None:
+            self._arguments(call, frame)
 
     @staticmethod
     def _takes_no_inputs(layer: Layer) -> bool:

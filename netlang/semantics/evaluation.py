@@ -66,10 +66,7 @@ class Expressions:
             case ast.Stage():
                 return self._labelled_call(expr, frame)
             case ast.Flow(source=source, stages=stages):
-                value = self.eval(source, frame)
-                for stage in stages:
-                    value = self._stage(stage, value, frame)
-                return value
+                return self._stages(stages, self._or_poison(self.eval, source, frame), frame)
         raise AssertionError(f"unhandled expression {expr!r}")
 
     def _name(self, name: str, span: Span, frame: Frame) -> Any:

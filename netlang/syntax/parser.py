@@ -17,7 +17,8 @@ from netlang.diagnostics import Diagnostic, Label, error
 from netlang.diagnostics.source import SourceFile, Span, split_lines
 from netlang.syntax import ast
 from netlang.syntax.scans import CLOSERS, MAX_NESTING, too_deep, unclosed_bracket
-from netlang.syntax.scans import character_hint, comma_hint, reserved_hint
+from netlang.syntax.scans import character_hint, comma_hint, eof_hint, misplaced
+from netlang.syntax.scans import reserved_hint, token_hint
 from netlang.syntax.assets import grammar_text
 
 # Human names for terminals in "expected ..." messages.
@@ -165,13 +166,17 @@ def _syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> D
             "NL1003",
             "unexpected end of file",
             source.span(end_line, end_column, end_line, end_column + 1),
-            hint=_eof_hint(source.text),
+            hint=eof_hint(source.text),
             secondary=secondary,
         )
     assert token is not None
     expected = sorted({_describe(t) for t in getattr(exc, "expected", ())})
+    earlier = misplaced(source.text, exc.pos_in_stream, expected)
+    if earlier is not None:
+        (s_line, s_column), (e_line, e_column), message, hint = earlier
+        return error("NL1002", message, source.span(s_line, s_column, e_line, e_column), hint=hint)
     width = max(1, len(str(token)))
-    hint = _token_hint(str(token), expected) or comma_hint(source.text, exc.pos_in_stream, expected)
+    hint = token_hint(str(token), expected) or comma_hint(source.text, exc.pos_in_stream, expected)
     hint = hint or reserved_hint(source.text, exc.pos_in_stream, keywords())
     if hint is None and 0 < len(expected) <= 5:
         hint = (
@@ -211,22 +216,6 @@ def _describe(terminal: str) -> str:
         return TOKEN_NAMES[terminal]
     pattern = _parser().get_terminal(terminal).pattern
     return f"`{pattern.value}`" if pattern.type == "str" else terminal.lower()
-
-
-def _token_hint(token: str, expected: list[str]) -> str | None:
-    """Known mistakes get a specific hint (lark's match_examples, by token)."""
-    if token == "=" and "a comparison" in expected:
-        return "use `==` to compare"
-    if token in {"'"}:
-        return "strings use double quotes"
-    return None
-
-
-def _eof_hint(text: str) -> str | None:
-    opened = text.count("{") - text.count("}")
-    if opened > 0:
-        return f"{opened} `{{` not closed"
-    return "a flow cannot end with `->`" if text.rstrip().endswith("->") else None
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}

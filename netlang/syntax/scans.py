@@ -1,7 +1,8 @@
 """Scans for what a syntax error alone cannot say: where a bracket was opened, whether the AST
 nests deeper than elaboration may recurse (both iterate, so no input exhausts the stack), and the
 hints for a missing comma, a reserved word as a name, characters the language lacks, and a
-decimal written with a comma."""
+decimal written with a comma; and the mistakes better shown at an earlier token than the one the
+parser stopped at (a flow ending in `->`, outputs without a comma)."""
 
 from __future__ import annotations
 
@@ -100,6 +101,59 @@ def reserved_hint(text: str, position: int, reserved: list[str]) -> str | None:
     return f"`{name}` is a reserved word: choose another name (e.g. `{name}_`)"
 
 
+def token_hint(token: str, expected: list[str]) -> str | None:
+    """Known mistakes get a specific hint (lark's match_examples, by token)."""
+    if token == "=" and "a comparison" in expected:
+        return "use `==` to compare"
+    if token in {"'"}:
+        return "strings use double quotes"
+    return None
+
+
+def eof_hint(text: str) -> str | None:
+    opened = text.count("{") - text.count("}")
+    if opened > 0:
+        return f"{opened} `{{` not closed"
+    return "a flow cannot end with `->`" if text.rstrip().endswith("->") else None
+
+
+# What a stage starts with, as the parser's "expected" names it.
+_STAGE_START = ["`{`", "a name"]
+# `->` then only blanks and comments: the arrow a flow ends with.
+_DANGLING_ARROW = re.compile(r"->(?:\s|#[^\n]*+)*\Z")
+# `output y z` (up to the parser's stop): the name after which a `,` is missing.
+_OUTPUTS = re.compile(r"(?m)^[ \t]*output[ \t]+(?:\w+[ \t]*,[ \t]*)*(\w+)[ \t]+(\w+)")
+
+Place = tuple[int, int]  # (line, column), 1-based, as lark counts
+
+
+def misplaced(
+    text: str, position: int, expected: list[str]
+) -> tuple[Place, Place, str, str] | None:
+    """(start, end, message, hint) for a mistake that lies before where the parser stopped:
+    a flow ending in `->` (the parser stops at the next line's `output`, so point at the arrow)
+    and names after `output` without a comma (it stops at the `}` after them)."""
+    before = text[:position]
+    arrow = _DANGLING_ARROW.search(before)
+    if arrow is not None and expected == _STAGE_START:
+        start, end = arrow.start(), arrow.start() + 2
+        message = "the flow ends after `->` with no stage"
+        hint = "remove the `->`, or add the next layer after it"
+        return _place(text, start), _place(text, end), message, hint
+    last = before.rstrip()
+    line_start = last.rfind("\n") + 1
+    outputs = _OUTPUTS.match(text, line_start, len(last))
+    if outputs is not None:
+        start, end, name = outputs.start(2), outputs.end(2), outputs.group(2)
+        hint = f"a `,` is missing between outputs: `{outputs.group(1)}, {name}`"
+        return _place(text, start), _place(text, end), f"unexpected `{name}`", hint
+    return None
+
+
+def _place(text: str, offset: int) -> Place:
+    return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+
+
 # A string or a comment (skipped), or `0,5` outside them: a decimal written with a comma.
 _DECIMAL_COMMA = re.compile(r'"(?:\\.|[^"\\\n])*"|#[^\n]*|(?<![\w.])(0,\d+)(?![\w.])')
 
@@ -111,6 +165,5 @@ def decimal_commas(text: str) -> list[tuple[int, int, str]]:
     for match in _DECIMAL_COMMA.finditer(text):
         if match.group(1):
             start = match.start(1)
-            line = text.count("\n", 0, start) + 1
-            found.append((line, start - text.rfind("\n", 0, start), match.group(1)))
+            found.append((*_place(text, start), match.group(1)))
     return found

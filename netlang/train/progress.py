@@ -19,6 +19,11 @@ def _clock(seconds: float) -> str:
     return f"{minutes}:{seconds:02d}"
 
 
+def epoch_counter(epoch: int, epochs: int) -> str:
+    """`epoch  9/12`: the number padded to the total's width, so the lines stay aligned."""
+    return f"epoch {epoch:>{len(str(epochs))}}/{epochs}"
+
+
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 
@@ -60,7 +65,7 @@ class Progress:
         filled = BAR_WIDTH * done // max(total, 1)
         eta = elapsed / max(done, 1) * (total - done)
         self.stream.write(
-            f"\repoch {epoch + 1}/{self.epochs} [{'#' * filled:{BAR_WIDTH}}] "
+            f"\r{epoch_counter(epoch + 1, self.epochs)} [{'#' * filled:{BAR_WIDTH}}] "
             f"{done}/{total} loss {loss:.4f} {self._short()} {self._value(accuracy)} "
             f"{samples / elapsed:,.0f} samples/s ETA {_clock(eta)}\x1b[K"
         )
@@ -80,7 +85,7 @@ class Progress:
             f"val_{short} {self._value(row.get(f'val_{metric}'))}"
         )
         self.log(
-            f"epoch {row['epoch']}/{self.epochs}  train_loss {row['train_loss']:.4f}  "
+            f"{epoch_counter(row['epoch'], self.epochs)}  train_loss {row['train_loss']:.4f}  "
             f"train_{short} {self._value(row.get(f'train_{metric}'))}{val}  lr {row['lr']:.3g}  "
             f"{row['seconds']:.1f}s{note}"
         )

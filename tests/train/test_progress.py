@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from netlang.train.progress import Progress
+from netlang.train.progress import Progress, epoch_counter
 
 ROW = {
     "epoch": 2,
@@ -54,3 +54,18 @@ def test_quiet_draws_no_bar_and_logs_no_epoch_lines() -> None:
     progress.batch(1, 10, 10, 640, 0.5, 0.75)
     progress.end_epoch(ROW)
     assert stream.getvalue() == "" and lines == []
+
+
+def test_the_epoch_number_is_padded_to_the_width_of_the_total() -> None:
+    assert [epoch_counter(e, 12) for e in (1, 9, 10, 12)] == [
+        "epoch  1/12",
+        "epoch  9/12",
+        "epoch 10/12",
+        "epoch 12/12",
+    ]
+    assert epoch_counter(3, 5) == "epoch 3/5" and epoch_counter(7, 100) == "epoch   7/100"
+    lines: list[str] = []
+    progress = Progress(12, lines.append, io.StringIO())
+    for epoch in (9, 10):
+        progress.end_epoch({**ROW, "epoch": epoch})
+    assert lines[0].index("train_loss") == lines[1].index("train_loss")
