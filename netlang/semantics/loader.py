@@ -56,14 +56,15 @@ class Loader:
         module, diagnostics = self.parse(source)
         for d in diagnostics:
             self.sink.report(d)
-        if module is None:
-            self.units[source.name] = None
-            return None
+        # also beside a syntax error: `x * 0,5` does not parse, and the comma is why
         for line, column, text in decimal_commas(source.text):
             decimal = text.replace(",", ".")
             message = f"`{text}` reads as two numbers, {text.replace(',', ' and ')}"
             where = source.span(line, column, line, column + len(text))
             self.sink.report(warning("NL1007", message, where, hint=f"a decimal is `{decimal}`"))
+        if module is None:
+            self.units[source.name] = None
+            return None
         unit = Unit(source, module)
         self.units[source.name] = unit
         self._stack.append(source.name)
