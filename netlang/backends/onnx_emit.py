@@ -39,6 +39,8 @@ ELEMENT_TYPES = {
     "float16": onnx.TensorProto.FLOAT16,
     "int64": onnx.TensorProto.INT64,
     "int32": onnx.TensorProto.INT32,
+    "float64": onnx.TensorProto.DOUBLE,
+    "bool": onnx.TensorProto.BOOL,
 }
 
 # (producer op, batch norm op, producer output rank) pairs that fold: the batch norm's channel

@@ -302,3 +302,24 @@ def test_same_seed_same_model_and_missing_weights_are_named() -> None:
     del weights["features.4.weight"]
     with pytest.raises(ValueError, match="features.4.weight"):
         emit_onnx(graph, weights)
+
+
+@pytest.mark.parametrize(("dtype", "numpy_type"), [("float64", np.float64), ("bool", np.bool_)])
+def test_layout_ops_carry_every_declared_element_type_through_onnxruntime(
+    dtype: str, numpy_type: type
+) -> None:
+    """A dtype `check` accepts as an input must emit: flatten/dropout/reshape on float64 or bool
+    (no arithmetic) used to crash the emitter with a KeyError."""
+    b = GraphBuilder("Layout")
+    x = b.input("x", TensorType(dtype, ("N", 2, 3)))
+    (flat,) = b.apply("flatten", [x], {}, "flat")
+    (kept,) = b.apply("dropout", [flat], {}, "drop")
+    (moved,) = b.apply("reshape", [x], {"shape": [3, 2]}, "moved")
+    model = emit_onnx(b.finish({"y": kept, "z": moved}), {})
+    onnx.checker.check_model(model, full_check=True)
+    value = (np.arange(12).reshape(2, 2, 3) % 3).astype(numpy_type)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    flat_out, moved_out = session.run(None, {"x": value})
+    assert flat_out.dtype == moved_out.dtype == value.dtype
+    np.testing.assert_array_equal(flat_out, value.reshape(2, 6))
+    np.testing.assert_array_equal(moved_out, value.reshape(2, 3, 2))
