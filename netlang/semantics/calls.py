@@ -18,7 +18,7 @@ from netlang.ops import REGISTRY
 from netlang.ops.registry import AttrError, ShapeError, bind, describe
 from netlang.semantics.builtins import SHAPE_BUILTINS, BuiltinError
 from netlang.semantics.evaluation import ModelRef
-from netlang.semantics.frames import Failed, Frame, Scope, fail
+from netlang.semantics.frames import Failed, Frame, Scope, bounded, fail
 from netlang.semantics.labels import label_of
 from netlang.semantics.values import POISON, BlockRef, Builtin, Layer, Poison, Tensor
 from netlang.syntax import ast
@@ -270,7 +270,7 @@ class Calls:
                 where = self._arg_span(layer, arg, span, item)
             raise fail(exc.code, exc.message, where, exc.hint) from None
         types = self.builder.types
-        tensors = tuple(Tensor(v, types[v]) for v in outputs)
+        tensors = tuple(Tensor(v, bounded(types[v], "the output", span)) for v in outputs)
         return tensors[0] if len(tensors) == 1 else tensors
 
     @staticmethod

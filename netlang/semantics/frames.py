@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netlang.diagnostics import Diagnostic, Label, error
+from netlang.ir import TensorType, format_shape
 from netlang.semantics.loader import Unit
 from netlang.semantics.values import Tensor
 from netlang.diagnostics.source import Span
@@ -21,6 +22,24 @@ class Failed(Exception):
 
 def fail(code: str, message: str, span: Span, hint: str | None = None) -> Failed:
     return Failed(error(code, message, span, hint=hint))
+
+
+MAX_VALUES = 2**31  # per sample (8 GiB of float32): past any real model's largest activation
+
+
+def bounded(type_: TensorType, what: str, span: Span) -> TensorType:
+    """`type_` unless its fixed sizes hold more than MAX_VALUES values: `check` says so, where
+    torch would otherwise try to allocate terabytes when the model first runs."""
+    values = 1
+    for d in type_.shape:
+        values *= d if isinstance(d, int) else 1
+    if values > MAX_VALUES:
+        message = (
+            f"{what} {format_shape(type_.shape)} holds {values:,} values per sample "
+            f"(limit {MAX_VALUES:,})"
+        )
+        raise fail("NL2023", message, span, "a size is probably wrong")
+    return type_
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from netlang.diagnostics import did_you_mean, error
 from netlang.diagnostics.source import Span
 from netlang.ir import TensorType, format_shape
 from netlang.ops.registry import describe
-from netlang.semantics.frames import Failed, Frame, fail
+from netlang.semantics.frames import Failed, Frame, bounded, fail
 from netlang.semantics.values import POISON, Poison, Tensor
 from netlang.syntax import ast
 
@@ -150,6 +150,7 @@ class Statements:
                 )
             shape = tuple(override)
         assert self.builder is not None
+        bounded(TensorType(stmt.dtype, shape), f"input `{stmt.name}`", stmt.span)
         self.builder.input(stmt.name, TensorType(stmt.dtype, shape))
         frame.assign(stmt.name, Tensor(stmt.name, TensorType(stmt.dtype, shape)), stmt.span)
 
