@@ -8,6 +8,7 @@ sorted list of distinct labels.
 from __future__ import annotations
 
 import csv
+import difflib
 import gzip
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def load_csv(
         ValueError: unknown label column, or a non-numeric feature column.
     """
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="", encoding="utf-8") as f:
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as f:  # Excel's BOM dropped
         rows = [row for row in csv.reader(f) if row]
     if header is None:
         header = bool(rows) and not all(map(_is_number, rows[0]))
@@ -64,7 +65,7 @@ def load_csv(
             f"csv: {path}: data row {ragged + 1} has {len(rows[ragged])} fields, "
             f"the first has {len(rows[0])}"
         )
-    column = _column(label, names, len(rows[0]), path)
+    column = column_index(label, names, len(rows[0]), path, "csv", "label")
     table = np.array(rows, dtype=str)
     feature_columns = [i for i in range(table.shape[1]) if i != column]
     try:
@@ -107,23 +108,29 @@ def encode_targets(
     return [np.array([index[str(v)] for v in y], dtype=np.int64) for y in ys], classes
 
 
-def _column(label: int | str, names: list[str], width: int, path: Path) -> int:
-    if isinstance(label, str):
-        if label not in names:
-            raise ValueError(
-                f"csv: {path} has no column {label!r}"
-                + (
-                    f" (columns: {', '.join(names)})"
-                    if names
-                    else " (no header row; give the label column's index)"
-                )
+def column_index(
+    column: int | str, names: list[str], width: int, path: Path, source: str, argument: str
+) -> int:
+    """The index of `column` (a header name or an index) among `width` fields; a name that is
+    not in the header is told the closest one (case aside: `Precio` for `precio`)."""
+    if isinstance(column, str):
+        if column not in names:
+            folded = [n for n in names if n.casefold() == column.casefold()]
+            close = folded or difflib.get_close_matches(column, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            listed = (
+                f" (columns: {', '.join(names)})" if names else " (no header row: give an index)"
             )
-        return names.index(label)
-    if isinstance(label, bool) or not isinstance(label, int) or not -width <= label < width:
+            raise ValueError(
+                f"{source}: {path} has no column {column!r} for {argument}{listed}{hint}"
+            )
+        return names.index(column)
+    if isinstance(column, bool) or not isinstance(column, int) or not -width <= column < width:
         raise ValueError(
-            f"csv: label={label!r}: expected a column name or an index in [{-width}, {width - 1}]"
+            f"{source}: {argument}={column!r}: expected a column name or an index in "
+            f"[{-width}, {width - 1}]"
         )
-    return label % width
+    return column % width
 
 
 def _is_number(text: str) -> bool:
