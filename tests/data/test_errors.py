@@ -71,3 +71,15 @@ def test_a_column_name_in_another_case_is_told_the_header_spelling(
     wrong = argument.lower()
     with pytest.raises(ValueError, match=f"no column '{wrong}' .*did you mean '{wrong.title()}'"):
         load_data(Call(source, ("t.csv",), {argument: wrong, "split": 1.0}), base_dir=tmp_path)
+
+
+def test_an_empty_class_folder_is_an_error_not_a_class_never_seen(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for name in ("gato", "perro"):
+        (tmp_path / "fotos" / name).mkdir(parents=True)
+        Image.new("L", (4, 4)).save(tmp_path / "fotos" / name / "a.png")
+    (tmp_path / "fotos" / "vacío").mkdir()
+    (tmp_path / "fotos" / "vacío" / "Thumbs.db").write_bytes(b"\0")
+    with pytest.raises(ValueError, match="class folder vacío in .*fotos holds no images"):
+        load_data(Call("image_folder", ("fotos",), {"split": 1.0}), base_dir=tmp_path)
