@@ -13,6 +13,7 @@ from netlang.diagnostics import CompileError, Diagnostic, DiagnosticSink, Severi
 from netlang.ir import Graph
 from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed
+from netlang.semantics.lints import graph_warnings
 from netlang.semantics.loader import Loader, Parse, Unit
 from netlang.semantics.model_tests import run_tests
 from netlang.semantics.reuse import BuildKeys
@@ -106,6 +107,8 @@ class Program:
             if fit:
                 check_train_fit(graph.train, graph, sink)
         if tests:
+            for diagnostic in graph_warnings(graph):
+                sink.report(diagnostic)
 
             def rebuild(shapes: dict[str, tuple[int, ...]]) -> Graph | None:
                 return Elaborator(self.root, sink).model(name, arguments, shapes)
