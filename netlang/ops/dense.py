@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 
-from netlang.ir import TensorType, format_shape
+from netlang.ir import TensorType
 from netlang.ops.registry import (
     INIT,
     Attr,
     Attrs,
     Ins,
     OpSpec,
-    ShapeError,
     need_rank,
     register,
     static,
@@ -58,14 +57,7 @@ linear = register(
 
 
 def _embedding_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
-    x = ins[0]
-    if not x.dtype.startswith("int"):
-        raise ShapeError(
-            f"embedding expects integer token ids, got {x.dtype}{format_shape(x.shape)}",
-            "declare the input as int64[...]",
-            "NL3009",
-        )
-    return (TensorType("float32", (*x.shape, a["dim"])),)
+    return (TensorType("float32", (*ins[0].shape, a["dim"])),)
 
 
 embedding = register(
@@ -75,6 +67,7 @@ embedding = register(
         (Attr("num", "int"), Attr("dim", "int"), Attr("padding_idx", "int", None), INIT),
         _embedding_infer,
         lambda ins, a: {"weight": (a["num"], a["dim"])},
-        tags=frozenset({"init", "int_input"}),
+        tags=frozenset({"init"}),
+        takes="ids",
     )
 )

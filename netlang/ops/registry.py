@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from netlang.ir import Dim, TensorType, format_shape
+from netlang.ir import DTYPES, Dim, TensorType, format_shape
 
 REQUIRED: Any = object()  # marks an attribute without a default
 
@@ -54,7 +54,8 @@ class OpSpec:
 
     `infer` maps input types and attributes to output types (raising ShapeError); `params` and
     `buffers` give the `state_dict` entries (local name -> shape), in torch's order; `macs` counts
-    multiply-accumulates per sample.
+    multiply-accumulates per sample. `takes` names the element types its tensor inputs may have
+    (a key of `TAKES`); the builder checks it before `infer` runs.
     """
 
     name: str
@@ -66,6 +67,7 @@ class OpSpec:
     macs: Callable[[Ins, tuple[TensorType, ...], Attrs], int] = lambda ins, outs, a: 0
     arity: tuple[int, int | None] = (1, 1)  # min and max tensor inputs (None: unbounded)
     tags: frozenset[str] = field(default_factory=frozenset)  # e.g. "init": takes weight init
+    takes: str = "float32"
 
     def attr(self, name: str) -> Attr | None:
         return next((a for a in self.attrs if a.name == name), None)
@@ -73,8 +75,24 @@ class OpSpec:
 
 REGISTRY: dict[str, OpSpec] = {}
 
+# What `OpSpec.takes` may say, and the element types each admits. "float32" (the default) is what
+# both backends compute in: their weights and constants are float32, and onnxruntime has no
+# integer kernels for most ops. "ids" are integer token ids (embedding, padding_mask). "numbers"
+# is any type but bool, for ops whose kernels take every number type in both backends (add, mul,
+# matmul; expand_batch's Where); "any" is for ops that move values without arithmetic on them
+# (layout ops). An op not of "float32" takes several inputs of one element type only, as ONNX's
+# Add, MatMul and Concat want. tests/differential/test_element_types.py pins each op's choice.
+TAKES: dict[str, tuple[str, ...]] = {
+    "float32": ("float32",),
+    "ids": ("int64", "int32"),
+    "numbers": tuple(d for d in DTYPES if d != "bool"),
+    "any": DTYPES,
+}
+
 
 def register(spec: OpSpec) -> OpSpec:
+    if spec.takes not in TAKES:
+        raise ValueError(f"op `{spec.name}` takes unknown element types `{spec.takes}`")
     if spec.name in REGISTRY:
         raise ValueError(f"op `{spec.name}` registered twice")
     REGISTRY[spec.name] = spec
@@ -125,16 +143,6 @@ def need_rank(
         want = " or ".join(f"{r}-D" for r in ranks)
         raise ShapeError(
             f"{op} expects a {want} input {layout}, got {format_shape(t.shape)}", hint, "NL3003"
-        )
-
-
-def need_float32(op: str, t: TensorType, hint: str | None = None) -> None:
-    """Both backends compute these ops in float32 (their constants and weights are float32)."""
-    if t.dtype != "float32":
-        raise ShapeError(
-            f"{op} needs a float32 tensor, got {t.dtype}{format_shape(t.shape)}",
-            hint or "declare the input float32; integer ids go through `embedding` first",
-            "NL3009",
         )
 
 
