@@ -14,6 +14,7 @@ from netlang.ops.registry import (
     need_rank,
     register,
     static,
+    weight_and_bias,
 )
 
 
@@ -34,7 +35,7 @@ def _linear_params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
     features_in = ins[0].shape[-1]
     assert isinstance(features_in, int)
     weight = (a["features"], features_in)
-    return {"weight": weight, **({"bias": (a["features"],)} if a["bias"] else {})}
+    return weight_and_bias(weight, a, a["features"])
 
 
 def _linear_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:

@@ -17,7 +17,8 @@ REQUIRED: Any = object()  # marks an attribute without a default
 
 class ShapeError(Exception):
     """A shape rule's verdict that an input does not fit; becomes a diagnostic at the call site,
-    or at one item of a list argument when `item` names it (attribute, index)."""
+    at one item of a list argument when `item` names it (attribute, index), or at the tensor
+    argument that is the op's input number `input` (0-based) where one was written."""
 
     def __init__(
         self,
@@ -25,9 +26,11 @@ class ShapeError(Exception):
         hint: str | None = None,
         code: str = "NL3001",
         item: tuple[str, int] | None = None,
+        input: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message, self.hint, self.code, self.item = message, hint, code, item
+        self.input = input
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,16 @@ def need_rank(
         raise ShapeError(
             f"{op} expects a {want} input {layout}, got {format_shape(t.shape)}", hint, "NL3003"
         )
+
+
+def need_spatial(op: str, t: TensorType, n: int) -> None:
+    """[N, C, L] for a 1-D op (conv1d, pools), [N, C, H, W] for a 2-D one."""
+    need_rank(op, t, (n + 2,), "[N, C, L]" if n == 1 else "[N, C, H, W]")
+
+
+def weight_and_bias(weight: tuple[int, ...], a: Attrs, out: int) -> dict[str, tuple[int, ...]]:
+    """A layer's `weight`, and its `bias` of `out` values unless `bias=false` (torch's names)."""
+    return {"weight": weight, **({"bias": (out,)} if a["bias"] else {})}
 
 
 def static(op: str, t: TensorType, axis: int, what: str) -> int:

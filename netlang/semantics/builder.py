@@ -40,13 +40,16 @@ def check_element_types(spec: OpSpec, types: tuple[TensorType, ...]) -> None:
                 f"{t.dtype}{format_shape(t.shape)}",
                 _hint(spec.takes, t.dtype, index),
                 "NL3009",
+                input=index,
             )
-    if len({t.dtype for t in types}) > 1:
+    other = next((i for i, t in enumerate(types) if t.dtype != types[0].dtype), None)
+    if other is not None:  # located at the first input that differs from the first
         raise ShapeError(
             f"{spec.name} needs inputs of one element type, got "
             + " and ".join(f"{t.dtype}{format_shape(t.shape)}" for t in types),
             "declare the model's inputs with one element type",
             "NL3009",
+            input=other,
         )
 
 

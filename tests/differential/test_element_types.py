@@ -131,7 +131,13 @@ def refused_at_the_call_or_run_by_both_backends(text: str) -> None:
     if errors:
         line = 2 + text.count("    input ")  # the op's call
         assert [(d.code, d.span.start.line) for d in errors] == [("NL3009", line)], text
-        assert errors[0].hint, text
+        (error,) = errors
+        call = text.splitlines()[line - 1].split(" = ")[1]
+        underlined = text.splitlines()[line - 1][
+            error.span.start.column - 1 : error.span.end.column - 1
+        ]
+        assert underlined == call or re.fullmatch(r"x\d", underlined), (underlined, text)
+        assert error.hint, text
         return
     graph = netlang.load(text).model()
     feeds = {v.name: sample(v, np.random.default_rng(0)) for v in graph.inputs}
