@@ -84,7 +84,8 @@ REGISTRY: dict[str, OpSpec] = {}
 # is any type but bool, for ops whose kernels take every number type in both backends (add, mul,
 # matmul; expand_batch's Where); "any" is for ops that move values without arithmetic on them
 # (layout ops). An op not of "float32" takes several inputs of one element type only, as ONNX's
-# Add, MatMul and Concat want. tests/differential/test_element_types.py pins each op's choice.
+# Add, MatMul and Concat want. tests/differential/test_element_types.py runs every op on every
+# element type in both backends: what a choice admits, both must run.
 TAKES: dict[str, tuple[str, ...]] = {
     "float32": ("float32",),
     "ids": ("int64", "int32"),

@@ -28,9 +28,10 @@ WANTS = {
 }
 
 
-def check_element_types(spec: OpSpec, types: tuple[TensorType, ...]) -> None:
+def _check_element_types(spec: OpSpec, types: tuple[TensorType, ...]) -> None:
     """The one check of `OpSpec.takes`, so that what passes `check` both backends can run: an
-    input of another element type is NL3009 at the call, saying what to write instead."""
+    input of another element type is NL3009 at its argument (or the layer), saying what to write
+    instead."""
     allowed = TAKES[spec.takes]
     for index, t in enumerate(types):
         if t.dtype not in allowed:
@@ -111,7 +112,7 @@ class GraphBuilder:
             )
         attrs = attrs if bound else bind(spec, [], attrs)
         input_types = tuple(self.types[i] for i in inputs)
-        check_element_types(spec, input_types)
+        _check_element_types(spec, input_types)
         output_types = spec.infer(input_types, attrs)
         params = spec.params(input_types, attrs)
         self.parameters += sum(prod(shape) for shape in params.values())
