@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from netlang.serve.fast_path import FastCycle, fast_request, served_app
+
 log = logging.getLogger("netlang.serve")
 MAX_HEAD_BYTES = 16 * 1024  # a request head still incomplete past this gets a 431
 Phase = Literal["headers", "body"] | None  # the part of a request the client is sending
@@ -101,6 +103,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self._phase: Phase = None
         self._begun = False  # a request's first byte has arrived (else an idle connection)
         self._head_bytes = 0  # bytes fed while a head was incomplete
+        # infer requests skip the ASGI cycle (`fast_path.py`), unless each must be logged
+        self._fast_app = None if self.access_log else served_app(self.app)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -124,10 +128,29 @@ class GuardedProtocol(HttpToolsProtocol):
         self._enter("headers")
 
     def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        if self.cycle is not None:
-            self.cycle.transport = _OneWrite(self.transport, self.cycle)  # type: ignore[assignment]
+        app = self._fast_app
+        path = fast_request(self, app) if app is not None else None
+        if app is not None and path is not None:
+            previous, cycle = self.cycle, FastCycle(self, app, path)
+            self.cycle = cycle  # type: ignore[assignment]
+            if previous is None or previous.response_complete:
+                cycle.start()
+            else:  # pipelined behind an unanswered request, as uvicorn queues its cycles
+                self.flow.pause_reading()
+                self.pipeline.appendleft((cycle, app))  # type: ignore[arg-type]
+        else:
+            previous = self.cycle
+            super().on_headers_complete()
+            if self.cycle is not previous:
+                self.cycle.transport = _OneWrite(self.transport, self.cycle)  # type: ignore[assignment]
         self._enter("body")
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        """Start a queued request's answer, on whichever path it came."""
+        if isinstance(cycle, FastCycle):
+            cycle.start()
+        else:
+            super()._start_asgi_task(cycle, app)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
