@@ -30,7 +30,7 @@ from netlang.runtime.signature import Signature
 from netlang.serve.guards import Guards, preflight_headers
 from netlang.serve.metrics import CONTENT_TYPE, Metrics, ModelMetrics
 from netlang.serve.protocol import Plans, ServeError, encode_infer, parse_infer
-from netlang.serve.scheduler import BatchScheduler, DirectScheduler
+from netlang.serve.scheduler import BatchScheduler, DirectScheduler, time_calls
 
 log = logging.getLogger("netlang.serve")
 Scope = dict[str, Any]
@@ -38,7 +38,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
-SLOW_FIRST_CALL_S = 0.05  # a warm-up call slower than this is timed once, not 6 times
 OFF_LOOP_BYTES = 1 << 20  # infer bodies larger than this are parsed in a worker thread
 _MODEL_PATH = re.compile(
     r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?(?P<action>/ready|/config|/infer)?"
@@ -268,28 +267,13 @@ class App:
         for model in self.models.values():
             await model.scheduler.start()
             try:
-                call_s = await loop.run_in_executor(self.executor, _time_calls, model.warm_up)
+                call_s = await loop.run_in_executor(self.executor, time_calls, model.warm_up)
             except Exception:  # noqa: BLE001 - a model may reject zeros; serving can still work
                 log.warning("warm-up inference of %s failed; serving anyway", model.name)
             else:
                 model.scheduler.calibrate(call_s)
             model.ready = True
             log.info("model %s ready on %s", model.name, model.provider)
-
-
-def _time_calls(call: Callable[[], object], calls: int = 5) -> float:
-    """The median seconds of `calls` calls, after a first one (sessions allocate on it); a
-    model whose first call is slow is not timed further (it will never run inline)."""
-    started = time.perf_counter()
-    call()
-    if time.perf_counter() - started > SLOW_FIRST_CALL_S:
-        return time.perf_counter() - started
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return sorted(times)[calls // 2]
 
 
 def _check_method(method: str, allowed: str) -> None:
