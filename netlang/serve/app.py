@@ -29,7 +29,7 @@ import numpy as np
 from netlang.runtime.signature import Signature
 from netlang.serve.guards import Guards, preflight_headers
 from netlang.serve.metrics import CONTENT_TYPE, Metrics, ModelMetrics
-from netlang.serve.protocol import Plans, ServeError, encode_infer, parse_infer
+from netlang.serve.protocol import Heads, Plans, ServeError, encode_infer, parse_infer
 from netlang.serve.scheduler import BatchScheduler, DirectScheduler, time_calls
 
 log = logging.getLogger("netlang.serve")
@@ -57,6 +57,7 @@ class ServedModel:
     classes: tuple[str, ...] | None = None
     preprocess: dict[str, Any] | None = None  # the "netlang.preprocess" metadata
     plans: Plans = field(default_factory=dict)  # its clients' binary headers, checked once
+    heads: Heads = field(default_factory=dict)  # its binary responses' headers, written once
 
     def metadata(self) -> dict[str, Any]:
         def tensors(specs: Any) -> list[dict[str, Any]]:
@@ -230,7 +231,9 @@ class App:
             else:
                 request = parse()
             outputs = await model.scheduler.submit(request.inputs)
-            payload, json_length = encode_infer(model.name, request, outputs, model.classes)
+            payload, json_length = encode_infer(
+                model.name, request, outputs, model.classes, model.heads
+            )
         except ServeError as e:
             reason = {503: "REJECTED", 500: "BACKEND"}.get(e.status, "BAD_REQUEST")
             model.metrics.failed(reason)
