@@ -30,7 +30,7 @@ from netlang.runtime.signature import Signature
 from netlang.serve.guards import Guards, preflight_headers
 from netlang.serve.metrics import CONTENT_TYPE, Metrics, ModelMetrics
 from netlang.serve.protocol import Heads, Plans, ServeError, encode_infer, parse_infer
-from netlang.serve.scheduler import BatchScheduler, DirectScheduler, time_calls
+from netlang.serve.scheduler import BatchScheduler, DirectScheduler
 
 log = logging.getLogger("netlang.serve")
 Scope = dict[str, Any]
@@ -270,11 +270,9 @@ class App:
         for model in self.models.values():
             await model.scheduler.start()
             try:
-                call_s = await loop.run_in_executor(self.executor, time_calls, model.warm_up)
+                await loop.run_in_executor(self.executor, model.warm_up)
             except Exception:  # noqa: BLE001 - a model may reject zeros; serving can still work
                 log.warning("warm-up inference of %s failed; serving anyway", model.name)
-            else:
-                model.scheduler.calibrate(call_s)
             model.ready = True
             log.info("model %s ready on %s", model.name, model.provider)
 

@@ -97,11 +97,16 @@ def load_served_model(
         graph_feeds = text.encode(feeds) if text else feeds
         return dict(zip(names, session.run(names, graph_feeds), strict=True))
 
-    if provider == CPU and _one_row_call_s(run, signature) < SMALL_CALL_S:
+    # a one-row call on zeros tells a row's cost only when no other dim varies (an image model
+    # with free H and W, or a text model's token count, could cost far more on real inputs)
+    fixed = text is None and all(None not in t.shape[1:] for t in signature.inputs)
+    row_s = _one_row_call_s(run, signature) if fixed else math.inf
+    if provider == CPU and row_s < SMALL_CALL_S:
         # its ops are too short to split: a second intra-op thread's wake-ups cost more than it
         # computes (LeNet: 64 -> 40 us a call, and batches of 16 rows 504 -> 413 us)
         session = make_session(path, config.device, spinning=False, intra_op_threads=1)
-        log.info("%s is small: one intra-op thread", name)
+        row_s = _one_row_call_s(run, signature)
+        log.info("%s is small: one intra-op thread, %.0f us a row", name, row_s * 1e6)
 
     kind = "cpu" if provider == CPU else "gpu"
     triton = model_config(
@@ -125,6 +130,7 @@ def load_served_model(
         )
     else:
         scheduler = DirectScheduler(run, executor, config.max_queue_size, model_metrics)
+    scheduler.calibrate(row_s)  # which executions run on the event loop
     log.info(
         "loaded %s from %s on %s (batching %s)",
         name,

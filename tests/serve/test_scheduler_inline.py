@@ -7,9 +7,15 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from pathlib import Path
+
 import numpy as np
+import onnx
+from onnx import TensorProto, helper
+from serve_models import IR_VERSION, OPSET
 
 from netlang.serve.metrics import Metrics
+from netlang.serve.server import ServeConfig, load_served_model
 from netlang.serve.scheduler import INLINE_S, BatchScheduler, DirectScheduler, time_calls
 
 
@@ -60,3 +66,21 @@ def test_time_calls_is_the_median_after_a_first_call() -> None:
     calls = []
     assert time_calls(lambda: calls.append(1)) < 0.01
     assert len(calls) == 6
+
+
+def _identity(path: Path, dims: list[object]) -> Path:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, dims)
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "id", [x], [y])
+    onnx.save(helper.make_model(graph, opset_imports=OPSET, ir_version=IR_VERSION), str(path))
+    return path
+
+
+def test_only_a_model_whose_rows_have_a_fixed_size_is_calibrated(tmp_path: Path) -> None:
+    config = ServeConfig(models=[])
+    with ThreadPoolExecutor(1) as pool:
+        for dims, measured in ((["N", 4], True), (["N", "L"], False)):
+            path = _identity(tmp_path / f"{measured}.onnx", dims)
+            model = load_served_model(str(path), "m", config, pool, Metrics())
+            # zeros of one row say nothing of a row of unknown length
+            assert (model.scheduler.row_s < INLINE_S) is measured
