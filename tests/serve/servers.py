@@ -43,9 +43,12 @@ class Server:
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def scrape(port: int) -> Samples:
+def scrape(port: int, token: str | None = None) -> Samples:
     """GET /metrics, read by prometheus_client's own parser: (sample name, labels) -> value."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as r:
         text = r.read().decode()
     return {
         (s.name, frozenset(s.labels.items())): s.value
