@@ -242,8 +242,8 @@ CODES: dict[str, Code] = {
     ),
     "NL3009": Code(
         "wrong element type",
-        "A layer needs another element type, e.g. `embedding` "
-        "takes integer token ids (`int64[N, T]`).",
+        "A layer needs another element type: most compute in float32, `embedding` takes "
+        "integer token ids (`int64[N, T]`), and the inputs of one layer share one type.",
     ),
     # NL4xxx: backends
     "NL4001": Code(

@@ -14,7 +14,6 @@ from netlang.ops.registry import (
     OpSpec,
     ShapeError,
     broadcast,
-    need_float32,
     register,
 )
 
@@ -25,6 +24,7 @@ add = register(
         (),
         lambda ins, a: (broadcast("add", ins),),
         arity=(2, None),
+        takes="numbers",
     )
 )
 mul = register(
@@ -34,6 +34,7 @@ mul = register(
         (),
         lambda ins, a: (broadcast("mul", ins),),
         arity=(2, None),
+        takes="numbers",
     )
 )
 
@@ -48,11 +49,6 @@ def _number(value: float) -> str:
 
 
 def _scalar_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
-    need_float32(
-        "arithmetic with a number",
-        ins[0],
-        "declare it float32; token ids and other integer tensors take no arithmetic",
-    )
     value = a["value"]  # an int may be too large for a Python float
     if not abs(value) <= FLOAT32_MAX:
         raise ShapeError(
@@ -123,6 +119,7 @@ concat = register(
         (Attr("axis", "int", 1),),
         _concat_infer,
         arity=(2, None),
+        takes="any",
     )
 )
 
@@ -161,5 +158,6 @@ split = register(
         "Cut a tensor along `axis` into `parts` equal parts or given sizes.",
         (Attr("parts", "ints"), Attr("axis", "int", 1)),
         _split_infer,
+        takes="any",
     )
 )
