@@ -10,11 +10,14 @@ from __future__ import annotations
 import csv
 import difflib
 import gzip
+import re
 from pathlib import Path
 
 import numpy as np
 
 from netlang.data.dataset import Dataset
+
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+([eE][-+]?\d+)?")
 
 
 def load_npz(
@@ -53,7 +56,12 @@ def load_csv(
     """
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", newline="", encoding="utf-8-sig") as f:  # Excel's BOM dropped
-        rows = [row for row in csv.reader(f) if row]
+        first = f.readline()
+        f.seek(0)
+        delimiter = max(",;\t", key=first.count)  # `;`: Excel's CSV where `,` is the decimal mark
+        rows = [row for row in csv.reader(f, delimiter=delimiter) if row]
+    if delimiter != ",":
+        rows = [[_decimal_point(cell) for cell in row] for row in rows]
     if header is None:
         header = bool(rows) and not all(map(_is_number, rows[0]))
     names = rows.pop(0) if header else []
@@ -131,6 +139,11 @@ def column_index(
             f"[{-width}, {width - 1}]"
         )
     return column % width
+
+
+def _decimal_point(cell: str) -> str:
+    """`-1,5` -> `-1.5` (a decimal comma, in files whose fields are not comma-separated)."""
+    return cell.replace(",", ".") if _DECIMAL_COMMA.fullmatch(cell.strip()) else cell
 
 
 def _is_number(text: str) -> bool:

@@ -83,3 +83,10 @@ def test_an_empty_class_folder_is_an_error_not_a_class_never_seen(tmp_path: Path
     (tmp_path / "fotos" / "vacío" / "Thumbs.db").write_bytes(b"\0")
     with pytest.raises(ValueError, match="class folder vacío in .*fotos holds no images"):
         load_data(Call("image_folder", ("fotos",), {"split": 1.0}), base_dir=tmp_path)
+
+
+def test_a_csv_from_a_spanish_excel_reads_semicolons_and_decimal_commas(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_bytes("\ufeffárea;precio\r\n1,5;2\r\n-2,25;3\r\n".encode())
+    splits = load_data(Call("csv", ("t.csv",), {"label": "área", "split": 1.0}), base_dir=tmp_path)
+    assert splits.train.x.ravel().tolist() == [2.0, 3.0]
+    assert splits.train.y.tolist() == [1.5, -2.25]
