@@ -182,3 +182,36 @@ def test_there_are_at_least_25_distinct_mistakes() -> None:
         codes.update(re.findall(r"^\S+: (?:error|warning)\[(NL\d+)\]", golden.read_text(), re.M))
     assert len(list(CASES.glob("*.net"))) >= 25
     assert len(codes) >= 20
+
+
+# `--set`/`--sweep` mistakes on tests/golden/settings/net.net: each value is its own source,
+# shown with a caret under the bad part (train refuses before it reads data).
+SETTINGS = Path(__file__).parent / "golden" / "settings"
+SET_CASES = {
+    "set_misspelt_parameter": ["--set", "clases=3"],
+    "set_unclosed_list": ["--set", "classes=[1,"],
+    "set_misspelt_metric": ["--set", "early_stop=monitor=val_los patience=2"],
+    "set_misspelt_optimizer": ["--set", "optimizer=adamm(lr=0.1)"],
+    "set_negative_lr": ["--set", "lr=-1"],
+    "sweep_misspelt_mode": ["--sweep", "early_stop=mode=min,mode=mx"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(SET_CASES))
+def test_set_and_sweep_mistakes_render_as_golden(
+    case: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import netlang.train.run as run
+
+    def no_data(*args: object) -> None:
+        raise AssertionError("train read data for a --set value it refuses")
+
+    monkeypatch.setattr(run, "prepare_data", no_data)
+    monkeypatch.chdir(SETTINGS)
+    args = ["train", "net.net", *SET_CASES[case], "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    golden = SETTINGS / f"{case}.err"
+    if updating(request):
+        golden.write_text(result.stderr)
+    assert result.stderr == golden.read_text()

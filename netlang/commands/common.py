@@ -120,15 +120,18 @@ def build_model(file: str, model: str | None, settings: tuple[str, ...]) -> Grap
 
 
 def parse_settings(settings: tuple[str, ...]) -> dict[str, Any]:
-    """`--set classes=10 --set widths=[1,2]`: values are `.net` constants, never Python code."""
+    """`--set classes=10 --set widths=[1,2]`: values are `.net` constants, never Python code;
+    one that is not is reported in the text typed (exit 1)."""
+    from netlang.diagnostics import CompileError
     from netlang.semantics.settings import constant
 
     values: dict[str, Any] = {}
     for key, text in setting_texts(settings).items():
         try:
             values[key] = constant(key, text)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--set") from None
+        except CompileError as exc:
+            report(exc.diagnostics, exc.sources)
+            sys.exit(1)
     return values
 
 

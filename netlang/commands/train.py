@@ -206,15 +206,18 @@ def _sweep(
     from pathlib import Path
 
     import netlang
-    from netlang.train.run import train_file
-    from netlang.train.sweep import variant_name, variants, write_sweep
+    from netlang.train.run import check_settings, train_file
+    from netlang.train.sweep import located_variants, variant_name, write_sweep
 
     if resume:
         raise ValueError("--sweep cannot --resume; resume one variant's folder with --out")
     name = model or netlang.load(Path(file)).default_model()
     parent = Path(overrides["out"] or f"runs/{name}-sweep-{time.strftime('%Y%m%d-%H%M%S')}")
     done: list[tuple[dict[str, str], Path]] = []
-    for variant in variants(sweeps):
+    located = located_variants(sweeps)
+    for variant, origins in located:  # a bad value refused before the first run trains
+        check_settings(file, model, {**settings, **variant}, origins)
+    for variant, _ in located:
         run_dir = parent / variant_name(variant)
         click.echo(f"sweep: {variant_name(variant)} -> {run_dir}")
         values = {**settings, **variant}

@@ -46,8 +46,13 @@ class Calls:
             from netlang.semantics.train_spec import Call
 
             args, kwargs = self._arguments(call, frame)
-            return Call(call.func.id, tuple(args), kwargs, call.span)
-        func = self.eval(call.func, frame)
+            arg_spans = tuple(a.span for a in call.args)
+            kwarg_spans = {k.name: k.value.span for k in call.keywords}
+            return Call(call.func.id, tuple(args), kwargs, call.span, arg_spans, kwarg_spans)
+        if frame.symbols and isinstance(call.func, ast.Name):  # `max(...)`: the builtin itself
+            func = self._lookup(call.func.id, frame, call.func.span)
+        else:
+            func = self.eval(call.func, frame)
         args, kwargs = self._arguments(call, frame)
         if any(isinstance(v, Poison) for v in (func, *args, *kwargs.values())):
             return POISON

@@ -19,7 +19,7 @@ from netlang.semantics.builtins import BUILTINS
 from netlang.semantics.expressions import EvalError, binary, unary
 from netlang.semantics.frames import Frame, Scope, fail
 from netlang.semantics.loader import Unit
-from netlang.semantics.values import POISON, BlockRef, Layer, Poison, Tensor
+from netlang.semantics.values import POISON, BlockRef, Builtin, Layer, Poison, Tensor
 from netlang.syntax import ast
 
 
@@ -71,9 +71,9 @@ class Expressions:
 
     def _name(self, name: str, span: Span, frame: Frame) -> Any:
         value = self._lookup(name, frame, span)
-        if value is not None:
+        if value is not None and not (frame.symbols and isinstance(value, Builtin)):
             return value
-        if frame.symbols:
+        if frame.symbols:  # `mode=min` in a train section is the symbol, not the function
             from netlang.semantics.train_spec import Call
 
             return Call(name, span=span)

@@ -75,7 +75,7 @@ def _entries(
                 continue
             entries[item.key] = _check(item, value)
             spec.spans.setdefault(item.key, item.span)
-            for problem in _value_problems(item.key, entries[item.key], item.span):
+            for problem in _value_problems(item.key, entries[item.key], item):
                 sink.report(problem)
         except Failed as failed:
             sink.report(failed.diagnostic)
@@ -88,14 +88,15 @@ def _entries(
     return entries
 
 
-def _value_problems(key: str, value: Any, span: Span) -> list[Diagnostic]:
+def _value_problems(key: str, value: Any, item: ast.TrainEntry) -> list[Diagnostic]:
     """The trainer's value rules (train_rules) on one entry, a diagnostic per bad call, so a
-    section `check` accepts is one train takes."""
+    section `check` accepts is one train takes; each under the refused value, with the rule's
+    suggestion as its hint."""
     if key in rules.SETTINGS:
         try:
             rules.SETTINGS[key](f"train.{key}", value)
         except ValueError as problem:
-            return [error("NL2050", str(problem), span)]
+            return [_rule_error(problem, item.value.span)]
         return []
     table = SCHEMA[key]
     if not isinstance(table, dict) or isinstance(value, bool):
@@ -103,12 +104,28 @@ def _value_problems(key: str, value: Any, span: Span) -> list[Diagnostic]:
     problems = []
     for call in value if isinstance(value, list) else [value]:
         if isinstance(call, Layer):
-            call = Call(call.name, call.args, call.kwargs, call.span)
+            call = _as_call(call)
         try:
             rules.check_arguments(key, call.name, call.bind(table[call.name]))
+        except rules.RuleError as problem:
+            where = call.value_span(problem.argument, table[call.name]) or item.span
+            problems.append(_rule_error(problem, where))
         except ValueError as problem:
-            problems.append(error("NL2050", str(problem), call.span or span))
+            problems.append(_rule_error(problem, call.span or item.span))
     return problems
+
+
+def _rule_error(problem: ValueError, span: Span) -> Diagnostic:
+    if isinstance(problem, rules.RuleError):
+        return error("NL2050", problem.message, span, hint=problem.hint)
+    return error("NL2050", str(problem), span)
+
+
+def _as_call(layer: Layer) -> Call:
+    """A train value read as a layer (`hflip(0.5)` names an op too) as the Call it means."""
+    return Call(
+        layer.name, layer.args, layer.kwargs, layer.span, layer.arg_spans, layer.kwarg_spans
+    )
 
 
 def _check(item: ast.TrainEntry, value: Any) -> Any:
@@ -137,7 +154,7 @@ def _check(item: ast.TrainEntry, value: Any) -> Any:
 
 def _check_call(key: str, call: Any, table: dict[str, tuple[str, ...]], span: Span) -> None:
     if isinstance(call, Layer):
-        call = Call(call.name, call.args, call.kwargs, call.span)
+        call = _as_call(call)
     if not isinstance(call, Call):
         raise fail("NL2005", f"`{key}` takes one of {', '.join(table)}, got {describe(call)}", span)
     where = call.span or span

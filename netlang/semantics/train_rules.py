@@ -32,6 +32,15 @@ DEFAULT_SPLIT = (0.8, 0.1, 0.1)
 Check = Callable[[str, Any], Any]
 
 
+class RuleError(ValueError):
+    """A value a rule refuses: what is wrong, the suggestion (a diagnostic's hint) and, for a
+    call's argument, its name (the diagnostic underlines that argument's value)."""
+
+    def __init__(self, message: str, hint: str | None = None, argument: str | None = None):
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.message, self.hint, self.argument = message, hint, argument
+
+
 def is_number(value: Any) -> bool:
     """An int or float written in the source (bools are not numbers here)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -129,34 +138,30 @@ def identifier(what: str, value: Any) -> str:
     return string(what, value)
 
 
-def monitor_name(what: str, value: Any) -> str:
+def choice(what: str, value: Any, options: tuple[str, ...], kind: str) -> str:
+    """A name from a fixed set (a metric, a mode, a device); a misspelt one is refused with the
+    nearest as its hint."""
     name = identifier(what, value)
-    if name not in METRICS:
-        hint = did_you_mean(name, METRICS)
-        raise ValueError(
-            f"{what}: unknown metric {name!r}; "
-            + (hint if hint else f"expected one of {', '.join(METRICS)}")
-        )
+    if name not in options:
+        hint = did_you_mean(name, options) or f"expected one of {', '.join(options)}"
+        raise RuleError(f"{what}: unknown {kind} `{name}`", hint)
     return name
+
+
+def monitor_name(what: str, value: Any) -> str:
+    return choice(what, value, METRICS, "metric")
 
 
 def mode(what: str, value: Any) -> str:
-    name = identifier(what, value)
-    if name not in ("min", "max"):
-        raise ValueError(f"{what} must be min or max, got {name!r}")
-    return name
+    return choice(what, value, ("min", "max"), "mode")
 
 
 def part(what: str, value: Any) -> str:
-    if value not in ("train", "test"):
-        raise ValueError(f'{what} must be "train" or "test", got {value!r}')
-    return str(value)
+    return choice(what, value, ("train", "test"), "part")
 
 
 def device(what: str, value: Any) -> str:
-    if value not in DEVICES:
-        raise ValueError(f"{what} must be one of {', '.join(DEVICES)}, got {value!r}")
-    return str(value)
+    return choice(what, value, DEVICES, "device")
 
 
 def split(what: str, value: Any) -> tuple[float, float, float]:
@@ -280,12 +285,21 @@ def argument_checks(key: str, call: str) -> dict[str, Check]:
 
 
 def check_arguments(key: str, call: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Each bound argument through its check (unchecked ones as they are)."""
+    """Each bound argument through its check (unchecked ones as they are).
+
+    Raises:
+        RuleError: naming the refused argument.
+    """
     checks = argument_checks(key, call)
-    return {
-        name: checks[name](f"train.{key}.{name}", value) if name in checks else value
-        for name, value in arguments.items()
-    }
+    checked = {}
+    for name, value in arguments.items():
+        try:
+            checked[name] = checks[name](f"train.{key}.{name}", value) if name in checks else value
+        except ValueError as problem:
+            hint = problem.hint if isinstance(problem, RuleError) else None
+            message = problem.message if isinstance(problem, RuleError) else str(problem)
+            raise RuleError(message, hint, name) from None
+    return checked
 
 
 def section_problems(entries: dict[str, Any]) -> list[tuple[str, str]]:

@@ -20,6 +20,16 @@ class Call:
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     span: Span | None = field(default=None, compare=False)
+    # where each argument's value was written (absent for calls not read from source)
+    arg_spans: tuple[Span, ...] = field(default=(), compare=False)
+    kwarg_spans: dict[str, Span] = field(default_factory=dict, compare=False)
+
+    def value_span(self, argument: str | None, params: tuple[str, ...]) -> Span | None:
+        """Where the value bound to `argument` was written, else where the call was."""
+        if argument in self.kwarg_spans:
+            return self.kwarg_spans[argument]
+        spans = dict(zip(params, self.arg_spans))
+        return spans.get(argument or "", self.span)
 
     @property
     def description(self) -> str:

@@ -54,7 +54,8 @@ def _parser() -> lark.Lark:
         "parser": "lalr",
         "propagate_positions": True,
         "maybe_placeholders": True,
-        "start": ["start", "expr"],  # expr: the `{...}` parts of interpolated labels
+        # expr: the `{...}` parts of interpolated labels; _train_item: a `--set` value
+        "start": ["start", "expr", "_train_item"],
     }
     cache_file = _cache_file(grammar)
     if cache_file is not None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netlang import ir
 from netlang.diagnostics import CompileError, error
@@ -22,6 +22,9 @@ from netlang.train import distributed, transfer
 from netlang.train.config import TrainConfig, resolve_config
 from netlang.train.loop import TrainResult, fit
 from netlang.semantics.train_spec import Call
+
+if TYPE_CHECKING:
+    from netlang.semantics.settings import Origins
 
 
 def train_file(
@@ -120,19 +123,34 @@ def _describe(graph: ir.Graph, config: TrainConfig, splits: Any, log: Callable[[
     log("data: " + ", ".join(f"{count} {name}" for name, count in sizes.items()))
 
 
-def _build(path: str | Path, model: str | None, settings: Mapping[str, str]) -> tuple[Any, Any]:
-    """The program and the model's graph, `--set` values applied (raises CompileError)."""
+def _build(
+    path: str | Path,
+    model: str | None,
+    settings: Mapping[str, str],
+    origins: Origins | None = None,
+) -> tuple[Any, Any]:
+    """The program and the model's graph, `--set` values applied (raises CompileError);
+    `origins`: where values were typed other than in their own `--set` (a `--sweep`)."""
     import netlang
-    from netlang.semantics.settings import split_settings
+    from netlang.semantics.settings import setting_sources, split_settings
 
     program = netlang.load(Path(path))
     name = model or program.default_model()
-    arguments, entries = split_settings(settings, program.parameters(name), name)
+    arguments, entries = split_settings(settings, program.parameters(name), name, origins)
     # fit: what `check` holds against the model, train holds too
     graph, diagnostics = program.build(name, arguments, train_settings=entries, fit=True)
     if graph is None:
-        raise CompileError(diagnostics, program.sources)
+        sources = {**program.sources, **setting_sources(settings, origins)}
+        raise CompileError(diagnostics, sources)
     return program, graph
+
+
+def check_settings(
+    path: str | Path, model: str | None, settings: Mapping[str, str], origins: Origins
+) -> None:
+    """Raise CompileError where the file with these values does not compile (a sweep checks
+    each variant before it trains the first)."""
+    _build(path, model, settings, origins)
 
 
 def planned_run_dir(

@@ -10,7 +10,8 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from netlang.semantics.settings import split_setting
+from netlang.diagnostics.source import SourceFile
+from netlang.semantics.settings import Origin, quoted, split_setting
 
 SWEEP_FILE = "sweep.json"
 
@@ -22,9 +23,16 @@ def parse_sweep(text: str) -> tuple[str, list[str]]:
     Raises:
         ValueError: not NAME=V1,V2,..., or an empty value.
     """
-    key, text = split_setting(text)
+    key, values = _values(text)
+    return key, [value for value, _ in values]
+
+
+def _values(text: str) -> tuple[str, list[tuple[str, int]]]:
+    """parse_sweep's values, each with the 1-based column of `text` it starts at."""
+    key = split_setting(text)[0]
+    start = text.index("=") + 1
     values, depth, quote, current = [], 0, "", ""
-    for char in text:
+    for index, char in enumerate(text[start:], start):
         if quote:
             quote = "" if char == quote else quote
         elif char in "\"'":
@@ -34,23 +42,36 @@ def parse_sweep(text: str) -> tuple[str, list[str]]:
         elif char in ")]}":
             depth -= 1
         elif char == "," and depth == 0:
-            values.append(current.strip())
+            values.append((current.strip(), index - len(current.lstrip()) + 1))
             current = ""
             continue
         current += char
-    values.append(current.strip())
-    if any(not v for v in values):
-        raise ValueError(f"--sweep {key}: an empty value in {text!r}")
+    values.append((current.strip(), len(text) - len(current.lstrip()) + 1))
+    if any(not v for v, _ in values):
+        raise ValueError(f"--sweep {key}: an empty value in {text[start:]!r}")
     return key, values
 
 
 def variants(sweeps: Sequence[str]) -> list[dict[str, str]]:
     """Every combination of the sweeps' values, in order (the first sweep varies slowest)."""
-    parsed = [parse_sweep(s) for s in sweeps]
-    keys = [key for key, _ in parsed]
+    return [variant for variant, _ in located_variants(sweeps)]
+
+
+def located_variants(sweeps: Sequence[str]) -> list[tuple[dict[str, str], dict[str, Origin]]]:
+    """variants(), each value with where it was typed: its `--sweep` text and column."""
+    parsed = [(text, *_values(text)) for text in sweeps]
+    keys = [key for _, key, _ in parsed]
     if len(set(keys)) != len(keys):
         raise ValueError("--sweep: a name is swept twice; give all its values in one --sweep")
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(v for _, v in parsed))]
+    sources = [SourceFile(f"--sweep {quoted(text)}", text) for text, _, _ in parsed]
+    options = [
+        [(key, value, (source, column)) for value, column in values]
+        for source, (_, key, values) in zip(sources, parsed)
+    ]
+    return [
+        ({k: v for k, v, _ in combo}, {k: where for k, _, where in combo})
+        for combo in itertools.product(*options)
+    ]
 
 
 def variant_name(variant: Mapping[str, str]) -> str:

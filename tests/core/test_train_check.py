@@ -28,7 +28,7 @@ BAD = [
     ("augment [rotate(-400)]", "NL2050", "degrees=-400"),
     ("augment [noise(-1)]", "NL2050", "std=-1"),
     ("augment [hflip(2)]", "NL2050", "probability"),
-    ("early_stop monitor=val_los", "NL2050", "did you mean `val_loss`"),
+    ("early_stop monitor=val_los", "NL2050", "unknown metric `val_los`"),
     ("schedule step(step_size=0)", "NL2050", "step_size must be a positive integer"),
     ("loss cross_entropy(label_smoothing=1)", "NL2050", "label_smoothing must be in [0, 1)"),
     ("regularize [l2(1e-4), l2(1e-3)]", "NL2050", "each of l1 and l2 may be given once"),
@@ -73,6 +73,43 @@ def test_train_refuses_the_same_values_with_the_same_words(entry: str, message: 
     with pytest.raises(ValueError) as refused:
         resolve_config(section, "Net")
     assert message.split("`")[0].rstrip("; ") in str(refused.value)
+
+
+# A misspelt name from a fixed set: its suggestion is the hint, the caret under the name alone.
+CHOICES = [
+    ("early_stop monitor=val_los", "val_los", "did you mean `val_loss`?"),
+    ("early_stop mode=mx", "mx", "did you mean `max`?"),
+    ("schedule plateau(monitor=val_acuracy)", "val_acuracy", "did you mean `val_accuracy`?"),
+    ('device "cdua"', '"cdua"', "did you mean `cuda`?"),
+    ('data mnist(part="tset")', '"tset"', "did you mean `test`?"),
+    ("early_stop mode=lowest", "lowest", "expected one of min, max"),
+]
+
+
+@pytest.mark.parametrize(("entry", "written", "hint"), CHOICES, ids=[c[0] for c in CHOICES])
+def test_a_misspelt_choice_is_underlined_alone_with_the_suggestion_as_hint(
+    entry: str, written: str, hint: str
+) -> None:
+    text = MODEL + f"\ntrain Net {{\n    data digits(size=8)\n    {entry}\n}}\n"
+    if entry.startswith("data "):
+        text = MODEL + f"\ntrain Net {{\n    {entry}\n}}\n"
+    (found,) = netlang.load(text).check()
+    line = text.splitlines()[found.span.start.line - 1]
+    start, end = found.span.start.column - 1, found.span.end.column - 1
+    assert (line[start:end], found.hint) == (written, hint)
+    assert "did you mean" not in found.message
+
+
+def test_min_and_max_in_a_train_section_are_names_not_the_builtins() -> None:
+    """`mode=min` is the mode; `max(3, 2)`, called, is still the builtin."""
+    text = MODEL + (
+        "\ntrain Net {\n    data digits(size=8)\n    epochs max(3, 2)\n"
+        "    early_stop monitor=val_loss mode=min\n}\n"
+    )
+    program = netlang.load(text)
+    assert program.check() == []
+    config = resolve_config(program.model("Net").train, "Net")
+    assert (config.epochs, config.early_stop.mode) == (3, "min")
 
 
 def test_a_section_check_accepts_resolves() -> None:

@@ -11,7 +11,9 @@ from click.testing import CliRunner
 
 import netlang
 from netlang.cli import main
-from netlang.semantics.settings import split_settings
+from netlang.diagnostics import CompileError
+from netlang.diagnostics.render import render_all
+from netlang.semantics.settings import setting_sources, split_settings
 from netlang.semantics.train_spec import Call
 from netlang.train.sweep import parse_sweep, variant_name, variants
 
@@ -74,10 +76,55 @@ def test_set_keyword_entries_read_as_in_a_train_section(program: netlang.Program
 
 
 def test_set_values_are_netlang_not_python(program: netlang.Program) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(CompileError):
         split_settings({"epochs": "__import__('os').system('x')"}, ["width"], "Mlp")
-    with pytest.raises(ValueError, match="not a parameter of Mlp"):
+    with pytest.raises(CompileError, match="not a parameter of Mlp"):
         split_settings({"dropout_rate": "1"}, program.parameters("Mlp"), "Mlp")
+
+
+def test_set_mistake_is_shown_in_the_typed_text_with_a_caret_and_a_suggestion(
+    program: netlang.Program,
+) -> None:
+    with pytest.raises(CompileError) as raised:
+        split_settings({"widht": "8"}, program.parameters("Mlp"), "Mlp")
+    assert str(raised.value).splitlines()[:3] == [
+        "--set 'widht=8':1:1: error[NL2003]: `widht` is not a parameter of Mlp nor a train setting",
+        "  1 | widht=8",
+        "    | ^^^^^ did you mean `width`?",
+    ]
+    with pytest.raises(CompileError) as raised:
+        split_settings({"width": "[1,"}, program.parameters("Mlp"), "Mlp")
+    assert str(raised.value).startswith("--set 'width=[1,':1:10: error[NL1003]")
+
+
+def test_set_train_value_error_points_at_the_value_in_its_own_source(
+    program: netlang.Program,
+) -> None:
+    settings = {"early_stop": "monitor=val_los"}
+    arguments, entries = split_settings(settings, ["width"], "Mlp")
+    graph, diagnostics = program.build("Mlp", arguments, train_settings=entries)
+    assert graph is None and [d.code for d in diagnostics] == ["NL2050"]
+    rendered = render_all(diagnostics, setting_sources(settings))
+    assert rendered.splitlines()[:3] == [
+        "--set 'early_stop=monitor=val_los':1:20: error[NL2050]: "
+        "train.early_stop.monitor: unknown metric `val_los`",
+        "  1 | early_stop=monitor=val_los",
+        "    |                    ^^^^^^^ did you mean `val_loss`?",
+    ]
+
+
+def test_sweep_value_error_points_at_that_value_before_any_run_trains(tmp_path: Path) -> None:
+    path = tmp_path / "mlp.net"
+    path.write_text(SOURCE)
+    args = ["train", str(path), "-q", "--sweep", "p=0,0.5", "--sweep", "epochs=1,ten"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "sweep")])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:3] == [
+        "--sweep 'epochs=1,ten':1:1: error[NL2005]: `epochs` takes an integer, got the name `ten`",
+        "  1 | epochs=1,ten",
+        "    | ^^^^^^^^^^^^",
+    ]
+    assert not (tmp_path / "sweep").exists()
 
 
 def test_set_lr_replaces_the_optimizer_lr_as_the_lr_flag_does(program: netlang.Program) -> None:
