@@ -108,12 +108,14 @@ def _factors(layers: Layers, lr_mult: dict[str, float]) -> dict[str, float]:
 @dataclass
 class WeightMap:
     """What a checkpoint gives the model: tensors to load, tensor names left at their new
-    initialisation (replaced layers), and checkpoint keys nothing uses."""
+    initialisation (replaced layers), the checkpoint's keys of those replaced layers (its old
+    head), and checkpoint keys nothing uses."""
 
     source: str
     loaded: dict[str, torch.Tensor]
     new: list[str]
     unused: list[str]
+    replaced: list[str] = field(default_factory=list)
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], str]:
@@ -197,7 +199,9 @@ def map_weights(
         if name in owners and owners[name] not in replaced
     }
     new = [name for name, layer in owners.items() if layer in replaced]
-    return WeightMap(source, loaded, new, [name for name in state if name not in loaded])
+    dropped = [name for name in state if name in owners and owners[name] in replaced]
+    unused = [name for name in state if name not in loaded and name not in dropped]
+    return WeightMap(source, loaded, new, unused, dropped)
 
 
 def _owners(graph: Graph) -> dict[str, str]:
@@ -215,11 +219,9 @@ def _unused_note(unused: list[str], graph: Graph) -> str:
     against `c1.weight`), so the mismatch is one of names, not of weights."""
     if not unused:
         return ""
-    shown = ", ".join(unused[:UNUSED_SHOWN])
-    more = f" and {len(unused) - UNUSED_SHOWN} more" if len(unused) > UNUSED_SHOWN else ""
     ours = ", ".join(sorted({node.name.split(".")[0] for node in graph.nodes if node.params}))
     return (
-        f"\nunused checkpoint keys ({len(unused)}): {shown}{more}: the checkpoint names its "
+        f"\n{_keys('unused checkpoint keys', unused)}: the checkpoint names its "
         f"layers differently (this model's are {ours}); it was saved from another model, or "
         "one whose layers are labelled otherwise"
     )
@@ -289,14 +291,18 @@ def format_report(graph: Graph, plan: StagePlan, weights: WeightMap | None) -> s
         else "no weights given: every layer starts from its initialisation"
     )
     lines = [title, *table]
+    if weights is not None and weights.replaced:
+        lines.append(_keys("replaced (new head), not loaded", weights.replaced))
     if weights is not None and weights.unused:
-        shown = ", ".join(weights.unused[:UNUSED_SHOWN])
-        more = len(weights.unused) - UNUSED_SHOWN
-        lines.append(
-            f"unused checkpoint keys ({len(weights.unused)}): {shown}"
-            + (f" and {more} more" if more > 0 else "")
-        )
+        lines.append(_keys("unused checkpoint keys", weights.unused))
     return "\n".join(lines)
+
+
+def _keys(what: str, names: list[str]) -> str:
+    """`what (N): a, b, c and 5 more`."""
+    more = len(names) - UNUSED_SHOWN
+    shown = ", ".join(names[:UNUSED_SHOWN]) + (f" and {more} more" if more > 0 else "")
+    return f"{what} ({len(names)}): {shown}"
 
 
 def _row(

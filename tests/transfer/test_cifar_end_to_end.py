@@ -61,7 +61,8 @@ def test_a_torchvision_checkpoint_fine_tunes_exports_and_predicts_the_new_classe
     total = rows["total"]
     assert total[:4] == ["total", "11,181,642", "11,176,512", "5,130"]
     assert total[4] == "11,176,512/5,130" and total[5] == "0/11,181,642"
-    assert "unused checkpoint keys (2): fc.weight, fc.bias" in trained.output
+    assert "replaced (new head), not loaded (2): fc.weight, fc.bias" in trained.output
+    assert "unused checkpoint keys" not in trained.output
     assert "stage 2/2 finetune: 1 epochs, sgd lr 0.001" in trained.output
     assert json.loads((run / "config.json").read_text())["classes"] == CIFAR_CLASSES
 

@@ -66,7 +66,7 @@ def test_weights_load_by_name_and_replaced_layers_keep_their_initialisation(
     assert torch.equal(loaded["head.bias"], fresh["head.bias"])
 
 
-def test_the_mapping_report_counts_loaded_new_frozen_and_trainable_parameters(
+def test_the_mapping_report_counts_loaded_new_frozen_and_trainable_parameters_and_replaced_keys(
     graph: Graph, make_config: Any, tmp_path: Path
 ) -> None:
     torch.save(_checkpoint(extra=True), tmp_path / "source.pth")
@@ -91,7 +91,9 @@ def test_the_mapping_report_counts_loaded_new_frozen_and_trainable_parameters(
     ]
     assert lines[1].split()[:4] == ["layer", "params", "loaded", "new"]
     assert "head: frozen/trainable" in lines[1] and "all: frozen/trainable" in lines[1]
-    assert lines[6] == "unused checkpoint keys (3): head.weight, head.bias, aux.weight"
+    # the replaced head's tensors are said so; only the truly unused are "unused"
+    assert lines[6] == "replaced (new head), not loaded (2): head.weight, head.bias"
+    assert lines[7] == "unused checkpoint keys (1): aux.weight"
 
 
 def test_a_shape_mismatch_names_the_layer_and_both_shapes(
