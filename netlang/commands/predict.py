@@ -99,7 +99,7 @@ def _load(item: str, info: Any) -> Any:
         sentence = " " in item.strip() and not path.suffix
         why = " (sentences are for a model trained on text; this one was not)" if sentence else ""
         raise ValueError(f"{item}: no such file{why}")
-    return runtime.load_input(path, info)
+    return runtime.load_input(path, info, lambda note: click.echo(f"note: {note}", err=True))
 
 
 def _answer(output: Any, info: Any, names: list[str], out_dir: Path, as_json: bool) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from netlang.imaging import convert_mode
 from netlang.data.dataset import Dataset
 from netlang.data.targets import boxes_array, scale_boxes
 
@@ -190,7 +191,7 @@ def _decode(
     try:
         with Image.open(path) as image:
             original = (image.height, image.width)
-            image = image.convert(_MODES[channels])
+            image = convert_mode(image, _MODES[channels])[0]
             if size is not None and original != size:
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             array = np.asarray(image, np.float32) / np.float32(255.0)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from netlang.imaging import convert_mode
 from netlang.data.dataset import Dataset
 
 # torchvision's IMG_EXTENSIONS
@@ -93,7 +94,7 @@ def _decode(files: list[tuple[Path, int]], size: tuple[int, int] | None, mode: s
     pixels = []
     for path, _ in files:
         with Image.open(path) as image:
-            image = image.convert(mode)
+            image = convert_mode(image, mode)[0]
             if size is not None and image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             pixels.append(np.asarray(image))

@@ -10,6 +10,7 @@ already has the batch dim) unless it is a uint8 H x W [x C] picture (the image p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,15 +44,21 @@ def image_recipe(info: ModelInfo) -> Preprocess:
     )
 
 
-def image_to_array(image: object, recipe: Preprocess) -> np.ndarray:
+def image_to_array(
+    image: object, recipe: Preprocess, notice: Callable[[str], object] | None = None
+) -> np.ndarray:
     """A PIL image -> float32 C x H x W, resized, scaled to [0, 1] and, unless the graph does it,
-    standardised."""
+    standardised; its mode converted as the training data's was (`notice` is told how)."""
     from PIL import Image
+
+    from netlang.imaging import convert_mode
 
     assert isinstance(image, Image.Image)
     height, width = recipe.size
-    mode = "L" if recipe.channels == 1 else "RGB"
-    pixels = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+    converted, note = convert_mode(image, "L" if recipe.channels == 1 else "RGB")
+    if note is not None and notice is not None:
+        notice(f"{note} for the model's {recipe.channels}-channel input")
+    pixels = converted.resize((width, height), Image.Resampling.BILINEAR)
     array = np.asarray(pixels, dtype=np.float32) / 255.0
     array = array.reshape(height, width, recipe.channels).transpose(2, 0, 1)
     if recipe.in_graph:
@@ -61,23 +68,28 @@ def image_to_array(image: object, recipe: Preprocess) -> np.ndarray:
     return (array - mean) / std
 
 
-def load_input(path: str | Path, info: ModelInfo) -> np.ndarray:
-    """One file -> a batch for the model's single input (leading batch dim, input dtype)."""
+def load_input(
+    path: str | Path, info: ModelInfo, notice: Callable[[str], object] | None = None
+) -> np.ndarray:
+    """One file -> a batch for the model's single input (leading batch dim, input dtype);
+    `notice` hears of an image's mode conversion (`predict` prints it on stderr)."""
     path = Path(path)
     spec = single_input(info)
     dtype = np.dtype(spec.datatype.numpy)
+    told = None if notice is None else (lambda note: notice(f"{path.name}: {note}"))
     if path.suffix.lower() == ".npy":
         array = np.load(path, allow_pickle=False)
         if array.dtype == np.uint8 and array.ndim in (2, 3) and len(spec.shape) == 4:
             from PIL import Image
 
-            return image_to_array(Image.fromarray(array), image_recipe(info))[None].astype(dtype)
+            picture = Image.fromarray(array)
+            return image_to_array(picture, image_recipe(info), told)[None].astype(dtype)
         return standardized(_as_batch(array, spec, path), info).astype(dtype)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         from PIL import Image
 
         with Image.open(path) as image:
-            return image_to_array(image, image_recipe(info))[None].astype(dtype)
+            return image_to_array(image, image_recipe(info), told)[None].astype(dtype)
     raise ValueError(f"{path.name}: unsupported input file type (use an image or a .npy array)")
 
 

@@ -21,6 +21,7 @@ ORDER = (
     "draw",  # tools on the IR: the graph picture, the language server
     "lsp",
     "backends",
+    "imaging",  # pictures -> pixels, shared by the data loaders and prediction
     "data",
     "export",
     "runtime",

@@ -1,0 +1,69 @@
+"""An image's mode is converted one way for training data and prediction (netlang.imaging):
+transparency composited onto white, so a drawing whose alpha is its ink stays a drawing (PIL's
+plain convert drops alpha: black ink on transparent black became all black). `predict` says
+when it converted a file's mode. Reference: the alpha-compositing formula, by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from runtime_models import save_image_classifier
+
+from netlang.cli import main
+from netlang.data import load_data
+from netlang.imaging import convert_mode
+from netlang.runtime.preprocess import image_to_array
+from netlang.runtime.session import Preprocess
+from netlang.semantics.train_spec import Call
+
+
+def _drawing(alpha: int = 255) -> Image.Image:
+    """Black ink drawn as alpha on a fully transparent black canvas, as paint programs save it."""
+    pixels = np.zeros((6, 8, 4), np.uint8)
+    pixels[2:4, 1:7, 3] = alpha
+    return Image.fromarray(pixels, "RGBA")
+
+
+@pytest.mark.parametrize("alpha", [255, 128])
+def test_a_transparent_drawing_is_ink_on_white_not_all_black(alpha: int) -> None:
+    grey, note = convert_mode(_drawing(alpha), "L")
+    pixels = np.asarray(grey, np.int16)
+    expected = np.full((6, 8), 255, np.int16)
+    expected[2:4, 1:7] = round(255 * (1 - alpha / 255))  # a*ink + (1 - a)*white, ink = 0
+    assert np.abs(pixels - expected).max() <= 1
+    assert note == "RGBA -> L, transparency composited onto white"
+
+
+def test_an_image_already_in_mode_is_left_as_it_is() -> None:
+    image = Image.new("L", (3, 3), 7)
+    assert convert_mode(image, "L") == (image, None)
+    assert convert_mode(Image.new("RGB", (3, 3)), "L")[1] == "RGB -> L"
+
+
+def test_predict_sees_the_pixels_image_folder_trains_on(tmp_path: Path) -> None:
+    for name in ("ink", "other"):
+        (tmp_path / name).mkdir()
+        _drawing(200).save(tmp_path / name / "0.png")
+    splits = load_data(Call("image_folder", (str(tmp_path),), {"channels": 1, "split": 1.0}))
+    recipe = Preprocess((6, 8), 1, (0.0,), (1.0,))
+    with Image.open(tmp_path / "ink" / "0.png") as image:
+        predicted = image_to_array(image, recipe)
+    np.testing.assert_array_equal(splits.train.x[0], predicted)
+    assert predicted.max() == 1.0 and predicted.min() < 0.25  # white page, dark ink
+
+
+def test_predict_says_when_it_converts_an_image_mode(tmp_path: Path) -> None:
+    model = save_image_classifier(tmp_path / "tiny.onnx")
+    _drawing().save(tmp_path / "drawing.png")
+    Image.new("RGB", (8, 6)).save(tmp_path / "photo.png")
+    args = ["predict", str(model), str(tmp_path / "drawing.png"), str(tmp_path / "photo.png")]
+    result = CliRunner().invoke(main, [*args, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "note: drawing.png: RGBA -> RGB, transparency composited onto white "
+        "for the model's 3-channel input"
+    ]
