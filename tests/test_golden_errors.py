@@ -193,6 +193,7 @@ SET_CASES = {
     "set_misspelt_metric": ["--set", "early_stop=monitor=val_los patience=2"],
     "set_misspelt_optimizer": ["--set", "optimizer=adamm(lr=0.1)"],
     "set_negative_lr": ["--set", "lr=-1"],
+    "set_parameter_of_the_wrong_type": ["--set", 'classes="ten"'],
     "sweep_misspelt_mode": ["--sweep", "early_stop=mode=min,mode=mx"],
 }
 

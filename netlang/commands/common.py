@@ -110,10 +110,15 @@ def report(
 
 def build_model(file: str, model: str | None, settings: tuple[str, ...]) -> Graph:
     """FILE's model with its `--set` arguments; diagnostics reported, exit 1 on errors."""
+    from netlang.semantics.settings import setting_sources, value_spans
+
     program, diagnostics, sources = load_program(file)
     graph = None
     if program is not None:
-        graph, diagnostics = program.build(model, parse_settings(settings))
+        typed = setting_texts(settings)
+        spans = value_spans(typed)
+        graph, diagnostics = program.build(model, parse_settings(settings), argument_spans=spans)
+        sources = {**sources, **setting_sources(typed)}
     if report(diagnostics, sources) or graph is None:
         sys.exit(1)
     return graph

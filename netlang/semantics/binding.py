@@ -6,6 +6,7 @@ types, defaults evaluated in the callee's frame; and the unused-tensor warning a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from netlang.diagnostics import DiagnosticSink, did_you_mean, error, warning
@@ -32,7 +33,11 @@ class Binding:
     sink: DiagnosticSink
 
     def _bind_model_arguments(
-        self, definition: ast.ModelDef, arguments: dict[str, Any], frame: Frame
+        self,
+        definition: ast.ModelDef,
+        arguments: dict[str, Any],
+        frame: Frame,
+        spans: Mapping[str, Span],
     ) -> None:
         names = [p.name for p in definition.params]
         for key in arguments:
@@ -50,7 +55,7 @@ class Binding:
             try:
                 if param.name in arguments:
                     value = arguments[param.name]
-                    self._check_param_type(param, value, param.span)
+                    self._check_param_type(param, value, spans.get(param.name, param.span))
                 else:
                     value = self._param_default(param, frame)
             except Failed as failed:

@@ -12,6 +12,7 @@ entry points and the state they share.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from netlang.diagnostics import Diagnostic, DiagnosticSink, did_you_mean, error
@@ -50,20 +51,27 @@ class Elaborator(Statements, Expressions, Calls, Binding):
         name: str,
         arguments: dict[str, Any],
         input_shapes: dict[str, tuple[int, ...]] | None = None,
+        argument_spans: Mapping[str, Span] | None = None,
     ) -> Graph | None:
+        """`argument_spans`: where arguments were written (a `--set` value), where their
+        mistakes are shown; else at the parameter."""
         entry = self._model_def(self.root, name, self._file_span())
         if entry is None:
             return None
         self.input_shapes = input_shapes or {}
         self.bases = []
-        return self._model(*entry, arguments)
+        return self._model(*entry, arguments, argument_spans or {})
 
     def _model(
-        self, unit: Unit, definition: ast.ModelDef, arguments: dict[str, Any]
+        self,
+        unit: Unit,
+        definition: ast.ModelDef,
+        arguments: dict[str, Any],
+        spans: Mapping[str, Span] | None = None,
     ) -> Graph | None:
         frame = Frame(unit, Scope(()), "model")
         errors_before = len(self.sink.items)
-        self._bind_model_arguments(definition, arguments, frame)
+        self._bind_model_arguments(definition, arguments, frame, spans or {})
         if definition.base is not None:
             return self._alias(unit, definition, frame, errors_before)
         self.builder = GraphBuilder(definition.name)

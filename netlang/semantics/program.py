@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from netlang.semantics.reuse import BuildKeys
 from netlang.semantics.tasks import check_task
 from netlang.semantics.train import check_train_targets, elaborate_train
 from netlang.semantics.train_fit import check_train_fit
-from netlang.diagnostics.source import SourceFile
+from netlang.diagnostics.source import SourceFile, Span
 from netlang.syntax import ast
 from netlang.syntax.parser import parse
 
@@ -74,12 +74,14 @@ class Program:
         tests: bool = False,
         fit: bool = False,
         train_settings: Sequence[ast.TrainEntry] = (),
+        argument_spans: Mapping[str, Span] | None = None,
     ) -> tuple[Graph | None, list[Diagnostic]]:
         """Elaborate one model; never raises for user errors. With `tests`, run its test blocks;
         with `fit`, hold its train section against the model (layer patterns, classes).
 
         The train section is the model's own, else (for an alias) its nearest base's, evaluated
-        with that base's arguments; `train_settings` (`--set`) replace its entries by key."""
+        with that base's arguments; `train_settings` (`--set`) replace its entries by key;
+        `argument_spans`: where the arguments were typed (`--set`), to show their mistakes."""
         sink = DiagnosticSink()
         try:
             name = name or self.default_model()
@@ -87,7 +89,7 @@ class Program:
             return None, exc.diagnostics
         arguments = dict(arguments or {})
         elaborator = Elaborator(self.root, sink)
-        graph = elaborator.model(name, arguments)
+        graph = elaborator.model(name, arguments, argument_spans=argument_spans)
         sections = check_train_targets(self.root, sink)
         if graph is None:  # the train section's own mistakes are reported in the same run
             if name in sections:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from netlang.diagnostics import CompileError, DiagnosticSink, did_you_mean, error
-from netlang.diagnostics.source import SourceFile
+from netlang.diagnostics.source import SourceFile, Span
 from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed, Frame, Scope
 from netlang.semantics.loader import Loader
@@ -56,6 +56,15 @@ def setting_sources(
     """{source name: source} of the values, for rendering their diagnostics."""
     found = (origin(k, v, origins)[0] for k, v in settings.items())
     return {source.name: source for source in found}
+
+
+def value_spans(settings: Mapping[str, str], origins: Origins | None = None) -> dict[str, Span]:
+    """Where each value was typed: a model argument of the wrong type is shown there."""
+    spans = {}
+    for key, text in settings.items():
+        source, column = origin(key, text, origins)
+        spans[key] = source.span(1, column, 1, column + max(len(text), 1))
+    return spans
 
 
 def _aligned(key: str, text: str, where: Origin, between: str) -> SourceFile:
@@ -137,6 +146,5 @@ def split_settings(
 
 
 def _not_read(key: str, text: str, where: Origin) -> Any:
-    source, column = where
-    span = source.span(1, column, 1, column + max(len(text), 1))
+    span = value_spans({key: text}, {key: where})[key]
     return error("NL1002", f"cannot read the value of {key}", span)

@@ -132,13 +132,16 @@ def _build(
     """The program and the model's graph, `--set` values applied (raises CompileError);
     `origins`: where values were typed other than in their own `--set` (a `--sweep`)."""
     import netlang
-    from netlang.semantics.settings import setting_sources, split_settings
+    from netlang.semantics.settings import setting_sources, split_settings, value_spans
 
     program = netlang.load(Path(path))
     name = model or program.default_model()
     arguments, entries = split_settings(settings, program.parameters(name), name, origins)
     # fit: what `check` holds against the model, train holds too
-    graph, diagnostics = program.build(name, arguments, train_settings=entries, fit=True)
+    spans = value_spans(settings, origins)
+    graph, diagnostics = program.build(
+        name, arguments, train_settings=entries, fit=True, argument_spans=spans
+    )
     if graph is None:
         sources = {**program.sources, **setting_sources(settings, origins)}
         raise CompileError(diagnostics, sources)
