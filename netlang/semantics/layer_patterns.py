@@ -19,7 +19,12 @@ GLOB = re.compile(r"[*?\[]")
 
 
 class TransferError(ValueError):
-    """A checkpoint that does not fit the model, or a pattern that names no layer."""
+    """A checkpoint that does not fit the model, or a pattern that names no layer (`pattern`,
+    with the nearest layer as `hint`)."""
+
+    def __init__(self, message: str, hint: str | None = None, pattern: str | None = None):
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.message, self.hint, self.pattern = message, hint, pattern
 
 
 class Layers:
@@ -37,8 +42,9 @@ class Layers:
             if not found:
                 hint = did_you_mean(pattern, self.names + self.top)
                 raise TransferError(
-                    f"train.{key}: {pattern!r} names no layer of the model"
-                    + (f"; {hint}" if hint else f"; top-level layers: {', '.join(self.top)}")
+                    f"train.{key}: {pattern!r} names no layer of the model",
+                    hint or f"top-level layers: {', '.join(self.top)}",
+                    pattern,
                 )
             matched |= found
         return matched
@@ -60,15 +66,16 @@ class Layers:
             if end not in self.top:
                 hint = did_you_mean(end, self.top)
                 raise TransferError(
-                    f"train.{key}: range {pattern!r}: {end!r} is not a top-level "
-                    "layer"
-                    + (f"; {hint}" if hint else f"; top-level layers: {', '.join(self.top)}")
+                    f"train.{key}: range {pattern!r}: {end!r} is not a top-level layer",
+                    hint or f"top-level layers: {', '.join(self.top)}",
+                    pattern,
                 )
         i, j = self.top.index(first), self.top.index(last)
         if i > j:
             raise TransferError(
                 f"train.{key}: range {pattern!r} runs backwards: {last} comes "
-                f"before {first} in the model"
+                f"before {first} in the model",
+                pattern=pattern,
             )
         chosen = set(self.top[i : j + 1])
         return {name for name in self.names if name.split(".")[0] in chosen}

@@ -75,6 +75,11 @@ def _entries(
                 continue
             entries[item.key] = _check(item, value)
             spec.spans.setdefault(item.key, item.span)
+            if isinstance(item.value, ast.ListExpr) and isinstance(value, list):
+                written = spec.item_spans.setdefault(item.key, {})
+                for text, node in zip(value, item.value.items):
+                    if isinstance(text, str):
+                        written.setdefault(text, node.span)
             for problem in _value_problems(item.key, entries[item.key], item):
                 sink.report(problem)
         except Failed as failed:

@@ -34,7 +34,9 @@ def check_train_fit(spec: TrainSpec, graph: Graph, sink: DiagnosticSink) -> None
             try:
                 layers.match(patterns, key)
             except TransferError as problem:
-                sink.report(error("NL2051", str(problem), spec.spans.get(key) or span or _no(spec)))
+                written = spec.item_spans.get(key, {}).get(problem.pattern or "")
+                where = written or spec.spans.get(key) or span or _no(spec)
+                sink.report(error("NL2051", problem.message, where, hint=problem.hint))
     if len(graph.inputs) > 1 and "data" in spec.entries:
         names = ", ".join(value.name for value in graph.inputs)
         message = (

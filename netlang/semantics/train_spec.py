@@ -107,4 +107,6 @@ class TrainSpec:
     entries: dict[str, Any]
     stages: list[Stage] = field(default_factory=list)
     spans: dict[str, Span] = field(default_factory=dict)  # where each entry was written
+    # where each string of a list entry was written (`freeze ["a", "b"]`): key -> {text: span}
+    item_spans: dict[str, dict[str, Span]] = field(default_factory=dict)
     span: Span | None = None

@@ -35,7 +35,7 @@ BAD = [
     ("regularize l1", "NL2050", "l1 needs a strength"),
     ("lr 0.1\n    optimizer adam(lr=0.1)", "NL2050", "learning rate is given twice"),
     ('replace ["head"]', "NL2050", "no `weights` to load from"),
-    ('freeze ["featurez"]', "NL2051", "did you mean `features`"),
+    ('freeze ["featurez"]', "NL2051", "'featurez' names no layer of the model"),
     ('freeze ["head..features"]', "NL2051", "runs backwards"),
     ('unfreeze ["features..head2"]', "NL2051", "'head2' is not a top-level layer"),
     ("lr_mult featurez=0.1", "NL2051", "'featurez' names no layer"),
@@ -83,6 +83,7 @@ CHOICES = [
     ('device "cdua"', '"cdua"', "did you mean `cuda`?"),
     ('data mnist(part="tset")', '"tset"', "did you mean `test`?"),
     ("early_stop mode=lowest", "lowest", "expected one of min, max"),
+    ('freeze ["features", "haed"]', '"haed"', "did you mean `head`?"),
 ]
 
 
