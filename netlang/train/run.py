@@ -72,6 +72,7 @@ def train_file(
             [error("NL2053", problem.message, span, hint=problem.hint)], program.sources
         ) from None
     _check_input_shape(graph, splits.input_shape, program.sources)
+    _check_class_ids(graph, config, splits, program.sources)
     _check_vocabulary(graph, splits.tokenizer)
     tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
@@ -229,6 +230,40 @@ def _check_input_shape(
     if span is None:
         raise ValueError(message)
     raise CompileError([error("NL2054", message, span, hint=hint)], sources)
+
+
+# task -> the output axis that holds the class scores, for tasks whose targets are class ids
+CLASS_AXIS = {"classification": 1, "segmentation": 1, "sequence": -1}
+
+
+def _check_class_ids(
+    graph: ir.Graph, config: TrainConfig, splits: Any, sources: Mapping[str, Any]
+) -> None:
+    """Class ids must index the output's class scores: data with more classes than the model
+    has (a folder of 12 kinds for linear(10)) is said at the `data` line, not as an index
+    error in the first batch. Sources with a known class count are held to it at check."""
+    from netlang.tasks import infer_task
+
+    y = splits.train.y
+    loss = config.loss.name if config.loss else None
+    task = infer_task(config.task, loss, splits)
+    binary = loss in ("bce", "bce_with_logits")  # one score for two classes
+    if task not in CLASS_AXIS or y.dtype.kind not in "iu" or not len(y) or binary:
+        return
+    value = graph.outputs[0]
+    scores = value.type.shape[CLASS_AXIS[task]] if value.type.rank > 1 else None
+    largest = max(int(ds.y.max()) for ds in (splits.train, splits.val, splits.test) if ds)
+    if not isinstance(scores, int) or largest < scores:
+        return
+    message = (
+        f"the data has class ids up to {largest} ({largest + 1} classes), but the output "
+        f"{value.name} {format_shape(value.type.shape)} scores {scores}"
+    )
+    hint = f"give the model {largest + 1} classes, or keep only {scores} of the data's"
+    span = graph.train.spans.get("data") or graph.train.span if graph.train else None
+    if span is None:
+        raise ValueError(message)
+    raise CompileError([error("NL2052", message, span, hint=hint)], sources)
 
 
 def _check_vocabulary(graph: ir.Graph, tokenizer: Any) -> None:
