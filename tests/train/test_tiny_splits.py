@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from netlang.data import DataSplits
+from netlang.data import DataSplits, Dataset
 from netlang.tasks.detection import mean_average_precision
 from netlang.tasks.figures import plot_codes
 from netlang.tasks.regression import regression_scores
@@ -84,3 +84,25 @@ def test_data_with_more_classes_than_the_output_is_located_at_data(tmp_path: Pat
     (found,) = raised.value.diagnostics
     assert found.code == "NL2052" and found.span.start.line == 8
     assert "class ids up to 3 (4 classes)" in found.message
+
+
+def test_mean_iou_counts_predicted_classes_the_data_does_not_name(tmp_path: Path) -> None:
+    """A segmenter of 4 classes on data naming 2: its predictions of class 3 are scored."""
+    from netlang.data import make_loader
+    from netlang.tasks.segmentation import report
+
+    module = torch.nn.Conv2d(1, 4, 1)
+    with torch.no_grad():
+        module.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 9.0]))  # always class 3
+    data = Dataset(np.zeros((2, 1, 4, 4), np.float32), np.zeros((2, 4, 4), np.int64))
+    result = report(
+        module,
+        data,
+        ["bg", "one"],
+        tmp_path,
+        batch=2,
+        loader=make_loader,
+        device=torch.device("cpu"),
+        log=lambda _: None,
+    )
+    assert len(result["iou_per_class"]) == 4 and result["pixel_accuracy"] == 0.0
