@@ -18,6 +18,7 @@ from netlang.semantics.train_spec import Call, TrainSpec
 
 # Sources whose val part is cut by `split` (the others may bring a val folder of their own).
 VAL_BY_SPLIT = ("digits", "mnist", "notmnist", "cifar10", "idx", "npz", "csv", "text")
+IMAGE_AUGMENTS = ("random_crop", "hflip", "rotate", "translate")
 PATTERN_KEYS = ("replace", "freeze", "unfreeze")
 # Data sources whose targets are class ids, with their class count where it is fixed.
 CLASS_SOURCES: dict[str, int | None] = {
@@ -64,6 +65,9 @@ def check_train_fit(spec: TrainSpec, graph: Graph, sink: DiagnosticSink) -> None
                     "or monitor train_loss",
                 )
             )
+        for call, problem, hint in _augment_problems(entries, graph):
+            where = call.span or spec.spans.get("augment") or span or _no(spec)
+            sink.report(error("NL2050", problem, where, hint=hint))
     lone = _lone_batchnorm(spec.entries, graph)
     if lone is not None:
         sink.report(
@@ -179,6 +183,43 @@ def _unsplit_monitor(section: dict[str, Any], entries: dict[str, Any]) -> str | 
             monitor = call.kwargs.get("monitor", "val_loss")
             watched.append(monitor.name if isinstance(monitor, Call) else str(monitor))
     return next((m for m in watched if m.startswith("val_")), None)
+
+
+def _augment_problems(entries: dict[str, Any], graph: Graph) -> list[tuple[Call, str, str]]:
+    """(call, message, hint) of each augmentation that cannot apply to the model's input: pixel
+    moves on a tensor that is not an image batch, a random_crop to another size than the
+    input's (the model would be given windows of that size)."""
+    if not graph.inputs:
+        return []
+    value = graph.inputs[0]
+    shape = value.type.shape
+    found = []
+    for call in as_list(entries.get("augment")):
+        if not isinstance(call, Call) or call.name not in IMAGE_AUGMENTS:
+            continue
+        if len(shape) != 4:
+            found.append(
+                (
+                    call,
+                    f"augment {call.name} moves the pixels of image batches [N, C, H, W], and "
+                    f"the input {value.name} is {format_shape(shape)}",
+                    "leave it out (noise(std) augments any input)",
+                )
+            )
+            continue
+        size = call.kwargs.get("size", call.args[0] if call.args else None)
+        crop = [size, size] if isinstance(size, int) else size
+        if call.name == "random_crop" and isinstance(crop, list) and crop != list(shape[2:]):
+            found.append(
+                (
+                    call,
+                    f"random_crop cuts {format_shape(tuple(crop))} windows, and the input "
+                    f"{value.name} takes {format_shape(shape[2:])}",
+                    f"crop to the input's size, e.g. random_crop({shape[2]}, padding=4): "
+                    "the padding makes room to move",
+                )
+            )
+    return found
 
 
 def _lone_batchnorm(entries: dict[str, Any], graph: Graph) -> str | None:

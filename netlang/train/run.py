@@ -259,7 +259,7 @@ def _check_class_ids(
         f"the data has class ids up to {largest} ({largest + 1} classes), but the output "
         f"{value.name} {format_shape(value.type.shape)} scores {scores}"
     )
-    hint = f"give the model {largest + 1} classes, or keep only {scores} of the data's"
+    hint = f"give the model {largest + 1} classes, or train on data of at most {scores}"
     span = graph.train.spans.get("data") or graph.train.span if graph.train else None
     if span is None:
         raise ValueError(message)
