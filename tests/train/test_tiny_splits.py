@@ -1,5 +1,7 @@
-"""Data too small for a step's or a report's usual assumptions still trains and reports: a
-final batch of one sample beside batch norm, and test splits of a single example."""
+"""Data too small for a step's or a report's usual assumptions still trains and reports (a
+final batch of one sample beside batch norm, test splits of a single example); data the model
+cannot take (more classes or token ids than it scores) is a located diagnostic when train
+starts, never an exception from the first step."""
 
 from __future__ import annotations
 
@@ -106,3 +108,24 @@ def test_mean_iou_counts_predicted_classes_the_data_does_not_name(tmp_path: Path
         log=lambda _: None,
     )
     assert len(result["iou_per_class"]) == 4 and result["pixel_accuracy"] == 0.0
+
+
+def test_a_vocabulary_past_the_embedding_is_located_at_tokenize(tmp_path: Path) -> None:
+    """The training texts give more token ids than the embedding holds: NL2054 at `tokenize`
+    (it was an unlocated message)."""
+    from netlang.diagnostics import CompileError
+    from netlang.train.run import train_file
+
+    net = tmp_path / "t.net"
+    net.write_text(
+        "model T {\n    input tokens: int64[N, 4]\n"
+        "    y = tokens -> embedding(2, 3) -> flatten -> linear(2)\n    output y\n}\n\n"
+        'train T {\n    data text("t.csv", text="text", label="label", split=[0.5, 0.5])\n'
+        "    tokenize words(length=4, vocab=50)\n    epochs 1\n}\n"
+    )
+    rows = "\n".join(f"word{k} other{k} more{k},{'ab'[k % 2]}" for k in range(8))
+    (tmp_path / "t.csv").write_text("text,label\n" + rows + "\n")
+    with pytest.raises(CompileError) as raised:
+        train_file(net, overrides={"out": str(tmp_path / "run")}, log=lambda _: None, quiet=True)
+    (found,) = raised.value.diagnostics
+    assert found.code == "NL2054" and found.span.start.line == 9

@@ -5,7 +5,7 @@ with a finite loss or a located diagnostic before the first step, never a Python
 what they trained compiles to ONNX that onnxruntime runs to the torch module's eval output.
 
 NETLANG_FUZZ_EXAMPLES=N runs N examples, the standard library's larger networks included (the
-hunt; CI runs 20 examples of the small ones)."""
+hunt; CI runs 30 examples of the small ones)."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def _fixed(shape: tuple[object, ...]) -> tuple[int, ...]:
 
 @pytest.mark.fuzz
 @settings(
-    max_examples=EXAMPLES or 20,
+    max_examples=EXAMPLES or 30,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
