@@ -2,7 +2,8 @@
 
 Exports torchvision's resnet18 (random weights; speed does not depend on them) with a symbolic
 batch dim, then measures in one run: raw in-process `session.run` (batch 1: the latency limit,
-with `netlang predict`'s session options, with the servers' and with one intra-op thread;
+with `netlang predict`'s session options, without spin-waiting (a big model's server options)
+and with one intra-op thread (a small model's: `SMALL_CALL_S` in netlang/serve/server.py);
 batch 16: the throughput limit) and two real servers (dynamic batching off / on) driven by
 batch-1 binary V2 requests from 1 or 16 keep-alive connections (h2load where installed, else
 Python threads; `--client`). On a shared machine the background load drifts, so the
@@ -184,11 +185,31 @@ def h2load_slice(
     return rows * len(records), [int(micros) / 1e6 for *_, micros in records], seconds
 
 
-def report(label: str, median: float, rows: int, latencies: list[float], seconds: float) -> str:
+def server_cost(process: subprocess.Popen[bytes], port: int) -> tuple[float, float]:
+    """The server's CPU seconds so far, all its threads (Linux /proc; else NaN), and the infer
+    requests it has answered (its /metrics), warm-up requests included in both."""
+    try:
+        stat = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except OSError:
+        cpu = float("nan")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    answered = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("netlang_inference_request_success_total{")
+    )
+    return cpu, answered
+
+
+def report(
+    label: str, median: float, rows: int, latencies: list[float], seconds: float, cpu: str
+) -> str:
     p50, p99 = np.percentile(np.array(latencies) * 1e3, [50, 99])
     return (
         f"| {label} | {median:.1f} | {rows / seconds:.1f} | {p50:.1f} | {p99:.1f} "
-        f"| {len(latencies)} |"
+        f"| {len(latencies)} | {cpu} |"
     )
 
 
@@ -219,7 +240,7 @@ def main() -> None:
         model, served = Path(tmp) / f"{args.model}.onnx", MODELS[args.model]
         served.make(model, args.size)
         session = make_session(model, args.device)  # `netlang predict`'s options
-        as_served = make_session(model, args.device, spinning=False)  # the servers' options
+        as_served = make_session(model, args.device, spinning=False)  # no spin-waiting
         # a lone caller's best: one intra-op thread (a small model's ops are too short to split)
         single = make_session(model, args.device, intra_op_threads=1)
         device = ["--device", args.device]
@@ -234,24 +255,31 @@ def main() -> None:
         )
         slices: dict[str, Callable[[], Slice]] = {
             f"raw session.run, batch {r}": lambda: raw_slice(session, served, r, z, s),
-            f"raw session.run, batch {r}, as served": lambda: raw_slice(as_served, served, r, z, s),
+            f"raw session.run, batch {r}, no spin-waiting": lambda: raw_slice(
+                as_served, served, r, z, s
+            ),
             f"raw session.run, batch {r}, 1 intra-op thread": lambda: raw_slice(
                 single, served, r, z, s
             ),
             f"raw session.run, batch {b}": lambda: raw_slice(session, served, b, z, s),
-            "serve, batching off, concurrency 1": lambda: client_slice(
-                off_port, served, 1, r, z, s
-            ),
-            f"serve, batching off, concurrency {c}": lambda: client_slice(
-                off_port, served, c, r, z, s
-            ),
-            f"serve, batching on (max {b}), concurrency 1": lambda: client_slice(
-                on_port, served, 1, r, z, s
-            ),
-            f"serve, batching on (max {b}), concurrency {c}": lambda: client_slice(
-                on_port, served, c, r, z, s
-            ),
         }
+        cpu: dict[str, list[float]] = {}  # server CPU us per request, each round
+
+        def costed(label: str, process: subprocess.Popen[bytes], port: int, clients: int) -> None:
+            def measure() -> Slice:
+                cpu_before, answered_before = server_cost(process, port)
+                result = client_slice(port, served, clients, r, z, s)
+                cpu_after, answered_after = server_cost(process, port)
+                per_request = (cpu_after - cpu_before) / max(1.0, answered_after - answered_before)
+                cpu.setdefault(label, []).append(per_request * 1e6)
+                return result
+
+            slices[label] = measure
+
+        costed("serve, batching off, concurrency 1", off, off_port, 1)
+        costed(f"serve, batching off, concurrency {c}", off, off_port, c)
+        costed(f"serve, batching on (max {b}), concurrency 1", on, on_port, 1)
+        costed(f"serve, batching on (max {b}), concurrency {c}", on, on_port, c)
         pooled: dict[str, Slice] = {label: (0, [], 0.0) for label in slices}
         rates: dict[str, list[float]] = {label: [] for label in slices}  # rows/s of each round
         try:
@@ -273,23 +301,27 @@ def main() -> None:
     )
     print(f"{args.rounds} interleaved rounds x {args.seconds:g} s per configuration, ", end="")
     print(f"{time.perf_counter() - begun:.0f} s in all\n")
-    print("| configuration | rows/s (median of rounds) | pooled rows/s | p50 ms | p99 ms | calls |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| configuration | rows/s (median of rounds) | pooled rows/s | p50 ms | p99 ms | calls "
+        "| server CPU us/request (median) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     # a round in which another job took the core shows in the pooled rate, not in the median
     rate = {label: float(np.median(values)) for label, values in rates.items()}
     for label, (rows, latencies, seconds) in pooled.items():
-        print(report(label, rate[label], rows, latencies, seconds))
+        cost = f"{np.median(cpu[label]):.0f}" if label in cpu else ""
+        print(report(label, rate[label], rows, latencies, seconds, cost))
     raw = f"raw session.run, batch {args.request_rows}"
     print(f"\n{args.request_rows}-row requests, serve at concurrency {args.concurrency} / raw:")
     for mode in ("off", f"on (max {args.max_batch_size})"):
         served_rate = rate[f"serve, batching {mode}, concurrency {args.concurrency}"]
         ratios = [
             served_rate / rate[raw + variant]
-            for variant in ("", ", as served", ", 1 intra-op thread")
+            for variant in ("", ", no spin-waiting", ", 1 intra-op thread")
         ]
         print(
             f"- batching {mode}: {ratios[0]:.2f} of the default session, {ratios[1]:.2f} of the "
-            f"servers' session options, {ratios[2]:.2f} of one intra-op thread"
+            f"non-spinning session, {ratios[2]:.2f} of one intra-op thread"
         )
 
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from netlang.cli import main
+from netlang.cli import run
 
-main(prog_name="netlang")
+run()

@@ -1,18 +1,21 @@
-"""Helpers shared by the CLI commands: loading with diagnostics, `--set` values, exit codes."""
+"""Helpers shared by the CLI commands: loading with diagnostics, `--set` values, exit codes.
+
+Imports nothing of the compiler at module level: `predict` and `serve` share these options and
+never parse a source file (the parser and elaborator are ~0.1 s of a process's start-up)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from netlang.diagnostics import CompileError, Diagnostic, Severity
-from netlang.diagnostics.render import print_diagnostics
-from netlang.ir import Graph
-from netlang.semantics.program import Program, compile_source, read_source
-from netlang.diagnostics.source import SourceFile
+if TYPE_CHECKING:  # the compiler is imported by the commands that compile, when they run
+    from netlang.diagnostics import Diagnostic
+    from netlang.diagnostics.source import SourceFile
+    from netlang.ir import Graph
+    from netlang.semantics.program import Program
 
 
 # One spelling per option, on every command that takes it (tests/core/test_cli_grammar.py walks
@@ -82,6 +85,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def load_program(path: str) -> tuple[Program | None, list[Diagnostic], dict[str, SourceFile]]:
     """Read and load a file; an unreadable file is a usage error (exit 2)."""
+    from netlang.diagnostics import CompileError
+    from netlang.semantics.program import compile_source, read_source
+
     try:
         source = read_source(path)
     except CompileError as exc:  # not UTF-8: a located diagnostic
@@ -95,6 +101,9 @@ def report(
     diagnostics: list[Diagnostic], sources: dict[str, SourceFile], *, as_json: bool = False
 ) -> bool:
     """Print diagnostics to stderr; True when there were errors."""
+    from netlang.diagnostics import Severity
+    from netlang.diagnostics.render import print_diagnostics
+
     print_diagnostics(diagnostics, sources, as_json=as_json)
     return any(d.severity is Severity.ERROR for d in diagnostics)
 

@@ -6,9 +6,10 @@ cost report). Imports only `netlang.diagnostics` (for source spans); everything 
 """
 
 from netlang.ir.graph import Graph, NameScope, Node, Value
-from netlang.ir.types import Dim, Shape, TensorType, format_shape, numel
+from netlang.ir.types import DTYPES, Dim, Shape, TensorType, format_shape, numel
 
 __all__ = [
+    "DTYPES",
     "Dim",
     "Graph",
     "NameScope",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 Dim = int | str  # str: a symbolic dim such as the batch "N" or a sequence length "T"
 Shape = tuple[Dim, ...]
+DTYPES = ("float32", "float16", "float64", "int64", "int32", "bool")  # the element types
 
 
 @dataclass(frozen=True, slots=True)

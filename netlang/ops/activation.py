@@ -4,7 +4,7 @@ activations in: onnxruntime has no integer Relu, torch no integer softmax)."""
 from __future__ import annotations
 
 from netlang.ir import TensorType
-from netlang.ops.registry import Attr, Attrs, Ins, OpSpec, ShapeError, need_float32, register
+from netlang.ops.registry import Attr, Attrs, Ins, OpSpec, ShapeError, register
 
 
 def _same(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
@@ -31,12 +31,7 @@ def _clamp_checked(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
 def _activation(name: str, doc: str, *attrs: Attr) -> OpSpec:
     names = {a.name for a in attrs}
     rule = _axis_checked if "axis" in names else _clamp_checked if "min" in names else _same
-
-    def infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
-        need_float32(name, ins[0])
-        return rule(ins, a)
-
-    return register(OpSpec(name, doc, attrs, infer))
+    return register(OpSpec(name, doc, attrs, rule))
 
 
 relu = _activation("relu", "max(x, 0)")

@@ -11,7 +11,6 @@ from netlang.ops.registry import (
     OpSpec,
     ShapeError,
     broadcast,
-    need_float32,
     need_rank,
     register,
     static,
@@ -54,6 +53,7 @@ matmul = register(
         _matmul_infer,
         macs=_matmul_macs,
         arity=(2, 2),
+        takes="numbers",
     )
 )
 
@@ -86,15 +86,12 @@ def _attention_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
 
 
 def _need_mask(op: str, x: TensorType, mask: TensorType) -> None:
-    """A keep mask is float32 [N, T]: one value per sequence position of x [N, T, ...]."""
-    hint = "make the mask with padding_mask(tokens), from the token ids of this sequence"
-    need_float32(op, x)
-    need_float32(f"{op}'s mask", mask, hint)
+    """A keep mask is [N, T]: one value per sequence position of x [N, T, ...]."""
     if mask.shape != x.shape[:2]:
         raise ShapeError(
             f"{op} mask {format_shape(mask.shape)} does not fit the sequence "
             f"{format_shape(x.shape)}: it must be {format_shape(x.shape[:2])}",
-            hint,
+            "make the mask with padding_mask(tokens), from the token ids of this sequence",
             "NL3001",
         )
 
@@ -127,12 +124,6 @@ attention = register(
 
 
 def _padding_mask_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
-    if not ins[0].dtype.startswith("int"):
-        raise ShapeError(
-            f"padding_mask takes token ids (int64), got {ins[0].dtype} "
-            f"{format_shape(ins[0].shape)}",
-            code="NL3003",
-        )
     return (TensorType("float32", ins[0].shape),)
 
 
@@ -143,6 +134,7 @@ padding_mask = register(
         "of attention's key masking and of masked_mean).",
         (Attr("pad", "int", 0),),
         _padding_mask_infer,
+        takes="ids",
     )
 )
 

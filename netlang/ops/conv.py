@@ -12,10 +12,11 @@ from netlang.ops.registry import (
     Ins,
     OpSpec,
     ShapeError,
-    need_rank,
+    need_spatial,
     register,
     static,
     tuple_of,
+    weight_and_bias,
     window_out,
 )
 
@@ -54,8 +55,7 @@ def conv_pads(
 def _geometry(
     op: str, ins: Ins, a: Attrs, n: int
 ) -> tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    layout = "[N, C, L]" if n == 1 else "[N, C, H, W]"
-    need_rank(op, ins[0], (n + 2,), layout)
+    need_spatial(op, ins[0], n)
     c_in = static(op, ins[0], 1, "input channels")
     kernel = tuple_of(a["kernel"], n)
     stride, dilation = tuple_of(a["stride"], n), tuple_of(a["dilation"], n)
@@ -84,7 +84,7 @@ def _conv(n: int) -> OpSpec:
         c_in = ins[0].shape[1]
         assert isinstance(c_in, int)
         weight = (a["channels"], c_in // a["groups"], *tuple_of(a["kernel"], n))
-        return {"weight": weight, **({"bias": (a["channels"],)} if a["bias"] else {})}
+        return weight_and_bias(weight, a, a["channels"])
 
     def macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
         c_in = ins[0].shape[1]
@@ -132,7 +132,7 @@ def _transpose_params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
     c_in = ins[0].shape[1]
     assert isinstance(c_in, int)
     weight = (c_in, a["channels"] // a["groups"], *tuple_of(a["kernel"], 2))
-    return {"weight": weight, **({"bias": (a["channels"],)} if a["bias"] else {})}
+    return weight_and_bias(weight, a, a["channels"])
 
 
 def _transpose_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import math
 
-from netlang.ir import TensorType, format_shape
+from netlang.ir import TensorType
 from netlang.ops.registry import (
     INIT,
     Attr,
     Attrs,
     Ins,
     OpSpec,
-    ShapeError,
     need_rank,
     register,
     static,
+    weight_and_bias,
 )
 
 
@@ -35,7 +35,7 @@ def _linear_params(ins: Ins, a: Attrs) -> dict[str, tuple[int, ...]]:
     features_in = ins[0].shape[-1]
     assert isinstance(features_in, int)
     weight = (a["features"], features_in)
-    return {"weight": weight, **({"bias": (a["features"],)} if a["bias"] else {})}
+    return weight_and_bias(weight, a, a["features"])
 
 
 def _linear_macs(ins: Ins, outs: tuple[TensorType, ...], a: Attrs) -> int:
@@ -58,14 +58,7 @@ linear = register(
 
 
 def _embedding_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
-    x = ins[0]
-    if not x.dtype.startswith("int"):
-        raise ShapeError(
-            f"embedding expects integer token ids, got {x.dtype}{format_shape(x.shape)}",
-            "declare the input as int64[...]",
-            "NL3009",
-        )
-    return (TensorType("float32", (*x.shape, a["dim"])),)
+    return (TensorType("float32", (*ins[0].shape, a["dim"])),)
 
 
 embedding = register(
@@ -75,6 +68,7 @@ embedding = register(
         (Attr("num", "int"), Attr("dim", "int"), Attr("padding_idx", "int", None), INIT),
         _embedding_infer,
         lambda ins, a: {"weight": (a["num"], a["dim"])},
-        tags=frozenset({"init", "int_input"}),
+        tags=frozenset({"init"}),
+        takes="ids",
     )
 )

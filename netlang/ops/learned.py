@@ -47,5 +47,6 @@ expand_batch = register(
         (),
         _expand_infer,
         arity=(2, 2),
+        takes="numbers",
     )
 )

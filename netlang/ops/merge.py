@@ -14,7 +14,6 @@ from netlang.ops.registry import (
     OpSpec,
     ShapeError,
     broadcast,
-    need_float32,
     register,
 )
 
@@ -25,6 +24,7 @@ add = register(
         (),
         lambda ins, a: (broadcast("add", ins),),
         arity=(2, None),
+        takes="numbers",
     )
 )
 mul = register(
@@ -34,6 +34,7 @@ mul = register(
         (),
         lambda ins, a: (broadcast("mul", ins),),
         arity=(2, None),
+        takes="numbers",
     )
 )
 
@@ -48,11 +49,6 @@ def _number(value: float) -> str:
 
 
 def _scalar_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
-    need_float32(
-        "arithmetic with a number",
-        ins[0],
-        "declare it float32; token ids and other integer tensors take no arithmetic",
-    )
     value = a["value"]  # an int may be too large for a Python float
     if not abs(value) <= FLOAT32_MAX:
         raise ShapeError(
@@ -95,6 +91,7 @@ def _concat_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
             raise ShapeError(
                 f"concat along axis {axis} needs equal sizes on axis {i}, got "
                 + ", ".join(format_shape(t.shape) for t in ins),
+                _odd_size_hint([t.shape[i] for t in ins]) if i >= 2 else None,
                 code="NL3005",
             )
     sizes = [t.shape[axis] for t in ins]
@@ -104,6 +101,17 @@ def _concat_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     return (ins[0].with_shape(tuple(shape)),)
 
 
+def _odd_size_hint(sizes: list[object]) -> str | None:
+    """A skip connection one pixel off: an odd size pooled (15 -> 7) and upsampled (-> 14)."""
+    known = [s for s in sizes if isinstance(s, int)]
+    if len(known) != len(sizes) or max(known) - min(known) != 1:
+        return None
+    return (
+        f"{max(known)} halved and doubled again is {min(known)}: give the input a size that "
+        "every pooling step divides evenly (a U-Net of k poolings: a multiple of 2**k)"
+    )
+
+
 concat = register(
     OpSpec(
         "concat",
@@ -111,6 +119,7 @@ concat = register(
         (Attr("axis", "int", 1),),
         _concat_infer,
         arity=(2, None),
+        takes="any",
     )
 )
 
@@ -149,5 +158,6 @@ split = register(
         "Cut a tensor along `axis` into `parts` equal parts or given sizes.",
         (Attr("parts", "ints"), Attr("axis", "int", 1)),
         _split_infer,
+        takes="any",
     )
 )

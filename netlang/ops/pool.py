@@ -9,8 +9,8 @@ from netlang.ops.registry import (
     Ins,
     OpSpec,
     ShapeError,
-    need_float32,
     need_rank,
+    need_spatial,
     register,
     tuple_of,
     window_out,
@@ -27,8 +27,7 @@ def _pool(kind: str, n: int) -> OpSpec:
         attrs.append(Attr("count_include_pad", "bool", True))
 
     def infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
-        need_rank(name, ins[0], (n + 2,), "[N, C, L]" if n == 1 else "[N, C, H, W]")
-        need_float32(name, ins[0])
+        need_spatial(name, ins[0], n)
         kernel = tuple_of(a["kernel"], n)
         stride = tuple_of(a["stride"] if a["stride"] is not None else a["kernel"], n)
         pads, dilation = tuple_of(a["padding"], n), tuple_of(a.get("dilation", 1), n)
@@ -62,8 +61,7 @@ def _adaptive(n: int) -> OpSpec:
     name = f"adaptive_avgpool{n}d"
 
     def infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
-        need_rank(name, ins[0], (n + 2,), "[N, C, L]" if n == 1 else "[N, C, H, W]")
-        need_float32(name, ins[0])
+        need_spatial(name, ins[0], n)
         size, spatial = tuple_of(a["size"], n), ins[0].shape[2:]
         if any(s != 1 for s in size) and not all(isinstance(d, int) for d in spatial):
             raise ShapeError(
@@ -97,7 +95,6 @@ adaptive_avgpool2d = register(_adaptive(2))
 
 def _global_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     need_rank("global pooling", ins[0], (3, 4, 5), "[N, C, ...]")
-    need_float32("global pooling", ins[0])
     return (ins[0].with_shape(ins[0].shape[:2]),)
 
 

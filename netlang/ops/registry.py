@@ -10,14 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from netlang.ir import Dim, TensorType, format_shape
+from netlang.ir import DTYPES, Dim, TensorType, format_shape
 
 REQUIRED: Any = object()  # marks an attribute without a default
 
 
 class ShapeError(Exception):
     """A shape rule's verdict that an input does not fit; becomes a diagnostic at the call site,
-    or at one item of a list argument when `item` names it (attribute, index)."""
+    at one item of a list argument when `item` names it (attribute, index), or at the tensor
+    argument that is the op's input number `input` (0-based) where one was written."""
 
     def __init__(
         self,
@@ -25,9 +26,11 @@ class ShapeError(Exception):
         hint: str | None = None,
         code: str = "NL3001",
         item: tuple[str, int] | None = None,
+        input: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message, self.hint, self.code, self.item = message, hint, code, item
+        self.input = input
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,8 @@ class OpSpec:
 
     `infer` maps input types and attributes to output types (raising ShapeError); `params` and
     `buffers` give the `state_dict` entries (local name -> shape), in torch's order; `macs` counts
-    multiply-accumulates per sample.
+    multiply-accumulates per sample. `takes` names the element types its tensor inputs may have
+    (a key of `TAKES`); the builder checks it before `infer` runs.
     """
 
     name: str
@@ -66,6 +70,7 @@ class OpSpec:
     macs: Callable[[Ins, tuple[TensorType, ...], Attrs], int] = lambda ins, outs, a: 0
     arity: tuple[int, int | None] = (1, 1)  # min and max tensor inputs (None: unbounded)
     tags: frozenset[str] = field(default_factory=frozenset)  # e.g. "init": takes weight init
+    takes: str = "float32"
 
     def attr(self, name: str) -> Attr | None:
         return next((a for a in self.attrs if a.name == name), None)
@@ -73,8 +78,25 @@ class OpSpec:
 
 REGISTRY: dict[str, OpSpec] = {}
 
+# What `OpSpec.takes` may say, and the element types each admits. "float32" (the default) is what
+# both backends compute in: their weights and constants are float32, and onnxruntime has no
+# integer kernels for most ops. "ids" are integer token ids (embedding, padding_mask). "numbers"
+# is any type but bool, for ops whose kernels take every number type in both backends (add, mul,
+# matmul; expand_batch's Where); "any" is for ops that move values without arithmetic on them
+# (layout ops). An op not of "float32" takes several inputs of one element type only, as ONNX's
+# Add, MatMul and Concat want. tests/differential/test_element_types.py runs every op on every
+# element type in both backends: what a choice admits, both must run.
+TAKES: dict[str, tuple[str, ...]] = {
+    "float32": ("float32",),
+    "ids": ("int64", "int32"),
+    "numbers": tuple(d for d in DTYPES if d != "bool"),
+    "any": DTYPES,
+}
+
 
 def register(spec: OpSpec) -> OpSpec:
+    if spec.takes not in TAKES:
+        raise ValueError(f"op `{spec.name}` takes unknown element types `{spec.takes}`")
     if spec.name in REGISTRY:
         raise ValueError(f"op `{spec.name}` registered twice")
     REGISTRY[spec.name] = spec
@@ -128,14 +150,14 @@ def need_rank(
         )
 
 
-def need_float32(op: str, t: TensorType, hint: str | None = None) -> None:
-    """Both backends compute these ops in float32 (their constants and weights are float32)."""
-    if t.dtype != "float32":
-        raise ShapeError(
-            f"{op} needs a float32 tensor, got {t.dtype}{format_shape(t.shape)}",
-            hint or "declare the input float32; integer ids go through `embedding` first",
-            "NL3009",
-        )
+def need_spatial(op: str, t: TensorType, n: int) -> None:
+    """[N, C, L] for a 1-D op (conv1d, pools), [N, C, H, W] for a 2-D one."""
+    need_rank(op, t, (n + 2,), "[N, C, L]" if n == 1 else "[N, C, H, W]")
+
+
+def weight_and_bias(weight: tuple[int, ...], a: Attrs, out: int) -> dict[str, tuple[int, ...]]:
+    """A layer's `weight`, and its `bias` of `out` values unless `bias=false` (torch's names)."""
+    return {"weight": weight, **({"bias": (out,)} if a["bias"] else {})}
 
 
 def static(op: str, t: TensorType, axis: int, what: str) -> int:

@@ -44,6 +44,7 @@ flatten = register(
         "Merge axes start..end into one ([N, C, H, W] -> [N, C*H*W]).",
         (Attr("start", "int", 1), Attr("end", "int", -1)),
         _flatten_infer,
+        takes="any",
     )
 )
 
@@ -118,6 +119,7 @@ reshape = register(
         "the input's symbolic ones (`dim(x, 2)`) wherever the product per sample is known.",
         (Attr("shape", "dims"),),
         _reshape_infer,
+        takes="any",
     )
 )
 
@@ -137,6 +139,7 @@ permute = register(
         "Reorder axes (all of them, batch included).",
         (Attr("dims", "int_list"),),
         _permute_infer,
+        takes="any",
     )
 )
 
@@ -161,6 +164,7 @@ select = register(
         "(e.g. the last time step: select(axis=1, index=-1)).",
         (Attr("axis", "int"), Attr("index", "int")),
         _select_infer,
+        takes="any",
     )
 )
 

@@ -10,8 +10,8 @@ from math import prod
 from typing import Any
 
 from netlang.ir import Graph, NameScope, Node, TensorType, Value
-from netlang.ops import REGISTRY
-from netlang.ops.registry import ShapeError, bind
+from netlang.ops import REGISTRY, OpSpec
+from netlang.ops.registry import TAKES, ShapeError, bind
 from netlang.ir.types import format_shape
 from netlang.diagnostics.source import Span
 
@@ -20,16 +20,55 @@ from netlang.diagnostics.source import Span
 MAX_PARAMETERS = 10**10
 
 
-def _need_floats(op: str, types: tuple[TensorType, ...]) -> None:
-    """Layers with weights compute in float32, their weights' type (`fp16` export casts inside);
-    an integer tensor needs `embedding`."""
-    for t in types:
-        if t.dtype != "float32":
+# What an op of each `OpSpec.takes` wants, as its NL3009 says.
+WANTS = {
+    "float32": "computes in float32",
+    "ids": "takes integer token ids (int64 or int32)",
+    "numbers": "takes numbers, not bool",
+}
+
+
+def _check_element_types(spec: OpSpec, types: tuple[TensorType, ...]) -> None:
+    """The one check of `OpSpec.takes`, so that what passes `check` both backends can run: an
+    input of another element type is NL3009 at its argument (or the layer), saying what to write
+    instead."""
+    allowed = TAKES[spec.takes]
+    for index, t in enumerate(types):
+        if t.dtype not in allowed:
+            which = f"input {index + 1}" if len(types) > 1 else "input"
             raise ShapeError(
-                f"{op} computes in float32, but its input is {t.dtype}{format_shape(t.shape)}",
-                "declare the input float32, or look integer ids up with `embedding` first",
+                f"{spec.name} {WANTS[spec.takes]}, but its {which} is "
+                f"{t.dtype}{format_shape(t.shape)}",
+                _hint(spec.takes, t.dtype, index),
                 "NL3009",
+                input=index,
             )
+    other = next((i for i, t in enumerate(types) if t.dtype != types[0].dtype), None)
+    if other is not None:  # located at the first input that differs from the first
+        raise ShapeError(
+            f"{spec.name} needs inputs of one element type, got "
+            + " and ".join(f"{t.dtype}{format_shape(t.shape)}" for t in types),
+            "declare the model's inputs with one element type",
+            "NL3009",
+            input=other,
+        )
+
+
+def _hint(takes: str, dtype: str, index: int) -> str:
+    """What to write instead. A tensor of another type than float32 is a model input's, or made
+    from one by layout ops: the language has no cast."""
+    if takes == "ids":
+        return "declare the token input int64[...]"
+    if takes == "numbers":
+        return "declare the model's input float32[...] or int64[...]"
+    if dtype.startswith("float"):
+        return "declare the model's input float32[...] (for float16 inside: export `--fp16`)"
+    if index > 0:  # the second input of attention and masked_mean
+        return "make the keep mask with `padding_mask(tokens)`, from the token ids"
+    return (
+        "look integer token ids up with `embedding(num, dim)` first, or declare the model's "
+        "input float32[...]"
+    )
 
 
 class GraphBuilder:
@@ -73,10 +112,9 @@ class GraphBuilder:
             )
         attrs = attrs if bound else bind(spec, [], attrs)
         input_types = tuple(self.types[i] for i in inputs)
+        _check_element_types(spec, input_types)
         output_types = spec.infer(input_types, attrs)
         params = spec.params(input_types, attrs)
-        if params and "int_input" not in spec.tags:
-            _need_floats(op, input_types)
         self.parameters += sum(prod(shape) for shape in params.values())
         if self.parameters > MAX_PARAMETERS:
             raise ShapeError(

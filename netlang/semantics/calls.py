@@ -63,13 +63,11 @@ class Calls:
         layer = self._layer(
             func, call.func.span, call.func.id if isinstance(call.func, ast.Name) else None
         )
-        inputs: list[Tensor] = []
-        while args and tensors_of(args[0]) is not None:  # leading tensors: apply now
-            inputs.extend(tensors_of(args.pop(0)) or [])
+        inputs, spans = self._take_inputs(args, call.args)  # leading tensors: apply now
         layer = self._with_arguments(layer, args, kwargs, call)
         if not inputs and not self._takes_no_inputs(layer):
             return layer
-        return self._apply(layer, inputs, None, None, call.span, frame)
+        return self._apply(layer, inputs, None, None, call.span, frame, spans)
 
     def _labelled_call(self, stage: ast.Stage, frame: Frame) -> Any:
         """`class_token: param([1, 1, 768])`, `fc: linear(x, 10)`: the call applied at once,
@@ -89,12 +87,10 @@ class Calls:
                 "drop the label",
             )
         layer = self._layer(func, call.func.span, call.func.id)
-        inputs: list[Tensor] = []
-        while args and tensors_of(args[0]) is not None:
-            inputs.extend(tensors_of(args.pop(0)) or [])
+        inputs, spans = self._take_inputs(args, call.args)
         layer = self._with_arguments(layer, args, kwargs, call)
         assert not isinstance(label, Poison)
-        return self._apply(layer, inputs, label, stage.label_span, stage.span, frame)
+        return self._apply(layer, inputs, label, stage.label_span, stage.span, frame, spans)
 
     def _layer(self, value: Any, span: Span, name: str | None = None) -> Layer:
         if isinstance(value, Layer):
@@ -176,6 +172,7 @@ class Calls:
                 value = self._stages(body.stages, value, frame)
             self._record_scope(name, None, stage.span, value)
             return value
+        spans: list[Span | None] = [None] * len(inputs)  # what flows in is located at the layer
         if isinstance(body, ast.Name):
             layer = self._layer(self._name(body.id, body.span, frame), body.span, body.id)
             layer = dataclasses.replace(layer, span=body.span)
@@ -186,10 +183,10 @@ class Calls:
             if any(isinstance(v, Poison) for v in (*args, *kwargs.values())):
                 return POISON
             if self._takes_more_inputs(layer):
-                while args and tensors_of(args[0]) is not None:
-                    inputs = [*inputs, *(tensors_of(args.pop(0)) or [])]
+                more, more_spans = self._take_inputs(args, body.args)  # type: ignore[union-attr]
+                inputs, spans = [*inputs, *more], [*spans, *more_spans]
             layer = self._with_arguments(layer, args, kwargs, body)
-        return self._apply(layer, inputs, label, stage.label_span, stage.span, frame)
+        return self._apply(layer, inputs, label, stage.label_span, stage.span, frame, spans)
 
     def _look_up(self, body: ast.Expr, frame: Frame) -> None:
         """A stage after a failed one: its layer and arguments are looked up, not applied."""
@@ -204,6 +201,23 @@ class Calls:
             self._layer(value, func.span, func.id)
         if call is not None:
             self._arguments(call, frame)
+
+    @staticmethod
+    def _take_inputs(
+        args: list[Any], written: tuple[ast.Expr, ...]
+    ) -> tuple[list[Tensor], list[Span | None]]:
+        """Pop the leading tensor arguments (a tuple gives its tensors): the layer's inputs, and
+        where each is written."""
+        inputs: list[Tensor] = []
+        spans: list[Span | None] = []
+        for node in written:
+            tensors = tensors_of(args[0]) if args else None
+            if tensors is None:
+                break
+            args.pop(0)
+            inputs += tensors
+            spans += [node.span] * len(tensors)
+        return inputs, spans
 
     @staticmethod
     def _takes_no_inputs(layer: Layer) -> bool:
@@ -233,10 +247,11 @@ class Calls:
         label_span: Span | None,
         span: Span,
         frame: Frame,
+        input_spans: list[Span | None] | None = None,
     ) -> Any:
         if layer.block is not None:
             return self._instantiate(layer, inputs, label, label_span, span, frame)
-        return self._apply_op(layer, inputs, label, label_span, span, frame)
+        return self._apply_op(layer, inputs, label, label_span, span, frame, input_spans)
 
     def _apply_op(
         self,
@@ -246,7 +261,9 @@ class Calls:
         label_span: Span | None,
         span: Span,
         frame: Frame,
+        input_spans: list[Span | None] | None = None,
     ) -> Any:
+        """Apply an op; `input_spans` says where each input is written (None: at the layer)."""
         spec = REGISTRY[layer.name]
         try:
             attrs = bind(spec, list(layer.args), dict(layer.kwargs))
@@ -263,6 +280,8 @@ class Calls:
             )
         except ShapeError as exc:
             where = span
+            if exc.input is not None and exc.input < len(input_spans or ()):
+                where = (input_spans or [])[exc.input] or span
             if exc.item is not None:
                 name, item = exc.item
                 names = [a.name for a in spec.attrs]

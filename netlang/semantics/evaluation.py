@@ -168,7 +168,15 @@ class Expressions:
                     expr.span,
                     "two tensors combine with `+` and `*` (write a + b * -1 for a - b)",
                 )
-            return self._apply_op(Layer(op, expr.span), [left, right], None, None, expr.span, frame)
+            return self._apply_op(
+                Layer(op, expr.span),
+                [left, right],
+                None,
+                None,
+                expr.span,
+                frame,
+                [expr.left.span, expr.right.span],
+            )
         reverse = isinstance(right, Tensor)
         tensor, number = (right, left) if reverse else (left, right)
         if isinstance(number, bool) or not isinstance(number, (int, float)):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from netlang.diagnostics import did_you_mean, error
 from netlang.diagnostics.source import Span
-from netlang.ir import TensorType, format_shape
+from netlang.ir import DTYPES, TensorType, format_shape
 from netlang.ops.registry import describe
 from netlang.semantics.frames import Failed, Frame, bounded, fail
 from netlang.semantics.values import POISON, Poison, Tensor
@@ -19,7 +19,6 @@ from netlang.syntax import ast
 if TYPE_CHECKING:
     from netlang.semantics.builder import GraphBuilder
 
-DTYPES = ("float32", "float16", "float64", "int64", "int32", "bool")
 # How many times all `for` bodies of one elaboration may run together: loops that build no layer
 # (nested ranges of constants) would otherwise run unbounded; about 12 times the layer limit.
 MAX_ITERATIONS = 250_000

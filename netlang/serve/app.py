@@ -29,7 +29,7 @@ import numpy as np
 from netlang.runtime.signature import Signature
 from netlang.serve.guards import Guards, preflight_headers
 from netlang.serve.metrics import CONTENT_TYPE, Metrics, ModelMetrics
-from netlang.serve.protocol import Plans, ServeError, encode_infer, parse_infer
+from netlang.serve.protocol import Heads, Plans, ServeError, encode_infer, parse_infer
 from netlang.serve.scheduler import BatchScheduler, DirectScheduler
 
 log = logging.getLogger("netlang.serve")
@@ -57,6 +57,7 @@ class ServedModel:
     classes: tuple[str, ...] | None = None
     preprocess: dict[str, Any] | None = None  # the "netlang.preprocess" metadata
     plans: Plans = field(default_factory=dict)  # its clients' binary headers, checked once
+    heads: Heads = field(default_factory=dict)  # its binary responses' headers, written once
 
     def metadata(self) -> dict[str, Any]:
         def tensors(specs: Any) -> list[dict[str, Any]]:
@@ -101,6 +102,8 @@ class App:
         self.guards = guards
         self.metrics = metrics
         self.executor = executor
+        # the largest body the connection's fast path reads for `respond` (`fast_path.py`)
+        self.fast_body_bytes = min(guards.max_body_bytes, OFF_LOOP_BYTES)
         self._routes: dict[str, tuple[str, Callable[[], Response]]] = {
             "/v2/health/live": ("GET", lambda: _json(200, {"live": True})),
             "/v2/health/ready": ("GET", self._server_ready),
@@ -114,27 +117,56 @@ class App:
             return
         if scope["type"] != "http":
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        status, response_headers, body = await self.respond(
+            scope["method"], scope["path"], scope["headers"], receive
+        )
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def respond(
+        self, method: str, path: str, raw_headers: list[tuple[bytes, bytes]], receive: Receive
+    ) -> Response:
+        """The whole answer to one request, whichever way it came in (the ASGI cycle or the
+        connection's fast path for infer, `connection.py`): guards, routing, errors as JSON,
+        the response counted, CORS headers and Content-Length added."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
         try:
-            status, response_headers, body = await self._handle(scope, receive, headers)
+            status, response_headers, body = await self._handle(
+                method, path, raw_headers, headers, receive
+            )
         except ServeError as e:
             status, response_headers, body = _error(e.status, e.message)
             response_headers += [(k.encode(), v.encode()) for k, v in e.headers]
         except Exception:
-            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            log.exception("unhandled error in %s %s", method, path[:200])
             status, response_headers, body = _error(500, "internal server error")
-        self.metrics.responses.labels(str(status)).inc()
+        self.metrics.response(status).inc()
         response_headers += self.guards.cors_headers(headers.get("origin"))
         response_headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": response_headers})
-        await send({"type": "http.response.body", "body": body})
+        return status, response_headers, body
 
-    async def _handle(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> Response:
+    def infer_route(self, method: str, path: str) -> ServedModel | None:
+        """The served model that `method path` asks to infer with, if it names one (the
+        requests the connection's fast path may take; `respond` still checks everything)."""
+        if method != "POST":
+            return None
+        match = _MODEL_PATH.fullmatch(path)
+        if match is None or match["action"] != "/infer" or match["version"] not in (None, "1"):
+            return None
+        return self.models.get(match["name"])
+
+    async def _handle(
+        self,
+        method: str,
+        path: str,
+        raw_headers: list[tuple[bytes, bytes]],
+        headers: dict[str, str],
+        receive: Receive,
+    ) -> Response:
         guards = self.guards
-        guards.check_header_limits(scope["headers"])
+        guards.check_header_limits(raw_headers)
         guards.check_host(headers.get("host", ""))
         guards.check_origin(headers.get("origin"))
-        path, method = scope["path"], scope["method"]
         if method == "OPTIONS":  # a CORS preflight: never carries the token
             return 204, preflight_headers(), b""
         if not path.startswith("/v2/health/"):
@@ -199,7 +231,9 @@ class App:
             else:
                 request = parse()
             outputs = await model.scheduler.submit(request.inputs)
-            payload, json_length = encode_infer(model.name, request, outputs, model.classes)
+            payload, json_length = encode_infer(
+                model.name, request, outputs, model.classes, model.heads
+            )
         except ServeError as e:
             reason = {503: "REJECTED", 500: "BACKEND"}.get(e.status, "BAD_REQUEST")
             model.metrics.failed(reason)

@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from netlang.serve.fast_path import FastCycle, fast_request, served_app
+
 log = logging.getLogger("netlang.serve")
 MAX_HEAD_BYTES = 16 * 1024  # a request head still incomplete past this gets a 431
 Phase = Literal["headers", "body"] | None  # the part of a request the client is sending
@@ -97,10 +99,16 @@ class GuardedProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.logger.addFilter(_QUIET)  # once: a logger keeps one copy of a filter
         self.limits = limits
-        self._deadline: asyncio.TimerHandle | None = None
         self._phase: Phase = None
+        self._due: float | None = None  # the loop time at which the phase's deadline passes
+        # one timer per connection, not one per phase: re-armed only when it fires, so it may fire
+        # before the deadline (then it waits again) but never after (see `_enter`)
+        self._timer: asyncio.TimerHandle | None = None
+        self._tick = min(limits.header_timeout_s, limits.body_timeout_s)
         self._begun = False  # a request's first byte has arrived (else an idle connection)
         self._head_bytes = 0  # bytes fed while a head was incomplete
+        # infer requests skip the ASGI cycle (`fast_path.py`), unless each must be logged
+        self._fast_app = None if self.access_log else served_app(self.app)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -124,10 +132,29 @@ class GuardedProtocol(HttpToolsProtocol):
         self._enter("headers")
 
     def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        if self.cycle is not None:
-            self.cycle.transport = _OneWrite(self.transport, self.cycle)  # type: ignore[assignment]
+        app = self._fast_app
+        path = fast_request(self, app) if app is not None else None
+        if app is not None and path is not None:
+            previous, cycle = self.cycle, FastCycle(self, app, path)
+            self.cycle = cycle  # type: ignore[assignment]
+            if previous is None or previous.response_complete:
+                cycle.start()
+            else:  # pipelined behind an unanswered request, as uvicorn queues its cycles
+                self.flow.pause_reading()
+                self.pipeline.appendleft((cycle, app))  # type: ignore[arg-type]
+        else:
+            previous = self.cycle
+            super().on_headers_complete()
+            if self.cycle is not previous:
+                self.cycle.transport = _OneWrite(self.transport, self.cycle)  # type: ignore[assignment]
         self._enter("body")
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        """Start a queued request's answer, on whichever path it came."""
+        if isinstance(cycle, FastCycle):
+            cycle.start()
+        else:
+            super()._start_asgi_task(cycle, app)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -136,6 +163,9 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._enter(None)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
@@ -151,20 +181,33 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def _enter(self, phase: Phase) -> None:
         """Start the deadline of `phase` unless it is already running (a head's deadline runs
-        from its first byte, or from the connection opening, whichever came later)."""
-        if phase == self._phase and (phase is None or self._deadline is not None):
+        from its first byte, or from the connection opening, whichever came later). Requests
+        change phase three times each, so this only moves `_due`: the timer, armed for at most
+        `_tick` (the shorter deadline), fires no later than any deadline set after arming it."""
+        if phase == self._phase and (phase is None or self._due is not None):
             return
-        if self._deadline is not None:
-            self._deadline.cancel()
-        self._deadline, self._phase = None, phase
-        if phase is not None and not self.transport.is_closing():
-            limits = self.limits
-            timeout = limits.header_timeout_s if phase == "headers" else limits.body_timeout_s
-            self._deadline = self.loop.call_later(timeout, self._expire)
+        self._phase = phase
+        if phase is None or self.transport.is_closing():
+            self._due = None
+            return
+        limits = self.limits
+        timeout = limits.header_timeout_s if phase == "headers" else limits.body_timeout_s
+        self._due = self.loop.time() + timeout
+        if self._timer is None:
+            self._timer = self.loop.call_later(self._tick, self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._due is None or self.transport.is_closing():
+            return  # no phase running: the next one arms the timer again
+        remaining = self._due - self.loop.time()
+        if remaining > 0:
+            self._timer = self.loop.call_later(min(remaining, self._tick), self._check)
+        else:
+            self._expire()
 
     def _expire(self) -> None:
-        phase, self._deadline = self._phase, None
-        self._phase = None
+        phase, self._phase, self._due = self._phase, None, None
         if self.transport.is_closing():
             return
         cycle = self.cycle

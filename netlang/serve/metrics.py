@@ -109,6 +109,7 @@ class Metrics:
         self.responses = Counter(
             "netlang_http_responses", "HTTP responses by status code.", ("code",), registry=registry
         )
+        self._by_status: dict[int, Counter] = {}  # `responses` per status, bound once
         self._exposed = registry
         if os.environ.get(MULTIPROC_DIR_ENV):  # the rule prometheus_client itself follows
             self._exposed = CollectorRegistry()
@@ -133,6 +134,14 @@ class Metrics:
             self.compute_seconds.labels(*labels),
             self.batch_size.labels(*labels),
         )
+
+    def response(self, status: int) -> Counter:
+        """The counter of responses with `status` (a label lookup takes a lock and a hash of the
+        label values: once per status, not once per response)."""
+        counter = self._by_status.get(status)
+        if counter is None:
+            counter = self._by_status[status] = self.responses.labels(str(status))
+        return counter
 
     def render(self) -> bytes:
         """The text exposition of every family: this process's, or all workers' added up."""

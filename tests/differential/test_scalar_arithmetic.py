@@ -60,5 +60,5 @@ def test_tensor_with_what_is_not_a_number_is_a_located_error(expression: str, me
 
 def test_arithmetic_on_token_ids_is_refused_with_its_location() -> None:
     source = "model A { input t: int64[N, 4]\n    y = t * 2\n    output y }"
-    with pytest.raises(CompileError, match="needs a float32 tensor, got int64"):
+    with pytest.raises(CompileError, match="computes in float32, but its input is int64"):
         netlang.load(source).model()

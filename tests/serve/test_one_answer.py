@@ -14,13 +14,14 @@ import onnxruntime as ort
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import start_server
 from PIL import Image
 
 from netlang.cli import main
 from netlang.diagnostics.source import SourceFile
 from netlang.export.ship import Trained, build, write_onnx
 from netlang.serve.triton_repo import write_triton_repo
+
+from tests.serve.servers import start_server
 
 SOURCE = """model Tiny(classes: int = 3) {
   input image: float32[N, 1, 8, 8]

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
-from conftest import Server, start_server
-from serve_models import classifier_reference
+
+from tests.serve.serve_models import classifier_reference
+from tests.serve.servers import Server, start_server
 
 pytestmark = pytest.mark.slow
 

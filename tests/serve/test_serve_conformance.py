@@ -10,9 +10,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import tritonclient.http as httpclient
-from conftest import Server
-from serve_models import CLASSES, classifier_reference
 from tritonclient.utils import InferenceServerException
+
+from tests.serve.serve_models import CLASSES, classifier_reference
+from tests.serve.servers import Server
 
 pytestmark = pytest.mark.slow
 

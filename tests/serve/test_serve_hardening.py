@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
-from conftest import Server, start_server
+
+from tests.serve.servers import Server, start_server
 
 pytestmark = pytest.mark.slow
 

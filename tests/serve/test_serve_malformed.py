@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Server, scrape, start_server
+
+from tests.serve.servers import Server, scrape, start_server
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,13 @@ import pytest
 import tritonclient.http as httpclient
 
 from netlang.runtime.signature import BY_V2, Signature, TensorSpec
-from netlang.serve.protocol import ServeError, encode_infer, parse_infer
+from netlang.serve.protocol import (
+    InferRequest,
+    RequestedOutput,
+    ServeError,
+    encode_infer,
+    parse_infer,
+)
 
 MIXED = Signature(
     inputs=(
@@ -203,3 +209,22 @@ def test_headers_with_json_data_are_not_remembered_and_the_table_is_bounded() ->
     for rows in range(1, 100):
         parse_infer(*_binary_x(rows, np.ones((rows, 3))), XY, plans)
         assert 1 <= len(plans) <= 64
+
+
+def test_a_remembered_response_header_writes_the_same_bytes() -> None:
+    outputs = (RequestedOutput("y", True), RequestedOutput("n", True))
+    results = {"y": np.arange(6, dtype=np.float32).reshape(2, 3), "n": np.arange(2, dtype=np.int32)}
+    heads: dict = {}  # one model's table
+    name = 'a "quoted" model'
+    for request_id in (None, 'a "quoted" id', "7", None):
+        request = InferRequest(request_id, {}, outputs)
+        fresh = encode_infer('x"y', request, results)
+        assert encode_infer('x"y', request, results, heads=heads) == fresh
+    assert len(heads) == 1  # written once, reused whatever the id
+    other = {"y": np.zeros((1, 3), np.float32), "n": np.zeros(1, np.int32)}  # other shapes
+    request = InferRequest(None, {}, outputs)
+    assert encode_infer(name, request, other, heads=heads) == encode_infer(name, request, other)
+    assert len(heads) == 2
+    as_json = InferRequest(None, {}, (RequestedOutput("y", False),))  # JSON data: never kept
+    assert encode_infer(name, as_json, results, heads=heads) == encode_infer(name, as_json, results)
+    assert len(heads) == 2

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uvicorn
-from conftest import Server, start_server
+
+from tests.serve.servers import Server, start_server
 
 pytestmark = pytest.mark.slow
 

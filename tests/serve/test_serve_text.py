@@ -15,14 +15,20 @@ import onnx
 import onnxruntime as ort
 import pytest
 import tritonclient.http as httpclient
-from conftest import Server, start_server
 from onnx import helper
-from serve_models import TEXT_LENGTH, save_classifier, save_text_classifier, text_reference
 
 from netlang.runtime import model_info
 from netlang.runtime.predict import predict
 from netlang.runtime.preprocess import load_texts
 from netlang.serve.text_input import text_input
+
+from tests.serve.serve_models import (
+    TEXT_LENGTH,
+    save_classifier,
+    save_text_classifier,
+    text_reference,
+)
+from tests.serve.servers import Server, start_server
 
 SENTENCES = ["Free entry to WIN cash", "see you at lunch?", "", "zzz unknown words"]
 

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Samples, Server, scrape, start_server
+
+from tests.serve.servers import Samples, Server, scrape, start_server
 
 pytestmark = [
     pytest.mark.slow,

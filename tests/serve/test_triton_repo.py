@@ -10,9 +10,10 @@ import onnx
 import onnxruntime as ort
 import pytest
 from google.protobuf import text_format
-from serve_models import classifier_reference, save_classifier, save_fixed, save_mixed
 
 from netlang.serve.triton_repo import write_triton_repo
+
+from tests.serve.serve_models import classifier_reference, save_classifier, save_fixed, save_mixed
 
 try:  # tritonclient raises RuntimeError, not ImportError, when grpcio is missing
     from tritonclient.grpc import model_config_pb2 as mc

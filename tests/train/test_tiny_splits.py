@@ -1,6 +1,6 @@
 """Data too small for a step's or a report's usual assumptions still trains and reports (a
 final batch of one sample beside batch norm, test splits of a single example); data the model
-cannot take (more classes or token ids than it scores) is a located diagnostic when train
+cannot take (more token ids than its embedding holds) is a located diagnostic when train
 starts, never an exception from the first step."""
 
 from __future__ import annotations
@@ -66,26 +66,6 @@ def test_single_example_test_split_reports(tmp_path: Path) -> None:
     lines: list[str] = []
     train_file(net, overrides={"out": str(tmp_path / "run")}, log=lines.append, quiet=True)
     assert any("r2 n/a (one example)" in line for line in lines)
-
-
-def test_data_with_more_classes_than_the_output_is_located_at_data(tmp_path: Path) -> None:
-    """A csv of 4 labels for linear(3): NL2052 at the `data` line before the first step (it was
-    an IndexError from cross_entropy)."""
-    from netlang.diagnostics import CompileError
-    from netlang.train.run import train_file
-
-    net = tmp_path / "c.net"
-    net.write_text(
-        "model C {\n    input x: float32[N, 2]\n    y = x -> linear(3)\n    output y\n}\n\n"
-        'train C {\n    data csv("c.csv", label="y", split=[0.5, 0.5])\n    epochs 1\n}\n'
-    )
-    rows = "\n".join(f"{k}.0,{k % 3}.5,{'abcd'[k % 4]}" for k in range(16))
-    (tmp_path / "c.csv").write_text("a,b,y\n" + rows + "\n")
-    with pytest.raises(CompileError) as raised:
-        train_file(net, overrides={"out": str(tmp_path / "run")}, log=lambda _: None, quiet=True)
-    (found,) = raised.value.diagnostics
-    assert found.code == "NL2052" and found.span.start.line == 8
-    assert "class ids up to 3 (4 classes)" in found.message
 
 
 def test_mean_iou_counts_predicted_classes_the_data_does_not_name(tmp_path: Path) -> None:

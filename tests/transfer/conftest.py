@@ -14,7 +14,8 @@ from netlang.data import DataSplits, Dataset
 from netlang.ir import Graph
 from netlang.train.config import TrainConfig, resolve_config
 from netlang.semantics.train_spec import Stage, TrainSpec
-from transfer_small_model import SMALL
+
+from tests.transfer.transfer_small_model import SMALL
 
 
 @pytest.fixture(autouse=True)

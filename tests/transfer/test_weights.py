@@ -18,7 +18,7 @@ from netlang.ir import Graph
 from netlang.train import transfer
 from netlang.train.transfer import TransferError
 
-from transfer_small_model import SMALL
+from tests.transfer.transfer_small_model import SMALL
 
 
 def _checkpoint(
