@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from netlang.diagnostics import Diagnostic
 from netlang.diagnostics.source import Span
+from netlang.ir import NameScope, Node, TensorType
 from netlang.ops import REGISTRY
 from netlang.ops.registry import AttrError, ShapeError, bind, describe
 from netlang.semantics.builtins import SHAPE_BUILTINS, BuiltinError
@@ -183,7 +184,8 @@ class Calls:
         spans: list[Span | None] = [None] * len(inputs)  # what flows in is located at the layer
         if isinstance(body, ast.Name):
             layer = self._layer(self._name(body.id, body.span, frame), body.span, body.id)
-            layer = dataclasses.replace(layer, span=body.span)
+            if layer.span is not body.span:  # a layer named by a variable: located here
+                layer = dataclasses.replace(layer, span=body.span)
         else:
             func = self._name(body.func.id, body.func.span, frame)  # type: ignore[union-attr]
             layer = self._layer(func, body.func.span, body.func.id)  # type: ignore[union-attr]
@@ -346,8 +348,9 @@ class Calls:
         path = frame.scope.name(label, label_span)
         key = instance_key(definition, layer.args, layer.kwargs, inputs)
         kept = self.instances.get(key)
-        if kept is not None and self._fits(kept):
-            values = self._copy_instance(kept, path, inputs)
+        copied = copy(kept, path, inputs) if kept is not None and self._fits(kept) else None
+        if kept is not None and copied is not None:
+            values: tuple[Any, ...] = self._add_copy(kept, *copied)
         else:
             values = self._elaborate_instance(layer, inputs, path, span, key)
         self._record_scope(path, definition.name, span, values)
@@ -390,7 +393,7 @@ class Calls:
             and builder.parameters <= MAX_PARAMETERS
             and self.iterations <= MAX_ITERATIONS
         )
-        if key is not None and within and self.reports == reported:
+        if key is not None and key not in self.instances and within and self.reports == reported:
             kept = record(
                 path,
                 inputs,
@@ -415,9 +418,15 @@ class Calls:
             and self.iterations + kept.iterations < MAX_ITERATIONS
         )
 
-    def _copy_instance(self, kept: Instance, path: str, inputs: list[Tensor]) -> tuple[Tensor, ...]:
+    def _add_copy(
+        self,
+        kept: Instance,
+        nodes: list[Node],
+        scopes: list[NameScope],
+        returned: tuple[Tensor, ...],
+        types: dict[str, TensorType],
+    ) -> tuple[Tensor, ...]:
         assert self.builder is not None
-        nodes, scopes, returned, types = copy(kept, path, inputs)
         self.builder.nodes += nodes
         self.builder.types.update(types)
         self.builder.scopes.update((s.name, s) for s in scopes)

@@ -12,7 +12,7 @@ the diagnostics are those of elaborating every instance.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,19 +33,36 @@ def freeze(value: Any) -> Hashable | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+# A value an instance reads or makes: the index of its input, or its name after the path.
+Relative = int | str
+# per node: the node (for its other fields), its name, inputs and outputs, whether attrs hold lists
+RelativeNode = tuple[Node, str, tuple[Relative, ...], tuple[str, ...], bool]
+
+
+@dataclass(slots=True)
 class Instance:
     """What one block instance added, named under `path` and reading `inputs`."""
 
     path: str
     inputs: tuple[str, ...]
-    nodes: tuple[Node, ...]
+    # per node: the node (for its other fields) and its name, inputs and outputs as made
+    # (finishing the graph renames the node's own)
+    nodes: tuple[tuple[Node, str, tuple[str, ...], tuple[str, ...]], ...]
     scopes: tuple[NameScope, ...]
     returned: tuple[Tensor, ...]
     parameters: int
     iterations: int
     depth: int  # instantiations nested inside it, counting itself
     blocks: frozenset[str]  # the blocks instantiated inside it
+    # its values relative to `path` and `inputs`, made at the first copy; False: not renamable
+    relative: (
+        tuple[
+            tuple[RelativeNode, ...],
+            tuple[tuple[NameScope, str, tuple[Relative, ...]], ...],
+            tuple[tuple[Relative, TensorType], ...],
+        ]
+        | bool
+    ) = True
 
 
 def instance_key(
@@ -69,63 +86,105 @@ def record(
     counts: tuple[int, int, int],
     blocks: frozenset[str],
 ) -> Instance | None:
-    """The instance, or None where its copy could not be made by renaming: it returns more
-    than tensors, or a value it reads is neither its input nor under its path."""
+    """The instance, or None when it returns more than tensors."""
     if not all(isinstance(v, Tensor) for v in returned):
         return None
-    names = {t.value for t in inputs}
-    prefix = path + "."
-    for value in [v for n in nodes for v in n.inputs] + [t.value for t in returned]:
-        if value not in names and not value.startswith(prefix):
-            return None
-    parameters, iterations, depth = counts
     return Instance(
         path,
         tuple(t.value for t in inputs),
-        tuple(_clone(n, lambda v: v) for n in nodes),  # the graph's own are renamed when finished
+        tuple((n, n.name, n.inputs, n.outputs) for n in nodes),
         tuple(scopes),
         tuple(returned),
-        parameters,
-        iterations,
-        depth,
+        *counts,
         blocks,
     )
 
 
-def copy(
-    instance: Instance, path: str, inputs: list[Tensor]
-) -> tuple[list[Node], list[NameScope], tuple[Tensor, ...], dict[str, TensorType]]:
-    """The instance's nodes, scopes, returned tensors and new value types at `path`, reading
-    `inputs`."""
-    given = dict(zip(instance.inputs, (t.value for t in inputs)))
+def _relative(instance: Instance) -> None:
+    """Name the instance's values relative to its path and inputs; not renamable (False) when
+    one is neither its input nor under its path."""
+    given = {v: i for i, v in enumerate(instance.inputs)}
+    prefix = instance.path + "."
     cut = len(instance.path)
 
-    def name(value: str) -> str:
+    def relative(value: str) -> Relative:
         found = given.get(value)
-        return found if found is not None else path + value[cut:]
+        if found is not None:
+            return found
+        if not value.startswith(prefix):
+            raise LookupError(value)
+        return value[cut:]
 
-    nodes = [_clone(n, name) for n in instance.nodes]
-    types = {v: t for n in nodes for v, t in zip(n.outputs, n.output_types)}
+    def made(value: str) -> str:
+        found = relative(value)
+        if not isinstance(found, str):
+            raise LookupError(value)
+        return found
+
+    try:
+        instance.relative = (
+            tuple(
+                (n, made(name), tuple(map(relative, ins)), tuple(map(made, outs)), _has_list(n))
+                for n, name, ins, outs in instance.nodes
+            ),
+            tuple((s, made(s.name), tuple(map(relative, s.outputs))) for s in instance.scopes),
+            tuple((relative(t.value), t.type) for t in instance.returned),
+        )
+    except LookupError:
+        instance.relative = False
+
+
+def copy(
+    instance: Instance, path: str, inputs: list[Tensor]
+) -> tuple[list[Node], list[NameScope], tuple[Tensor, ...], dict[str, TensorType]] | None:
+    """The instance's nodes, scopes, returned tensors and new value types at `path`, reading
+    `inputs`; None when it is not renamable."""
+    if instance.relative is True:
+        _relative(instance)
+    if isinstance(instance.relative, bool):
+        return None
+    relative_nodes, relative_scopes, relative_returned = instance.relative
+    given = [t.value for t in inputs]
+    nodes = []
+    types: dict[str, TensorType] = {}
+    for node, name, reads, makes, lists in relative_nodes:
+        outputs = tuple(path + v for v in makes)
+        attrs = node.attrs
+        nodes.append(
+            Node(
+                path + name,
+                node.op,
+                tuple(given[v] if isinstance(v, int) else path + v for v in reads),
+                outputs,
+                {k: _fresh(v) for k, v in attrs.items()} if lists else dict(attrs),
+                node.input_types,
+                node.output_types,
+                dict(node.params),
+                dict(node.buffers),
+                node.origin,
+                node.macs,
+            )
+        )
+        types.update(zip(outputs, node.output_types))
     scopes = [
-        NameScope(name(s.name), s.block, s.origin, tuple(name(v) for v in s.outputs))
-        for s in instance.scopes
+        NameScope(
+            path + name,
+            s.block,
+            s.origin,
+            tuple(given[v] if isinstance(v, int) else path + v for v in reads),
+        )
+        for s, name, reads in relative_scopes
     ]
-    returned = tuple(Tensor(name(t.value), t.type) for t in instance.returned)
+    returned = tuple(
+        Tensor(given[v] if isinstance(v, int) else path + v, t) for v, t in relative_returned
+    )
     return nodes, scopes, returned, types
 
 
-def _clone(node: Node, name: Callable[[str], str]) -> Node:
-    """A node of its own (the graph renames its nodes' values in place), its names mapped."""
-    return Node(
-        name(node.name),
-        node.op,
-        tuple(name(v) for v in node.inputs),
-        tuple(name(v) for v in node.outputs),
-        dict(node.attrs),
-        node.input_types,
-        node.output_types,
-        dict(node.params),
-        dict(node.buffers),
-        node.origin,
-        node.macs,
-    )
+def _has_list(node: Node) -> bool:
+    return any(isinstance(v, list) for v in node.attrs.values())
+
+
+def _fresh(value: Any) -> Any:
+    """A list of its own, as a second elaboration would evaluate it (the rest is immutable)."""
+    return [_fresh(v) for v in value] if isinstance(value, list) else value
