@@ -142,15 +142,27 @@ def write_all(out: int, data: memoryview | bytes) -> None:
         done += os.write(out, view[done:])
 
 
+def damaged(path: Path, problem: BaseException) -> str:
+    """What to tell the user of a checkpoint that its reader refuses (cut short by a full disk or
+    a copy, or another kind of file)."""
+    text = str(problem).strip() or type(problem).__name__
+    reason = text.splitlines()[0].split(". ")[0].rstrip(".")  # its first sentence
+    return f"{path} cannot be read ({reason}): the file is cut short or damaged"
+
+
 def read_safetensors(path: str | Path) -> dict[str, np.ndarray | Stored]:
     """The tensors of a safetensors file in its header's order, as `Stored` ranges (arrays for
     dtypes numpy lacks, read as safetensors reads them). The file is checked by safetensors
     itself; the header is read again here only for where each tensor lies."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     path = Path(path)
     checkpoint = Checkpoint(path)
-    with safe_open(str(path), "np", backend="pread") as handle:  # raises on a malformed file
+    try:
+        handle = safe_open(str(path), "np", backend="pread")  # raises on a malformed file
+    except (SafetensorError, OSError) as problem:
+        raise ValueError(damaged(path, problem)) from None
+    with handle:
         header_size = int.from_bytes(_read(checkpoint, 8, 0), "little")
         header = json.loads(_read(checkpoint, header_size, 8))
         tensors: dict[str, np.ndarray | Stored] = {}

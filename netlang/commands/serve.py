@@ -129,7 +129,7 @@ def serve(
     """Serve ONNX MODELS over HTTP for tritonclient, curl and KServe V2 clients."""
     from netlang.runtime import DeviceError
     from netlang.serve.server import ServeConfig, serve_forever
-    from netlang.serve.triton_repo import check_model_name
+    from netlang.serve.triton_repo import ascii_name, check_model_name
 
     if len(names) > len(models):
         raise click.UsageError("more --name options than models")
@@ -137,8 +137,16 @@ def serve(
     if len(set(all_names)) != len(all_names):
         raise click.UsageError(f"model names must be unique: {', '.join(all_names)}")
     try:
-        for n in all_names:
-            check_model_name(n)
+        for i, n in enumerate(all_names):
+            try:
+                check_model_name(n)
+            except ValueError as bad:
+                if i < len(names):
+                    raise
+                raise ValueError(
+                    f"{bad}; the name comes from the file name {models[i].name}: "
+                    f"give it one with --name {ascii_name(n)}"
+                ) from None
         config = ServeConfig(
             models=[(str(p), n) for p, n in zip(models, all_names, strict=True)],
             host=host,

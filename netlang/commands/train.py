@@ -70,7 +70,9 @@ from netlang.commands.common import (
     default=None,
     help="torch.compile the forward pass (default: the section's compile, else off).",
 )
-@click.option("--seed", type=int, help="Seed for weights, split, shuffling and dropout.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), help="Seed for weights, split, shuffling and dropout."
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False),

@@ -88,7 +88,7 @@ def _voc_record(path: Path, root: Path) -> tuple[Path, list[tuple[str, list[floa
 def _voc_split_lists(root: Path, stems: list[str]) -> dict[str, list[str]]:
     lists = root / "ImageSets" / "Main"
     found = {
-        split: (lists / f"{split}.txt").read_text().split()
+        split: (lists / f"{split}.txt").read_text(encoding="utf-8").split()
         for split in VOC_SPLITS
         if (lists / f"{split}.txt").is_file()
     }
@@ -116,7 +116,7 @@ def load_coco(
         ValueError: an unreadable file, a missing image, or masks asked for without pycocotools.
     """
     try:
-        data = json.loads(annotations.read_text())
+        data = json.loads(annotations.read_text(encoding="utf-8"))
         categories = sorted(data["categories"], key=lambda c: c["id"])
         entries = sorted(data["images"], key=lambda i: i["id"])
     except (OSError, ValueError, KeyError, TypeError) as error:

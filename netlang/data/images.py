@@ -49,7 +49,7 @@ def load_image_folder(
                 f"image_folder: {folder} has classes {_classes(folder)}, but "
                 f"{folders['train']} has {classes}"
             )
-        files = _files(folder, classes, limit)
+        files = _files(folder, classes, limit, every_class=name == "train")
         splits[name] = Dataset(
             _decode(files, size, _MODES[channels]),
             np.array([label for _, label in files], dtype=np.int64),
@@ -64,14 +64,24 @@ def _classes(folder: Path) -> list[str]:
     return classes
 
 
-def _files(folder: Path, classes: list[str], limit: int | None) -> list[tuple[Path, int]]:
-    """(path, label) pairs, interleaved across classes: rank within the class, then class."""
+def _files(
+    folder: Path, classes: list[str], limit: int | None, every_class: bool
+) -> list[tuple[Path, int]]:
+    """(path, label) pairs, interleaved across classes: rank within the class, then class;
+    `every_class`: a class folder without images is an error (the training split's)."""
     ranked = []
     for label, name in enumerate(classes):
         images = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in EXTENSIONS)
         ranked += [(rank, label, path) for rank, path in enumerate(images)]
     if not ranked:
         raise ValueError(f"image_folder: no images under {folder}")
+    empty = sorted({*classes} - {classes[label] for _, label, _ in ranked})
+    if empty and every_class:
+        raise ValueError(
+            f"image_folder: class folder{'s' if len(empty) > 1 else ''} "
+            f"{', '.join(empty)} in {folder} hold{'' if len(empty) > 1 else 's'} no images "
+            f"({', '.join(sorted(EXTENSIONS))}): add some, or remove the folder"
+        )
     ranked.sort(key=lambda item: item[:2])
     return [(path, label) for _, label, path in ranked[:limit]]
 

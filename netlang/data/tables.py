@@ -8,12 +8,16 @@ sorted list of distinct labels.
 from __future__ import annotations
 
 import csv
+import difflib
 import gzip
+import re
 from pathlib import Path
 
 import numpy as np
 
 from netlang.data.dataset import Dataset
+
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+([eE][-+]?\d+)?")
 
 
 def load_npz(
@@ -51,8 +55,13 @@ def load_csv(
         ValueError: unknown label column, or a non-numeric feature column.
     """
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="", encoding="utf-8") as f:
-        rows = [row for row in csv.reader(f) if row]
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as f:  # Excel's BOM dropped
+        first = f.readline()
+        f.seek(0)
+        delimiter = max(",;\t", key=first.count)  # `;`: Excel's CSV where `,` is the decimal mark
+        rows = [row for row in csv.reader(f, delimiter=delimiter) if row]
+    if delimiter != ",":
+        rows = [[_decimal_point(cell) for cell in row] for row in rows]
     if header is None:
         header = bool(rows) and not all(map(_is_number, rows[0]))
     names = rows.pop(0) if header else []
@@ -64,7 +73,7 @@ def load_csv(
             f"csv: {path}: data row {ragged + 1} has {len(rows[ragged])} fields, "
             f"the first has {len(rows[0])}"
         )
-    column = _column(label, names, len(rows[0]), path)
+    column = column_index(label, names, len(rows[0]), path, "csv", "label")
     table = np.array(rows, dtype=str)
     feature_columns = [i for i in range(table.shape[1]) if i != column]
     try:
@@ -107,23 +116,34 @@ def encode_targets(
     return [np.array([index[str(v)] for v in y], dtype=np.int64) for y in ys], classes
 
 
-def _column(label: int | str, names: list[str], width: int, path: Path) -> int:
-    if isinstance(label, str):
-        if label not in names:
-            raise ValueError(
-                f"csv: {path} has no column {label!r}"
-                + (
-                    f" (columns: {', '.join(names)})"
-                    if names
-                    else " (no header row; give the label column's index)"
-                )
+def column_index(
+    column: int | str, names: list[str], width: int, path: Path, source: str, argument: str
+) -> int:
+    """The index of `column` (a header name or an index) among `width` fields; a name that is
+    not in the header is told the closest one (case aside: `Precio` for `precio`)."""
+    if isinstance(column, str):
+        if column not in names:
+            folded = [n for n in names if n.casefold() == column.casefold()]
+            close = folded or difflib.get_close_matches(column, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            listed = (
+                f" (columns: {', '.join(names)})" if names else " (no header row: give an index)"
             )
-        return names.index(label)
-    if isinstance(label, bool) or not isinstance(label, int) or not -width <= label < width:
+            raise ValueError(
+                f"{source}: {path} has no column {column!r} for {argument}{listed}{hint}"
+            )
+        return names.index(column)
+    if isinstance(column, bool) or not isinstance(column, int) or not -width <= column < width:
         raise ValueError(
-            f"csv: label={label!r}: expected a column name or an index in [{-width}, {width - 1}]"
+            f"{source}: {argument}={column!r}: expected a column name or an index in "
+            f"[{-width}, {width - 1}]"
         )
-    return label % width
+    return column % width
+
+
+def _decimal_point(cell: str) -> str:
+    """`-1,5` -> `-1.5` (a decimal comma, in files whose fields are not comma-separated)."""
+    return cell.replace(",", ".") if _DECIMAL_COMMA.fullmatch(cell.strip()) else cell
 
 
 def _is_number(text: str) -> bool:

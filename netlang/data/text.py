@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from netlang.data.dataset import Dataset
-from netlang.data.tables import encode_targets
+from netlang.data.tables import column_index, encode_targets
 
 
 def load_text_table(
@@ -25,7 +25,7 @@ def load_text_table(
     tab for .tsv files and files without a comma-separated header, else a comma; `header=None`
     reads the first row as a header when it names the `text`/`label` columns."""
     opener: Any = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="", encoding="utf-8") as stream:
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as stream:  # Excel's BOM dropped
         sample = stream.read(4096)
         stream.seek(0)
         if delimiter is None:
@@ -34,10 +34,11 @@ def load_text_table(
     if not rows:
         raise ValueError(f"text: {path} has no rows")
     if header is None:
-        header = any(isinstance(c, str) and c in rows[0] for c in (text, label))
+        first = {cell.casefold() for cell in rows[0]}  # `Text` is a header too, told its case
+        header = any(isinstance(c, str) and c.casefold() in first for c in (text, label))
     names = rows.pop(0) if header else []
     text_at, label_at = (
-        _column(c, names, len(rows[0]), path, what)
+        column_index(c, names, len(rows[0]), path, "text", what)
         for c, what in ((text, "text"), (label, "label"))
     )
     short = next((i for i, row in enumerate(rows) if len(row) <= max(text_at, label_at)), None)
@@ -54,25 +55,8 @@ def load_text_folder(root: Path) -> tuple[Dataset, list[str]]:
     texts, labels = [], []
     for k, name in enumerate(classes):
         for file in sorted((root / name).glob("*.txt")):
-            texts.append(file.read_text(encoding="utf-8", errors="replace"))
+            texts.append(file.read_text(encoding="utf-8-sig", errors="replace"))
             labels.append(k)
     if not texts:
         raise ValueError(f"text_folder: {root} has no <class>/*.txt files")
     return Dataset(np.array(texts, dtype=object), np.array(labels, dtype=np.int64)), classes
-
-
-def _column(column: int | str, names: list[str], width: int, path: Path, what: str) -> int:
-    if isinstance(column, str):
-        if column not in names:
-            raise ValueError(
-                f"text: {path} has no column {column!r} for {what}"
-                + (
-                    f" (columns: {', '.join(names)})"
-                    if names
-                    else " (no header row: give an index)"
-                )
-            )
-        return names.index(column)
-    if isinstance(column, bool) or not isinstance(column, int) or not -width <= column < width:
-        raise ValueError(f"text: {what}={column!r}: expected a column name or an index")
-    return column % width

@@ -172,6 +172,13 @@ CODES: dict[str, Code] = {
         "(A warning.)\n\n"
         "    logits = x -> linear(10) -> softmax     # drop `-> softmax`",
     ),
+    "NL2056": Code(
+        "embedding into conv1d without a permute",
+        "`embedding` gives [N, tokens, dim], and `conv1d` reads [N, channels, length]: fed "
+        "straight in, the tokens are its channels and it slides along the embedding features. "
+        "Swap the two axes first. (A warning.)\n\n"
+        "    tokens -> embedding(8000, 64) -> permute([0, 2, 1]) -> conv1d(128, kernel=3)",
+    ),
     "NL2017": Code(
         "too many arguments", "More positional arguments than the layer or block takes."
     ),

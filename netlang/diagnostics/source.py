@@ -28,6 +28,11 @@ class SourceFile:
     name: str
     text: str
 
+    def __post_init__(self) -> None:
+        # A byte-order mark (Notepad's "UTF-8 with BOM") is an encoding mark, not text.
+        if self.text.startswith("\ufeff"):
+            object.__setattr__(self, "text", self.text[1:])
+
     def line(self, number: int) -> str:
         lines = self.lines()
         return lines[number - 1] if 0 < number <= len(lines) else ""

@@ -72,7 +72,9 @@ def shipped_checkpoint(run_dir: Path) -> str:
     """The checkpoint the run tested and ships (outcome.json); "best" for older runs."""
     outcome = run_dir / "outcome.json"
     if outcome.is_file():
-        return str(json.loads(outcome.read_text()).get("shipped_checkpoint", "best"))
+        return str(
+            json.loads(outcome.read_text(encoding="utf-8")).get("shipped_checkpoint", "best")
+        )
     return "best"
 
 
@@ -97,9 +99,10 @@ def load_trained(path: str | Path, *, checkpoint: str | None = None) -> Trained:
     if path.is_dir() or (config_file.is_file() and (run_dir / "source.net").is_file()):
         if not config_file.is_file():
             raise ExportError(f"{run_dir} is not a run directory: no config.json")
-        config = json.loads(config_file.read_text())
+        config = json.loads(config_file.read_text(encoding="utf-8"))
         source = SourceFile(
-            config.get("source_name", "source.net"), (run_dir / "source.net").read_text()
+            config.get("source_name", "source.net"),
+            (run_dir / "source.net").read_text(encoding="utf-8"),
         )
         graph = _rebuild(source, config["model"], config.get("arguments", {}))
         return Trained(

@@ -91,6 +91,7 @@ def _concat_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
             raise ShapeError(
                 f"concat along axis {axis} needs equal sizes on axis {i}, got "
                 + ", ".join(format_shape(t.shape) for t in ins),
+                _odd_size_hint([t.shape[i] for t in ins]) if i >= 2 else None,
                 code="NL3005",
             )
     sizes = [t.shape[axis] for t in ins]
@@ -98,6 +99,17 @@ def _concat_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
     shape = list(ins[0].shape)
     shape[axis] = total  # type: ignore[assignment]
     return (ins[0].with_shape(tuple(shape)),)
+
+
+def _odd_size_hint(sizes: list[object]) -> str | None:
+    """A skip connection one pixel off: an odd size pooled (15 -> 7) and upsampled (-> 14)."""
+    known = [s for s in sizes if isinstance(s, int)]
+    if len(known) != len(sizes) or max(known) - min(known) != 1:
+        return None
+    return (
+        f"{max(known)} halved and doubled again is {min(known)}: give the input a size that "
+        "every pooling step divides evenly (a U-Net of k poolings: a multiple of 2**k)"
+    )
 
 
 concat = register(

@@ -9,11 +9,13 @@ or a feature-vector model's statistics --, "netlang.model", "netlang.version", "
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from netlang.runtime.device import DeviceError, providers_for
 from netlang.runtime.signature import Signature, signature_of_session
@@ -65,7 +67,14 @@ def make_session(
     options.intra_op_num_threads = intra_op_threads
     if not spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(path), options, providers=providers)
+    try:
+        session = ort.InferenceSession(str(path), options, providers=providers)
+    except (ort_state.InvalidProtobuf, ort_state.InvalidArgument, ort_state.InvalidGraph) as bad:
+        reason = re.sub(r"^\[ONNXRuntimeError\].*? failed:", "", str(bad)).strip().rstrip(".")
+        raise ValueError(
+            f"{path} is not an ONNX model onnxruntime can load ({reason}): a file cut short, "
+            "or another kind of file? Write it again with `netlang export` or `netlang compile`"
+        ) from None
     if session.get_providers()[0] != providers[0]:
         raise DeviceError(f"onnxruntime could not put this model on {providers[0]}")
     return session

@@ -48,6 +48,7 @@ class Elaborator(Statements, Expressions, Calls, Binding):
         self.input_shapes: dict[str, tuple[int, ...]] = {}
         self.tests: list[ast.TestBlock] = []  # the last model's `test` blocks
         self.aliases: list[str] = []  # model aliases being expanded: catches cycles
+        self.alias_sites: list[str] = []  # their `= Base(...)` calls, for the notes of errors
         # the last model's bases when it is an alias, nearest first, with their arguments
         self.bases: list[tuple[str, dict[str, Any]]] = []
         self.iterations = 0  # `for` bodies run so far, bounded by statements.MAX_ITERATIONS
@@ -139,16 +140,22 @@ class Elaborator(Statements, Expressions, Calls, Binding):
             for param in definition.params:  # the alias's own parameters pass through by name
                 if param.name in params:
                     kwargs.setdefault(param.name, frame.variables[param.name])
-        except Failed as failed:
+        except Failed as failed:  # located at this alias's own line: no notes of the chain
+            sites, self.alias_sites = self.alias_sites, []
             self.report(failed.diagnostic)
+            self.alias_sites = sites
             return None
         if self._errors_since(errors_before):
             return None
         self.aliases.append(definition.name)
+        self.alias_sites.append(
+            f"in model `{base.func.id}`, the base of `{definition.name}` at {base.func.span}"
+        )
         try:
             graph = self._model(*entry, kwargs)
         finally:
             self.aliases.pop()
+            self.alias_sites.pop()
         if graph is None:
             return None
         self.bases.insert(0, (graph.name, dict(graph.arguments)))
@@ -201,9 +208,12 @@ class Elaborator(Statements, Expressions, Calls, Binding):
 
     def report(self, diagnostic: Diagnostic) -> None:
         self.reports += 1
-        notes = tuple(
-            f"in block `{name}`, instantiated at {site}"
-            for name, site in reversed(self.instantiations)
+        notes = (
+            *(
+                f"in block `{name}`, instantiated at {site}"
+                for name, site in reversed(self.instantiations)
+            ),
+            *reversed(self.alias_sites),
         )
         if notes and not diagnostic.notes:
             diagnostic = Diagnostic(

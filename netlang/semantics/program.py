@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from netlang.ir import Graph
 from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed
 from netlang.semantics.instances import Instance
+from netlang.semantics.lints import graph_warnings
 from netlang.semantics.loader import Loader, Parse, Unit
 from netlang.semantics.model_tests import run_tests
 from netlang.semantics.reuse import BuildKeys
@@ -108,6 +110,8 @@ class Program:
             if fit:
                 check_train_fit(graph.train, graph, sink)
         if tests:
+            for diagnostic in graph_warnings(graph):
+                sink.report(diagnostic)
 
             def rebuild(shapes: dict[str, tuple[int, ...]]) -> Graph | None:
                 return Elaborator(self.root, sink, self.instances).model(name, arguments, shapes)
@@ -211,18 +215,26 @@ def read_source(path: str | Path) -> SourceFile:
         CompileError: it is not UTF-8 (NL1005, at the first byte that is not).
     """
     path = Path(path)
-    raw = path.read_bytes()
+    raw = path.read_bytes().removeprefix(codecs.BOM_UTF8)
     try:
         return SourceFile(str(path), raw.decode("utf-8"))
     except UnicodeDecodeError as bad:
         from netlang.diagnostics import error
 
-        before = raw[: bad.start]
-        line = before.count(b"\n") + 1
-        column = len(before[before.rfind(b"\n") + 1 :].decode()) + 1  # characters, not bytes
-        shown = SourceFile(str(path), raw.decode("utf-8", "replace"))
-        message = f"the file is not UTF-8 text: byte 0x{raw[bad.start]:02x} is not a character"
         hint = "save it as UTF-8 (netlang sources are UTF-8)"
+        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            shown = SourceFile(str(path), raw.decode("utf-16", "replace"))
+            message = "the file is UTF-16 text (it starts with a UTF-16 byte-order mark)"
+            line, column = 1, 1
+        else:
+            before = raw[: bad.start]
+            line = before.count(b"\n") + 1
+            column = len(before[before.rfind(b"\n") + 1 :].decode()) + 1  # characters, not bytes
+            shown = SourceFile(str(path), raw.decode("utf-8", "replace"))
+            message = f"the file is not UTF-8 text: byte 0x{raw[bad.start]:02x} is not a character"
+            legacy = raw[bad.start : bad.start + 1].decode("cp1252", "ignore")
+            if legacy.isprintable() and legacy:  # what an older Windows editor meant by it
+                hint += f"; in Windows-1252 (Latin-1) that byte is `{legacy}`"
         raise CompileError(
             [error("NL1005", message, shown.span(line, column, line, column + 1), hint=hint)],
             {shown.name: shown},

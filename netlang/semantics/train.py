@@ -35,7 +35,9 @@ def elaborate_train(
     spec = TrainSpec(train.model, {}, span=train.span)
     keys = {entry.key for entry in overrides}
     kept = tuple(e for e in train.entries if not isinstance(e, ast.TrainEntry) or e.key not in keys)
-    spec.entries = _entries((*kept, *overrides), elaborator, frame, spec, sink, top=True)
+    spec.entries = _entries(
+        (*kept, *overrides), elaborator, frame, spec, sink, top=True, replaced=keys
+    )
     if not any(isinstance(e, ast.TrainEntry) and e.key == "data" for e in (*kept, *overrides)):
         message = f"the train section of {train.model} names no data"
         hint = "add e.g. `data digits(split = [0.8, 0.1, 0.1])`"
@@ -50,7 +52,11 @@ def _entries(
     spec: TrainSpec,
     sink: DiagnosticSink,
     top: bool,
+    replaced: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
+    """The entries' values; a `--set` key in `replaced` replaces the section's value wherever the
+    section gives it (`--set lr=0.1` is the learning rate, as `--lr 0.1` is, even where the
+    section writes `optimizer adam(lr=1e-3)`)."""
     entries: dict[str, Any] = {}
     for item in items:
         try:
@@ -73,6 +79,8 @@ def _entries(
                 sink.report(problem)
         except Failed as failed:
             sink.report(failed.diagnostic)
+    if "lr" in replaced and "optimizer" not in replaced and "optimizer" in entries:
+        entries["optimizer"] = rules.without_lr(entries["optimizer"])
     for key, message in rules.section_problems(entries):
         where = spec.spans.get(key) or spec.span
         if where is not None:

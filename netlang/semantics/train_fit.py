@@ -35,6 +35,14 @@ def check_train_fit(spec: TrainSpec, graph: Graph, sink: DiagnosticSink) -> None
                 layers.match(patterns, key)
             except TransferError as problem:
                 sink.report(error("NL2051", str(problem), spec.spans.get(key) or span or _no(spec)))
+    if len(graph.inputs) > 1 and "data" in spec.entries:
+        names = ", ".join(value.name for value in graph.inputs)
+        message = (
+            f"the data gives one input a sample, but {graph.name} takes {len(graph.inputs)} "
+            f"({names})"
+        )
+        hint = "netlang train feeds single-input models: join the inputs into one"
+        sink.report(error("NL2054", message, spec.spans.get("data") or _no(spec), hint=hint))
     problem = _loss_problem(spec.entries, graph)
     if problem is not None:
         sink.report(error("NL2052", problem, spec.spans.get("loss") or _no(spec)))

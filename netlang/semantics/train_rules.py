@@ -210,7 +210,7 @@ SETTINGS: dict[str, Check] = {
     "epochs": positive_int,
     "lr": positive_float,
     "clip": positive_float,
-    "seed": integer,
+    "seed": non_negative_int,
     "device": device,
     "amp": boolean,
     "channels_last": boolean,
@@ -321,6 +321,15 @@ def check_section(entries: dict[str, Any]) -> None:
     problems = section_problems(entries)
     if problems:
         raise ValueError(problems[0][1])
+
+
+def without_lr(optimizer: Any) -> Any:
+    """The optimizer call with its lr= left out (the learning rate is given elsewhere)."""
+    bound = _bound("optimizer", optimizer)
+    if "lr" not in bound:
+        return optimizer
+    kept = {k: v for k, v in bound.items() if k != "lr"}
+    return Call(optimizer.name, (), kept, optimizer.span)
 
 
 def _bound(key: str, call: Any) -> dict[str, Any]:

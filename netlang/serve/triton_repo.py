@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,12 @@ def check_model_name(name: str) -> str:
     if not _NAME.fullmatch(name) or name in (".", ".."):
         raise ValueError(f"invalid model name {name!r}: use letters, digits, '_', '.', '-'")
     return name
+
+
+def ascii_name(text: str) -> str:
+    """A valid model name close to `text` (accents dropped, other characters `_`)."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", plain).strip("._") or "model"
 
 
 def model_config(
@@ -145,10 +152,10 @@ def write_triton_repo(
         )
     else:
         shutil.copyfile(onnx_path, version_dir / "model.onnx")
-    (model_dir / "config.pbtxt").write_text(config_pbtxt(config))
+    (model_dir / "config.pbtxt").write_text(config_pbtxt(config), encoding="utf-8")
     if any("label_filename" in output for output in config["output"]):
         assert classes is not None
-        (model_dir / LABELS_FILE).write_text("".join(f"{c}\n" for c in classes))
+        (model_dir / LABELS_FILE).write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
     return model_dir
 
 

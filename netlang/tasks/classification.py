@@ -56,7 +56,9 @@ def class_report(
     the run, and the test.json fields they come from; shared with the sequence task."""
     context.log(format_scores(scores, names))
     matrix = scores.pop("confusion")
-    (context.run_dir / "confusion.txt").write_text(format_confusion(matrix, names))
+    (context.run_dir / "confusion.txt").write_text(
+        format_confusion(matrix, names), encoding="utf-8"
+    )
     total = sum(map(sum, matrix))
     plot_confusion(
         context.run_dir / "confusion.png",

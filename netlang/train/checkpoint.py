@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import pickle
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 
 import torch
 from safetensors.torch import load, load_file, save
+
+from netlang.backends.stored import damaged
 
 LAST = "last.safetensors"
 BEST = "best.safetensors"
@@ -77,7 +80,13 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
 
 
 def load_state(path: Path) -> dict[str, Any]:
-    state: dict[str, Any] = torch.load(path, weights_only=True, map_location="cpu")
+    try:
+        state: dict[str, Any] = torch.load(path, weights_only=True, map_location="cpu")
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as problem:
+        raise ValueError(
+            f"cannot resume: {damaged(path, problem)}; start a new run (`netlang export` of the "
+            "run still reads its best checkpoint)"
+        ) from None
     return state
 
 

@@ -39,7 +39,7 @@ def run_dirs(paths: list[Path]) -> list[Path]:
         if (path / "config.json").is_file():
             found.append(path)
         elif (path / SWEEP_FILE).is_file():
-            sweep = json.loads((path / SWEEP_FILE).read_text())
+            sweep = json.loads((path / SWEEP_FILE).read_text(encoding="utf-8"))
             found += [path / entry["run"] for entry in sweep["runs"]]
         elif children := sorted(p for p in path.glob("*") if (p / "config.json").is_file()):
             found += children
@@ -53,14 +53,14 @@ def load_run(path: Path) -> Run:
     if not (path / "metrics.json").is_file():
         raise ValueError(f"{path} has no metrics.json: has it trained an epoch?")
     optional = {
-        name: json.loads((path / f"{name}.json").read_text())
+        name: json.loads((path / f"{name}.json").read_text(encoding="utf-8"))
         for name in ("test", "outcome")
         if (path / f"{name}.json").is_file()
     }
     return Run(
         path,
-        flatten(json.loads((path / "config.json").read_text())),
-        json.loads((path / "metrics.json").read_text()),
+        flatten(json.loads((path / "config.json").read_text(encoding="utf-8"))),
+        json.loads((path / "metrics.json").read_text(encoding="utf-8")),
         **optional,
     )
 

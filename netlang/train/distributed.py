@@ -391,7 +391,8 @@ def _launch(
 def _last_words(logs: Path, local_rank: int, lines: int = 3) -> str:
     """The last non-empty lines a worker wrote to stderr (torchrun keeps them under `logs`)."""
     text = "".join(
-        f.read_text(errors="replace") for f in sorted(logs.rglob(f"{local_rank}/stderr.log"))
+        f.read_text(errors="replace", encoding="utf-8")
+        for f in sorted(logs.rglob(f"{local_rank}/stderr.log"))
     )
     kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
     return " | ".join(line[:300] for line in kept)

@@ -34,8 +34,10 @@ def start_run_dir(
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     resolved = config.to_json()
     if resume and (run_dir / "config.json").is_file():
-        _check_same(json.loads((run_dir / "config.json").read_text())["config"], resolved)
-    (run_dir / "source.net").write_text(source_text)
+        _check_same(
+            json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["config"], resolved
+        )
+    (run_dir / "source.net").write_text(source_text, encoding="utf-8")
     sizes = {
         name: None if getattr(splits, name) is None else len(getattr(splits, name))
         for name in ("train", "val", "test")
@@ -127,7 +129,7 @@ def best_epoch(history: list[dict[str, Any]], monitor: str, mode: str) -> int | 
 
 def run_title(run_dir: Path) -> str:
     """ "Model on data (what --set changed)", from the run's config.json."""
-    saved = json.loads((run_dir / "config.json").read_text())
+    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     data = (saved["config"].get("data") or {}).get("call", "?")
     changed = ", ".join(f"{k}={v}" for k, v in (saved.get("set") or {}).items())
     return f"{saved['model']} on {data}" + (f" ({changed})" if changed else "")

@@ -40,14 +40,16 @@ def _clean(value: Any) -> Any:
 def write_metrics(run_dir: Path, history: Sequence[dict[str, Any]]) -> None:
     """metrics.csv and metrics.json, one row per finished epoch (empty cells where not measured)."""
     names = columns(history)
-    with open(run_dir / "metrics.csv", "w", newline="") as stream:
+    with open(run_dir / "metrics.csv", "w", newline="", encoding="utf-8") as stream:
         writer = csv.DictWriter(stream, names, lineterminator="\n")
         writer.writeheader()
         for row in history:
             writer.writerow({k: "" if _clean(row.get(k)) is None else row[k] for k in names})
     rows = [{k: _clean(row.get(k)) for k in names} for row in history]
-    (run_dir / "metrics.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (run_dir / "metrics.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    path.write_text(
+        json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+    )

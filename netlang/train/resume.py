@@ -23,6 +23,7 @@ def restore(run: RunState, run_dir: Path, log: Log, splits: DataSplits) -> None:
     folder = run_dir / "checkpoints"
     saved = ckpt.read_checkpoint(folder) if run.world.is_main else None
     last, state, best = run.world.broadcast(saved)
+    _check_same_model(run.module.state_dict(), last)
     run.module.load_state_dict(last)
     state = run.world.adopt_state(state, run.config.seed)
     if run.plan is not None:  # the saved optimiser state belongs to the saved stage's groups
@@ -31,6 +32,29 @@ def restore(run: RunState, run_dir: Path, log: Log, splits: DataSplits) -> None:
     run.best, run.best_sha256 = best, state["best_sha256"]
     where = f"epoch {run.epoch + 1}" + (f", batch {run.batch + 1}" if run.batch else "")
     log(f"resuming {run_dir} at {where}")
+
+
+def _check_same_model(now: dict[str, Any], saved: dict[str, Any]) -> None:
+    """The model must be the one the run trained: an edited file or another `--set` is said so,
+    naming what differs, before torch's load_state_dict would refuse it with an error dump."""
+    new = [k for k in now if k not in saved]
+    gone = [k for k in saved if k not in now]
+    reshaped = [k for k in now if k in saved and now[k].shape != saved[k].shape]
+    differences = [
+        *([f"new {_some(new)}"] if new else []),
+        *([f"gone {_some(gone)}"] if gone else []),
+        *(f"{k} is {list(now[k].shape)}, was {list(saved[k].shape)}" for k in reshaped[:3]),
+    ]
+    if differences:
+        raise ValueError(
+            f"cannot resume: the model is not the one the run trained ({'; '.join(differences)}); "
+            "resume with the file and --set values it was started with, or start a new run "
+            "with another --out"
+        )
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 @contextlib.contextmanager

@@ -72,6 +72,7 @@ def train_file(
             [error("NL2053", problem.message, span, hint=problem.hint)], program.sources
         ) from None
     _check_input_shape(graph, splits.input_shape, program.sources)
+    _check_class_count(graph, config, splits, program.sources)
     _check_vocabulary(graph, splits.tokenizer)
     tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
@@ -229,6 +230,45 @@ def _check_input_shape(
     if span is None:
         raise ValueError(message)
     raise CompileError([error("NL2054", message, span, hint=hint)], sources)
+
+
+# task -> the axis of its first output that holds one score per class
+CLASS_AXIS = {"classification": 1, "sequence": 2, "segmentation": 1}
+
+
+def _check_class_count(
+    graph: ir.Graph, config: TrainConfig, splits: Any, sources: Mapping[str, Any]
+) -> None:
+    """A classifier's output must have one score per class of the data: `check` knows the
+    count of the built-in sets only; here the data is read (an image folder of 3 classes under a
+    10-way head would train, report 10 classes, and ship no names; a class id past the head is
+    an index error in the loss)."""
+    import numpy as np
+
+    from netlang.tasks import infer_task
+
+    task = infer_task(config.task, config.loss.name if config.loss else None, splits)
+    shape, y = graph.outputs[0].type.shape, splits.train.y
+    axis = CLASS_AXIS.get(task)
+    if axis is None or len(shape) <= axis or not isinstance(shape[axis], int) or y.size == 0:
+        return
+    width, labels = shape[axis], y[y >= 0]  # -100: an unlabelled time step
+    names = list(splits.classes or [])
+    count = max(len(names), int(labels.max()) + 1 if labels.size else 0)
+    if width == count or (width == 1 and count <= 2 and task == "classification"):
+        return
+    source = config.data.name if config.data is not None else "the data"
+    named = f" ({', '.join(map(str, names))})" if 0 < len(names) <= 12 else ""
+    message = (
+        f"the output {graph.outputs[0].name} has {width} classes but {source} has {count}{named}"
+    )
+    if not names:
+        message += f": its class ids go up to {int(np.max(labels))}"
+    hint = f"set the model's class count to {count}"
+    span = graph.train.spans.get("data") if graph.train else None
+    if span is None:
+        raise ValueError(f"{message}; {hint}")
+    raise CompileError([error("NL2052", message, span, hint=hint)], sources)
 
 
 def _check_vocabulary(graph: ir.Graph, tokenizer: Any) -> None:

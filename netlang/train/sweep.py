@@ -63,4 +63,4 @@ def write_sweep(parent: Path, model: str, runs: Sequence[tuple[dict[str, str], P
     parent.mkdir(parents=True, exist_ok=True)
     entries = [{"set": variant, "run": str(run.relative_to(parent))} for variant, run in runs]
     data = {"model": model, "runs": entries}
-    (parent / SWEEP_FILE).write_text(json.dumps(data, indent=2) + "\n")
+    (parent / SWEEP_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -41,7 +41,7 @@ def scalars(row: dict[str, Any]) -> dict[str, float]:
 
 def hyperparameters(run_dir: Path) -> dict[str, Any]:
     """config.json's model arguments and settings, flattened to `name: number | str | bool`."""
-    saved = json.loads((run_dir / "config.json").read_text())
+    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     flat: dict[str, Any] = {"model": saved["model"]}
     for prefix in ("arguments", "config"):
         for key, value in (saved.get(prefix) or {}).items():

@@ -14,6 +14,7 @@ from math import prod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from netlang.backends.stored import damaged
 from netlang.semantics.layer_patterns import Layers, TransferError
 from netlang.train.config import StageConfig, TrainConfig
 
@@ -118,15 +119,13 @@ class WeightMap:
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     """Tensors from a netlang run directory (best, else last checkpoint), a safetensors file, or a
     PyTorch state_dict file (weights only); returns them with a description of the source."""
-    from safetensors.torch import load_file
-
     from netlang.export.weights_import import ImportProblem, read_state_dict
 
     if path.is_dir():
         for name in ("best", "last"):
             file = path / "checkpoints" / f"{name}.safetensors"
             if file.is_file():
-                return load_file(str(file)), f"{path} (run directory, {name} checkpoint)"
+                return _load(file), f"{path} (run directory, {name} checkpoint)"
         raise TransferError(
             f"weights: {path} is a folder without checkpoints/best.safetensors "
             "or last.safetensors; is it a netlang run directory?"
@@ -134,11 +133,21 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     if not path.is_file():
         raise TransferError(f"weights: no such file or run directory: {path}")
     if path.suffix == ".safetensors":
-        return load_file(str(path)), f"{path} (safetensors)"
+        return _load(path), f"{path} (safetensors)"
     try:
         return read_state_dict(path), f"{path} (PyTorch state_dict)"
     except ImportProblem as problem:
         raise TransferError(f"weights: {problem}") from None
+
+
+def _load(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except SafetensorError as problem:
+        raise TransferError(f"weights: {damaged(path, problem)}") from None
 
 
 def map_weights(

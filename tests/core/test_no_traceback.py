@@ -218,3 +218,37 @@ def test_a_decimal_comma_is_a_warning_where_it_stands_not_in_strings_or_comments
         22,
     )
     assert warning.hint == "a decimal is `0.2`"
+
+
+def test_a_class_id_past_the_output_is_located_at_the_data_line(tmp_path: Path) -> None:
+    (tmp_path / "five.csv").write_text("a,clase\n" + "".join(f"{i}.5,{i % 5}\n" for i in range(40)))
+    path = tmp_path / "three.net"
+    path.write_text(
+        "model M {\n    input x: float32[N, 1]\n    y = x -> linear(3)\n    output y\n}\n"
+        'train M {\n    data csv("five.csv", label="clase")\n    epochs 1\n}\n'
+    )
+    result = CliRunner().invoke(main, ["train", str(path), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    assert "three.net:7:5: error[NL2052]: the output y has 3 classes but csv has 5" in result.output
+    assert "set the model's class count to 5" in result.output
+
+
+def test_an_image_folder_of_fewer_classes_than_the_output_is_refused_with_their_names(
+    tmp_path: Path,
+) -> None:
+    from PIL import Image
+
+    for name in ("gato", "pájaro"):
+        (tmp_path / "fotos" / name).mkdir(parents=True)
+        for i in range(10):
+            Image.new("L", (8, 8), 20 * i).save(tmp_path / "fotos" / name / f"{i}.png")
+    path = tmp_path / "ten.net"
+    model = "model M {\n    input image: float32[N, 1, 8, 8]\n    y = image -> flatten"
+    path.write_text(
+        model + ' -> linear(10)\n    output y\n}\ntrain M {\n    data image_folder("fotos", size=8,'
+        " channels=1)\n}\n"
+    )
+    result = CliRunner().invoke(main, ["train", str(path), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    assert "the output y has 10 classes but image_folder has 2 (gato, pájaro)" in result.output
+    assert not (tmp_path / "run").exists()

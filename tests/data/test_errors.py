@@ -39,7 +39,7 @@ def test_bad_calls_raise_a_clear_value_error(call: Call, message: str, tmp_path:
 
 def test_csv_label_name_needs_a_header(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("1,2,0\n3,4,1\n")
-    with pytest.raises(ValueError, match="no column 'kind' .no header row"):
+    with pytest.raises(ValueError, match="no column 'kind' for label .no header row"):
         load_data(Call("csv", ("t.csv",), {"label": "kind"}), base_dir=tmp_path)
 
 
@@ -47,3 +47,46 @@ def test_csv_text_in_a_feature_column_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("label,text\nham,hello\nspam,win\n")
     with pytest.raises(ValueError, match="feature columns must be numeric"):
         load_data(Call("csv", ("t.csv",), {"label": "label"}), base_dir=tmp_path)
+
+
+def test_a_csv_saved_by_excel_with_a_bom_names_its_first_column_plainly(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_bytes("\ufeffprecio,área\n1.5,2\n2.5,3\n".encode())
+    splits = load_data(
+        Call("csv", ("t.csv",), {"label": "precio", "split": 1.0}), base_dir=tmp_path
+    )
+    assert splits.train.x.ravel().tolist() == [2.0, 3.0]
+
+
+def test_a_text_table_with_a_bom_finds_its_header(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_bytes("\ufefflabel,text\r\nham,hola\r\nspam,gana\r\n".encode())
+    splits = load_data(Call("text", ("t.csv",), {"split": 1.0}), base_dir=tmp_path)
+    assert list(splits.train.x) == ["hola", "gana"] and splits.classes == ["ham", "spam"]
+
+
+@pytest.mark.parametrize(("source", "argument"), [("csv", "label"), ("text", "text")])
+def test_a_column_name_in_another_case_is_told_the_header_spelling(
+    tmp_path: Path, source: str, argument: str
+) -> None:
+    (tmp_path / "t.csv").write_text("Label,Text,x\nham,hola,1\nspam,gana,2\n")
+    wrong = argument.lower()
+    with pytest.raises(ValueError, match=f"no column '{wrong}' .*did you mean '{wrong.title()}'"):
+        load_data(Call(source, ("t.csv",), {argument: wrong, "split": 1.0}), base_dir=tmp_path)
+
+
+def test_an_empty_class_folder_is_an_error_not_a_class_never_seen(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for name in ("gato", "perro"):
+        (tmp_path / "fotos" / name).mkdir(parents=True)
+        Image.new("L", (4, 4)).save(tmp_path / "fotos" / name / "a.png")
+    (tmp_path / "fotos" / "vacío").mkdir()
+    (tmp_path / "fotos" / "vacío" / "Thumbs.db").write_bytes(b"\0")
+    with pytest.raises(ValueError, match="class folder vacío in .*fotos holds no images"):
+        load_data(Call("image_folder", ("fotos",), {"split": 1.0}), base_dir=tmp_path)
+
+
+def test_a_csv_from_a_spanish_excel_reads_semicolons_and_decimal_commas(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_bytes("\ufeffárea;precio\r\n1,5;2\r\n-2,25;3\r\n".encode())
+    splits = load_data(Call("csv", ("t.csv",), {"label": "área", "split": 1.0}), base_dir=tmp_path)
+    assert splits.train.x.ravel().tolist() == [2.0, 3.0]
+    assert splits.train.y.tolist() == [1.5, -2.25]

@@ -80,6 +80,15 @@ def test_set_values_are_netlang_not_python(program: netlang.Program) -> None:
         split_settings({"dropout_rate": "1"}, program.parameters("Mlp"), "Mlp")
 
 
+def test_set_lr_replaces_the_optimizer_lr_as_the_lr_flag_does(program: netlang.Program) -> None:
+    from netlang.train.config import resolve_config
+
+    graph = _build(program, "Mlp", {"lr": "0.2"})
+    assert graph.train.entries["optimizer"] == Call("sgd", (), {"momentum": 0.9})
+    optimizer = resolve_config(graph.train, "Mlp", {}).optimizer
+    assert (optimizer.lr, optimizer.options["momentum"]) == (0.2, 0.9)
+
+
 def test_set_train_value_is_checked_like_the_section(program: netlang.Program) -> None:
     arguments, entries = split_settings({"optimizer": "sgdd(lr=1)"}, ["width"], "Mlp")
     graph, diagnostics = program.build("Mlp", arguments, train_settings=entries)

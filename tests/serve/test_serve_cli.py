@@ -32,6 +32,18 @@ def test_names_that_are_not_url_segments_are_refused(model_dir: Path, name: str)
     assert code == 1 and "invalid model name" in output
 
 
+def test_a_file_name_that_is_no_model_name_is_told_to_use_name(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    spanish = tmp_path / "modelo pequeño.onnx"
+    spanish.write_bytes((model_dir / "clf.onnx").read_bytes())
+    code, output = run(str(spanish))
+    assert code == 1 and "invalid model name 'modelo pequeño'" in output
+    assert (
+        "from the file name modelo pequeño.onnx: give it one with --name modelo_pequeno" in output
+    )
+
+
 def test_empty_token_file_is_refused(model_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "token").write_text("\n")
     code, output = run(str(model_dir / "clf.onnx"), "--token-file", str(tmp_path / "token"))

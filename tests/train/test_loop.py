@@ -211,6 +211,16 @@ def test_resume_refuses_a_changed_configuration(
         )
 
 
+def test_resume_refuses_another_model_naming_the_tensors_that_differ(
+    splits: Any, make_model: Any, make_config: Any, tmp_path: Path
+) -> None:
+    fit(make_model(0), splits, make_config(epochs=1), tmp_path, source_text="", **QUIET)
+    wider = make_model(0)
+    wider[4] = torch.nn.Linear(16, 3, bias=False)
+    with pytest.raises(ValueError, match=r"the model is not the one the run trained \(gone 4.bias"):
+        fit(wider, splits, make_config(epochs=2), tmp_path, source_text="", resume=True, **QUIET)
+
+
 class _BlowsUp(torch.nn.Module):
     """Returns NaN on its `at`-th call in training mode."""
 
