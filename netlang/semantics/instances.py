@@ -35,8 +35,9 @@ def freeze(value: Any) -> Hashable | None:
 
 # A value an instance reads or makes: the index of its input, or its name after the path.
 Relative = int | str
-# per node: the node (for its other fields), its name, inputs and outputs, whether attrs hold lists
-RelativeNode = tuple[Node, str, tuple[Relative, ...], tuple[str, ...], bool]
+# per node: the node (for its other fields), its name, inputs and outputs, whether its attrs hold
+# lists, and whether it reads no input of the instance
+RelativeNode = tuple[Node, str, tuple[Relative, ...], tuple[str, ...], bool, bool]
 
 
 @dataclass(slots=True)
@@ -60,6 +61,7 @@ class Instance:
             tuple[RelativeNode, ...],
             tuple[tuple[NameScope, str, tuple[Relative, ...]], ...],
             tuple[tuple[Relative, TensorType], ...],
+            tuple[tuple[str, TensorType], ...],  # the types of the values its nodes make
         ]
         | bool
     ) = True
@@ -122,13 +124,18 @@ def _relative(instance: Instance) -> None:
         return found
 
     try:
+        nodes = tuple(
+            (n, made(name), tuple(map(relative, ins)), tuple(map(made, outs)))
+            for n, name, ins, outs in instance.nodes
+        )
         instance.relative = (
             tuple(
-                (n, made(name), tuple(map(relative, ins)), tuple(map(made, outs)), _has_list(n))
-                for n, name, ins, outs in instance.nodes
+                (n, name, ins, outs, _has_list(n), not any(isinstance(v, int) for v in ins))
+                for n, name, ins, outs in nodes
             ),
             tuple((s, made(s.name), tuple(map(relative, s.outputs))) for s in instance.scopes),
             tuple((relative(t.value), t.type) for t in instance.returned),
+            tuple((v, t) for n, _, _, outs in nodes for v, t in zip(outs, n.output_types)),
         )
     except LookupError:
         instance.relative = False
@@ -143,29 +150,27 @@ def copy(
         _relative(instance)
     if isinstance(instance.relative, bool):
         return None
-    relative_nodes, relative_scopes, relative_returned = instance.relative
+    relative_nodes, relative_scopes, relative_returned, relative_types = instance.relative
     given = [t.value for t in inputs]
-    nodes = []
-    types: dict[str, TensorType] = {}
-    for node, name, reads, makes, lists in relative_nodes:
-        outputs = tuple(path + v for v in makes)
-        attrs = node.attrs
-        nodes.append(
-            Node(
-                path + name,
-                node.op,
-                tuple(given[v] if isinstance(v, int) else path + v for v in reads),
-                outputs,
-                {k: _fresh(v) for k, v in attrs.items()} if lists else dict(attrs),
-                node.input_types,
-                node.output_types,
-                dict(node.params),
-                dict(node.buffers),
-                node.origin,
-                node.macs,
-            )
+    nodes = [
+        Node(
+            path + name,
+            node.op,
+            tuple([path + v for v in reads])  # type: ignore[operator]
+            if plain
+            else tuple([given[v] if isinstance(v, int) else path + v for v in reads]),
+            tuple([path + v for v in makes]),
+            {k: _fresh(v) for k, v in node.attrs.items()} if lists else dict(node.attrs),
+            node.input_types,
+            node.output_types,
+            dict(node.params),
+            dict(node.buffers),
+            node.origin,
+            node.macs,
         )
-        types.update(zip(outputs, node.output_types))
+        for node, name, reads, makes, lists, plain in relative_nodes
+    ]
+    types = {path + v: t for v, t in relative_types}
     scopes = [
         NameScope(
             path + name,
