@@ -152,24 +152,28 @@ def copy(
         return None
     relative_nodes, relative_scopes, relative_returned, relative_types = instance.relative
     given = [t.value for t in inputs]
-    nodes = [
-        Node(
-            path + name,
-            node.op,
-            tuple([path + v for v in reads])  # type: ignore[operator]
-            if plain
-            else tuple([given[v] if isinstance(v, int) else path + v for v in reads]),
-            tuple([path + v for v in makes]),
-            {k: _fresh(v) for k, v in node.attrs.items()} if lists else dict(node.attrs),
-            node.input_types,
-            node.output_types,
-            dict(node.params),
-            dict(node.buffers),
-            node.origin,
-            node.macs,
+    nodes = []
+    for node, name, reads, makes, lists, plain in relative_nodes:
+        if plain and len(reads) == 1 and len(makes) == 1:  # most: one tensor in, one out
+            ins, outs = (path + reads[0],), (path + makes[0],)  # type: ignore[operator]
+        else:
+            ins = tuple([given[v] if isinstance(v, int) else path + v for v in reads])
+            outs = tuple([path + v for v in makes])
+        nodes.append(
+            Node(
+                path + name,
+                node.op,
+                ins,
+                outs,
+                {k: _fresh(v) for k, v in node.attrs.items()} if lists else dict(node.attrs),
+                node.input_types,
+                node.output_types,
+                dict(node.params),
+                dict(node.buffers),
+                node.origin,
+                node.macs,
+            )
         )
-        for node, name, reads, makes, lists, plain in relative_nodes
-    ]
     types = {path + v: t for v, t in relative_types}
     scopes = [
         NameScope(
