@@ -1,4 +1,4 @@
-"""Block instances elaborated once per elaboration: a repeated instance is a renamed copy.
+"""Block instances elaborated once per program: a repeated instance is a renamed copy.
 
 ResNet-152's 36 blocks of its third stage are one Bottleneck with the same arguments and input
 type 35 times. What a block instance adds to the graph depends only on its definition, its
@@ -7,7 +7,9 @@ instance's path and read only its inputs and one another; so the first instance'
 and returned tensors, with the path and the input names replaced, are what elaborating it again
 would add. Only instances that reported nothing are kept, and a copy is made only where the
 limits (layers, parameters, loop runs, nesting, recursion) are sure to hold, so the graph and
-the diagnostics are those of elaborating every instance.
+the diagnostics are those of elaborating every instance. The kept instances live in their
+`Program` (its models and their shape tests share them), keyed by the identity of definitions
+the program holds.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class Instance:
     iterations: int
     depth: int  # instantiations nested inside it, counting itself
     blocks: frozenset[str]  # the blocks instantiated inside it
-    # its values relative to `path` and `inputs`, made at the first copy; False: not renamable
+    # its values relative to `path` and `inputs`, made at the first copy (True: not yet; False:
+    # not renamable)
     relative: (
         tuple[
             tuple[RelativeNode, ...],
