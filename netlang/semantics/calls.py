@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from netlang.diagnostics import Diagnostic
 from netlang.diagnostics.source import Span
+from netlang.ir import NameScope, Node, TensorType
 from netlang.ops import REGISTRY
 from netlang.ops.registry import AttrError, ShapeError, bind, describe
 from netlang.semantics.builtins import SHAPE_BUILTINS, BuiltinError
 from netlang.semantics.evaluation import ModelRef
+from netlang.semantics.builder import MAX_PARAMETERS
 from netlang.semantics.frames import Failed, Frame, Scope, bounded, fail
+from netlang.semantics.instances import Instance, copy, instance_key, record
 from netlang.semantics.labels import label_of
+from netlang.semantics.statements import MAX_ITERATIONS
 from netlang.semantics.values import POISON, BlockRef, Builtin, Layer, Poison, Tensor
 from netlang.syntax import ast
 
@@ -35,6 +39,11 @@ class Calls:
 
     builder: GraphBuilder | None
     instantiations: list[tuple[str, str]]
+    instances: dict[Hashable, Instance]  # kept block instances, by instance_key
+    entered: list[str]  # the blocks instantiated so far, in order
+    deepest: int  # the most instantiations nested so far, inside the current one
+    iterations: int
+    reports: int
     report: Callable[[Diagnostic], None]
 
     def _call(self, call: ast.Call, frame: Frame) -> Any:
@@ -180,7 +189,8 @@ class Calls:
         spans: list[Span | None] = [None] * len(inputs)  # what flows in is located at the layer
         if isinstance(body, ast.Name):
             layer = self._layer(self._name(body.id, body.span, frame), body.span, body.id)
-            layer = dataclasses.replace(layer, span=body.span)
+            if layer.span is not body.span:  # a layer named by a variable: located here
+                layer = dataclasses.replace(layer, span=body.span)
         else:
             func = self._name(body.func.id, body.func.span, frame)  # type: ignore[union-attr]
             layer = self._layer(func, body.func.span, body.func.id)  # type: ignore[union-attr]
@@ -321,7 +331,7 @@ class Calls:
         frame: Frame,
     ) -> Any:
         assert layer.block is not None
-        definition, unit = layer.block.definition, layer.block.unit
+        definition = layer.block.definition
         if any(name == definition.name for name, _ in self.instantiations):
             chain = " -> ".join([*(n for n, _ in self.instantiations), definition.name])
             raise fail(
@@ -341,15 +351,40 @@ class Calls:
                 span,
             )
         path = frame.scope.name(label, label_span)
+        key = instance_key(definition, layer.args, layer.kwargs, inputs)
+        kept = self.instances.get(key)
+        copied = copy(kept, path, inputs) if kept is not None and self._fits(kept) else None
+        if kept is not None and copied is not None:
+            values: tuple[Any, ...] = self._add_copy(kept, *copied)
+        else:
+            values = self._elaborate_instance(layer, inputs, path, span, key)
+        self._record_scope(path, definition.name, span, values)
+        return values[0] if len(values) == 1 else values
+
+    def _elaborate_instance(
+        self, layer: Layer, inputs: list[Tensor], path: str, span: Span, key: Hashable | None
+    ) -> tuple[Any, ...]:
+        """Run the block's body in a frame of its own; keep what it added under `key` when it
+        reported nothing and stayed within the limits."""
+        assert layer.block is not None and self.builder is not None
+        definition, unit, builder = layer.block.definition, layer.block.unit, self.builder
         inner = Frame(unit, Scope(tuple(path.split("."))), "block")
         self._bind_block_params(layer, definition, inner)
         for param, tensor in zip(definition.inputs, inputs):
             inner.assign(param.name, tensor, param.span)
+        before = (len(builder.nodes), len(builder.scopes), builder.parameters, self.iterations)
+        reported, entered, outer_deepest = self.reports, len(self.entered), self.deepest
         self.instantiations.append((definition.name, str(span)))
+        self.entered.append(definition.name)
+        self.deepest = len(self.instantiations)
         try:
             self.run(definition.body, inner)
         finally:
             self.instantiations.pop()
+        depth, self.deepest = (
+            self.deepest - len(self.instantiations),
+            max(outer_deepest, self.deepest),
+        )
         self._warn_unused(inner)
         if inner.returned is None:
             raise fail(
@@ -358,9 +393,53 @@ class Calls:
                 span,
                 "end the block with `return NAME`",
             )
-        values = inner.returned
-        self._record_scope(path, definition.name, span, values)
-        return values[0] if len(values) == 1 else values
+        within = (
+            len(builder.nodes) < MAX_NODES
+            and builder.parameters <= MAX_PARAMETERS
+            and self.iterations <= MAX_ITERATIONS
+        )
+        if key is not None and key not in self.instances and within and self.reports == reported:
+            kept = record(
+                path,
+                inputs,
+                builder.nodes[before[0] :],
+                list(builder.scopes.values())[before[1] :],
+                inner.returned,
+                (builder.parameters - before[2], self.iterations - before[3], depth),
+                frozenset(self.entered[entered:]),
+            )
+            if kept is not None:
+                self.instances[key] = kept
+        return inner.returned
+
+    def _fits(self, kept: Instance) -> bool:
+        """Whether elaborating the instance again would stay within every limit, as it did."""
+        assert self.builder is not None
+        return (
+            not kept.blocks & {name for name, _ in self.instantiations}
+            and len(self.instantiations) + kept.depth < MAX_DEPTH
+            and len(self.builder.nodes) + len(kept.nodes) < MAX_NODES
+            and self.builder.parameters + kept.parameters < MAX_PARAMETERS
+            and self.iterations + kept.iterations < MAX_ITERATIONS
+        )
+
+    def _add_copy(
+        self,
+        kept: Instance,
+        nodes: list[Node],
+        scopes: list[NameScope],
+        returned: tuple[Tensor, ...],
+        types: dict[str, TensorType],
+    ) -> tuple[Tensor, ...]:
+        assert self.builder is not None
+        self.builder.nodes += nodes
+        self.builder.types.update(types)
+        self.builder.scopes.update((s.name, s) for s in scopes)
+        self.builder.parameters += kept.parameters
+        self.iterations += kept.iterations
+        self.entered += kept.blocks
+        self.deepest = max(self.deepest, len(self.instantiations) + kept.depth)
+        return returned
 
     def _record_scope(self, name: str, block: str | None, span: Span, value: Any) -> None:
         tensors = tensors_of(value) or [

@@ -12,7 +12,7 @@ entry points and the state they share.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from netlang.diagnostics import Diagnostic, DiagnosticSink, did_you_mean, error
@@ -23,6 +23,7 @@ from netlang.semantics.builder import GraphBuilder
 from netlang.semantics.calls import Calls
 from netlang.semantics.evaluation import Expressions
 from netlang.semantics.frames import Failed, Frame, Scope, fail
+from netlang.semantics.instances import Instance
 from netlang.semantics.loader import Unit, header_span
 from netlang.semantics.statements import Statements
 from netlang.semantics.values import POISON
@@ -32,7 +33,13 @@ from netlang.syntax import ast
 class Elaborator(Statements, Expressions, Calls, Binding):
     """Elaborates models of one loaded program; one instance per graph."""
 
-    def __init__(self, root: Unit, sink: DiagnosticSink) -> None:
+    def __init__(
+        self,
+        root: Unit,
+        sink: DiagnosticSink,
+        instances: dict[Hashable, Instance] | None = None,
+    ) -> None:
+        """`instances` are block instances kept by earlier elaborations of models of `root`."""
         self.root = root
         self.sink = sink
         self.builder: GraphBuilder | None = None
@@ -45,6 +52,10 @@ class Elaborator(Statements, Expressions, Calls, Binding):
         # the last model's bases when it is an alias, nearest first, with their arguments
         self.bases: list[tuple[str, dict[str, Any]]] = []
         self.iterations = 0  # `for` bodies run so far, bounded by statements.MAX_ITERATIONS
+        self.instances = {} if instances is None else instances  # see instances.py
+        self.entered: list[str] = []
+        self.deepest = 0
+        self.reports = 0  # diagnostics reported so far, kept or not (report drops repeats)
 
     def model(
         self,
@@ -203,6 +214,7 @@ class Elaborator(Statements, Expressions, Calls, Binding):
             frame.returned = (POISON,)
 
     def report(self, diagnostic: Diagnostic) -> None:
+        self.reports += 1
         notes = (
             *(
                 f"in block `{name}`, instantiated at {site}"

@@ -13,6 +13,7 @@ from netlang.diagnostics import CompileError, Diagnostic, DiagnosticSink, Severi
 from netlang.ir import Graph
 from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed
+from netlang.semantics.instances import Instance
 from netlang.semantics.lints import graph_warnings
 from netlang.semantics.loader import Loader, Parse, Unit
 from netlang.semantics.model_tests import run_tests
@@ -35,6 +36,8 @@ class Program:
     root: Unit
     sources: dict[str, SourceFile]
     diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings from loading
+    # block instances its models' elaborations share (semantics/instances.py)
+    instances: dict[Hashable, Instance] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def models(self) -> list[str]:
@@ -88,7 +91,7 @@ class Program:
         except CompileError as exc:
             return None, exc.diagnostics
         arguments = dict(arguments or {})
-        elaborator = Elaborator(self.root, sink)
+        elaborator = Elaborator(self.root, sink, self.instances)
         graph = elaborator.model(name, arguments, argument_spans=argument_spans)
         sections = check_train_targets(self.root, sink)
         if graph is None:  # the train section's own mistakes are reported in the same run
@@ -113,7 +116,7 @@ class Program:
                 sink.report(diagnostic)
 
             def rebuild(shapes: dict[str, tuple[int, ...]]) -> Graph | None:
-                return Elaborator(self.root, sink).model(name, arguments, shapes)
+                return Elaborator(self.root, sink, self.instances).model(name, arguments, shapes)
 
             run_tests(graph, elaborator.tests, self.root, sink, rebuild)
         if sink.has_errors:

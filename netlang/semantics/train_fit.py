@@ -11,18 +11,31 @@ from netlang.diagnostics.source import Span
 from netlang.ir import Graph
 from netlang.ir.types import format_shape
 from netlang.semantics.layer_patterns import Layers, TransferError
+from netlang.semantics import train_rules as rules
 from netlang.semantics.train_rules import as_list
+from netlang.semantics.train_schema import DATA
 from netlang.semantics.train_spec import Call, TrainSpec
 
+# Sources whose val part is cut by `split` (the others may bring a val folder of their own).
+VAL_BY_SPLIT = ("digits", "mnist", "notmnist", "cifar10", "idx", "npz", "csv", "text")
+IMAGE_AUGMENTS = ("random_crop", "hflip", "rotate", "translate")
 PATTERN_KEYS = ("replace", "freeze", "unfreeze")
 # Data sources whose targets are class ids, with their class count where it is fixed.
 CLASS_SOURCES: dict[str, int | None] = {
     "digits": 10,
     "mnist": 10,
+    "notmnist": 10,
+    "cifar10": 10,
     "idx": None,
     "image_folder": None,
+    "text": None,
+    "text_folder": None,
 }
 CLASS_LOSSES = ("cross_entropy", "nll", "mse")  # losses that take class ids against [N, C]
+BINARY_LOSSES = ("bce", "bce_with_logits")  # one score per sample against class ids 0 and 1
+# Layers whose outputs lie in [0, 1], and layers that only move values, for `bce`'s input.
+PROBABILITIES = ("sigmoid", "softmax", "hardsigmoid")
+MOVES = ("reshape", "flatten", "permute", "select")
 
 
 def check_train_fit(spec: TrainSpec, graph: Graph, sink: DiagnosticSink) -> None:
@@ -45,9 +58,37 @@ def check_train_fit(spec: TrainSpec, graph: Graph, sink: DiagnosticSink) -> None
         )
         hint = "netlang train feeds single-input models: join the inputs into one"
         sink.report(error("NL2054", message, spec.spans.get("data") or _no(spec), hint=hint))
-    problem = _loss_problem(spec.entries, graph)
+    problem = _loss_problem(spec.entries, graph) or _probability_problem(spec.entries, graph)
     if problem is not None:
         sink.report(error("NL2052", problem, spec.spans.get("loss") or _no(spec)))
+    for entries, span in sections:
+        monitor = _unsplit_monitor(spec.entries, entries)
+        if monitor is not None:
+            key = "early_stop" if "early_stop" in entries else "schedule"
+            data = spec.entries["data"]
+            sink.report(
+                error(
+                    "NL2050",
+                    f"{key} watches {monitor}, and {data.name}'s split has no val part",
+                    spec.spans.get(key) or span or _no(spec),
+                    hint=f"give the data a val part, e.g. {data.name}(split=[0.8, 0.1, 0.1]), "
+                    "or monitor train_loss",
+                )
+            )
+        for call, problem, hint in _augment_problems(entries, graph):
+            where = call.span or spec.spans.get("augment") or span or _no(spec)
+            sink.report(error("NL2050", problem, where, hint=hint))
+    lone = _lone_batchnorm(spec.entries, graph)
+    if lone is not None:
+        sink.report(
+            error(
+                "NL2050",
+                f"batch 1 gives `{lone}` one value per channel to normalise, which cannot "
+                "train (a batch's variance is 0)",
+                spec.spans.get("batch") or _no(spec),
+                hint="train with batch 2 or more, or use layernorm",
+            )
+        )
     softmax = _softmax_into_cross_entropy(spec.entries, graph)
     if softmax is not None:
         message = "the output comes out of `softmax`, and cross_entropy applies softmax itself"
@@ -73,12 +114,14 @@ def _loss_problem(entries: dict[str, Any], graph: Graph) -> str | None:
     if not isinstance(data, Call) or data.name not in CLASS_SOURCES or not isinstance(loss, Call):
         return None
     declared = task.name if isinstance(task, Call) else None
-    if declared not in (None, "classification") or loss.name not in CLASS_LOSSES:
+    if declared not in (None, "classification") or len(graph.outputs) != 1:
         return None  # class ids are the targets of an (inferred or declared) classification
-    if len(graph.outputs) != 1:
-        return None
     shape = graph.outputs[0].type.shape
     count = _class_count(entries, data)
+    if loss.name in BINARY_LOSSES:
+        return _binary_problem(loss.name, graph, data.name, count)
+    if loss.name not in CLASS_LOSSES:
+        return None
     if len(shape) != 2 or not isinstance(shape[1], int):
         if declared is not None:
             return None  # semantics.tasks says so at the `task` line
@@ -93,6 +136,112 @@ def _loss_problem(entries: dict[str, Any], graph: Graph) -> str | None:
             f"the output {graph.outputs[0].name} has {shape[1]} classes but {data.name} has "
             f"{count}: set the model's class count to {count}"
         )
+    return None
+
+
+def _binary_problem(loss: str, graph: Graph, source: str, count: int | None) -> str | None:
+    """bce scores one class against the other: an output [N, 1] and data of two classes."""
+    output = graph.outputs[0]
+    if output.type.shape[1:] not in ((), (1,)):
+        return (
+            f"loss {loss} takes one score per sample (binary classification), the output "
+            f"{output.name} is {format_shape(output.type.shape)}: end the model with "
+            "linear(1), or use cross_entropy for several classes"
+        )
+    if count is not None and count != 2:
+        return (
+            f"loss {loss} tells two classes apart, and {source} has {count}: keep two "
+            f"(e.g. {source}(keep=[0, 1])), or use cross_entropy with linear({count})"
+        )
+    return None
+
+
+def _probability_problem(entries: dict[str, Any], graph: Graph) -> str | None:
+    """`bce` takes probabilities: the first output must come out of a sigmoid (or softmax)."""
+    loss = entries.get("loss")
+    if not isinstance(loss, Call) or loss.name != "bce" or not graph.outputs:
+        return None
+    producers = {out: node for node in graph.nodes for out in node.outputs}
+    name = graph.outputs[0].name
+    node = producers.get(name)
+    while node is not None and node.op in MOVES:
+        node = producers.get(node.inputs[0])
+    if node is not None and node.op in PROBABILITIES:
+        return None
+    last = f"`{node.op}`" if node is not None else "the input"
+    return (
+        f"loss bce takes probabilities in [0, 1], and the output {name} comes out of {last}: "
+        "end the model with sigmoid, or use bce_with_logits on the raw scores"
+    )
+
+
+def _unsplit_monitor(section: dict[str, Any], entries: dict[str, Any]) -> str | None:
+    """The val_ metric early stopping or a plateau schedule of `entries` watches when the data
+    (a source that has no val split of its own) is split with no val part, else None."""
+    data = section.get("data")
+    if not isinstance(data, Call) or data.name not in VAL_BY_SPLIT:
+        return None
+    try:
+        if rules.split("split", data.bind(DATA[data.name]).get("split"))[1] > 0:
+            return None
+    except ValueError:  # reported where the section is checked
+        return None
+    watched = []
+    for key in ("early_stop", "schedule"):
+        call = entries.get(key)
+        if isinstance(call, Call) and (key == "early_stop" or call.name == "plateau"):
+            monitor = call.kwargs.get("monitor", "val_loss")
+            watched.append(monitor.name if isinstance(monitor, Call) else str(monitor))
+    return next((m for m in watched if m.startswith("val_")), None)
+
+
+def _augment_problems(entries: dict[str, Any], graph: Graph) -> list[tuple[Call, str, str]]:
+    """(call, message, hint) of each augmentation that cannot apply to the model's input: pixel
+    moves on a tensor that is not an image batch, a random_crop to another size than the
+    input's (the model would be given windows of that size)."""
+    if not graph.inputs:
+        return []
+    value = graph.inputs[0]
+    shape = value.type.shape
+    found = []
+    for call in as_list(entries.get("augment")):
+        if not isinstance(call, Call) or call.name not in IMAGE_AUGMENTS:
+            continue
+        if len(shape) != 4:
+            found.append(
+                (
+                    call,
+                    f"augment {call.name} moves the pixels of image batches [N, C, H, W], and "
+                    f"the input {value.name} is {format_shape(shape)}",
+                    "leave it out (noise(std) augments any input)",
+                )
+            )
+            continue
+        size = call.kwargs.get("size", call.args[0] if call.args else None)
+        crop = [size, size] if isinstance(size, int) else size
+        if call.name == "random_crop" and isinstance(crop, list) and crop != list(shape[2:]):
+            found.append(
+                (
+                    call,
+                    f"random_crop cuts {format_shape(tuple(crop))} windows, and the input "
+                    f"{value.name} takes {format_shape(shape[2:])}",
+                    f"crop to the input's size, e.g. random_crop({shape[2]}, padding=4): "
+                    "the padding makes room to move",
+                )
+            )
+    return found
+
+
+def _lone_batchnorm(entries: dict[str, Any], graph: Graph) -> str | None:
+    """The first batch norm (`op`, or `op` `name` when named) that `batch 1` leaves one value
+    per channel (no spatial axes)."""
+    if entries.get("batch") != 1:
+        return None
+    for node in graph.nodes:
+        sizes = node.input_types[0].shape[2:] if node.input_types else ()
+        if node.op.startswith("batchnorm") and all(d == 1 for d in sizes):
+            named = not node.name.replace(".", "").isdigit()
+            return f"{node.op}` `{node.name}" if named else node.op
     return None
 
 

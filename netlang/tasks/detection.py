@@ -86,7 +86,7 @@ def mean_average_precision(
     metric.update(predicted, truth)
     result = metric.compute()
     per_class = {
-        classes[int(c)]: float(v)
+        (classes[int(c)] if int(c) < len(classes) else str(int(c))): float(v)
         for c, v in zip(result["classes"].reshape(-1), result["map_per_class"].reshape(-1))
     }
     return {

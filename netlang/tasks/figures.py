@@ -104,8 +104,8 @@ def plot_codes(
         centred = flat - flat.mean(0)
         _, _, axes_t = np.linalg.svd(centred, full_matrices=False)
         flat, how = centred @ axes_t[:2].T, "PCA"
-    elif flat.shape[1] == 1:
-        flat = np.concatenate([flat, np.zeros_like(flat)], 1)
+    if flat.shape[1] < 2:  # a 1-number code, or PCA of a single sample: the second axis is 0
+        flat = np.concatenate([flat, np.zeros((len(flat), 2 - flat.shape[1]))], 1)
     figure = Figure(figsize=(6.5, 5.5))
     FigureCanvasAgg(figure)
     axes = figure.subplots()

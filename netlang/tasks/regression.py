@@ -48,15 +48,16 @@ class Regression(Task):
         predicted = result.out.reshape(len(result.out), -1)
         truth = result.targets.float().reshape(predicted.shape)
         scores = regression_scores(predicted, truth)
+        r2 = "n/a (one example)" if scores["r2"] is None else f"{scores['r2']:.4f}"
         context.log(
             f"{context.split}: loss {result.loss:.4f}, mae {scores['mae']:.4f}, "
-            f"rmse {scores['rmse']:.4f}, r2 {scores['r2']:.4f} on {len(truth)} examples"
+            f"rmse {scores['rmse']:.4f}, r2 {r2} on {len(truth)} examples"
         )
         plot_predicted(
             context.run_dir / "predicted.png",
             predicted.numpy(),
             truth.numpy(),
-            title=f"{context.model}: {context.split} split, r2 {scores['r2']:.3f}",
+            title=f"{context.model}: {context.split} split, r2 {r2}",
         )
         return {"loss": result.loss, "examples": len(truth), **scores}
 
@@ -75,7 +76,7 @@ def regression_scores(predicted: torch.Tensor, truth: torch.Tensor) -> dict[str,
         if len(truth) > 1
         else None,
     }
-    if predicted.shape[1] > 1:
+    if predicted.shape[1] > 1 and len(truth) > 1:  # R² of a single example is undefined
         scores["r2_per_target"] = [
             float(r2_score(predicted[:, k], truth[:, k])) for k in range(predicted.shape[1])
         ]

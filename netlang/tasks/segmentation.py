@@ -122,7 +122,9 @@ def report(
     """mean IoU on `dataset` (logged, returned for test.json) and masks.png: input, true mask,
     predicted mask for the first `pictures` samples."""
     predicted, truth = predict_masks(module, dataset, batch=batch, loader=loader, device=device)
-    result = mean_iou(predicted, truth, max(len(classes), int(truth.max()) + 1))
+    # a model may score more classes than the data names (and predict them)
+    count = max(len(classes), int(truth.max()) + 1, int(predicted.max()) + 1)
+    result = mean_iou(predicted, truth, count)
     result["examples"] = len(truth)
     log(
         f"{split}: mean IoU {100 * result['mean_iou']:.2f}% ({len(classes)} classes; "

@@ -211,14 +211,19 @@ def _train_epoch(
     """Train on the epoch's batches from run.batch on (skipping those a resumed run has done)."""
     config, world = run.config, run.world
     shard = {"shard": (world.rank, world.size)} if world.distributed else {}
+    batch = world.local_batch(config.batch)
+    # batch norm cannot train on a lone sample: a last batch of one is left out (shuffled,
+    # it is another sample each epoch); `check` refuses `batch 1` with such a layer
+    lone = not world.distributed and len(dataset) % batch == 1 < len(dataset)
     batches = loader(
         dataset,
-        world.local_batch(config.batch),
+        batch,
         shuffle=True,
         seed=config.seed,
         epoch=run.epoch,
         augment=run.augment,
         **shard,
+        **({"drop_last": True} if lone and _has_batchnorm(run.module) else {}),
     )
     total = len(batches)
     started = flushed = time.perf_counter() - run.sums["seconds"]
@@ -236,6 +241,10 @@ def _train_epoch(
         if world.any(interrupt.is_set()):
             raise KeyboardInterrupt
     run.flush()
+
+
+def _has_batchnorm(module: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
 def _step(run: RunState, x: torch.Tensor, y: torch.Tensor) -> None:

@@ -76,7 +76,7 @@ def train_file(
         ) from None
     _check_input_shape(graph, splits.input_shape, program.sources)
     _check_class_count(graph, config, splits, program.sources)
-    _check_vocabulary(graph, splits.tokenizer)
+    _check_vocabulary(graph, splits.tokenizer, program.sources)
     tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
     module = to_torch(graph, init=config.init.name if config.init else None, seed=config.seed)
     with distributed.joined(config.device) as world:
@@ -292,17 +292,25 @@ def _check_class_count(
     raise CompileError([error("NL2052", message, span, hint=hint)], sources)
 
 
-def _check_vocabulary(graph: ir.Graph, tokenizer: Any) -> None:
-    """Token ids must fit the model's first embedding table."""
+def _check_vocabulary(graph: ir.Graph, tokenizer: Any, sources: Mapping[str, Any]) -> None:
+    """Token ids must fit the model's first embedding table; said at the `tokenize` line (the
+    ids the training texts gave are known only now)."""
     if tokenizer is None:
         return
     size = tokenizer.size
     tables = [n for n in graph.nodes if n.op == "embedding"]
-    if tables and tables[0].attrs["num"] < size:
-        raise ValueError(
-            f"the tokenizer has {size} ids but embedding `{tables[0].name}` has room for "
-            f"{tables[0].attrs['num']}: raise the model's vocabulary or lower tokenize's vocab"
-        )
+    if not tables or tables[0].attrs["num"] >= size:
+        return
+    message = (
+        f"the tokenizer has {size} ids but embedding `{tables[0].name}` has room for "
+        f"{tables[0].attrs['num']}"
+    )
+    hint = "raise the model's vocabulary or lower tokenize's vocab"
+    spans = graph.train.spans if graph.train else {}
+    span = spans.get("tokenize") or spans.get("data")
+    if span is None:
+        raise ValueError(f"{message}: {hint}")
+    raise CompileError([error("NL2054", message, span, hint=hint)], sources)
 
 
 def _test_split(call: Call, seed: int, base_dir: Path) -> Any:
