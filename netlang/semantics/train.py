@@ -11,7 +11,7 @@ from netlang.semantics.elaborate import Elaborator
 from netlang.semantics.frames import Failed, Frame, Scope, fail
 from netlang.semantics.loader import Unit
 from netlang.semantics.values import Layer, Poison
-from netlang.diagnostics.source import Span
+from netlang.diagnostics.source import Position, Span
 from netlang.syntax import ast
 from netlang.semantics import train_rules as rules
 from netlang.semantics.train_schema import SCHEMA
@@ -164,10 +164,12 @@ def _check_call(key: str, call: Any, table: dict[str, tuple[str, ...]], span: Sp
         raise fail("NL2005", f"`{key}` takes one of {', '.join(table)}, got {describe(call)}", span)
     where = call.span or span
     if call.name not in table:
+        start = where.start  # a call starts with its name: the caret goes under the name alone
+        name = Span(where.file, start, Position(start.line, start.column + len(call.name)))
         raise fail(
             "NL2015",
             f"unknown {key} `{call.name}`",
-            where,
+            name if call.span is not None else where,
             did_you_mean(call.name, table) or f"choose one of {', '.join(table)}",
         )
     params = table[call.name]
