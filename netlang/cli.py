@@ -4,6 +4,7 @@ only when it runs, so `netlang --help`, `check` and `summary` never import torch
 from __future__ import annotations
 
 import atexit
+import errno
 import importlib
 import os
 import sys
@@ -36,6 +37,12 @@ COMMANDS: dict[str, str] = {
 # process 40-60 ms on this project's host, a sixth of writing VGG-16's weights.
 QUICK_EXIT = frozenset({"check", "summary", "explain", "compile", "export"})
 
+# Errors of the machine, not of netlang or the input: a full disk or quota, a read-only or
+# forbidden path, a failing device. Said as what they are (EX_IOERR), never as a bug to report.
+MACHINE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+)
+
 # Where a crash should be reported: the project's issue tracker (README, "Reporting a bug").
 REPORT_TO = "the netlang issue tracker (see README, 'Reporting a bug')"
 
@@ -54,6 +61,10 @@ class LazyGroup(click.Group):
             if os.environ.get("NETLANG_TRACEBACK"):
                 raise
             command = ctx.invoked_subcommand or "netlang"
+            if isinstance(bug, OSError) and bug.errno in MACHINE_ERRNOS:
+                where = f": {bug.filename}" if bug.filename else ""
+                click.echo(f"netlang {command}: {bug.strerror}{where}", err=True)
+                ctx.exit(74)  # EX_IOERR
             first_line = (str(bug).splitlines() or [""])[0][:200]
             click.echo(
                 f"netlang {command}: internal error {type(bug).__name__}: {first_line} -- a bug "

@@ -113,6 +113,38 @@ def test_an_unexpected_exception_is_one_line_naming_a_bug(
     assert "internal error KeyError" in result.output and "a bug in netlang" in result.output
 
 
+def test_a_full_disk_is_said_as_such_not_as_a_bug_to_report(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import netlang.commands.check as check
+
+    def full(path: str) -> None:
+        raise OSError(28, "No space left on device", str(tmp_path / "out.onnx"))
+
+    monkeypatch.setattr(check, "load_program", full)
+    result = CliRunner().invoke(main, ["check", str(tmp_path / "x.net")])
+    assert result.exit_code == 74  # EX_IOERR
+    assert result.output == f"netlang check: No space left on device: {tmp_path / 'out.onnx'}\n"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_writing_to_a_full_device_exits_74_in_a_real_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    source = GOLDEN.parents[2] / "examples" / "lenet.net"
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "netlang", "check", str(source)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 74, done.stderr
+    assert "No space left on device" in done.stderr and "bug" not in done.stderr
+
+
 @pytest.mark.parametrize("case", sorted(GOLDEN.glob("*.net")), ids=lambda p: p.stem)
 def test_no_known_input_reaches_the_internal_error_line(
     case: Path, monkeypatch: pytest.MonkeyPatch
