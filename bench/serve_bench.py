@@ -13,7 +13,7 @@ start-up, about 2.5 minutes by default.
 
     python bench/serve_bench.py [--rounds 4] [--seconds 3] [--max-batch-size 16]
                                 [--device cpu|cuda|tensorrt] [--size 224] [--client python]
-    python bench/serve_bench.py --model lenet --concurrency 32 --max-batch-size 32
+    python bench/serve_bench.py --model lenet --concurrency 32 --max-batch-size 32 [--workers 2]
 
 `--model lenet` serves examples/lenet.net (compiled by `netlang compile`, 1x32x32 inputs): a
 small model, where the HTTP path rather than the model sets the pace.
@@ -189,8 +189,7 @@ def server_cost(process: subprocess.Popen[bytes], port: int) -> tuple[float, flo
     """The server's CPU seconds so far, all its threads (Linux /proc; else NaN), and the infer
     requests it has answered (its /metrics), warm-up requests included in both."""
     try:
-        stat = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        cpu = sum(_cpu_seconds(pid) for pid in (process.pid, *_children(process.pid)))
     except OSError:
         cpu = float("nan")
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
@@ -201,6 +200,16 @@ def server_cost(process: subprocess.Popen[bytes], port: int) -> tuple[float, flo
         if line.startswith("netlang_inference_request_success_total{")
     )
     return cpu, answered
+
+
+def _cpu_seconds(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _children(pid: int) -> list[int]:
+    """The worker processes of a `--workers N` server (uvicorn's supervisor is the parent)."""
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def report(
@@ -223,6 +232,7 @@ def main() -> None:
     parser.add_argument("--model", choices=list(MODELS), default="resnet18")
     parser.add_argument("--concurrency", type=int, default=16, help="clients of the busy slices")
     parser.add_argument("--request-rows", type=int, default=1, help="rows in each request")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (`--workers`)")
     parser.add_argument(
         "--client",
         choices=["h2load", "python"],
@@ -243,7 +253,7 @@ def main() -> None:
         as_served = make_session(model, args.device, spinning=False)  # no spin-waiting
         # a lone caller's best: one intra-op thread (a small model's ops are too short to split)
         single = make_session(model, args.device, intra_op_threads=1)
-        device = ["--device", args.device]
+        device = ["--device", args.device, "--workers", str(args.workers)]
         off, off_port = start_server(model, device)
         on, on_port = start_server(model, [*device, "--max-batch-size", str(args.max_batch_size)])
         s, b, z, c, r = (
