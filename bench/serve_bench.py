@@ -209,7 +209,10 @@ def _cpu_seconds(pid: int) -> float:
 
 def _children(pid: int) -> list[int]:
     """The worker processes of a `--workers N` server (uvicorn's supervisor is the parent)."""
-    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:  # a kernel without CONFIG_PROC_CHILDREN: the parent's CPU alone
+        return []
 
 
 def report(
