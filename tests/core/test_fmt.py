@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
+from tests.hypothesis_settings import FUZZ
 from test_fuzz import mutations
 
 from netlang.cli import main
@@ -96,12 +97,7 @@ def test_documented_examples_format_faithfully(where: str, block: str) -> None:
 
 
 @pytest.mark.fuzz
-@settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@settings(FUZZ, max_examples=150)
 @given(mutations())
 def test_fuzzed_sources_format_faithfully(text: str) -> None:
     if parse(SourceFile("m.net", text))[0] is not None:

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
+from tests.hypothesis_settings import FUZZ
 from hypothesis import strategies as st
 
 from netlang.semantics.program import compile_source
@@ -71,13 +72,6 @@ TOKENS = [
     "concat",
     "split",
 ]
-
-FUZZ = settings(
-    max_examples=1000,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 
 
 def compiles_to_diagnostics(text: str) -> None:

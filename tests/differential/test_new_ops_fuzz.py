@@ -9,7 +9,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
+from tests.hypothesis_settings import FUZZ
 from hypothesis import strategies as st
 
 import netlang
@@ -102,12 +103,7 @@ def accepted_programs_agree_between_torch_and_onnxruntime(text: str) -> None:
 
 
 @pytest.mark.fuzz
-@settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@settings(FUZZ, max_examples=150)
 @given(programs())
 def test_what_check_accepts_compiles_and_agrees_with_torch(text: str) -> None:
     accepted_programs_agree_between_torch_and_onnxruntime(text)
