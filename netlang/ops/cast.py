@@ -20,7 +20,8 @@ def _cast_infer(ins: Ins, a: Attrs) -> tuple[TensorType, ...]:
 cast = register(
     OpSpec(
         "cast",
-        "The input in element type `dtype` (float to integer truncates toward zero).",
+        f"The input in element type `dtype` ({', '.join(DTYPES)}); a float to an integer "
+        "truncates toward zero.",
         (Attr("dtype", "str", choices=DTYPES),),
         _cast_infer,
         takes="any",
