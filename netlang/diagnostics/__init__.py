@@ -70,9 +70,15 @@ class DiagnosticSink:
     """Collects diagnostics; passes report into it instead of raising."""
 
     items: list[Diagnostic] = field(default_factory=list)
+    # what `items` holds, as a set: a file of thousands of mistakes is not checked in quadratic time
+    seen: set[Diagnostic] = field(default_factory=set, repr=False)
+
+    def __post_init__(self) -> None:
+        self.seen.update(self.items)
 
     def report(self, diagnostic: Diagnostic) -> None:
-        if diagnostic not in self.items:
+        if diagnostic not in self.seen:
+            self.seen.add(diagnostic)
             self.items.append(diagnostic)
 
     @property

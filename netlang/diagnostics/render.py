@@ -64,13 +64,39 @@ def _excerpt(
         stop = len(raw[: span.end.column - 1].expandtabs(4))
     else:
         stop = len(text.rstrip())
-    marks = ("^" if label.primary else "-") * max(1, stop - start)
+    text, start, stop = _window(text, start, max(stop, start + 1))
+    marks = ("^" if label.primary else "-") * (stop - start)
     prefix = "" if label.primary else f"{span.file}:{span.start.line}:{span.start.column}\n"
     tail = f" {message}" if message else ""
     return [
         f"{prefix}{span.start.line:>{width - 1}} | {text}".rstrip(),
         f"{'':{width}}| {' ' * start}{marks}{tail}".rstrip(),
     ]
+
+
+# A source line longer than LONG columns (rustc's default width) is cut to WINDOW columns
+# around the span, `...` marking what is left out (as rustc does), so a one-line 80,000-column
+# file prints one screen line, not the file.
+LONG = 140
+WINDOW = 100
+_LEAD = 20  # columns shown before a span that does not fit the window
+_ELLIPSIS = "..."
+
+
+def _window(text: str, start: int, stop: int) -> tuple[str, int, int]:
+    """`text` cut to WINDOW columns around [start, stop), and the span's columns in the cut."""
+    if len(text) <= LONG:
+        return text, start, stop
+    if stop - start <= WINDOW - 2 * _LEAD:
+        begin = max(0, (start + stop - WINDOW) // 2)  # the span in the middle
+    else:
+        begin = max(0, start - _LEAD)  # a long span: its start, and as much as fits
+    begin = min(begin, len(text) - WINDOW)
+    end = begin + WINDOW
+    left = _ELLIPSIS if begin > 0 else ""
+    right = _ELLIPSIS if end < len(text) else ""
+    shift = len(left) - begin
+    return left + text[begin:end] + right, start + shift, min(stop, end) + shift
 
 
 def render_all(

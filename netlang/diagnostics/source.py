@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,8 @@ class SourceFile:
 
     name: str
     text: str
+    # the lines, cut once: each diagnostic rendered reads one, and a file may have thousands
+    _lines: list[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # A byte-order mark (Notepad's "UTF-8 with BOM") is an encoding mark, not text.
@@ -40,7 +42,10 @@ class SourceFile:
     def lines(self) -> list[str]:
         """The text's lines as the grammar counts them: ended by \n (a \r before it dropped)
         only, not by the form feeds, U+2028 and other breaks `str.splitlines` also splits at."""
-        return split_lines(self.text)
+        if self._lines is None:
+            object.__setattr__(self, "_lines", split_lines(self.text))
+        assert self._lines is not None
+        return self._lines
 
     def span(self, line: int, column: int, end_line: int, end_column: int) -> Span:
         return Span(self.name, Position(line, column), Position(end_line, end_column))

@@ -178,8 +178,9 @@ class Elaborator(Statements, Expressions, Calls, Binding):
 
     def _model_def(self, unit: Unit, name: str, span: Span) -> tuple[Unit, ast.ModelDef] | None:
         entry = unit.namespace.get(name)
-        models = [k for k, (_, d) in unit.namespace.items() if isinstance(d, ast.ModelDef)]
         if entry is None or not isinstance(entry[1], ast.ModelDef):
+            # listed for the hint only: a file of thousands of models builds each one
+            models = [k for k, (_, d) in unit.namespace.items() if isinstance(d, ast.ModelDef)]
             what = "a block" if entry and isinstance(entry[1], ast.BlockDef) else None
             message = f"`{name}` is {what}, not a model" if what else f"no model named `{name}`"
             hint = did_you_mean(name, models) or (

@@ -209,9 +209,10 @@ def _article(kind: str) -> str:
 def check_train_targets(unit: Unit, sink: DiagnosticSink) -> dict[str, ast.TrainDef]:
     """Train sections by model; each must name a model of this program, once."""
     sections: dict[str, ast.TrainDef] = {}
-    models = [n for n, (_, d) in unit.namespace.items() if isinstance(d, ast.ModelDef)]
     for train in unit.trains:
-        if train.model not in models:
+        if not isinstance(unit.namespace.get(train.model, (None, None))[1], ast.ModelDef):
+            # listed for the hint only: every build checks the sections, so not per section
+            models = [n for n, (_, d) in unit.namespace.items() if isinstance(d, ast.ModelDef)]
             sink.report(
                 error(
                     "NL2014",

@@ -16,19 +16,34 @@ from netlang.syntax import ast
 MAX_NESTING = 100
 
 
-def too_deep(module: ast.Module) -> ast.Node | None:
-    """The first node nested deeper than MAX_NESTING (expressions, groups, bodies), walked
-    without recursion; elaboration recurses per level, so the limit keeps it off the stack."""
-    stack: list[tuple[Any, int]] = [(module, 0)]
+def too_deep(module: ast.Module) -> tuple[ast.Node, ast.Binary | None] | None:
+    """The first node nested deeper than MAX_NESTING (expressions, groups, bodies), and the
+    first operator of the run it lies in (`a + b + c`: each operator the left operand of the
+    next, one level each), walked without recursion; elaboration recurses per level, so the
+    limit keeps it off the stack."""
+    stack: list[tuple[Any, int, ast.Binary | None]] = [(module, 0, None)]
     while stack:
-        node, depth = stack.pop()
-        if isinstance(node, ast.Node):
+        node, depth, run = stack.pop()
+        if isinstance(node, ast.Binary):
             if depth > MAX_NESTING:
-                return node
-            stack.extend((getattr(node, f), depth + 1) for f in node.__slots__)
+                return node, run
+            stack.append((node.right, depth + 1, None))
+            stack.append((node.left, depth + 1, run or node))
+        elif isinstance(node, ast.Node):
+            if depth > MAX_NESTING:
+                return node, run
+            stack.extend((getattr(node, f), depth + 1, None) for f in node.__slots__)
         elif isinstance(node, (tuple, list)):
-            stack.extend((item, depth) for item in node)
+            stack.extend((item, depth, None) for item in node)
     return None
+
+
+def operators(run: ast.Binary) -> tuple[int, ast.Node]:
+    """How many operators a run holds (`a + b + c`: 2), and its first operand."""
+    count, node = 0, run
+    while isinstance(node, ast.Binary):
+        count, node = count + 1, node.left
+    return count, node
 
 
 CLOSERS = {"(": ")", "[": "]", "{": "}"}

@@ -30,6 +30,20 @@ def _string(token: Token) -> str:
     return "".join(out)
 
 
+def _flat_flows(tree: lark.Tree) -> lark.Tree:
+    """`a -> b -> c` parses as flow(flow(a, b), c); make it flow(a, b, c), one node whose
+    children are the source and every stage, so building a chain of n stages is O(n)."""
+    for node in tree.iter_subtrees_topdown():  # a node's children are visited after it
+        if node.data != "flow":
+            continue
+        stages, inner = [], node
+        while isinstance(inner, lark.Tree) and inner.data == "flow":
+            stages.extend(reversed(inner.children[1:]))
+            inner = inner.children[0]
+        node.children = [inner, *reversed(stages)]
+    return tree
+
+
 @v_args(meta=True)
 class ToAst(Transformer_NonRecursive[Token, Any]):
     """Parse tree -> AST. Structural only: no name lookup or evaluation happens here. Not
@@ -39,6 +53,9 @@ class ToAst(Transformer_NonRecursive[Token, Any]):
         super().__init__()
         self.source = source
         self.errors: list[Diagnostic] = []  # syntax errors inside interpolated labels
+
+    def transform(self, tree: lark.Tree) -> Any:
+        return super().transform(_flat_flows(tree))
 
     def _span(self, meta: Any) -> Span:
         if getattr(meta, "empty", False):
@@ -164,10 +181,7 @@ class ToAst(Transformer_NonRecursive[Token, Any]):
 
     # ---- expressions
     def flow(self, meta: Any, c: list[Any]) -> ast.Flow:
-        source, stage = c
-        if isinstance(source, ast.Flow):
-            return ast.Flow(self._span(meta), source.source, (*source.stages, stage))
-        return ast.Flow(self._span(meta), source, (stage,))
+        return ast.Flow(self._span(meta), c[0], tuple(c[1:]))
 
     def stage(self, meta: Any, c: list[Any]) -> ast.Stage:
         label = c[0]
