@@ -46,11 +46,18 @@ def _constants() -> str:
     return lines + HEADER + "    y = x -> linear(C0)\n    output y\n}\n"
 
 
+def _operators() -> str:
+    """5,000 `+` in a row on one 20,000-column line: refused at its start, the line cut to a
+    window around the caret."""
+    return HEADER + "    y = x" + " + x" * 5_000 + " -> relu\n    output y\n}\n"
+
+
 # name -> (source text, seconds `check` may take on a loaded CI machine)
 GENERATED: dict[str, tuple[Callable[[], str], float]] = {
     "chain_of_10000_stages": (_chain, 30),
     "parentheses_10000_deep": (_parentheses, 30),
     "constants_10_megabytes": (_constants, 5),
+    "operators_5000_in_a_row": (_operators, 30),
 }
 FILES = sorted(CASES.glob("*.net"))
 ALL = [*(p.stem for p in FILES), *GENERATED]

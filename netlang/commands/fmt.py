@@ -20,15 +20,24 @@ from netlang.commands.common import QUIET_OPTION, fail, report
 @QUIET_OPTION
 def fmt(files: tuple[str, ...], check: bool, diff: bool, quiet: bool) -> None:
     """Format FILES in the canonical layout (`-` reads stdin and writes stdout)."""
+    from netlang.diagnostics import CompileError
     from netlang.diagnostics.source import SourceFile
+    from netlang.semantics.program import read_source
     from netlang.syntax.format import format_source
 
     changed, broken = [], False
     for path in files:
         try:
             text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            fail(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}", 2)
+        except UnicodeDecodeError:  # NL1005 at the first byte that is not UTF-8, as `check` says
+            try:
+                read_source(path)
+            except CompileError as exc:
+                broken |= report(exc.diagnostics, exc.sources)
+                continue
+            fail(f"cannot read {path}: not UTF-8", 2)
+        except OSError as exc:
+            fail(f"cannot read {path}: {exc.strerror or exc}", 2)
         source = SourceFile("<stdin>" if path == "-" else path, text)
         formatted, diagnostics = format_source(source)
         if formatted is None:

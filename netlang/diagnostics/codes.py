@@ -41,7 +41,10 @@ CODES: dict[str, Code] = {
         "nested too deep",
         "Expressions, `{ }` groups or bodies nest more than 100 levels deep. No real model "
         "needs that; the compiler refuses it rather than run out of stack. Name inner parts "
-        "(`h = ...`), or repeat layers with `for`. Long `->` chains are fine: they do not nest.",
+        "(`h = ...`), or repeat layers with `for`. Long `->` chains are fine: they do not nest. "
+        "Parentheses do not count (they leave no node). A run of binary operators does, one "
+        "level per operator (`x + x + x` is `(x + x) + x`): over 100 in a row, compute the "
+        "sum in named parts.",
     ),
     "NL1005": Code(
         "not UTF-8",
@@ -50,9 +53,10 @@ CODES: dict[str, Code] = {
     ),
     "NL1006": Code(
         "source too large",
-        "A source file has more than 1,000,000 characters (no model needs that: the largest "
-        "of the standard library has 9,000); the compiler refuses it rather than spend minutes "
-        "parsing. Split it into files joined by `import`, or repeat layers with `for`.",
+        "A source file has more than 250,000 characters (no model needs that: the largest "
+        "of the standard library has 9,000); the compiler refuses it, before parsing, rather "
+        "than spend a minute on it. Split it into files joined by `import`, or repeat layers "
+        "with `for`.",
     ),
     # NL2xxx: names, arguments, structure
     "NL2001": Code(

@@ -58,7 +58,8 @@ def _excerpt(
     if source is None:
         return [f"{'':{width}} = {message}"] if message else []
     raw = source.line(span.start.line)
-    text = raw.expandtabs(4)  # columns count characters; the carets go under what is shown
+    # columns count characters; the carets go under what is shown
+    text = raw.expandtabs(4).translate(_CONTROL_PICTURES)
     start = len(raw[: span.start.column - 1].expandtabs(4))
     if span.end.line == span.start.line:
         stop = len(raw[: span.end.column - 1].expandtabs(4))
@@ -97,6 +98,14 @@ def _window(text: str, start: int, stop: int) -> tuple[str, int, int]:
     right = _ELLIPSIS if end < len(text) else ""
     shift = len(left) - begin
     return left + text[begin:end] + right, start + shift, min(stop, end) + shift
+
+
+# Control characters (a NUL, an escape that would steer the terminal) shown as their pictures,
+# one column each, as rustc shows them: U+0000 -> U+2400 "␀", DEL -> "␡"; the C1 controls
+# (U+0080-U+009F, which some terminals obey too) as "�".
+_CONTROL_PICTURES = (
+    {c: 0x2400 + c for c in range(0x20)} | {0x7F: 0x2421} | dict.fromkeys(range(0x80, 0xA0), 0xFFFD)
+)
 
 
 def render_all(

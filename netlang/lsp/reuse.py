@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 from netlang.diagnostics import Diagnostic
 from netlang.diagnostics.source import SourceFile, Span
 from netlang.syntax import ast
-from netlang.syntax.parser import parse
+from netlang.syntax.parser import MAX_SOURCE, parse
 
 # A line that starts a statement of a body (a name and `=`, or a statement keyword): where a
 # long definition is cut; a run that does not parse alone sends the piece to the parser whole.
@@ -70,7 +70,8 @@ class ParseCache:
         key = (source.name, source.text)
         found = self.files.get(key)
         if found is None:
-            items = self._pieces(source)
+            # a file over the size limit is refused whole, as `check` refuses it
+            items = self._pieces(source) if len(source.text) <= MAX_SOURCE else None
             found = (_module(source, items), []) if items is not None else parse(source)
             self.files.put(key, found)
         return found

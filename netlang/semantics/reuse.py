@@ -30,6 +30,7 @@ class BuildKeys:
     def __init__(self, root: Unit) -> None:
         self.root = root
         self.lines: dict[str, list[str]] = {}
+        self.kinds: dict[str, Kinds] = {}  # by file: one object every key shares
 
     def key(self, name: str) -> Hashable | None:
         """The key of `build(name, tests=True, fit=True)`; None when `name` is not defined."""
@@ -57,7 +58,7 @@ class BuildKeys:
                 found = unit.namespace.get(word)
                 if found is not None:
                     stack.append(found)
-        visible = tuple((file, _kinds(unit)) for file, unit in sorted(units.items()))
+        visible = tuple((file, self._kinds(unit)) for file, unit in sorted(units.items()))
         return name, tuple(sorted(read.items())), visible
 
     def _text(self, source: SourceFile, definition: ast.Node) -> str:
@@ -67,7 +68,26 @@ class BuildKeys:
         span = definition.span
         return "\n".join(lines[span.start.line - 1 : span.end.line])
 
+    def _kinds(self, unit: Unit) -> Kinds:
+        kinds = self.kinds.get(unit.source.name)
+        if kinds is None:
+            kinds = self.kinds[unit.source.name] = Kinds(unit)
+        return kinds
 
-def _kinds(unit: Unit) -> tuple[tuple[str, str], ...]:
-    """The names a file sees and what each is: hints list them ("models here: ...")."""
-    return tuple((name, type(d).__name__) for name, (_, d) in unit.namespace.items())
+
+class Kinds:
+    """The names a file sees and what each is (hints list them: "models here: ..."), hashed
+    once: every model's key holds them, so a file of thousands of models would otherwise
+    make and hash thousands of names per model (quadratic time and memory)."""
+
+    __slots__ = ("items", "_hash")
+
+    def __init__(self, unit: Unit) -> None:
+        self.items = tuple((name, type(d).__name__) for name, (_, d) in unit.namespace.items())
+        self._hash = hash(self.items)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, Kinds) and self.items == other.items)

@@ -81,9 +81,11 @@ def syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> Di
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else "?"
         hint = character_hint(source.text, exc.pos_in_stream)
+        # a NUL or another control character, unseen on a terminal, by its code point
+        shown = f"`{char}`" if char.isprintable() else f"U+{ord(char):04X}"
         return error(
             "NL1001",
-            f"unexpected character `{char}`",
+            f"unexpected character {shown}",
             source.span(line, column, line, column + 1),
             hint=hint,
         )

@@ -105,9 +105,10 @@ def _spaces(match: re.Match[str]) -> str:
     return " " * len(match.group())
 
 
-# The longest source parsed (characters): 100 times the largest model of the standard library,
-# and a pure-Python parser's few seconds; a megabyte more would take it minutes.
-MAX_SOURCE = 1_000_000
+# The longest source parsed (characters): 27 times the largest file of the standard library
+# (9,000), and what the worst inputs measured (100,000 nested parentheses, a 50,000-item list)
+# parse and check in about 4 s of one core; a megabyte took 15 s (bench/README.md, "Limits").
+MAX_SOURCE = 250_000
 
 
 def _too_large(source: SourceFile) -> Diagnostic:
