@@ -12,6 +12,7 @@ from netlang.diagnostics import DiagnosticSink, error
 from netlang.diagnostics.source import Span
 from netlang.ir import Graph
 from netlang.ir.types import TensorType, format_shape
+from netlang.semantics.train_data import CLASS_SOURCES
 from netlang.semantics.train_schema import DATA
 from netlang.semantics.train_spec import Call, TrainSpec
 
@@ -131,6 +132,9 @@ def check_task(graph: Graph, spec: TrainSpec, sink: DiagnosticSink) -> None:
         problem = _detection(x, out, boxes)
     else:
         problem = TASK_RULES[task](x, out)
+    hint = _hint(task)
+    if problem is None:
+        problem, hint = _target_problem(task, spec.entries.get("data"), graph.outputs[0])
     if problem is not None:
         where: Span | None = spec.spans.get("task") or spec.spans.get("loss") or spec.span
         sink.report(
@@ -138,9 +142,65 @@ def check_task(graph: Graph, spec: TrainSpec, sink: DiagnosticSink) -> None:
                 "NL2005",
                 f"task {task}: {problem}",
                 where,
-                hint=_hint(task),
+                hint=hint,
             )
         )
+    against = _loss_problem(task, spec.entries)
+    if against is not None:
+        where = spec.spans.get("loss") or spec.spans.get("task") or spec.span
+        sink.report(error("NL2052", against[0], where, hint=against[1]))
+
+
+# losses that take class ids as targets, never the numbers of a regression or a reconstruction
+CLASS_ID_LOSSES = ("cross_entropy", "nll")
+
+
+def _target_problem(task: str, data: Any, output: Any) -> tuple[str | None, str]:
+    """(problem, hint) for a data source whose targets are one class id per sample, trained as
+    a regression (one number per sample) or as sequence labelling (one class id per step)."""
+    hint = "for classes, leave `task` out: class ids make a classification"
+    if not isinstance(data, Call) or data.name not in CLASS_SOURCES:
+        return None, hint
+    shape = output.type.shape
+    if task == "regression" and shape[1:] not in ((), (1,)):
+        return (
+            f"{data.name}'s targets are one number per sample (its class id), and the output "
+            f"{output.name} is {format_shape(shape)}"
+        ), hint
+    if task == "sequence":
+        return f"{data.name}'s targets are one class id per sample, not one per time step", hint
+    return None, hint
+
+
+def _loss_problem(task: str, entries: dict[str, Any]) -> tuple[str, str] | None:
+    """(message, hint) for a loss that cannot take the task's targets: class-id losses against
+    numbers, `bce` against a reconstruction of inputs that normalisation moved out of [0, 1]."""
+    loss = entries.get("loss")
+    if task not in ("regression", "reconstruction") or not isinstance(loss, Call):
+        return None
+    targets = "the input itself" if task == "reconstruction" else "numbers"
+    if loss.name in CLASS_ID_LOSSES:
+        return (
+            f"loss {loss.name} takes class ids, and a {task}'s targets are {targets}",
+            "use mse or mae",
+        )
+    normalize = entries.get("normalize", Call("standardize"))
+    kind = normalize.name if isinstance(normalize, Call) else None
+    if task == "reconstruction" and loss.name == "bce" and kind not in (None, "none"):
+        return (
+            f"loss bce takes targets in [0, 1], and `normalize {kind}` moves the inputs (a "
+            "reconstruction's targets) out of it",
+            "add `normalize none` (the built-in image sets lie in [0, 1]), or use mse",
+        )
+    data = entries.get("data")
+    count = CLASS_SOURCES.get(data.name) if isinstance(data, Call) else None
+    if task == "regression" and loss.name.startswith("bce") and count is not None and count > 2:
+        return (
+            f"loss {loss.name} takes targets in [0, 1], and {data.name}'s class ids go up to "
+            f"{count - 1}",
+            "for classes, leave `task` out and use cross_entropy; a regression takes mse or mae",
+        )
+    return None
 
 
 def _hint(task: str) -> str:

@@ -100,3 +100,16 @@ SCHEMA: dict[str, CallTable | str] = {
 
 # Keys that may be written as a bare call entry, `early_stop(patience=5)`.
 CALL_ENTRIES = {"early_stop"}
+
+# What a `stage { ... }` may set; everything else holds for the whole run.
+STAGE_KEYS = (
+    "epochs",
+    "optimizer",
+    "lr",
+    "schedule",
+    "freeze",
+    "unfreeze",
+    "lr_mult",
+    "bn",
+    "early_stop",
+)

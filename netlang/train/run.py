@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from netlang import ir
 from netlang.diagnostics import CompileError, error
-from netlang.ir.types import format_shape
 from netlang.ops import REGISTRY
 from netlang.train import distributed, transfer
 from netlang.train.config import TrainConfig, resolve_config
 from netlang.train.loop import TrainResult, fit
+from netlang.semantics.layer_patterns import TransferError
+from netlang.semantics.train_data import input_shape_problem
 from netlang.semantics.train_spec import Call
 
 if TYPE_CHECKING:
@@ -83,7 +84,14 @@ def train_file(
         if verbose and world.is_main:
             _describe(graph, config, splits, log)
         if config.weights is not None or config.staged:
-            report = transfer.prepare(module, graph, config, Path(path).parent, load=not resume)
+            try:
+                report = transfer.prepare(module, graph, config, Path(path).parent, load=not resume)
+            except TransferError as problem:  # the checkpoint: said at the `weights` line
+                span = graph.train.spans.get("weights") if graph.train else None
+                if span is None:
+                    raise
+                diagnostic = error("NL2053", problem.message, span, hint=problem.hint)
+                raise CompileError([diagnostic], program.sources) from None
             if world.is_main:
                 log(report)
         run_dir = Path(world.broadcast(str(_run_dir(config, resume)) if world.is_main else ""))
@@ -233,20 +241,10 @@ def _check_input_shape(
 ) -> None:
     """The data's samples must have the shape the model's input declares: a mismatch is the
     user's (a 3-channel model on 1-channel digits), said at the `data` line, not a matmul error."""
-    if len(graph.inputs) != 1 or graph.train is None:
+    problem = input_shape_problem(graph, sample)
+    if problem is None or graph.train is None:
         return
-    value = graph.inputs[0]
-    declared = value.type.shape[1:]
-    if len(declared) == len(sample) and all(
-        not isinstance(d, int) or d == s for d, s in zip(declared, sample)
-    ):
-        return
-    given = format_shape(("N", *sample))
-    message = (
-        f"the data gives samples {given}, but the model's input {value.name} is "
-        f"{format_shape(value.type.shape)}"
-    )
-    hint = f"declare `input {value.name}: {value.type.dtype}{given}`, or change the data's size"
+    message, hint = problem
     span = graph.train.spans.get("data") or graph.train.span
     if span is None:
         raise ValueError(message)
