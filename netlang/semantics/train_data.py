@@ -109,9 +109,13 @@ def input_shape_problem(graph: Graph, sample: tuple[int, ...]) -> tuple[str, str
         f"the data gives samples {given}, but the model's input {value.name} is "
         f"{format_shape(value.type.shape)}"
     )
-    hint = f"declare `input {value.name}: {value.type.dtype}{given}`, or change the data's size"
+    declare = f"declare `input {value.name}: {value.type.dtype}{given}`"
+    hint = f"{declare}, or change the data's size"
     if len(sample) == 1 and len(declared) == 3:
         hint = f"the data is flattened: drop `flatten=true` for images, or {hint}"
+    elif len(sample) == len(declared) == 3 and tuple(declared[1:]) == sample[1:]:
+        channels = "1 channel (grey)" if sample[0] == 1 else f"{sample[0]} channels"
+        hint = f"the data's images have {channels}: {declare}"
     elif len(sample) == 3 and len(declared) == 1:
         hint = f"the model takes vectors: give the data `flatten=true`, or {hint}"
     return message, hint
