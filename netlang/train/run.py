@@ -65,8 +65,7 @@ def train_file(
         )
     config = resolve_config(graph.train, graph.name, overrides)
     try:
-        inputs = [value.name for value in graph.inputs]
-        splits, normalization = prepare_data(config, Path(path).parent, inputs)
+        splits, normalization = prepare_data(config, Path(path).parent)
     except DataError as problem:  # named at the `.net` line that asked for the data
         span = graph.train.spans.get(problem.key) if graph.train else None
         if span is None:
@@ -177,13 +176,10 @@ class DataError(ValueError):
         self.hint: str | None = getattr(problem, "hint", None)  # data.download.MissingData's
 
 
-def prepare_data(
-    config: TrainConfig, base_dir: Path, inputs: list[str] | None = None
-) -> tuple[Any, dict[str, Any] | None]:
+def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, Any] | None]:
     """The splits, normalised with statistics of the train split; returns them with the
-    statistics as {"kind", "mean", "std"}, for several inputs {"kind", "inputs": {name: {"mean",
-    "std"}}} over the float ones (None when not normalised). `inputs`: the model's input names.
-    """
+    statistics as {"kind", "mean", "std"}, for several inputs (`config.inputs`) {"kind",
+    "inputs": {name: {"mean", "std"}}} over the float ones (None when not normalised)."""
     from netlang.data import load_data
 
     if config.data is None:
@@ -192,6 +188,7 @@ def prepare_data(
             "`data digits(split = [0.8, 0.1, 0.1])`"
         )
     try:
+        inputs = config.inputs or None
         splits = load_data(config.data, seed=config.seed, base_dir=base_dir, inputs=inputs)
     except (ValueError, OSError) as problem:
         raise DataError("data", problem) from None

@@ -72,6 +72,7 @@ def test_a_two_input_model_trains_and_its_onnx_scores_what_test_json_reports(
     assert len(result.history) == 1 and result.test is not None
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["input_shapes"] == {"image": [1, 8, 8], "features": [3]}
+    assert config["config"]["inputs"] == ["image", "features"]
     assert set(config["normalization"]["inputs"]) == {"image", "features"}
 
     onnx_path = write_onnx(load_trained(tmp_path / "run"), tmp_path / "m.onnx")
@@ -227,3 +228,15 @@ def test_check_reads_no_torch_to_see_the_arrays(tmp_path: Path) -> None:
         "assert g is not None, d; assert 'torch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code, str(net)], check=True, cwd=Path.cwd())
+
+
+def test_the_example_data_script_reproduces_the_shipped_arrays() -> None:
+    import runpy
+
+    data = Path(__file__).resolve().parents[2] / "examples" / "data"
+    arrays = runpy.run_path(str(data / "make_digit_metadata.py"))["digit_metadata"]()
+    with np.load(data / "digit_metadata.npz") as shipped:
+        assert sorted(shipped.files) == ["features", "image", "y"]
+        for name, array in arrays.items():
+            np.testing.assert_array_equal(shipped[name], array)
+    assert arrays["image"].shape == (1797, 1, 8, 8) and arrays["features"].shape == (1797, 3)
