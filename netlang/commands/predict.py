@@ -41,7 +41,6 @@ def predict(
     """Run an exported ONNX MODEL on INPUTS: images, .npy arrays or sentences.
 
     Sentences (written out, or .txt files of them) are for a model trained on text."""
-    import numpy as np
 
     from netlang import runtime
     from netlang.runtime import locate
@@ -50,13 +49,14 @@ def predict(
         session = runtime.make_session(model, device)
         info = runtime.model_info(session)
         batches = [_load(p, info) for p in inputs]
-        batch = np.concatenate(batches)
+        batch = _joined(batches)
         names = [
-            str(p) if len(b) == 1 else f"{p}[{i}]"
+            str(p) if _count(b) == 1 else f"{p}[{i}]"
             for p, b in zip(inputs, batches, strict=True)
-            for i in range(len(b))
+            for i in range(_count(b))
         ]
         kind = locate.task_kind(info)
+        feeds = batch if isinstance(batch, dict) else {info.signature.inputs[0].name: batch}
         if kind in ("detection", "segmentation"):
             results = (
                 locate.detect(session, info, batch)
@@ -65,9 +65,7 @@ def predict(
             )
             _show_located(kind, names, batch, results, info, out_dir, as_json)
             return
-        (output,) = session.run(
-            [info.signature.outputs[0].name], {info.signature.inputs[0].name: batch}
-        )
+        (output,) = session.run([info.signature.outputs[0].name], feeds)
         if not runtime.is_classifier(info, output):
             _answer(output, info, names, out_dir, as_json)
             return
@@ -83,6 +81,19 @@ def predict(
         click.echo(name)
         for g in row:
             click.echo(f"  {g.probability:8.4f}  {g.label}")
+
+
+def _joined(batches: list[Any]) -> Any:
+    """The files' batches end to end: one array, or for several inputs one per input name."""
+    import numpy as np
+
+    if isinstance(batches[0], dict):
+        return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
+    return np.concatenate(batches)
+
+
+def _count(batch: Any) -> int:
+    return len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
 
 
 def _load(item: str, info: Any) -> Any:

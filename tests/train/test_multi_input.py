@@ -14,6 +14,8 @@ import torch
 from safetensors.torch import load_file
 
 import netlang
+from click.testing import CliRunner
+from netlang.cli import main
 from netlang.backends.torch_module import to_torch
 from netlang.data import load_data, make_loader
 from netlang.data.inputs import Inputs, arguments
@@ -101,6 +103,14 @@ def test_a_two_input_model_trains_and_its_onnx_scores_what_test_json_reports(
     accuracy = float((logits.argmax(1) == raw.y).mean())  # by hand, from the ONNX outputs
     assert test["accuracy"] == pytest.approx(accuracy, abs=1e-9)
     assert test["examples"] == len(raw.y) == 12
+
+    np.savez(tmp_path / "samples.npz", **raw.x.arrays)  # predict takes what train read
+    shown = CliRunner().invoke(
+        main, ["predict", str(onnx_path), str(tmp_path / "samples.npz"), "--json"]
+    )
+    assert shown.exit_code == 0, shown.output
+    top = [row["top"][0]["index"] for row in json.loads(shown.output)["predictions"]]
+    assert top == logits.argmax(1).tolist()
 
 
 def test_a_resumed_two_input_run_ends_with_the_uninterrupted_weights(tmp_path: Path) -> None:
