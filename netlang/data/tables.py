@@ -11,6 +11,7 @@ import csv
 import difflib
 import gzip
 import re
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,26 @@ def load_npz(
     """
     names, target = npz_arrays(x, y, inputs)
     keys = [*names, target]
-    with np.load(path, allow_pickle=False) as archive:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, ValueError) as bad:
+        raise ValueError(f"npz: {path} is not a readable .npz archive ({bad})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(
+            f"npz: {path} holds one array (.npy), not named arrays: write it with np.savez"
+        )
+    with archive:
         missing = [key for key in keys if key not in archive.files]
         if missing:
             raise ValueError(
                 f"npz: {path} has no array {missing[0]!r} (it has {', '.join(archive.files)})"
             )
-        parts = [[archive[key] for key in keys]]
-        if all(f"{key}_test" in archive.files for key in keys):
-            parts.append([archive[f"{key}_test"] for key in keys])
+        try:
+            parts = [[archive[key] for key in keys]]
+            if all(f"{key}_test" in archive.files for key in keys):
+                parts.append([archive[f"{key}_test"] for key in keys])
+        except (zipfile.BadZipFile, EOFError, ValueError) as bad:
+            raise ValueError(f"npz: {path}: an array cannot be read ({bad})") from None
     targets, classes = encode_targets([part[-1] for part in parts])
     datasets = [Dataset(_features(part[:-1], inputs, path), t) for part, t in zip(parts, targets)]
     return datasets[0], (datasets[1] if len(datasets) > 1 else None), classes

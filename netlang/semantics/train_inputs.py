@@ -101,9 +101,12 @@ def _npz_problems(call: Call, graph: Graph, base_dir: Path) -> list[tuple[str, s
     path = args.get("path")
     if not isinstance(path, str):
         return []
-    headers = npz_headers(_resolved(path, base_dir))
+    file = _resolved(path, base_dir)
+    headers = npz_headers(file)
     if headers is None:
-        return []
+        if not file.is_file():
+            return []  # not there yet: train names it when it loads the data
+        return [(f"{path} is not an .npz archive", "write it with np.savez(path, name=array, ...)")]
     found = []
     for value, array in zip(graph.inputs, arrays):
         if array not in headers:
@@ -116,10 +119,11 @@ def _npz_problems(call: Call, graph: Graph, base_dir: Path) -> list[tuple[str, s
                 )
             )
         elif headers[array] is not None:
-            mismatch = shape_mismatch(value, headers[array][1:], f"array {array!r}")
+            shape, kind = headers[array]  # type: ignore[misc]
+            mismatch = shape_mismatch(value, shape[1:], f"array {array!r}", kind)
             if mismatch is not None:
                 found.append(mismatch)
-    counts = {a: headers[a][0] for a in arrays if headers.get(a) is not None}  # type: ignore[index]
+    counts = {a: headers[a][0][0] for a in arrays if headers.get(a) is not None}  # type: ignore[index]
     if not found and len(set(counts.values())) > 1:
         given = ", ".join(f"{a} {n}" for a, n in counts.items())
         found.append(
@@ -131,8 +135,24 @@ def _npz_problems(call: Call, graph: Graph, base_dir: Path) -> list[tuple[str, s
     return found
 
 
-def shape_mismatch(value: Value, sample: Sequence[int], given: str) -> tuple[str, str] | None:
-    """(message, hint) when samples of `sample` shape cannot feed the input `value`."""
+def shape_mismatch(
+    value: Value, sample: Sequence[int], given: str, kind: str | None = None
+) -> tuple[str, str] | None:
+    """(message, hint) when samples of `sample` shape, of numbers of `kind` as loaded ("f":
+    float32, "i": int64 token ids; None: not known), cannot feed the input `value`."""
+    wants = "i" if value.type.dtype.startswith(("int", "uint")) else "f"
+    if kind is not None and kind != wants:
+        loaded = {"f": "floats (float32)", "i": "integers (int64 token ids)"}
+        message = (
+            f"{given} holds {loaded[kind]}, and the model's input {value.name} is "
+            f"{value.type.dtype}"
+        )
+        hint = (
+            "save token ids as an integer array and declare the input int64"
+            if wants == "i"
+            else "save features as floats (uint8 pictures are scaled to [0, 1])"
+        )
+        return message, hint
     declared = value.type.shape[1:]
     if len(declared) == len(sample) and all(
         not isinstance(d, int) or d == s for d, s in zip(declared, sample)
@@ -147,9 +167,10 @@ def shape_mismatch(value: Value, sample: Sequence[int], given: str) -> tuple[str
     return message, hint
 
 
-def npz_headers(path: Path) -> dict[str, tuple[int, ...] | None] | None:
-    """Array name -> shape (None where its header cannot be read) of an .npz, read from its zip
-    directory and each `.npy` header alone; None when the file is not a readable zip."""
+def npz_headers(path: Path) -> dict[str, tuple[tuple[int, ...], str | None] | None] | None:
+    """Array name -> (shape, what the data layer loads it as: "f" floats, "i" token ids) of an
+    .npz (None where its header cannot be read), read from its zip directory and each `.npy`
+    header alone; None when the file is not a readable zip."""
     try:
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.namelist() if m.endswith(".npy")]
@@ -158,8 +179,9 @@ def npz_headers(path: Path) -> dict[str, tuple[int, ...] | None] | None:
         return None
 
 
-def _npy_shape(archive: zipfile.ZipFile, member: str) -> tuple[int, ...] | None:
-    """The shape in an `.npy` header (format versions 1-3): magic, version, length, dict."""
+def _npy_shape(archive: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], str | None] | None:
+    """The shape and loaded kind in an `.npy` header (format versions 1-3): magic, version,
+    length, then a dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (n, ...)}."""
     with archive.open(member) as stream:
         head = stream.read(10)
         if len(head) < 10 or not head.startswith(_NPY_MAGIC):
@@ -176,9 +198,20 @@ def _npy_shape(archive: zipfile.ZipFile, member: str) -> tuple[int, ...] | None:
     except (ValueError, SyntaxError):
         return None
     shape = header.get("shape") if isinstance(header, dict) else None
-    if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape):
+    if not isinstance(shape, tuple) or not shape or not all(isinstance(d, int) for d in shape):
         return None
-    return shape if len(shape) >= 1 else None
+    return shape, _loaded_kind(header.get("descr"))
+
+
+def _loaded_kind(descr: Any) -> str | None:
+    """What netlang.data.tables.features makes of a dtype: uint8 pictures, floats and bools ->
+    "f"; other integers -> "i"; None for anything else (structured, text)."""
+    if not isinstance(descr, str) or len(descr) < 3:
+        return None
+    code = descr[1:]
+    if code == "u1" or code[0] in "fb":
+        return "f"
+    return "i" if code[0] in "iu" else None
 
 
 def _resolved(path: str, base_dir: Path) -> Path:

@@ -73,7 +73,7 @@ def train_file(
         raise CompileError(
             [error("NL2053", problem.message, span, hint=problem.hint)], program.sources
         ) from None
-    _check_input_shape(graph, splits.input_shapes or splits.input_shape, program.sources)
+    _check_input_shape(graph, splits, program.sources)
     _check_class_count(graph, config, splits, program.sources)
     _check_vocabulary(graph, splits.tokenizer, program.sources)
     tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
@@ -254,18 +254,24 @@ def _tokenized(splits: Any, call: Call) -> Any:
     return replace(splits, **encoded, input_shape=(tokenizer.length,), tokenizer=tokenizer)
 
 
-def _check_input_shape(graph: ir.Graph, samples: Any, sources: Mapping[str, Any]) -> None:
+def _check_input_shape(graph: ir.Graph, splits: Any, sources: Mapping[str, Any]) -> None:
     """The data's samples must have the shape each model input declares: a mismatch is the
     user's (a 3-channel model on 1-channel digits), said at the `data` line, not a matmul error.
-    `samples`: the one input's sample shape, or each input's by name."""
+    Several inputs: each input's array, its element kind too (floats or token ids)."""
     from netlang.semantics.train_inputs import shape_mismatch
 
-    if graph.train is None:
+    if graph.train is None or not graph.inputs:
         return
-    shapes = samples if isinstance(samples, dict) else {graph.inputs[0].name: samples}
+    shapes = splits.input_shapes or {graph.inputs[0].name: splits.input_shape}
+    kinds = (
+        {} if splits.inputs is None else {n: a.dtype.kind for n, a in splits.train.x.arrays.items()}
+    )
     for value in graph.inputs:
         given = "the data" if len(shapes) == 1 else f"the data's {value.name}"
-        problem = shape_mismatch(value, shapes[value.name], given) if value.name in shapes else None
+        found = shapes.get(value.name)
+        problem = (
+            None if found is None else shape_mismatch(value, found, given, kinds.get(value.name))
+        )
         if problem is None:
             continue
         span = graph.train.spans.get("data") or graph.train.span

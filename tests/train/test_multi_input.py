@@ -185,6 +185,22 @@ def test_an_array_of_another_shape_is_located_at_the_data_path(tmp_path: Path) -
     )
 
 
+def test_an_array_of_token_ids_for_a_float_input_is_refused_at_check(tmp_path: Path) -> None:
+    arrays = _arrays(10)
+    np.savez(tmp_path / "two.npz", **{**arrays, "features": np.arange(30).reshape(10, 3)})
+    (found,) = _check(_program(tmp_path))
+    assert found.code == "NL2054" and found.span.start.line == 10
+    assert (
+        "array 'features' holds integers (int64 token ids), and the model's input" in found.message
+    )
+
+
+def test_a_file_that_is_not_an_npz_archive_is_refused_at_check(tmp_path: Path) -> None:
+    (tmp_path / "two.npz").write_bytes(b"not a zip")
+    (found,) = _check(_program(tmp_path))
+    assert found.code == "NL2054" and found.message == "two.npz is not an .npz archive"
+
+
 def test_inputs_of_different_sample_counts_are_refused_at_check(tmp_path: Path) -> None:
     arrays = _arrays(10)
     np.savez(tmp_path / "two.npz", **{**arrays, "features": arrays["features"][:7]})
