@@ -95,7 +95,7 @@ def _npz_problems(call: Call, graph: Graph, base_dir: Path) -> list[tuple[str, s
     another shape; nothing when the file cannot be read now (train says so when it loads it)."""
     try:
         args = call.bind(DATA["npz"])
-        arrays, _ = npz_arrays(args.get("x"), args.get("y"), [v.name for v in graph.inputs])
+        arrays, target = npz_arrays(args.get("x"), args.get("y"), [v.name for v in graph.inputs])
     except ValueError as problem:  # a bad x/y: said here, as train would say it
         return [(str(problem), "see README: several inputs")]
     path = args.get("path")
@@ -108,6 +108,10 @@ def _npz_problems(call: Call, graph: Graph, base_dir: Path) -> list[tuple[str, s
             return []  # not there yet: train names it when it loads the data
         return [(f"{path} is not an .npz archive", "write it with np.savez(path, name=array, ...)")]
     found = []
+    if target not in headers:
+        listed = ", ".join(sorted(headers)) or "no arrays"
+        hint = f'save the targets as {target}=..., or name their array with y="..."'
+        found.append((f"{path} has no array {target!r} of targets (it has {listed})", hint))
     for value, array in zip(graph.inputs, arrays):
         if array not in headers:
             listed = ", ".join(sorted(headers)) or "no arrays"

@@ -201,6 +201,13 @@ def test_a_file_that_is_not_an_npz_archive_is_refused_at_check(tmp_path: Path) -
     assert found.code == "NL2054" and found.message == "two.npz is not an .npz archive"
 
 
+def test_a_missing_target_array_is_refused_at_check(tmp_path: Path) -> None:
+    arrays = _arrays(10)
+    np.savez(tmp_path / "two.npz", image=arrays["image"], features=arrays["features"])
+    (found,) = _check(_program(tmp_path))
+    assert found.code == "NL2054" and "has no array 'y' of targets" in found.message
+
+
 def test_inputs_of_different_sample_counts_are_refused_at_check(tmp_path: Path) -> None:
     arrays = _arrays(10)
     np.savez(tmp_path / "two.npz", **{**arrays, "features": arrays["features"][:7]})
