@@ -188,8 +188,8 @@ def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, An
             "`data digits(split = [0.8, 0.1, 0.1])`"
         )
     try:
-        inputs = config.inputs or None
-        splits = load_data(config.data, seed=config.seed, base_dir=base_dir, inputs=inputs)
+        inputs = {"inputs": config.inputs} if config.inputs else {}  # several: named arrays
+        splits = load_data(config.data, seed=config.seed, base_dir=base_dir, **inputs)
     except (ValueError, OSError) as problem:
         raise DataError("data", problem) from None
     if config.test_data is not None:
@@ -340,13 +340,13 @@ def _check_vocabulary(graph: ir.Graph, tokenizer: Any, sources: Mapping[str, Any
     raise CompileError([error("NL2054", message, span, hint=hint)], sources)
 
 
-def _test_split(call: Call, seed: int, base_dir: Path, inputs: list[str] | None) -> Any:
+def _test_split(call: Call, seed: int, base_dir: Path, inputs: dict[str, Any]) -> Any:
     """All of `test_data`: the source's own test split if it has one, else every sample."""
     from netlang.data import load_data
 
     if "split" not in call.kwargs:
         call = Call(call.name, call.args, {**call.kwargs, "split": 1.0})
-    loaded = load_data(call, seed=seed, base_dir=base_dir, inputs=inputs)
+    loaded = load_data(call, seed=seed, base_dir=base_dir, **inputs)
     return loaded.test if loaded.test is not None else loaded.train
 
 
