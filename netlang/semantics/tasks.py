@@ -12,8 +12,7 @@ from netlang.diagnostics import DiagnosticSink, error
 from netlang.diagnostics.source import Span
 from netlang.ir import Graph
 from netlang.ir.types import TensorType, format_shape
-from netlang.semantics.train_data import CLASS_SOURCES
-from netlang.semantics.train_schema import DATA
+from netlang.semantics.train_schema import CLASS_SOURCES, DATA
 from netlang.semantics.train_spec import Call, TrainSpec
 
 # (first input, first output) -> what is wrong, or None when the output fits the task

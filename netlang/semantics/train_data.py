@@ -11,20 +11,10 @@ from netlang.diagnostics import DiagnosticSink, error
 from netlang.diagnostics.source import Span
 from netlang.ir import Graph
 from netlang.ir.types import format_shape
-from netlang.semantics.train_schema import DATA
+from netlang.semantics.train_inputs import shape_mismatch
+from netlang.semantics.train_schema import CLASS_SOURCES, DATA
 from netlang.semantics.train_spec import Call, TrainSpec
 
-# Data sources whose targets are class ids, with their class count where it is fixed.
-CLASS_SOURCES: dict[str, int | None] = {
-    "digits": 10,
-    "mnist": 10,
-    "notmnist": 10,
-    "cifar10": 10,
-    "idx": None,
-    "image_folder": None,
-    "text": None,
-    "text_folder": None,
-}
 # The samples of the built-in sets before `size` and `flatten`: (channels, height, width).
 NATIVE_SAMPLES: dict[str, tuple[int, int, int]] = {
     "digits": (1, 8, 8),
@@ -94,28 +84,23 @@ def static_sample(source: str, bound: dict[str, Any]) -> tuple[int, ...] | None:
 
 
 def input_shape_problem(graph: Graph, sample: tuple[int, ...]) -> tuple[str, str] | None:
-    """(message, hint) when the data's samples do not fit the model's one input (a 3-channel
-    model on 1-channel digits): said at the `data` line, not as a matmul error mid-batch."""
+    """(message, hint) when a built-in set's samples cannot feed the model's one input (a
+    3-channel model on grey digits, a flattened set into a conv net), by train's own rule."""
     if len(graph.inputs) != 1:
         return None
     value = graph.inputs[0]
-    declared = value.type.shape[1:]
-    if len(declared) == len(sample) and all(
-        not isinstance(d, int) or d == s for d, s in zip(declared, sample)
-    ):
+    problem = shape_mismatch(value, sample, "the data")
+    if problem is None:
         return None
+    message, hint = problem
+    declared = value.type.shape[1:]
     given = format_shape(("N", *sample))
-    message = (
-        f"the data gives samples {given}, but the model's input {value.name} is "
-        f"{format_shape(value.type.shape)}"
-    )
-    declare = f"declare `input {value.name}: {value.type.dtype}{given}`"
-    hint = f"{declare}, or change the data's size"
     if len(sample) == 1 and len(declared) == 3:
         hint = f"the data is flattened: drop `flatten=true` for images, or {hint}"
     elif len(sample) == len(declared) == 3 and tuple(declared[1:]) == sample[1:]:
         channels = "1 channel (grey)" if sample[0] == 1 else f"{sample[0]} channels"
-        hint = f"the data's images have {channels}: {declare}"
+        hint = f"the data's images have {channels}: declare `input {value.name}: "
+        hint += f"{value.type.dtype}{given}`"
     elif len(sample) == 3 and len(declared) == 1:
         hint = f"the model takes vectors: give the data `flatten=true`, or {hint}"
     return message, hint
