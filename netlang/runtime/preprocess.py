@@ -112,10 +112,16 @@ def load_input(
             return image_to_array(picture, image_recipe(info), notice)[None].astype(dtype)
         return standardized(_as_batch(array, spec, path), info).astype(dtype)
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        with Image.open(path) as image:
-            return image_to_array(image, image_recipe(info), notice)[None].astype(dtype)
+        try:
+            with Image.open(path) as image:
+                return image_to_array(image, image_recipe(info), notice)[None].astype(dtype)
+        except UnidentifiedImageError:
+            raise ValueError(
+                f"{path.name}: not an image Pillow can read (damaged, or another "
+                "kind of file with an image's name?)"
+            ) from None
     raise ValueError(f"{path.name}: unsupported input file type (use an image or a .npy array)")
 
 

@@ -188,6 +188,13 @@ def test_auto_device_probe_prints_nothing(model: Path) -> None:
     assert done.stdout.strip() == want
 
 
+def test_a_file_named_like_an_image_that_is_none_is_said_so(model: Path, tmp_path: Path) -> None:
+    (tmp_path / "digit.png").write_text("not a picture")
+    result = CliRunner().invoke(main, ["predict", str(model), str(tmp_path / "digit.png")])
+    assert result.exit_code == 1 and "internal error" not in result.output
+    assert "digit.png: not an image Pillow can read" in result.output
+
+
 def test_a_missing_file_for_an_image_model_is_said_so_and_a_sentence_is_told_why(
     model: Path, tmp_path: Path
 ) -> None:
