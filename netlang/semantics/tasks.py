@@ -119,6 +119,52 @@ def data_target(data: Any) -> Any:
         return None
 
 
+# The loss each image task trains with, and the targets its data must bring.
+TASK_LOSSES = {"segmentation": ("cross_entropy", "dice"), "detection": ("yolo",)}
+# the targets each annotated source gives (default first)
+SOURCE_TARGETS = {"digit_scenes": ("boxes", "masks"), "coco": ("boxes", "masks"), "voc": ("boxes",)}
+TASK_TARGET = {"segmentation": "masks", "detection": "boxes"}
+
+
+def task_problems(task: str, entries: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, message) for a loss the task does not train with and data without the task's
+    targets: what `train` refuses, so `check` says it at that key's line."""
+    loss = entries.get("loss")
+    loss_name = loss.name if isinstance(loss, Call) else None
+    problems = []
+    if task in TASK_LOSSES and loss_name is not None and loss_name not in TASK_LOSSES[task]:
+        trains = " or ".join(TASK_LOSSES[task])
+        problems.append(("loss", f"train.loss: task {task} trains with {trains}, not {loss_name}"))
+    if task not in TASK_LOSSES and loss_name in ("yolo", "dice"):
+        problems.append(
+            ("loss", f"train.loss: {loss_name} is a loss for detection or segmentation")
+        )
+    data = entries.get("data")
+    if task not in TASK_TARGET or not isinstance(data, Call):
+        return problems
+    wanted, offered = TASK_TARGET[task], SOURCE_TARGETS.get(data.name)
+    if offered is None:
+        problems.append(
+            (
+                "data",
+                f"train.data: task {task} needs boxes or masks; {data.name} gives class labels "
+                f"(use {', '.join(sorted(SOURCE_TARGETS))})",
+            )
+        )
+        return problems
+    target = data_target(data) or offered[0]
+    if target != wanted:
+        problems.append(
+            (
+                "data",
+                f'train.data: task {task} trains on {wanted}: give {data.name}(target="{wanted}")'
+                if wanted in offered
+                else f"train.data: {data.name} has no {wanted} for task {task}",
+            )
+        )
+    return problems
+
+
 def check_task(graph: Graph, spec: TrainSpec, sink: DiagnosticSink) -> None:
     """Report, at the `task` entry, a model output that does not fit the declared task."""
     task = declared_task(spec)
@@ -127,11 +173,14 @@ def check_task(graph: Graph, spec: TrainSpec, sink: DiagnosticSink) -> None:
     x, out = graph.inputs[0].type, graph.outputs[0].type
     loss = spec.entries.get("loss")
     boxes = loss.kwargs.get("boxes", 2) if isinstance(loss, Call) else 2
+    hint = _hint(task)
     if task == "detection" and isinstance(boxes, int):
         problem = _detection(x, out, boxes)
+        if problem is None:
+            problem = _grid_classes(out, boxes, spec.entries.get("data"))
+            hint = "depth = 5 * boxes + classes: give the loss the head's boxes, yolo(boxes=...)"
     else:
         problem = TASK_RULES[task](x, out)
-    hint = _hint(task)
     if problem is None:
         problem, hint = _target_problem(task, spec.entries.get("data"), graph.outputs[0])
     if problem is not None:
@@ -144,6 +193,10 @@ def check_task(graph: Graph, spec: TrainSpec, sink: DiagnosticSink) -> None:
                 hint=hint,
             )
         )
+    for key, message in task_problems(task, spec.entries):
+        written = spec.spans.get(key) or spec.span
+        if written is not None:
+            sink.report(error("NL2052", message, written))
     against = _loss_problem(task, spec.entries)
     if against is not None:
         where = spec.spans.get("loss") or spec.spans.get("task") or spec.span
@@ -158,14 +211,15 @@ def _target_problem(task: str, data: Any, output: Any) -> tuple[str | None, str]
     """(problem, hint) for a data source whose targets are one class id per sample, trained as
     a regression (one number per sample) or as sequence labelling (one class id per step)."""
     hint = "for classes, leave `task` out: class ids make a classification"
-    if not isinstance(data, Call) or data.name not in CLASS_SOURCES:
+    if not isinstance(data, Call) or data.name not in (*CLASS_SOURCES, "csv"):
         return None, hint
     shape = output.type.shape
     if task == "regression" and shape[1:] not in ((), (1,)):
+        what = "its label column" if data.name == "csv" else "its class id"
         return (
-            f"{data.name}'s targets are one number per sample (its class id), and the output "
+            f"{data.name}'s targets are one number per sample ({what}), and the output "
             f"{output.name} is {format_shape(shape)}"
-        ), hint
+        ), ("end the model with linear(1)" if data.name == "csv" else hint)
     if task == "sequence":
         return f"{data.name}'s targets are one class id per sample, not one per time step", hint
     return None, hint
@@ -200,6 +254,23 @@ def _loss_problem(task: str, entries: dict[str, Any]) -> tuple[str, str] | None:
             "for classes, leave `task` out and use cross_entropy; a regression takes mse or mae",
         )
     return None
+
+
+# annotated sources whose class count is fixed
+SCENE_CLASSES = {"digit_scenes": 10}
+
+
+def _grid_classes(out: TensorType, boxes: int, data: Any) -> str | None:
+    """A YOLO grid whose depth, less 5 numbers per box, leaves another class count than the
+    data's (the loss's `boxes` against the model's head)."""
+    count = SCENE_CLASSES.get(data.name) if isinstance(data, Call) else None
+    depth = out.shape[3] if out.rank == 4 else None
+    if count is None or not isinstance(depth, int) or depth - 5 * boxes == count:
+        return None
+    return (
+        f"the grid's depth {depth} is 5 * {boxes} boxes + {depth - 5 * boxes} classes, and "
+        f"{data.name} has {count} classes"
+    )
 
 
 def _hint(task: str) -> str:

@@ -12,7 +12,7 @@ from netlang.diagnostics.source import Span
 from netlang.ir import Graph
 from netlang.ir.types import format_shape
 from netlang.semantics.train_inputs import shape_mismatch
-from netlang.semantics.train_schema import CLASS_SOURCES, DATA
+from netlang.semantics.train_schema import CLASS_SOURCES, DATA, SCHEMA
 from netlang.semantics.train_spec import Call, TrainSpec
 
 # The samples of the built-in sets before `size` and `flatten`: (channels, height, width).
@@ -51,8 +51,8 @@ def check_train_data(spec: TrainSpec, graph: Graph, sink: DiagnosticSink) -> Non
         kept = _kept_problem(call.name, bound.get("keep"))
         if kept is not None and where is not None:
             sink.report(error("NL2053", kept, call.value_span("keep", DATA[call.name]) or where))
-        sample = static_sample(call.name, bound)
-        problem = None if sample is None else input_shape_problem(graph, sample)
+        sample = static_sample(call.name, bound) or token_sample(call.name, spec.entries)
+        problem = None if sample is None else input_shape_problem(graph, sample, call.name)
         if problem is not None and where is not None:
             sink.report(error("NL2054", problem[0], where, hint=problem[1]))
         for name, path in _missing_files(call, bound, where):
@@ -83,9 +83,31 @@ def static_sample(source: str, bound: dict[str, Any]) -> tuple[int, ...] | None:
     return (native[0], height, width) if flatten is False else None
 
 
-def input_shape_problem(graph: Graph, sample: tuple[int, ...]) -> tuple[str, str] | None:
-    """(message, hint) when a built-in set's samples cannot feed the model's one input (a
-    3-channel model on grey digits, a flattened set into a conv net), by train's own rule."""
+TEXT_SOURCES = ("text", "text_folder")
+TOKEN_LENGTH = 64  # tokenize's default length (netlang.data.tokenize.fit_tokenizer)
+
+
+def token_sample(source: str, entries: dict[str, Any]) -> tuple[int, ...] | None:
+    """A text source's sample: `tokenize`'s length of token ids (the default when it is not
+    written), None for other sources or a length that is not a plain number."""
+    if source not in TEXT_SOURCES:
+        return None
+    tokenize = entries.get("tokenize", Call("words"))
+    if not isinstance(tokenize, Call) or tokenize.name not in SCHEMA["tokenize"]:
+        return None
+    try:
+        length = tokenize.bind(SCHEMA["tokenize"][tokenize.name]).get("length", TOKEN_LENGTH)  # type: ignore[index]
+    except ValueError:
+        return None
+    return (length,) if _whole(length) else None
+
+
+def input_shape_problem(
+    graph: Graph, sample: tuple[int, ...], source: str = ""
+) -> tuple[str, str] | None:
+    """(message, hint) when a source's samples, known from its arguments, cannot feed the
+    model's one input (a 3-channel model on grey digits, a flattened set into a conv net, token
+    ids of another length), by train's own rule, with the likely fix as the hint."""
     if len(graph.inputs) != 1:
         return None
     value = graph.inputs[0]
@@ -94,13 +116,14 @@ def input_shape_problem(graph: Graph, sample: tuple[int, ...]) -> tuple[str, str
         return None
     message, hint = problem
     declared = value.type.shape[1:]
-    given = format_shape(("N", *sample))
-    if len(sample) == 1 and len(declared) == 3:
+    declare = f"declare `input {value.name}: {value.type.dtype}{format_shape(('N', *sample))}`"
+    if source in TEXT_SOURCES and len(declared) == 1:
+        hint = f"{declare}, or write `tokenize words(length={declared[0]})`"
+    elif len(sample) == 1 and len(declared) == 3:
         hint = f"the data is flattened: drop `flatten=true` for images, or {hint}"
     elif len(sample) == len(declared) == 3 and tuple(declared[1:]) == sample[1:]:
         channels = "1 channel (grey)" if sample[0] == 1 else f"{sample[0]} channels"
-        hint = f"the data's images have {channels}: declare `input {value.name}: "
-        hint += f"{value.type.dtype}{given}`"
+        hint = f"the data's images have {channels}: {declare}"
     elif len(sample) == 3 and len(declared) == 1:
         hint = f"the model takes vectors: give the data `flatten=true`, or {hint}"
     return message, hint
