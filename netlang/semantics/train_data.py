@@ -21,6 +21,7 @@ NATIVE_SAMPLES: dict[str, tuple[int, int, int]] = {
     "mnist": (1, 28, 28),
     "notmnist": (1, 28, 28),
     "cifar10": (3, 32, 32),
+    "digit_scenes": (1, 64, 64),
 }
 # source -> the arguments naming files it reads, which must exist (mnist, notmnist and cifar10
 # may download theirs: they are looked for when the data is read)

@@ -38,6 +38,12 @@ def test_check_knows_the_sample_shape_of_the_idx_sets(
     assert static_sample(source, arguments) == splits.input_shape
 
 
+@pytest.mark.parametrize("arguments", [{}, {"size": 48}], ids=str)
+def test_check_knows_the_sample_shape_of_digit_scenes(arguments: dict[str, Any]) -> None:
+    splits = load_data(Call("digit_scenes", (), {"count": 8, "split": 1.0, **arguments}))
+    assert static_sample("digit_scenes", arguments) == splits.input_shape
+
+
 def test_sources_read_from_files_of_unknown_shape_are_left_to_train() -> None:
     assert static_sample("csv", {"path": "x.csv"}) is None
     assert static_sample("image_folder", {"root": "x", "size": 32}) is None
