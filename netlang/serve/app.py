@@ -143,6 +143,8 @@ class App:
         self.metrics.response(status).inc()
         response_headers += self.guards.cors_headers(headers.get("origin"))
         response_headers.append((b"content-length", str(len(body)).encode()))
+        if method == "HEAD":  # GET's status and headers, no body (RFC 9110 9.3.2)
+            return status, response_headers, b""
         return status, response_headers, body
 
     def infer_route(self, method: str, path: str) -> ServedModel | None:
@@ -278,8 +280,10 @@ class App:
 
 
 def _check_method(method: str, allowed: str) -> None:
-    if method != allowed:
-        raise ServeError(405, "Method Not Allowed", (("allow", allowed),))
+    """405 unless `method` is `allowed`; HEAD goes wherever GET does (health probes use it)."""
+    if method != allowed and not (method == "HEAD" and allowed == "GET"):
+        listed = "GET, HEAD" if allowed == "GET" else allowed
+        raise ServeError(405, "Method Not Allowed", (("allow", listed),))
 
 
 async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:

@@ -145,7 +145,8 @@ class GuardedProtocol(HttpToolsProtocol):
         else:
             previous = self.cycle
             super().on_headers_complete()
-            if self.cycle is not previous:
+            # (not for HEAD: uvicorn writes no body then, so a held head would never leave)
+            if self.cycle is not previous and self.cycle.scope["method"] != "HEAD":
                 self.cycle.transport = _OneWrite(self.transport, self.cycle)  # type: ignore[assignment]
         self._enter("body")
 
