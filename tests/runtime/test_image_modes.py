@@ -96,3 +96,19 @@ def test_predict_and_image_folder_read_a_16_bit_png_alike(tmp_path: Path) -> Non
         predicted = image_to_array(image, Preprocess((6, 8), 1, (0.0,), (1.0,)))
     np.testing.assert_array_equal(splits.train.x[0], predicted)
     assert 0.4 < predicted.mean() < 0.6  # a ramp, not a white page
+
+
+@pytest.mark.parametrize("size", [(32, 32), (20, 13)], ids=["enlarged", "shrunk"])
+def test_predict_resizes_a_png_as_array_data_sets_are_resized_in_training(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    from netlang.data.dataset import image_dataset
+
+    digit = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    Image.fromarray(digit).save(tmp_path / "digit.png")
+    trained = image_dataset(
+        digit[None, None].astype(np.float32) / 255, np.zeros(1, np.int64), size=size, flatten=False
+    ).x[0]  # how mnist(size=...), idx and cifar10 resize
+    with Image.open(tmp_path / "digit.png") as image:
+        predicted = image_to_array(image, Preprocess(size, 1, (0.0,), (1.0,)))
+    np.testing.assert_allclose(predicted, trained, atol=1e-6)  # 8-bit resizing was 1/255 off
