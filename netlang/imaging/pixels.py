@@ -21,17 +21,12 @@ def to_pixels(image: Any, mode: str, size: tuple[int, int] | None) -> tuple[np.n
     from PIL import Image
 
     converted, note = convert_mode(image, mode)
-    array = np.asarray(converted, np.float32) / np.float32(255.0)
-    array = array.reshape(*array.shape[:2], -1).transpose(2, 0, 1)
-    if size is None or array.shape[1:] == tuple(size):
-        return np.ascontiguousarray(array), note
+    if size is None or (converted.height, converted.width) == tuple(size):
+        array = np.asarray(converted, np.float32) / np.float32(255.0)
+        return np.ascontiguousarray(array.reshape(*array.shape[:2], -1).transpose(2, 0, 1)), note
     height, width = size
-    channels = [
-        np.asarray(
-            Image.fromarray(np.ascontiguousarray(plane), "F").resize(
-                (width, height), Image.Resampling.BILINEAR
-            )
-        )
-        for plane in array
+    planes = [  # 0..255 as floats, resized, then scaled: PIL does the wide work in C
+        np.asarray(plane.convert("F").resize((width, height), Image.Resampling.BILINEAR))
+        for plane in converted.split()
     ]
-    return np.stack(channels).astype(np.float32), note
+    return np.stack(planes) / np.float32(255.0), note
