@@ -1,7 +1,7 @@
 """A picture -> float32 C x H x W in [0, 1] at the model's size: one resampling for the image
 loaders (`image_folder`, annotated images) and `netlang predict`.
 
-The resize runs on the [0, 1] floats, per channel in PIL's "F" mode, with PIL's BILINEAR filter
+The resize runs on floats, per channel in PIL's "F" mode, with PIL's BILINEAR filter
 (the antialiased triangle of `netlang.data.resize`, which resizes MNIST, CIFAR and the other
 array data sets): so a PNG of an MNIST digit given to `predict` becomes the pixels training saw
 to float rounding (1e-7), where resizing its 8-bit pixels rounded each to 1/255 first."""
