@@ -71,10 +71,11 @@ def bad(message: str) -> ServeError:
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """What a header of binary inputs says, checked once: each input's spec, shape, element
-    count and blob size, in body order, and the outputs asked for."""
+    count, blob size and wire dtype (when its blob is read in place as it is), in body order, and
+    the outputs asked for."""
 
     id: str | None
-    inputs: tuple[tuple[TensorSpec, tuple[int, ...], int, int], ...]
+    inputs: tuple[tuple[TensorSpec, tuple[int, ...], int, int, np.dtype | None], ...]
     outputs: tuple[RequestedOutput, ...]
     blob_bytes: int
 
@@ -120,7 +121,7 @@ def parse_infer(
         start = offset
         array, offset = _input_data(raw, spec, shape, body, offset, arrays)
         if "binary_data_size" in raw.get("parameters", {}):
-            steps.append((spec, shape, math.prod(shape), offset - start))
+            steps.append((spec, shape, math.prod(shape), offset - start, _in_place(spec)))
         inputs[spec.name] = array
     if offset != len(body):
         raise bad(f"{len(body) - offset} bytes of binary data were not claimed by any input")
@@ -149,10 +150,23 @@ def _apply(plan: _Plan, body: bytes, offset: int) -> InferRequest:
     """A remembered header's request: each input's blob cut out of this body, without a copy."""
     view = memoryview(body)
     inputs = {}
-    for spec, shape, count, size in plan.inputs:
-        inputs[spec.name] = _binary_tensor(view[offset : offset + size], spec, shape, count)
+    for spec, shape, count, size, wire in plan.inputs:
+        blob = view[offset : offset + size]  # (its size was checked with the plan's header)
+        if wire is None:
+            inputs[spec.name] = _binary_tensor(blob, spec, shape, count)
+        else:
+            inputs[spec.name] = np.frombuffer(blob, dtype=wire).reshape(shape)
         offset += size
     return InferRequest(plan.id, inputs, plan.outputs)
+
+
+def _in_place(spec: TensorSpec) -> np.dtype | None:
+    """The dtype a blob of `spec` is read as without any check or conversion: numbers in this
+    machine's byte order (little-endian on the wire); None for BYTES, BOOL and a big-endian host."""
+    if spec.datatype.v2 in ("BYTES", "BOOL"):
+        return None
+    native = np.dtype(spec.datatype.numpy)
+    return native if native.newbyteorder("<") == native else None
 
 
 def _parse_header(
@@ -422,7 +436,11 @@ def encode_infer(
             cut = heads.get(key)
             if cut is not None:
                 header = _with_id(cut, request.id)
-                blobs = [_to_binary(a, datatype_of_array(a)) for a in arrays]
+                # (numbers already little-endian: their C-order bytes are the wire's)
+                blobs = [
+                    a.tobytes() if a.dtype.str[0] != ">" else _to_binary(a, datatype_of_array(a))
+                    for a in arrays
+                ]
                 return b"".join([header, *blobs]), len(header)
     entries, blobs = [], []
     for wanted in request.outputs:
