@@ -72,24 +72,23 @@ def load_input(
     path: str | Path, info: ModelInfo, notice: Callable[[str], object] | None = None
 ) -> np.ndarray:
     """One file -> a batch for the model's single input (leading batch dim, input dtype);
-    `notice` hears of an image's mode conversion (`predict` prints it on stderr)."""
+    `notice` hears of an image's mode conversion (`predict` sums them up on stderr)."""
     path = Path(path)
     spec = single_input(info)
     dtype = np.dtype(spec.datatype.numpy)
-    told = None if notice is None else (lambda note: notice(f"{path.name}: {note}"))
     if path.suffix.lower() == ".npy":
         array = np.load(path, allow_pickle=False)
         if array.dtype == np.uint8 and array.ndim in (2, 3) and len(spec.shape) == 4:
             from PIL import Image
 
             picture = Image.fromarray(array)
-            return image_to_array(picture, image_recipe(info), told)[None].astype(dtype)
+            return image_to_array(picture, image_recipe(info), notice)[None].astype(dtype)
         return standardized(_as_batch(array, spec, path), info).astype(dtype)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         from PIL import Image
 
         with Image.open(path) as image:
-            return image_to_array(image, image_recipe(info), told)[None].astype(dtype)
+            return image_to_array(image, image_recipe(info), notice)[None].astype(dtype)
     raise ValueError(f"{path.name}: unsupported input file type (use an image or a .npy array)")
 
 
