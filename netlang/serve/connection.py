@@ -160,7 +160,11 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._begun = False
-        self._enter(None)  # the app is answering; the keep-alive deadline follows its response
+        # the app is answering (the keep-alive deadline follows its response), or it answered
+        # before the body's end (a 413 on a declared size): then the connection is idle now
+        cycle = self.cycle
+        answered = cycle is not None and cycle.response_complete and not self.pipeline
+        self._enter("idle" if answered else None)
 
     def on_response_complete(self) -> None:
         """uvicorn's, but the keep-alive timeout is the idle phase's deadline on the connection's

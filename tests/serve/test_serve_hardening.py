@@ -262,3 +262,23 @@ def test_an_idle_keep_alive_connection_closes_at_uvicorns_timeout_and_a_busy_one
             time.sleep(0.5)
             assert answered(busy)
         assert idle.recv(1) == b""  # closed without a word
+
+
+def test_a_connection_answered_before_its_body_ended_is_idle_once_the_body_has_arrived(
+    model_dir: Path,
+) -> None:
+    keep_alive_s = inspect.signature(uvicorn.Config).parameters["timeout_keep_alive"].default
+    small = start_server([str(model_dir / "clf.onnx"), "--max-body-bytes", "64"])
+    try:
+        with socket.create_connection(("127.0.0.1", small.port), timeout=30) as sock:
+            body = b"x" * 1000
+            sock.sendall(http_request("POST", INFER, {}, body)[: -len(body)])
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            assert response.status == 413 and json.loads(response.read())["error"]
+            sock.sendall(body)  # the rest, which the server ignores: then nothing more
+            started = time.monotonic()
+            assert sock.recv(1) == b""  # closed at the keep-alive timeout, not held forever
+            assert keep_alive_s - 0.5 < time.monotonic() - started < keep_alive_s + 3
+    finally:
+        small.stop()
