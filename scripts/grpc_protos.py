@@ -14,6 +14,7 @@ current.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import tempfile
@@ -47,14 +48,13 @@ def generate(into: Path) -> None:
     module.write_text(text.replace(DEFAULT_POOL, PRIVATE_POOL))
 
 
-def descriptor_set(into: Path) -> bytes:
-    """The proto's FileDescriptorProto as protoc serialises it (what the module embeds)."""
-    from google.protobuf import descriptor_pb2
-
-    out = into / "proto.desc"
-    protoc(f"--descriptor_set_out={out}")
-    files = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file
-    return files[0].SerializeToString()
+def embedded_descriptor(module: Path) -> bytes:
+    """The serialised FileDescriptorProto a generated `_pb2.py` embeds (the messages' truth;
+    the rest of the file differs between tool versions only in version checks)."""
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "AddSerializedFile":
+            return ast.literal_eval(node.args[0])
+    raise ValueError(f"{module} embeds no descriptor")
 
 
 def main() -> None:
