@@ -129,3 +129,34 @@ def test_element_counts_and_ranges_are_checked_as_http_checks_them() -> None:
     raw_short = _request(raw=True)
     raw_short.raw_input_contents[0] = A.tobytes()[:-4]
     assert "binary_data_size is 20 bytes but shape [2, 3] of FP32 needs 24" in _refusal(raw_short)
+
+
+def _serve(*args: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from netlang.cli import main
+
+    result = CliRunner().invoke(main, ["serve", *args])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--grpc-port", "8001", "--workers", "2"], "served by one process"),
+        (["--grpc-port", "8001", "--port", "8001"], "give them two ports"),
+    ],
+)
+def test_grpc_command_lines_that_cannot_be_served_are_refused_before_loading(
+    model_dir: Path, args: list[str], message: str
+) -> None:
+    code, output = _serve(str(model_dir / "clf.onnx"), *args)
+    assert code == 1 and message in output
+
+
+def test_without_the_grpc_extra_the_option_says_what_to_install(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "grpc", None)  # `import grpc` now fails as if absent
+    code, output = _serve(str(model_dir / "clf.onnx"), "--grpc-port", "8001")
+    assert code == 1 and "pip install 'netlang[grpc]'" in output
