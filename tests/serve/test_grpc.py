@@ -136,7 +136,9 @@ def test_fp32_raw_contents_answer_bit_for_bit_as_http_and_onnxruntime(
     served: Served, model_dir: Path
 ) -> None:
     x = np.random.default_rng(1).standard_normal((5, 8)).astype(np.float32)
-    by_grpc = served.grpc.infer("clf", [_grpc_input("input", x, "FP32")]).as_numpy("logits")
+    result = served.grpc.infer("clf", [_grpc_input("input", x, "FP32")], request_id="r-7")
+    by_grpc = result.as_numpy("logits")
+    assert result.get_response().id == "r-7"
     by_http = served.http.infer("clf", [_http_input("input", x, "FP32")]).as_numpy("logits")
     session = ort.InferenceSession(str(model_dir / "clf.onnx"), providers=["CPUExecutionProvider"])
     (by_ort,) = session.run(["logits"], {"input": x})
@@ -330,3 +332,20 @@ def test_a_call_past_its_deadline_ends_and_the_server_serves_on(batching: Served
     np.testing.assert_allclose(answer.as_numpy("logits"), classifier_reference(x), 1e-5, 1e-5)
     with urllib.request.urlopen(f"http://{batching.server.url}/v2/health/ready") as r:
         assert r.status == 200
+
+
+def test_sigterm_stops_both_listeners_cleanly(model_dir: Path) -> None:
+    server, port = _start([str(model_dir / "clf.onnx")])
+    try:
+        client = grpcclient.InferenceServerClient(f"127.0.0.1:{port}")
+        x = np.ones((1, 8), np.float32)
+        assert client.infer("clf", [_grpc_input("input", x, "FP32")]).as_numpy("logits").shape
+        client.close()
+        server.process.terminate()
+        assert server.process.wait(timeout=30) in (0, -15)  # (uvicorn re-raises the signal)
+        server.log.seek(0)
+        log = server.log.read().decode(errors="replace")
+        assert "gRPC API (KServe V2) on 127.0.0.1" in log
+        assert "Application shutdown complete" in log and "Traceback" not in log
+    finally:
+        server.stop()
