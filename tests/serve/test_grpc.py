@@ -322,7 +322,9 @@ def test_the_token_is_asked_for_except_by_the_health_probes(batching: Served) ->
 def test_a_call_past_its_deadline_ends_and_the_server_serves_on(batching: Served) -> None:
     headers = {"authorization": f"Bearer {TOKEN}"}
     x = np.ones((1, 8), np.float32)
-    e = _grpc_error(
+    cancelled = ("netlang_grpc_responses_total", frozenset({("code", "CANCELLED")}))
+    before = scrape(batching.server.port, TOKEN).get(cancelled, 0.0)
+    e = _grpc_error(  # (the batcher waits 200 ms for more rows)
         lambda: batching.grpc.infer(
             "clf", [_grpc_input("input", x, "FP32")], headers=headers, client_timeout=0.05
         )
@@ -330,6 +332,7 @@ def test_a_call_past_its_deadline_ends_and_the_server_serves_on(batching: Served
     assert e.status() == "StatusCode.DEADLINE_EXCEEDED"
     answer = batching.grpc.infer("clf", [_grpc_input("input", x, "FP32")], headers=headers)
     np.testing.assert_allclose(answer.as_numpy("logits"), classifier_reference(x), 1e-5, 1e-5)
+    assert scrape(batching.server.port, TOKEN)[cancelled] - before == 1  # the server's call ended
     with urllib.request.urlopen(f"http://{batching.server.url}/v2/health/ready") as r:
         assert r.status == 200
 
