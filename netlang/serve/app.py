@@ -159,6 +159,16 @@ class App:
         self.services: list[Service] = []  # started with the models, stopped before them
         # the largest body the connection's fast path reads for `respond` (`fast_path.py`)
         self.fast_body_bytes = min(guards.max_body_bytes, OFF_LOOP_BYTES)
+        # each model's infer paths, found by a lookup instead of the pattern on every request
+        self._infer_paths = {
+            path: model
+            for model in models
+            for path in (
+                f"/v2/models/{model.name}/infer",
+                f"/v2/models/{model.name}/versions/1/infer",
+            )
+            if _infer_target(path) == model.name
+        }
         self._routes: dict[str, tuple[str, Callable[[], Response]]] = {
             "/v2/health/live": ("GET", lambda: _json(200, {"live": True})),
             "/v2/health/ready": ("GET", self._server_ready),
@@ -198,17 +208,14 @@ class App:
         self.metrics.response(status).inc()
         response_headers += self.guards.cors_headers(headers.get("origin"))
         response_headers.append((b"content-length", str(len(body)).encode()))
+        if method == "HEAD":  # GET's status and headers, no body (RFC 9110 9.3.2)
+            return status, response_headers, b""
         return status, response_headers, body
 
     def infer_route(self, method: str, path: str) -> ServedModel | None:
         """The served model that `method path` asks to infer with, if it names one (the
         requests the connection's fast path may take; `respond` still checks everything)."""
-        if method != "POST":
-            return None
-        match = _MODEL_PATH.fullmatch(path)
-        if match is None or match["action"] != "/infer" or match["version"] not in (None, "1"):
-            return None
-        return self.models.get(match["name"])
+        return self._infer_paths.get(path) if method == "POST" else None
 
     async def _handle(
         self,
@@ -230,6 +237,10 @@ class App:
             allowed, handler = self._routes[path]
             _check_method(method, allowed)
             return handler()
+        model = self._infer_paths.get(path)
+        if model is not None:  # (what the pattern below would find, without it)
+            _check_method(method, "POST")
+            return await self._infer(model, receive, headers)
         match = _MODEL_PATH.fullmatch(path)
         if match is None:
             raise ServeError(404, f"no such endpoint: {path[:200]}")
@@ -314,9 +325,19 @@ class App:
             await service.start()
 
 
+def _infer_target(path: str) -> str | None:
+    """The model name in an infer path of version 1 or none, as routing reads it."""
+    match = _MODEL_PATH.fullmatch(path)
+    if match is None or match["action"] != "/infer" or match["version"] not in (None, "1"):
+        return None
+    return match["name"]
+
+
 def _check_method(method: str, allowed: str) -> None:
-    if method != allowed:
-        raise ServeError(405, "Method Not Allowed", (("allow", allowed),))
+    """405 unless `method` is `allowed`; HEAD goes wherever GET does (health probes use it)."""
+    if method != allowed and not (method == "HEAD" and allowed == "GET"):
+        listed = "GET, HEAD" if allowed == "GET" else allowed
+        raise ServeError(405, "Method Not Allowed", (("allow", listed),))
 
 
 async def _http_message(

@@ -131,7 +131,7 @@ def load_served_model(
         )
     else:
         scheduler = DirectScheduler(run, executor, config.max_queue_size, model_metrics)
-    scheduler.calibrate(row_s)  # which executions run on the event loop
+    scheduler.calibrate(row_s, spare_core=config.workers < available_cores())
     log.info(
         "loaded %s from %s on %s (batching %s)",
         name,
@@ -159,6 +159,14 @@ def _one_row_call_s(run: Callable[[Arrays], Arrays], signature: Signature) -> fl
         return time_calls(lambda: run(zeros_for(signature)))
     except Exception:  # noqa: BLE001 - the app's warm-up reports it
         return math.inf
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # (macOS, Windows)
+        return os.cpu_count() or 1
 
 
 def build_app(config: ServeConfig) -> App:

@@ -41,9 +41,9 @@ def png(tmp_path_factory: pytest.TempPathFactory, pixels: np.ndarray) -> Path:
 
 
 def reference_probabilities(pixels: np.ndarray, normalize: bool = True) -> np.ndarray:
-    steps = [
-        transforms.Resize((H, W), interpolation=transforms.InterpolationMode.BILINEAR),
+    steps = [  # resized as floats, as training resizes its data sets (not as 8-bit pixels)
         transforms.ToTensor(),
+        transforms.Resize((H, W), transforms.InterpolationMode.BILINEAR, antialias=True),
     ]
     if normalize:
         steps.append(transforms.Normalize(MEAN, STD))
