@@ -29,7 +29,7 @@ from netlang.serve.grpc_tensors import http_body, infer_response
 from netlang.serve.grpc_v2 import grpc_predict_v2_pb2 as pb
 from netlang.serve.grpc_v2 import grpc_predict_v2_pb2_grpc as pb_grpc
 from netlang.serve.guards import MAX_HEADER_BYTES
-from netlang.serve.protocol import ServeError
+from netlang.serve.errors import ServeError
 
 log = logging.getLogger("netlang.serve")
 Message = TypeVar("Message")

@@ -22,7 +22,9 @@ import numpy as np
 
 from netlang.runtime.signature import datatype_of_array
 from netlang.serve.grpc_v2 import grpc_predict_v2_pb2 as pb
-from netlang.serve.protocol import InferRequest, _to_binary, bad, classify
+from netlang.serve.binary_tensors import to_binary
+from netlang.serve.errors import bad
+from netlang.serve.protocol import InferRequest, classify
 
 # the contents field that carries each datatype (FP16 and BF16 have none: raw contents only)
 CONTENTS_FIELD = {
@@ -138,5 +140,5 @@ def infer_response(
             array = classify(array, wanted.classification, classes)
         datatype = datatype_of_array(array)
         response.outputs.add(name=wanted.name, datatype=datatype.v2, shape=array.shape)
-        response.raw_output_contents.append(_to_binary(array, datatype))
+        response.raw_output_contents.append(to_binary(array, datatype))
     return response
