@@ -50,7 +50,6 @@ def predict(
     Sentences (written out, or .txt files of them) are for a model trained on text. An image
     converted to the model's channels is noted on stderr, once per kind of conversion (-v: per
     file)."""
-    import numpy as np
 
     from netlang import runtime
     from netlang.runtime import locate
@@ -62,13 +61,14 @@ def predict(
         converted: dict[str, list[str]] = {}  # a conversion's note -> the files it was made to
         batches = [_load(p, info, converted) for p in items]
         _note_conversions(converted, verbose)
-        batch = np.concatenate(batches)
+        batch = _joined(batches)
         names = [
-            str(p) if len(b) == 1 else f"{p}[{i}]"
+            str(p) if _count(b) == 1 else f"{p}[{i}]"
             for p, b in zip(items, batches, strict=True)
-            for i in range(len(b))
+            for i in range(_count(b))
         ]
         kind = locate.task_kind(info)
+        feeds = batch if isinstance(batch, dict) else {info.signature.inputs[0].name: batch}
         if kind in ("detection", "segmentation"):
             results = (
                 locate.detect(session, info, batch)
@@ -77,9 +77,7 @@ def predict(
             )
             _show_located(kind, names, batch, results, info, out_dir, as_json)
             return
-        (output,) = session.run(
-            [info.signature.outputs[0].name], {info.signature.inputs[0].name: batch}
-        )
+        (output,) = session.run([info.signature.outputs[0].name], feeds)
         if not runtime.is_classifier(info, output):
             _answer(output, info, names, out_dir, as_json)
             return
@@ -97,11 +95,26 @@ def predict(
             click.echo(f"  {g.probability:8.4f}  {g.label}")
 
 
+def _joined(batches: list[Any]) -> Any:
+    """The files' batches end to end: one array, or for several inputs one per input name."""
+    import numpy as np
+
+    if isinstance(batches[0], dict):
+        return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
+    return np.concatenate(batches)
+
+
+def _count(batch: Any) -> int:
+    return len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
+
+
 def _unfold(inputs: tuple[str, ...], info: Any) -> list[str]:
     """The inputs, each folder as the files in it that predict reads, by name."""
     from netlang.runtime.preprocess import IMAGE_SUFFIXES
 
     readable = IMAGE_SUFFIXES | {".npy"} | ({".txt"} if info.tokenizer is not None else set())
+    if len(info.signature.inputs) > 1:
+        readable = {".npz"}  # one array per input (netlang.runtime.preprocess.load_inputs)
     items: list[str] = []
     for item in inputs:
         folder = Path(item)

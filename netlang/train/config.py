@@ -11,12 +11,11 @@ from dataclasses import replace
 from typing import Any
 
 from netlang.semantics import train_rules as rules
-from netlang.semantics.train_schema import SCHEMA
+from netlang.semantics.train_schema import SCHEMA, STAGE_KEYS
 from netlang.semantics.train_spec import Call, Stage, TrainSpec
 from netlang.train import builders
 from netlang.train.settings import (
     OVERRIDES,
-    STAGE_KEYS,
     EarlyStopConfig,
     LossConfig,
     OptimizerConfig,
@@ -59,6 +58,8 @@ def resolve_config(
     config = TrainConfig(
         model=model, **{name: build(entries) for name, build in builders.BUILDERS.items()}
     )
+    if spec is not None and spec.inputs:
+        config = replace(config, inputs=tuple(spec.inputs))
     rules.check_section(entries)
     stages = tuple(_stage(entries, stage) for stage in (spec.stages if spec else []))
     if stages:

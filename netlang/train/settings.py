@@ -12,18 +12,6 @@ from typing import Any
 
 from netlang.semantics.train_spec import Call, to_json
 
-# What a `stage { ... }` may set; everything else holds for the whole run.
-STAGE_KEYS = (
-    "epochs",
-    "optimizer",
-    "lr",
-    "schedule",
-    "freeze",
-    "unfreeze",
-    "lr_mult",
-    "bn",
-    "early_stop",
-)
 OVERRIDES = ("epochs", "batch", "lr", "device", "amp", "channels_last", "compile", "seed", "out")
 DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
 
@@ -116,6 +104,7 @@ class TrainConfig:
     lr_mult: dict[str, float] = field(default_factory=dict)
     bn: str = "frozen"
     stages: tuple[StageConfig, ...] = ()  # empty: one implicit stage from the fields above
+    inputs: tuple[str, ...] = ()  # a model of several inputs: their names, which the data feeds
 
     @property
     def staged(self) -> bool:
@@ -140,7 +129,8 @@ class TrainConfig:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (calls as {"call", "args", "kwargs"}), for config.json."""
-        return {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}
+        shown = [f for f in fields(self) if f.name != "inputs" or self.inputs]
+        return {f.name: jsonable(getattr(self, f.name)) for f in shown}
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True)
