@@ -12,7 +12,7 @@ from netlang.diagnostics import Diagnostic, error
 from netlang.diagnostics.source import SourceFile
 from netlang.syntax import ast
 from netlang.syntax.lalr import keywords, lalr_parser, syntax_error
-from netlang.syntax.scans import MAX_NESTING, operators, too_deep
+from netlang.syntax.scans import MAX_NESTING, MAX_SOURCE, operators, too_deep
 from netlang.syntax.to_ast import ToAst
 
 __all__ = ["MAX_SOURCE", "keywords", "parse"]  # keywords: the reserved words, for editors
@@ -103,12 +103,6 @@ _BLANK = re.compile(r"[^\n]+")
 
 def _spaces(match: re.Match[str]) -> str:
     return " " * len(match.group())
-
-
-# The longest source parsed (characters): 27 times the largest file of the standard library
-# (9,000), and what the worst inputs measured (100,000 nested parentheses, a 50,000-item list)
-# parse and check in about 4 s of one core; a megabyte took 15 s (bench/README.md, "Limits").
-MAX_SOURCE = 250_000
 
 
 def _too_large(source: SourceFile) -> Diagnostic:
