@@ -85,7 +85,7 @@ def test_fmt_of_a_file_that_is_not_utf8_is_a_located_diagnostic(tmp_path: Path) 
 
 def _models(size: int) -> str:
     one = "model M{}() {{\n    input x: float32[N, 4]\n    y = x -> linear(8) -> relu\n"
-    return "".join(f"{one.format(i)}    output y\n}}\n\n" for i in range(size // 80))
+    return "".join(f"{one.format(i)}    output y\n}}\n\n" for i in range(size // 100))
 
 
 @pytest.mark.slow
