@@ -132,7 +132,9 @@ class Words:
         self.scratch = np.empty(CHUNK, np.uint32)
 
     def top24(self, count: int) -> np.ndarray:
-        """The next `count` words' top 24 bits (count <= CHUNK), in a reused buffer."""
+        """The next `count` words' top 24 bits (count <= CHUNK), in a reused buffer, as int32:
+        they fit, and int32 -> float32 is one vector instruction where uint32's is not (the
+        conversion pass: ~35 -> ~25 ms of VGG-16's draws)."""
         out, need = self.scratch[:count], count
         if self.pending is not None and count:
             out[0], need, self.pending = self.pending >> 8, count - 1, None
@@ -140,7 +142,7 @@ class Words:
         np.right_shift(raw[:need], 8, out=out[count - need :])
         if raw.size > need:
             self.pending = int(raw[need])
-        return out
+        return out.view(np.int32)
 
     def leave(self) -> None:
         """Put the carried half word back, as numpy's own float32 draws leave it."""
