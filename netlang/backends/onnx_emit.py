@@ -87,16 +87,16 @@ def emit(
     fp16: bool = False,
     metadata: Mapping[str, str] | None = None,
     seed: int = 0,
-    standardize: tuple[Sequence[float], Sequence[float]] | None = None,
+    standardize: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
 ) -> Emitted:
     """The model as ONNX, its weights not yet copied into the ModelProto. Without `weights` the
     parameters are freshly initialised (`seed`).
 
     `fold_bn` merges each batch norm into the conv/linear that feeds only it; `fp16` stores
     weights and computes in float16 behind float32 inputs and outputs. `metadata` adds to the
-    model's metadata_props (always holding `netlang.version`). `standardize` = (mean, std) per
-    channel puts `(x - mean) / std` in front of the single input, so that every runtime is fed
-    what a user has (pixels in [0, 1]) and gives the same answer.
+    model's metadata_props (always holding `netlang.version`). `standardize` = {input: (mean,
+    std) per channel} puts `(x - mean) / std` in front of each of those float inputs, so that
+    every runtime is fed what a user has (pixels in [0, 1]) and gives the same answer.
     """
     weights = dict(weights) if weights is not None else plan_weights(graph, seed)
     check_weights(graph, weights)
@@ -109,8 +109,10 @@ def emit(
     onnx_nodes: list[onnx.NodeProto] = []
     renamed: dict[str, str] = {}
     statistics: list[onnx.TensorProto] = []
-    if standardize is not None:
-        onnx_nodes, statistics, renamed = _standardize_input(graph, *standardize)
+    for name, (mean, std) in (standardize or {}).items():
+        nodes_in, tensors, renamed[name] = _standardize_input(graph, name, mean, std)
+        onnx_nodes += nodes_in
+        statistics += tensors
     for value in _floats(graph.inputs, fp16):
         source = renamed.get(value.name, value.name)
         renamed[value.name] = f"{value.name}/fp16"
@@ -253,12 +255,13 @@ def _folded_weights(
 
 
 def _standardize_input(
-    graph: Graph, mean: Sequence[float], std: Sequence[float]
-) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto], dict[str, str]]:
-    """Sub/Div nodes `(x - mean) / std` along axis 1 of the graph's one float input."""
-    if len(graph.inputs) != 1 or graph.inputs[0].type.dtype != "float32":
-        raise ValueError("in-graph standardisation needs a model with one float32 input")
-    value = graph.inputs[0]
+    graph: Graph, name: str, mean: Sequence[float], std: Sequence[float]
+) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto], str]:
+    """Sub/Div nodes `(x - mean) / std` along axis 1 of the graph's float input `name`; returns
+    them, the statistics, and the standardised value's name."""
+    value = next((v for v in graph.inputs if v.name == name), None)
+    if value is None or value.type.dtype != "float32":
+        raise ValueError(f"in-graph standardisation needs a float32 input {name!r}")
     rank, channels = value.type.rank, len(mean)
     if rank < 2 or value.type.shape[1] not in (channels, None) or len(std) != channels:
         raise ValueError(
@@ -266,7 +269,6 @@ def _standardize_input(
             f"{value.name!r} of shape {list(value.type.shape)}"
         )
     shape = (1, channels) + (1,) * (rank - 2)
-    name = value.name
     tensors = [
         onnx.numpy_helper.from_array(np.asarray(v, np.float32).reshape(shape), f"{name}/{key}")
         for key, v in (("mean", mean), ("std", std))
@@ -279,7 +281,7 @@ def _standardize_input(
     ]
     for node in nodes:
         node.doc_string = "standardisation with the train split's statistics"
-    return nodes, tensors, {name: f"{name}/standardized"}
+    return nodes, tensors, f"{name}/standardized"
 
 
 def _floats(values: list[Any], fp16: bool) -> list[Any]:

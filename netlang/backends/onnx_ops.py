@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from onnx import helper
 
 from netlang.backends.onnx_lowering import Lower, Lowering, LoweringError
 from netlang.backends.onnx_sequence import (
@@ -398,6 +399,12 @@ def _upsample(ctx: Lowering) -> None:
     ctx.emit("Resize", [ctx.x, "", scales], **modes)
 
 
+def _cast(ctx: Lowering) -> None:
+    """float32 is the model's float type (float16 inside an `--fp16` export)."""
+    dtype = ctx.float_type if ctx.attrs["dtype"] == "float32" else ctx.attrs["dtype"]
+    ctx.emit("Cast", [ctx.x], to=helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+
+
 LOWERINGS: dict[str, Lower] = {
     "relu": _simple("Relu"),
     "leaky_relu": _simple("LeakyRelu", alpha=lambda a: float(a["slope"])),
@@ -450,6 +457,7 @@ LOWERINGS: dict[str, Lower] = {
     "permute": _simple("Transpose", perm=lambda a: list(a["dims"])),
     "select": _select,
     "upsample": _upsample,
+    "cast": _cast,
     "lstm": recurrent,
     "gru": recurrent,
 }

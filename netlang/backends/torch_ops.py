@@ -375,6 +375,7 @@ LOWERINGS: dict[str, Lowering] = {
     "permute": lambda node: Lowered(torch.permute, (tuple(node.attrs["dims"]),)),
     "select": _call(torch.select, dim="axis", index="index"),
     "upsample": _upsample,
+    "cast": lambda node: Lowered(torch.Tensor.to, (getattr(torch, node.attrs["dtype"]),)),
     "lstm": _recurrent(nn.LSTM),
     "gru": _recurrent(nn.GRU),
 }

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from netlang.commands.common import DEVICE_OPTION, JSON_OPTION, ONNX_FILE
+from netlang.commands.common import DEVICE_OPTION, JSON_OPTION, ONNX_FILE, VERBOSE_OPTION
 
 
 @click.command()
@@ -35,13 +35,21 @@ from netlang.commands.common import DEVICE_OPTION, JSON_OPTION, ONNX_FILE
 )
 @DEVICE_OPTION
 @JSON_OPTION
+@VERBOSE_OPTION
 def predict(
-    model: Path, inputs: tuple[str, ...], k: int, out_dir: Path, device: str, as_json: bool
+    model: Path,
+    inputs: tuple[str, ...],
+    k: int,
+    out_dir: Path,
+    device: str,
+    as_json: bool,
+    verbose: bool,
 ) -> None:
-    """Run an exported ONNX MODEL on INPUTS: images, .npy arrays or sentences.
+    """Run an exported ONNX MODEL on INPUTS: images, .npy arrays, folders of them, or sentences.
 
-    Sentences (written out, or .txt files of them) are for a model trained on text."""
-    import numpy as np
+    Sentences (written out, or .txt files of them) are for a model trained on text. An image
+    converted to the model's channels is noted on stderr, once per kind of conversion (-v: per
+    file)."""
 
     from netlang import runtime
     from netlang.runtime import locate
@@ -49,14 +57,18 @@ def predict(
     try:
         session = runtime.make_session(model, device)
         info = runtime.model_info(session)
-        batches = [_load(p, info) for p in inputs]
-        batch = np.concatenate(batches)
+        items = _unfold(inputs, info)
+        converted: dict[str, list[str]] = {}  # a conversion's note -> the files it was made to
+        batches = [_load(p, info, converted) for p in items]
+        _note_conversions(converted, verbose)
+        batch = _joined(batches)
         names = [
-            str(p) if len(b) == 1 else f"{p}[{i}]"
-            for p, b in zip(inputs, batches, strict=True)
-            for i in range(len(b))
+            str(p) if _count(b) == 1 else f"{p}[{i}]"
+            for p, b in zip(items, batches, strict=True)
+            for i in range(_count(b))
         ]
         kind = locate.task_kind(info)
+        feeds = batch if isinstance(batch, dict) else {info.signature.inputs[0].name: batch}
         if kind in ("detection", "segmentation"):
             results = (
                 locate.detect(session, info, batch)
@@ -65,9 +77,7 @@ def predict(
             )
             _show_located(kind, names, batch, results, info, out_dir, as_json)
             return
-        (output,) = session.run(
-            [info.signature.outputs[0].name], {info.signature.inputs[0].name: batch}
-        )
+        (output,) = session.run([info.signature.outputs[0].name], feeds)
         if not runtime.is_classifier(info, output):
             _answer(output, info, names, out_dir, as_json)
             return
@@ -85,8 +95,54 @@ def predict(
             click.echo(f"  {g.probability:8.4f}  {g.label}")
 
 
-def _load(item: str, info: Any) -> Any:
-    """A file, or, for a model with a tokenizer, a sentence (or a .txt file's text)."""
+def _joined(batches: list[Any]) -> Any:
+    """The files' batches end to end: one array, or for several inputs one per input name."""
+    import numpy as np
+
+    if isinstance(batches[0], dict):
+        return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
+    return np.concatenate(batches)
+
+
+def _count(batch: Any) -> int:
+    return len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
+
+
+def _unfold(inputs: tuple[str, ...], info: Any) -> list[str]:
+    """The inputs, each folder as the files in it that predict reads, by name."""
+    from netlang.runtime.preprocess import IMAGE_SUFFIXES
+
+    readable = IMAGE_SUFFIXES | {".npy"} | ({".txt"} if info.tokenizer is not None else set())
+    if len(info.signature.inputs) > 1:
+        readable = {".npz"}  # one array per input (netlang.runtime.preprocess.load_inputs)
+    items: list[str] = []
+    for item in inputs:
+        folder = Path(item)
+        if not folder.is_dir():
+            items.append(item)
+            continue
+        found = sorted(p for p in folder.iterdir() if p.suffix.lower() in readable and p.is_file())
+        if not found:
+            kinds = ", ".join(sorted(readable))
+            raise ValueError(f"{item}: a folder without a file predict reads ({kinds})")
+        items += map(str, found)
+    return items
+
+
+def _note_conversions(converted: dict[str, list[str]], verbose: bool) -> None:
+    """One stderr line per kind of image-mode conversion, naming the file if it is one (each
+    file with `verbose`)."""
+    for note, files in converted.items():
+        if verbose or len(files) == 1:
+            for name in files:
+                click.echo(f"note: {name}: {note}", err=True)
+        else:
+            click.echo(f"note: {len(files)} images: {note} (-v names them)", err=True)
+
+
+def _load(item: str, info: Any, converted: dict[str, list[str]]) -> Any:
+    """A file, or, for a model with a tokenizer, a sentence (or a .txt file's text); the file's
+    image-mode conversion, if any, is added to `converted`."""
     from netlang import runtime
 
     path = Path(item)
@@ -99,7 +155,9 @@ def _load(item: str, info: Any) -> Any:
         sentence = " " in item.strip() and not path.suffix
         why = " (sentences are for a model trained on text; this one was not)" if sentence else ""
         raise ValueError(f"{item}: no such file{why}")
-    return runtime.load_input(path, info, lambda note: click.echo(f"note: {note}", err=True))
+    return runtime.load_input(
+        path, info, lambda note: converted.setdefault(note, []).append(path.name)
+    )
 
 
 def _answer(output: Any, info: Any, names: list[str], out_dir: Path, as_json: bool) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import torch
 
 Augment = Callable[["torch.Tensor", "torch.Generator"], "torch.Tensor"]
+PIXEL_MOVES = ("random_crop", "hflip", "rotate")  # steps that need image batches
 
 
 def make_augment(calls: list[Call]) -> Augment:
@@ -28,18 +29,33 @@ def make_augment(calls: list[Call]) -> Augment:
 
     Calls: random_crop(size=<input size>, padding=0), hflip(p=0.5),
     rotate(degrees) (uniform in [-degrees, degrees], or in [lo, hi] for a pair), noise(std).
+    The inputs of a multi-input batch (a tuple) are augmented one by one, each by the steps that
+    fit it: the pixel moves act on image batches [N, C, H, W], noise on float inputs; `check`
+    refuses a pixel move that no input can take.
 
     Raises:
         ValueError: an unknown augmentation, argument or argument value.
     """
-    steps = [_step(call) for call in calls]
+    steps = [(call.name, _step(call)) for call in calls]
 
-    def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        for step in steps:
+    def augment(x: Any, generator: torch.Generator) -> Any:
+        if isinstance(x, tuple):
+            return tuple(_fitting(steps, part, generator) for part in x)
+        for _, step in steps:
             x = step(x, generator)
         return x
 
     return augment
+
+
+def _fitting(
+    steps: list[tuple[str, Augment]], x: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """One input of several, through the steps that apply to its kind."""
+    for name, step in steps:
+        if x.is_floating_point() and (name not in PIXEL_MOVES or x.ndim == 4):
+            x = step(x, generator)
+    return x
 
 
 def _step(call: Call) -> Augment:

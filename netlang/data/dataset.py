@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from netlang.data.inputs import Inputs
 from netlang.data.resize import resize
 
 
@@ -16,10 +17,11 @@ class Dataset:
     """Samples and targets held in memory.
 
     `x` is float32 in [0, 1] for images and feature vectors (before standardisation) or int64
-    tokens; `y` is int64 class ids or float32 regression targets.
+    tokens, or such arrays named by input for a multi-input model (`Inputs`); `y` is int64
+    class ids or float32 regression targets.
     """
 
-    x: np.ndarray
+    x: np.ndarray | Inputs
     y: np.ndarray
     labels: np.ndarray | None = None  # class ids when `y` is something else (autoencoders)
 
@@ -46,6 +48,12 @@ class DataSplits:
     classes: list[str] | None  # class names in label order
     input_shape: tuple[int, ...]  # per sample, e.g. (1, 32, 32)
     tokenizer: Any = None  # text data: the tokenizer fitted on train (netlang.data.tokenize)
+    input_shapes: dict[str, tuple[int, ...]] | None = None  # several inputs: each one's sample
+
+    @property
+    def inputs(self) -> tuple[str, ...] | None:
+        """The input names a multi-input data set gives, in order; None for one input."""
+        return None if self.input_shapes is None else tuple(self.input_shapes)
 
 
 def image_dataset(

@@ -1,4 +1,5 @@
-"""Batching: Dataset + batch size + (seed, epoch) -> an iterable of (x, y) tensor batches.
+"""Batching: Dataset + batch size + (seed, epoch) -> an iterable of (x, y) tensor batches (x a
+tuple of tensors, in input order, for a multi-input model's data).
 
 The data set is wrapped as tensors once (zero-copy) and each batch is one index_select, with the
 augmentation applied to the whole batch; there is no per-sample Python work and no worker
@@ -11,13 +12,14 @@ rank has as many batches, of equal sizes), and its own augmentation stream.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from netlang.data.augment import Augment
 from netlang.data.box_augment import PairedAugment
 from netlang.data.dataset import Dataset
+from netlang.data.inputs import as_tensors, take
 
 if TYPE_CHECKING:
     import torch
@@ -87,33 +89,25 @@ class Loader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         import torch
 
-        x, y = _tensor(self.ds.x), _tensor(self.ds.y)
+        x, y, n = as_tensors(self.ds.x), as_tensors(self.ds.y), len(self.ds)
         order = (
-            torch.randperm(len(x), generator=_generator(self.seeds[_ORDER]))
-            if self.shuffle
-            else None
+            torch.randperm(n, generator=_generator(self.seeds[_ORDER])) if self.shuffle else None
         )
         if self.ranks > 1:
-            order = torch.arange(len(x)) if order is None else order
-            order = order[: len(x) - len(x) % self.ranks][self.rank :: self.ranks]
+            order = torch.arange(n) if order is None else order
+            order = order[: n - n % self.ranks][self.rank :: self.ranks]
         generator = _generator(self.seeds[_AUGMENT + self.rank])
         for start in range(0, len(self) * self.batch, self.batch):
             if order is None:
-                xb, yb = x[start : start + self.batch], y[start : start + self.batch]
+                index: Any = slice(start, start + self.batch)
             else:
                 index = order[start : start + self.batch]
-                xb, yb = x.index_select(0, index), y.index_select(0, index)
+            xb, yb = take(x, index), take(y, index)
             if isinstance(self.augment, PairedAugment):
                 xb, yb = self.augment(xb, yb, generator)
             elif self.augment is not None:
                 xb = self.augment(xb, generator)
             yield xb, yb
-
-
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    import torch
-
-    return torch.from_numpy(array if array.flags.writeable else array.copy())
 
 
 def _generator(seed: np.uint64) -> torch.Generator:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +24,7 @@ from netlang.semantics.train_rules import is_number
 from netlang.data.dataset import DataSplits, Dataset, image_dataset
 from netlang.data.idx import idx_dataset
 from netlang.data.images import load_image_folder
+from netlang.data.inputs import Inputs, sample_shape
 from netlang.data.cifar import CLASSES as CIFAR_CLASSES
 from netlang.data.cifar import load_cifar10
 from netlang.data.mnist import MNIST, NOTMNIST, IdxSet, load_idx_set
@@ -33,6 +34,7 @@ from netlang.data.split import parse_split, split_indices, without_test
 from netlang.data.tables import load_csv, load_npz
 from netlang.data.targets import check_target
 from netlang.data.text import load_text_folder, load_text_table
+from netlang.semantics.train_inputs import MULTI_INPUT_SOURCES
 from netlang.semantics.train_schema import DATA
 from netlang.semantics.train_spec import Call
 
@@ -51,13 +53,21 @@ class Loaded:
     test: Dataset | None = None
 
 
-def load_data(call: Call, *, seed: int = 0, base_dir: Path | None = None) -> DataSplits:
+def load_data(
+    call: Call,
+    *,
+    seed: int = 0,
+    base_dir: Path | None = None,
+    inputs: Sequence[str] | None = None,
+) -> DataSplits:
     """Read the data a `data` (or `test_data`) entry names, split by `split` and `seed`.
 
     Args:
         call: e.g. Call("digits", (), {"size": 32, "split": [0.7, 0.15, 0.15]}).
         seed: seeds the split; the same seed gives the same split.
         base_dir: relative paths resolve against it (the .net file's folder); default cwd.
+        inputs: the model's input names; several make a source of MULTI_INPUT_SOURCES give
+            each its own array (a Dataset whose `x` is `Inputs`).
 
     Raises:
         ValueError: unknown source or argument, a bad argument value, or unreadable data.
@@ -70,6 +80,13 @@ def load_data(call: Call, *, seed: int = 0, base_dir: Path | None = None) -> Dat
     args = call.bind(DATA[call.name])
     if call.name in SPLITS_ITSELF:
         args = {**args, "seed": seed}
+    if inputs is not None and len(inputs) > 1:
+        if call.name not in MULTI_INPUT_SOURCES:
+            raise ValueError(
+                f"{call.name} gives one input a sample, and the model takes {len(inputs)} "
+                f"({', '.join(inputs)}): use npz(path) with one array per input"
+            )
+        args = {**args, "inputs": tuple(inputs)}
     loaded = SOURCES[call.name](args, base_dir if base_dir is not None else Path.cwd())
     split = 1.0 if call.name in SPLITS_ITSELF else args.get("split")
     return _assemble(loaded, split, seed, call.name)
@@ -93,7 +110,8 @@ def _assemble(loaded: Loaded, split: Any, seed: int, source: str) -> DataSplits:
         if test is None and fractions[2] > 0:
             test = train.subset(test_index)
         train = train.subset(train_index)
-    return DataSplits(train, val, test, loaded.classes, tuple(train.x.shape[1:]))
+    shapes = train.x.shapes() if isinstance(train.x, Inputs) else None
+    return DataSplits(train, val, test, loaded.classes, sample_shape(train.x), input_shapes=shapes)
 
 
 # -- the sources: (bound arguments, base folder) -> Loaded ---------------------------------------
@@ -208,7 +226,10 @@ def _image_folder(args: dict[str, Any], base_dir: Path) -> Loaded:
 
 def _npz(args: dict[str, Any], base_dir: Path) -> Loaded:
     train, test, classes = load_npz(
-        _path(args, "path", base_dir, "npz"), x=_name(args, "x", "npz"), y=_name(args, "y", "npz")
+        _path(args, "path", base_dir, "npz"),
+        x=args.get("x"),
+        y=args.get("y"),
+        inputs=args.get("inputs"),
     )
     return Loaded(train, classes, test=test)
 
@@ -371,10 +392,3 @@ def _range(
     ):
         raise ValueError(f"{source}: {name}={value!r}: expected a positive integer or [low, high]")
     return (int(pair[0]), int(pair[1]))
-
-
-def _name(args: dict[str, Any], name: str, source: str) -> str:
-    value = args.get(name, name)
-    if not isinstance(value, str):
-        raise ValueError(f"{source}: {name}={value!r}: expected an array name")
-    return value

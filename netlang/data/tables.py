@@ -11,37 +11,65 @@ import csv
 import difflib
 import gzip
 import re
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from netlang.data.dataset import Dataset
+from netlang.data.inputs import Inputs
+from netlang.semantics.train_inputs import npz_arrays
 
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+([eE][-+]?\d+)?")
 
 
 def load_npz(
-    path: Path, *, x: str = "x", y: str = "y"
+    path: Path, *, x: Any = None, y: Any = None, inputs: Sequence[str] | None = None
 ) -> tuple[Dataset, Dataset | None, list[str] | None]:
-    """(train, test, classes) from the arrays `x`, `y` (and `x_test`, `y_test` if present).
+    """(train, test, classes) from the arrays `x`, `y` (and `x_test`, `y_test` if present). For a
+    model of several `inputs`, one array per input (named as the inputs, or as `x` lists them;
+    `semantics.train_inputs.npz_arrays`), which become the Dataset's `Inputs`.
 
     Raises:
-        ValueError: a named array is missing.
+        ValueError: a named array is missing, or the inputs' sample counts differ.
     """
-    with np.load(path, allow_pickle=False) as archive:
-        missing = [key for key in (x, y) if key not in archive.files]
+    names, target = npz_arrays(x, y, inputs)
+    keys = [*names, target]
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, ValueError) as bad:
+        raise ValueError(f"npz: {path} is not a readable .npz archive ({bad})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(
+            f"npz: {path} holds one array (.npy), not named arrays: write it with np.savez"
+        )
+    with archive:
+        missing = [key for key in keys if key not in archive.files]
         if missing:
             raise ValueError(
                 f"npz: {path} has no array {missing[0]!r} (it has {', '.join(archive.files)})"
             )
-        xs = [archive[x]]
-        ys = [archive[y]]
-        if f"{x}_test" in archive.files and f"{y}_test" in archive.files:
-            xs.append(archive[f"{x}_test"])
-            ys.append(archive[f"{y}_test"])
-    targets, classes = encode_targets(ys)
-    parts = [Dataset(features(a), t) for a, t in zip(xs, targets)]
-    return parts[0], (parts[1] if len(parts) > 1 else None), classes
+        try:
+            parts = [[archive[key] for key in keys]]
+            if all(f"{key}_test" in archive.files for key in keys):
+                parts.append([archive[f"{key}_test"] for key in keys])
+        except (zipfile.BadZipFile, EOFError, ValueError) as bad:
+            raise ValueError(f"npz: {path}: an array cannot be read ({bad})") from None
+    targets, classes = encode_targets([part[-1] for part in parts])
+    datasets = [Dataset(_features(part[:-1], inputs, path), t) for part, t in zip(parts, targets)]
+    return datasets[0], (datasets[1] if len(datasets) > 1 else None), classes
+
+
+def _features(arrays: list[np.ndarray], inputs: Sequence[str] | None, path: Path) -> Any:
+    """One input's features, or several as `Inputs` named by the model's inputs."""
+    if inputs is None or len(inputs) == 1:
+        return features(arrays[0])
+    try:
+        return Inputs({name: features(a) for name, a in zip(inputs, arrays)})
+    except ValueError as problem:
+        raise ValueError(f"npz: {path}: {problem}") from None
 
 
 def load_csv(

@@ -243,7 +243,8 @@ CODES: dict[str, Code] = {
     "NL3009": Code(
         "wrong element type",
         "A layer needs another element type: most compute in float32, `embedding` takes "
-        "integer token ids (`int64[N, T]`), and the inputs of one layer share one type.",
+        "integer token ids (`int64[N, T]`), and the inputs of one layer share one type; "
+        '`cast("float32")` changes a tensor\'s element type.',
     ),
     # NL4xxx: backends
     "NL4001": Code(

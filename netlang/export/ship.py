@@ -178,21 +178,34 @@ def preprocess_recipe(graph: Graph, normalization: dict[str, Any] | None) -> dic
     if len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]):
         recipe.update(channels=shape[1], size=[shape[2], shape[3]])
         recipe["input"] = f"image pixels scaled to [0, 1], NCHW {value.type.dtype}"  # type: ignore[union-attr]
-    if _standardization(graph, normalization) is not None:
-        assert normalization is not None
-        recipe.update(mean=normalization["mean"], std=normalization["std"], in_graph=True)
+    statistics = _standardization(graph, normalization)
+    if len(graph.inputs) == 1 and statistics:
+        mean, std = statistics[graph.inputs[0].name]
+        recipe.update(mean=mean, std=std, in_graph=True)
+    elif statistics:  # several inputs: each float one standardised in the graph
+        recipe["inputs"] = {n: {"mean": m, "std": s} for n, (m, s) in statistics.items()}
+        recipe["in_graph"] = True
     return recipe
 
 
 def _standardization(
     graph: Graph, normalization: dict[str, Any] | None
-) -> tuple[list[float], list[float]] | None:
-    """The (mean, std) the exported graph applies to its input, if the run standardised it."""
-    if not normalization or "mean" not in normalization or len(graph.inputs) != 1:
+) -> dict[str, tuple[list[float], list[float]]] | None:
+    """{input: (mean, std)} the exported graph applies, for each input the run normalised (one
+    input's statistics at the top level; several inputs' under "inputs")."""
+    if not normalization:
         return None
-    if graph.inputs[0].type.dtype != "float32":
+    floats = {v.name for v in graph.inputs if v.type.dtype == "float32"}
+    if "inputs" in normalization:
+        given = normalization["inputs"]
+    elif "mean" in normalization and len(graph.inputs) == 1:
+        given = {graph.inputs[0].name: normalization}
+    else:
         return None
-    return list(normalization["mean"]), list(normalization["std"])
+    chosen = {
+        name: (list(s["mean"]), list(s["std"])) for name, s in given.items() if name in floats
+    }
+    return chosen or None
 
 
 def emit_trained(trained: Trained, *, fold_bn: bool = False, fp16: bool = False) -> Any:

@@ -7,6 +7,7 @@ ir; the backends' lowerings are keyed by these op names, never the other way rou
 from netlang.ops import (  # noqa: F401
     activation,
     attention,
+    cast,
     conv,
     dense,
     learned,

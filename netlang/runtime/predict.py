@@ -50,13 +50,17 @@ def top_k(probabilities: np.ndarray, k: int, classes: tuple[str, ...] | None) ->
 
 
 def predict(
-    session: ort.InferenceSession, info: ModelInfo, batch: np.ndarray, k: int = 5
+    session: ort.InferenceSession,
+    info: ModelInfo,
+    batch: np.ndarray | dict[str, np.ndarray],
+    k: int = 5,
 ) -> list[list[Guess]]:
-    """Run a single-input classifier on `batch` and return its top-k guesses per row."""
+    """Run a classifier on `batch` (its one input's, or a batch per input name) and return its
+    top-k guesses per row."""
     if k < 1:
         raise ValueError("top-k must be at least 1")
-    (spec,) = info.signature.inputs
-    (scores,) = session.run([info.signature.outputs[0].name], {spec.name: batch})
+    feeds = batch if isinstance(batch, dict) else {info.signature.inputs[0].name: batch}
+    (scores,) = session.run([info.signature.outputs[0].name], feeds)
     if scores.ndim != 2:
         raise ValueError(
             f"predict needs a classifier output [N, classes]; {info.signature.outputs[0].name!r} "

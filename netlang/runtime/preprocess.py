@@ -22,11 +22,35 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 
 def single_input(info: ModelInfo) -> TensorSpec:
-    """The model's only input; file-based prediction cannot fill several."""
+    """The model's only input; a model of several takes an .npz of one array per input."""
     if len(info.signature.inputs) != 1:
         names = ", ".join(t.name for t in info.signature.inputs)
-        raise ValueError(f"predict from files needs a single-input model; this one has {names}")
+        raise ValueError(
+            f"this model takes several inputs ({names}): give an .npz with one array per input, "
+            "named as the inputs (as its training data was)"
+        )
     return info.signature.inputs[0]
+
+
+def load_inputs(path: Path, info: ModelInfo) -> dict[str, np.ndarray]:
+    """An .npz of one array per model input, named as the inputs -> a batch per input (raw
+    values: the exported graph standardises each itself)."""
+    with np.load(path, allow_pickle=False) as archive:
+        missing = [t.name for t in info.signature.inputs if t.name not in archive.files]
+        if missing:
+            raise ValueError(
+                f"{path.name}: no array {missing[0]!r} for the model's input of that name "
+                f"(it has {', '.join(archive.files) or 'no arrays'})"
+            )
+        batches = {
+            t.name: _as_batch(archive[t.name], t, path).astype(np.dtype(t.datatype.numpy))
+            for t in info.signature.inputs
+        }
+    counts = {name: len(b) for name, b in batches.items()}
+    if len(set(counts.values())) > 1:
+        given = ", ".join(f"{name} {n}" for name, n in counts.items())
+        raise ValueError(f"{path.name}: the inputs' arrays hold different sample counts ({given})")
+    return batches
 
 
 def image_recipe(info: ModelInfo) -> Preprocess:
@@ -70,26 +94,28 @@ def image_to_array(
 
 def load_input(
     path: str | Path, info: ModelInfo, notice: Callable[[str], object] | None = None
-) -> np.ndarray:
-    """One file -> a batch for the model's single input (leading batch dim, input dtype);
-    `notice` hears of an image's mode conversion (`predict` prints it on stderr)."""
+) -> np.ndarray | dict[str, np.ndarray]:
+    """One file -> a batch for the model's single input (leading batch dim, input dtype), or for
+    a model of several inputs, an .npz -> a batch per input; `notice` hears of an image's mode
+    conversion (`predict` sums them up on stderr)."""
     path = Path(path)
+    if path.suffix.lower() == ".npz" and len(info.signature.inputs) > 1:
+        return load_inputs(path, info)
     spec = single_input(info)
     dtype = np.dtype(spec.datatype.numpy)
-    told = None if notice is None else (lambda note: notice(f"{path.name}: {note}"))
     if path.suffix.lower() == ".npy":
         array = np.load(path, allow_pickle=False)
         if array.dtype == np.uint8 and array.ndim in (2, 3) and len(spec.shape) == 4:
             from PIL import Image
 
             picture = Image.fromarray(array)
-            return image_to_array(picture, image_recipe(info), told)[None].astype(dtype)
+            return image_to_array(picture, image_recipe(info), notice)[None].astype(dtype)
         return standardized(_as_batch(array, spec, path), info).astype(dtype)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         from PIL import Image
 
         with Image.open(path) as image:
-            return image_to_array(image, image_recipe(info), told)[None].astype(dtype)
+            return image_to_array(image, image_recipe(info), notice)[None].astype(dtype)
     raise ValueError(f"{path.name}: unsupported input file type (use an image or a .npy array)")
 
 

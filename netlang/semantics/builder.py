@@ -50,26 +50,32 @@ def _check_element_types(spec: OpSpec, types: tuple[TensorType, ...]) -> None:
         raise ShapeError(
             f"{spec.name} needs inputs of one element type, got "
             + " and ".join(f"{t.dtype}{format_shape(t.shape)}" for t in types),
-            "declare the model's inputs with one element type",
+            f'cast it with `cast("{types[0].dtype}")`, or declare the model\'s inputs with one '
+            "element type",
             "NL3009",
             input=other,
         )
 
 
 def _hint(takes: str, dtype: str, index: int) -> str:
-    """What to write instead. A tensor of another type than float32 is a model input's, or made
-    from one by layout ops: the language has no cast."""
+    """What to write instead: `cast` the tensor, or declare the model's input as the type."""
     if takes == "ids":
-        return "declare the token input int64[...]"
+        return 'cast the tensor with `cast("int64")`, or declare the token input int64[...]'
     if takes == "numbers":
-        return "declare the model's input float32[...] or int64[...]"
+        return 'cast it to numbers with `cast("float32")`, or declare the input float32[...]'
     if dtype.startswith("float"):
-        return "declare the model's input float32[...] (for float16 inside: export `--fp16`)"
+        return (
+            'cast the tensor with `cast("float32")`, or declare the model\'s input float32[...] '
+            "(for float16 inside: export `--fp16`)"
+        )
     if index > 0:  # the second input of attention and masked_mean
-        return "make the keep mask with `padding_mask(tokens)`, from the token ids"
+        return (
+            "make the keep mask with `padding_mask(tokens)`, from the token ids, or cast it with "
+            '`cast("float32")`'
+        )
     return (
-        "look integer token ids up with `embedding(num, dim)` first, or declare the model's "
-        "input float32[...]"
+        "look integer token ids up with `embedding(num, dim)` first, or cast the values with "
+        '`cast("float32")`'
     )
 
 

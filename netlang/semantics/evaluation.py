@@ -12,6 +12,7 @@ from typing import Any
 
 from netlang.diagnostics import did_you_mean
 from netlang.diagnostics.source import Span
+from netlang.ir import DTYPES
 from netlang.ops import REGISTRY
 from netlang.ops.merge import SCALAR_OPS
 from netlang.ops.registry import describe
@@ -86,8 +87,12 @@ class Expressions:
                 span,
                 f"declare the model's input first, e.g. `input {name}: float32[N, 784]`",
             )
-        candidates = [*frame.variables, *frame.unit.namespace, *REGISTRY, *BUILTINS]
-        raise fail("NL2001", f"`{name}` is not defined", span, did_you_mean(name, candidates))
+        if name in DTYPES:  # `cast(float16)`: an element type is named by a string
+            hint = f'write the element type as a string: "{name}"'
+        else:
+            candidates = [*frame.variables, *frame.unit.namespace, *REGISTRY, *BUILTINS]
+            hint = did_you_mean(name, candidates)
+        raise fail("NL2001", f"`{name}` is not defined", span, hint)
 
     def _lookup(self, name: str, frame: Frame, span: Span) -> Any:
         """A name's value: variable, then definition in this file's namespace, op, builtin."""

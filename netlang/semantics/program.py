@@ -108,6 +108,8 @@ class Program:
             graph.train = elaborate_train(
                 section, self.root, section_arguments, sink, train_settings
             )
+            if len(graph.inputs) > 1:  # what the data must feed (netlang.data.inputs)
+                graph.train.inputs = tuple(value.name for value in graph.inputs)
             check_task(graph, graph.train, sink)
             if fit:
                 check_train_fit(graph.train, graph, sink)

@@ -12,6 +12,7 @@ from netlang.ir import Graph
 from netlang.ir.types import format_shape
 from netlang.semantics.layer_patterns import Layers, TransferError
 from netlang.semantics import train_rules as rules
+from netlang.semantics.train_inputs import check_inputs
 from netlang.semantics.train_rules import as_list
 from netlang.semantics.train_schema import DATA
 from netlang.semantics.train_spec import Call, TrainSpec
@@ -36,6 +37,7 @@ BINARY_LOSSES = ("bce", "bce_with_logits")  # one score per sample against class
 # Layers whose outputs lie in [0, 1], and layers that only move values, for `bce`'s input.
 PROBABILITIES = ("sigmoid", "softmax", "hardsigmoid")
 MOVES = ("reshape", "flatten", "permute", "select")
+NOISE_HINT = "leave it out (noise(std) augments any input)"
 
 
 def check_train_fit(spec: TrainSpec, graph: Graph, sink: DiagnosticSink) -> None:
@@ -50,14 +52,7 @@ def check_train_fit(spec: TrainSpec, graph: Graph, sink: DiagnosticSink) -> None
                 written = spec.item_spans.get(key, {}).get(problem.pattern or "")
                 where = written or spec.spans.get(key) or span or _no(spec)
                 sink.report(error("NL2051", problem.message, where, hint=problem.hint))
-    if len(graph.inputs) > 1 and "data" in spec.entries:
-        names = ", ".join(value.name for value in graph.inputs)
-        message = (
-            f"the data gives one input a sample, but {graph.name} takes {len(graph.inputs)} "
-            f"({names})"
-        )
-        hint = "netlang train feeds single-input models: join the inputs into one"
-        sink.report(error("NL2054", message, spec.spans.get("data") or _no(spec), hint=hint))
+    check_inputs(spec, graph, sink)
     problem = _loss_problem(spec.entries, graph) or _probability_problem(spec.entries, graph)
     if problem is not None:
         sink.report(error("NL2052", problem, spec.spans.get("loss") or _no(spec)))
@@ -198,37 +193,46 @@ def _unsplit_monitor(section: dict[str, Any], entries: dict[str, Any]) -> str | 
 def _augment_problems(entries: dict[str, Any], graph: Graph) -> list[tuple[Call, str, str]]:
     """(call, message, hint) of each augmentation that cannot apply to the model's input: pixel
     moves on a tensor that is not an image batch, a random_crop to another size than the
-    input's (the model would be given windows of that size)."""
+    input's (the model would be given windows of that size). Of several inputs, the pixel moves
+    act on the float image batches (netlang.data.augment), and need one."""
     if not graph.inputs:
         return []
-    value = graph.inputs[0]
-    shape = value.type.shape
+    several = len(graph.inputs) > 1
+    images = [v for v in graph.inputs if len(v.type.shape) == 4 and v.type.dtype == "float32"]
     found = []
     for call in as_list(entries.get("augment")):
         if not isinstance(call, Call) or call.name not in IMAGE_AUGMENTS:
             continue
-        if len(shape) != 4:
+        value = graph.inputs[0]
+        if several and not images:
+            names = ", ".join(f"{v.name} {format_shape(v.type.shape)}" for v in graph.inputs)
+            problem = f"augment {call.name} moves the pixels of image batches [N, C, H, W]"
+            found.append((call, f"{problem}, and no input is one ({names})", NOISE_HINT))
+            continue
+        if not several and len(value.type.shape) != 4:
             found.append(
                 (
                     call,
                     f"augment {call.name} moves the pixels of image batches [N, C, H, W], and "
-                    f"the input {value.name} is {format_shape(shape)}",
-                    "leave it out (noise(std) augments any input)",
+                    f"the input {value.name} is {format_shape(value.type.shape)}",
+                    NOISE_HINT,
                 )
             )
             continue
         size = call.kwargs.get("size", call.args[0] if call.args else None)
         crop = [size, size] if isinstance(size, int) else size
-        if call.name == "random_crop" and isinstance(crop, list) and crop != list(shape[2:]):
-            found.append(
-                (
-                    call,
-                    f"random_crop cuts {format_shape(tuple(crop))} windows, and the input "
-                    f"{value.name} takes {format_shape(shape[2:])}",
-                    f"crop to the input's size, e.g. random_crop({shape[2]}, padding=4): "
-                    "the padding makes room to move",
+        for value in images if several else [value]:
+            shape = value.type.shape
+            if call.name == "random_crop" and isinstance(crop, list) and crop != list(shape[2:]):
+                found.append(
+                    (
+                        call,
+                        f"random_crop cuts {format_shape(tuple(crop))} windows, and the input "
+                        f"{value.name} takes {format_shape(shape[2:])}",
+                        f"crop to the input's size, e.g. random_crop({shape[2]}, padding=4): "
+                        "the padding makes room to move",
+                    )
                 )
-            )
     return found
 
 

@@ -110,3 +110,4 @@ class TrainSpec:
     # where each string of a list entry was written (`freeze ["a", "b"]`): key -> {text: span}
     item_spans: dict[str, dict[str, Span]] = field(default_factory=dict)
     span: Span | None = None
+    inputs: tuple[str, ...] = ()  # the model's input names, when it has several

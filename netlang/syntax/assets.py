@@ -8,9 +8,11 @@ look for them; a built wheel carries them inside the package as `netlang.grammar
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 _CHECKOUT = Path(__file__).resolve().parents[2]
 
@@ -20,6 +22,8 @@ def folder(name: str) -> Traversable:
     """`grammar` or `stdlib`: the checkout's top-level folder, else the installed package's."""
     if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / name).is_dir():
         return _CHECKOUT / name
+    from importlib import resources  # only an installed wheel needs it (2-5 ms to import)
+
     return resources.files(f"netlang.{name}")
 
 

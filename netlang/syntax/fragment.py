@@ -8,16 +8,17 @@ import lark
 from netlang.diagnostics import Diagnostic, error
 from netlang.diagnostics.source import SourceFile
 from netlang.syntax import ast
-from netlang.syntax.parser import _parser, _syntax_error, _ToAst
+from netlang.syntax.lalr import lalr_parser, syntax_error
+from netlang.syntax.to_ast import ToAst
 
 
 def parse_train_entry(source: SourceFile) -> tuple[ast.TrainEntry | None, list[Diagnostic]]:
     """`key value` or `key a=1 b=2` -> the entry, or None and the syntax error."""
     try:
-        tree = _parser().parse(source.text, start="_train_item")
+        tree = lalr_parser().parse(source.text, start="_train_item")
     except lark.exceptions.UnexpectedInput as exc:
-        return None, [_syntax_error(source, exc)]
-    to_ast = _ToAst(source)
+        return None, [syntax_error(source, exc)]
+    to_ast = ToAst(source)
     items = [c for c in to_ast.transform(tree).children if c is not None]
     if to_ast.errors:
         return None, to_ast.errors

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from netlang.data.inputs import arguments, to_device
+
 if TYPE_CHECKING:
     from netlang.data import DataSplits, Dataset
 
@@ -28,7 +30,8 @@ class Collected:
 
     outputs: list[torch.Tensor]  # one tensor per model output, in output order
     targets: torch.Tensor
-    inputs: torch.Tensor  # what the module was given (noisy, if an augmentation was applied)
+    inputs: Any  # what the module was given (noisy, if an augmentation was applied); a tuple
+    # of tensors, one per input, for a multi-input model
     loss: float  # mean data loss of the first output against the targets
 
     @property
@@ -126,25 +129,31 @@ def collect(
     generator = torch.Generator().manual_seed(0)
     try:
         for x, y in loader(dataset, batch, shuffle=False, seed=0):
-            x = torch.as_tensor(x)
+            x = x if isinstance(x, tuple) else torch.as_tensor(x)
             if augment is not None:
                 x = augment(x, generator)
-            x, y = x.to(device), torch.as_tensor(y).to(device)
-            out = module(x)
+            x, y = to_device(x, device), torch.as_tensor(y).to(device)
+            out = module(*arguments(x))
             out = tuple(out) if isinstance(out, (tuple, list)) else (out,)
             total += float(loss_fn(out[0], y)) * len(y)
             seen += len(y)
             outputs.append([o.float().cpu() for o in out])
             targets.append(y.cpu())
-            inputs.append(x.cpu())
+            inputs.append(tuple(part.cpu() for part in arguments(x)))
     finally:
         module.train(was_training)
     return Collected(
         [torch.cat(parts) for parts in zip(*outputs)],
         torch.cat(targets),
-        torch.cat(inputs),
+        _joined(inputs),
         total / max(seen, 1),
     )
+
+
+def _joined(batches: list[tuple[torch.Tensor, ...]]) -> Any:
+    """The batches' inputs end to end: one tensor, or a tuple of them for several inputs."""
+    joined = tuple(torch.cat(parts) for parts in zip(*batches))
+    return joined[0] if len(joined) == 1 else joined
 
 
 @torch.no_grad()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from netlang.semantics.tasks import TASK_NAMES
 
 if TYPE_CHECKING:
@@ -39,9 +41,10 @@ def infer_task(declared: str | None, loss: str | None, splits: DataSplits) -> st
     if declared is not None:
         return declared
     y, x = splits.train.y, splits.train.x
-    if y.dtype.kind == "f" and y.ndim == 3 and y.shape[2] == 5:  # padded boxes (data.targets)
+    one = isinstance(x, np.ndarray)  # boxes and masks are one image input's, not several's
+    if one and y.dtype.kind == "f" and y.ndim == 3 and y.shape[2] == 5:  # padded boxes
         return "detection"
-    if y.dtype.kind in "iu" and x.ndim == 4 and y.shape[1:] == x.shape[2:]:  # masks
+    if one and y.dtype.kind in "iu" and x.ndim == 4 and y.shape[1:] == x.shape[2:]:  # masks
         return "segmentation"
     if y.dtype.kind == "f" and loss not in CLASS_LOSSES:
         return "regression"

@@ -59,6 +59,8 @@ def resolve_config(
     config = TrainConfig(
         model=model, **{name: build(entries) for name, build in builders.BUILDERS.items()}
     )
+    if spec is not None and spec.inputs:
+        config = replace(config, inputs=tuple(spec.inputs))
     rules.check_section(entries)
     stages = tuple(_stage(entries, stage) for stage in (spec.stages if spec else []))
     if stages:

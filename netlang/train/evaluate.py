@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from netlang.data.inputs import arguments, to_device
 from netlang.train.objective import LossFn
 
 # netlang.data.make_loader's signature: (dataset, batch, *, shuffle, seed, epoch, augment) -> an
@@ -47,8 +48,8 @@ def evaluate(
     total, summed, counted, seen = 0.0, 0.0, 0, 0
     try:
         for x, y in loader(dataset, batch, shuffle=False, seed=0):
-            x, y = torch.as_tensor(x).to(device), torch.as_tensor(y).to(device)
-            out = first_output(module(x))
+            x, y = to_device(x, device), torch.as_tensor(y).to(device)
+            out = first_output(module(*arguments(x)))
             total += float(loss_fn(out, y)) * len(y)
             seen += len(y)
             counts = metric(out, y)

@@ -52,6 +52,11 @@ def start_run_dir(
             "examples": sizes,
             "classes": None if splits.classes is None else list(splits.classes),
             "input_shape": list(splits.input_shape),
+            **(
+                {"input_shapes": {k: list(v) for k, v in splits.input_shapes.items()}}
+                if splits.input_shapes
+                else {}
+            ),
             **(metadata or {}),
         },
     )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import torch
 
+from netlang.data.inputs import arguments
 from netlang.train import checkpoint as ckpt
 from netlang.train.config import TrainConfig
 from netlang.train.distributed import World
@@ -247,14 +248,14 @@ def _has_batchnorm(module: torch.nn.Module) -> bool:
     return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
-def _step(run: RunState, x: torch.Tensor, y: torch.Tensor) -> None:
+def _step(run: RunState, x: Any, y: torch.Tensor) -> None:
     """One optimisation step on one batch; queues its loss and accuracy count for _flush."""
     config, module = run.config, run.module
     run.in_step = True
     run.optimizer.zero_grad(set_to_none=True)
     amp_type = torch.float16 if run.device.type == "cuda" else torch.bfloat16
     with torch.autocast(run.device.type, dtype=amp_type, enabled=config.amp):
-        out = first_output(run.forward(x))
+        out = first_output(run.forward(*arguments(x)))
         loss = run.loss_fn(out, y)
     extra = penalty(run.weights, config.penalties, run.examples)
     run.scaler.scale(loss if extra is None else loss + extra).backward()

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from netlang import ir
 from netlang.diagnostics import CompileError, error
-from netlang.ir.types import format_shape
 from netlang.ops import REGISTRY
 from netlang.train import distributed, transfer
 from netlang.train.config import TrainConfig, resolve_config
@@ -74,7 +73,7 @@ def train_file(
         raise CompileError(
             [error("NL2053", problem.message, span, hint=problem.hint)], program.sources
         ) from None
-    _check_input_shape(graph, splits.input_shape, program.sources)
+    _check_input_shape(graph, splits, program.sources)
     _check_class_count(graph, config, splits, program.sources)
     _check_vocabulary(graph, splits.tokenizer, program.sources)
     tokenizer = None if splits.tokenizer is None else splits.tokenizer.to_json()
@@ -179,8 +178,9 @@ class DataError(ValueError):
 
 def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, Any] | None]:
     """The splits, normalised with statistics of the train split; returns them with the
-    statistics as {"kind", "mean", "std"} (None when not normalised)."""
-    from netlang.data import Standardizer, load_data
+    statistics as {"kind", "mean", "std"}, for several inputs (`config.inputs`) {"kind",
+    "inputs": {name: {"mean", "std"}}} over the float ones (None when not normalised)."""
+    from netlang.data import load_data
 
     if config.data is None:
         raise ValueError(
@@ -188,30 +188,56 @@ def prepare_data(config: TrainConfig, base_dir: Path) -> tuple[Any, dict[str, An
             "`data digits(split = [0.8, 0.1, 0.1])`"
         )
     try:
-        splits = load_data(config.data, seed=config.seed, base_dir=base_dir)
+        inputs = {"inputs": config.inputs} if config.inputs else {}  # several: named arrays
+        splits = load_data(config.data, seed=config.seed, base_dir=base_dir, **inputs)
     except (ValueError, OSError) as problem:
         raise DataError("data", problem) from None
     if config.test_data is not None:
         try:
-            test = _test_split(config.test_data, config.seed, base_dir)
+            test = _test_split(config.test_data, config.seed, base_dir, inputs)
         except (ValueError, OSError) as problem:
             raise DataError("test_data", problem) from None
         splits = replace(splits, test=test)
     if config.classes is not None:
         splits = replace(splits, classes=list(config.classes))
+    if splits.inputs is not None:
+        return normalized_inputs(splits, config.normalize)
     if splits.train.x.dtype == object:
         return _tokenized(splits, config.tokenize or Call("words")), None
     if config.normalize == "none" or splits.train.x.dtype.kind != "f":
         return splits, None
-    if config.normalize == "standardize":
-        standardizer = Standardizer.fit(splits.train.x)
-    else:
-        standardizer = _unit_scaler(splits.train.x)
+    scaler = scaler_for(config.normalize, splits.train.x)
     scaled = {
-        name: None if ds is None else replace(ds, x=standardizer(ds.x))
+        name: None if ds is None else replace(ds, x=scaler(ds.x))
         for name, ds in (("train", splits.train), ("val", splits.val), ("test", splits.test))
     }
-    return replace(splits, **scaled), {"kind": config.normalize, **standardizer.to_metadata()}
+    return replace(splits, **scaled), {"kind": config.normalize, **scaler.to_metadata()}
+
+
+def normalized_inputs(splits: Any, kind: str) -> tuple[Any, dict[str, Any] | None]:
+    """Several inputs: each float one normalised with its own train statistics (integer ones,
+    token ids, as they are); the statistics by input name."""
+    first = splits.train.x
+    floats = [name for name, a in first.arrays.items() if a.dtype.kind == "f" and a.ndim >= 2]
+    if kind == "none" or not floats:
+        return splits, None
+    scalers = {name: scaler_for(kind, first.arrays[name]) for name in floats}
+
+    def scaled(ds: Any) -> Any:
+        if ds is None:
+            return None
+        return replace(ds, x=ds.x.replace(**{n: s(ds.x.arrays[n]) for n, s in scalers.items()}))
+
+    parts = {name: scaled(getattr(splits, name)) for name in ("train", "val", "test")}
+    statistics = {name: s.to_metadata() for name, s in scalers.items()}
+    return replace(splits, **parts), {"kind": kind, "inputs": statistics}
+
+
+def scaler_for(kind: str, x: Any) -> Any:
+    """The train split's Standardizer ("standardize"), or min-max scaling to [0, 1]."""
+    from netlang.data import Standardizer
+
+    return Standardizer.fit(x) if kind == "standardize" else _unit_scaler(x)
 
 
 def _tokenized(splits: Any, call: Call) -> Any:
@@ -228,29 +254,30 @@ def _tokenized(splits: Any, call: Call) -> Any:
     return replace(splits, **encoded, input_shape=(tokenizer.length,), tokenizer=tokenizer)
 
 
-def _check_input_shape(
-    graph: ir.Graph, sample: tuple[int, ...], sources: Mapping[str, Any]
-) -> None:
-    """The data's samples must have the shape the model's input declares: a mismatch is the
-    user's (a 3-channel model on 1-channel digits), said at the `data` line, not a matmul error."""
-    if len(graph.inputs) != 1 or graph.train is None:
+def _check_input_shape(graph: ir.Graph, splits: Any, sources: Mapping[str, Any]) -> None:
+    """The data's samples must have the shape each model input declares: a mismatch is the
+    user's (a 3-channel model on 1-channel digits), said at the `data` line, not a matmul error.
+    Several inputs: each input's array, its element kind too (floats or token ids)."""
+    from netlang.semantics.train_inputs import shape_mismatch
+
+    if graph.train is None or not graph.inputs:
         return
-    value = graph.inputs[0]
-    declared = value.type.shape[1:]
-    if len(declared) == len(sample) and all(
-        not isinstance(d, int) or d == s for d, s in zip(declared, sample)
-    ):
-        return
-    given = format_shape(("N", *sample))
-    message = (
-        f"the data gives samples {given}, but the model's input {value.name} is "
-        f"{format_shape(value.type.shape)}"
+    shapes = splits.input_shapes or {graph.inputs[0].name: splits.input_shape}
+    kinds = (
+        {} if splits.inputs is None else {n: a.dtype.kind for n, a in splits.train.x.arrays.items()}
     )
-    hint = f"declare `input {value.name}: {value.type.dtype}{given}`, or change the data's size"
-    span = graph.train.spans.get("data") or graph.train.span
-    if span is None:
-        raise ValueError(message)
-    raise CompileError([error("NL2054", message, span, hint=hint)], sources)
+    for value in graph.inputs:
+        given = "the data" if len(shapes) == 1 else f"the data's {value.name}"
+        found = shapes.get(value.name)
+        problem = (
+            None if found is None else shape_mismatch(value, found, given, kinds.get(value.name))
+        )
+        if problem is None:
+            continue
+        span = graph.train.spans.get("data") or graph.train.span
+        if span is None:
+            raise ValueError(problem[0])
+        raise CompileError([error("NL2054", problem[0], span, hint=problem[1])], sources)
 
 
 # task -> the axis of its first output that holds one score per class
@@ -313,13 +340,13 @@ def _check_vocabulary(graph: ir.Graph, tokenizer: Any, sources: Mapping[str, Any
     raise CompileError([error("NL2054", message, span, hint=hint)], sources)
 
 
-def _test_split(call: Call, seed: int, base_dir: Path) -> Any:
+def _test_split(call: Call, seed: int, base_dir: Path, inputs: dict[str, Any]) -> Any:
     """All of `test_data`: the source's own test split if it has one, else every sample."""
     from netlang.data import load_data
 
     if "split" not in call.kwargs:
         call = Call(call.name, call.args, {**call.kwargs, "split": 1.0})
-    loaded = load_data(call, seed=seed, base_dir=base_dir)
+    loaded = load_data(call, seed=seed, base_dir=base_dir, **inputs)
     return loaded.test if loaded.test is not None else loaded.train
 
 

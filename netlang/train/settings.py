@@ -116,6 +116,7 @@ class TrainConfig:
     lr_mult: dict[str, float] = field(default_factory=dict)
     bn: str = "frozen"
     stages: tuple[StageConfig, ...] = ()  # empty: one implicit stage from the fields above
+    inputs: tuple[str, ...] = ()  # a model of several inputs: their names, which the data feeds
 
     @property
     def staged(self) -> bool:
@@ -140,7 +141,8 @@ class TrainConfig:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (calls as {"call", "args", "kwargs"}), for config.json."""
-        return {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}
+        shown = [f for f in fields(self) if f.name != "inputs" or self.inputs]
+        return {f.name: jsonable(getattr(self, f.name)) for f in shown}
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True)

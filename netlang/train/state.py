@@ -124,12 +124,12 @@ class RunState:
             self.sums["counted"] += counted
         self.pending.clear()
 
-    def placed(self, x: Any) -> torch.Tensor:
-        """A batch of inputs on the run's device, NHWC when training channels_last."""
-        x = torch.as_tensor(x).to(self.device)
-        if self.config.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
+    def placed(self, x: Any) -> Any:
+        """A batch of inputs (a tensor, or a tuple for several inputs) on the run's device,
+        NHWC when training channels_last."""
+        from netlang.data.inputs import to_device
+
+        return to_device(x, self.device, self.config.channels_last)
 
     def running(self) -> tuple[int, float, float | None]:
         """(samples, mean loss, accuracy) so far this epoch, for the progress bar."""

@@ -8,6 +8,8 @@ import shutil
 import struct
 from pathlib import Path
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -258,3 +260,20 @@ def test_image_folder_val_folder_is_used_instead_of_a_split(tmp_path: Path) -> N
     assert (len(splits.train), len(splits.val), len(splits.test)) == (8, 4, 6)
     with pytest.raises(ValueError, match="has its own val split"):
         load_data(Call("image_folder", (str(tmp_path),), {"split": 0.8}))
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [("npy", "holds one array (.npy), not named arrays"), ("junk", "not a readable .npz archive")],
+)
+def test_an_npz_that_is_not_an_archive_is_a_data_error(
+    tmp_path: Path, content: str, said: str
+) -> None:
+    path = tmp_path / "d.npz"
+    if content == "npy":
+        with path.open("wb") as f:
+            np.save(f, np.zeros(3))
+    else:
+        path.write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(ValueError, match=re.escape(said)):
+        load_data(Call("npz", ("d.npz",), {}), base_dir=tmp_path)

@@ -165,3 +165,17 @@ def test_a_failed_workers_last_stderr_lines_are_quoted(tmp_path: Path) -> None:
     assert said.startswith("terminate called after throwing an instance of 'gloo::IoException'")
     assert said.endswith("Connection closed by peer") and "rank 0" not in said
     assert _last_words(tmp_path, 7) == ""
+
+
+def test_the_inputs_of_a_multi_input_data_set_are_sharded_together() -> None:
+    from netlang.data.inputs import Inputs
+
+    n = 12
+    x = Inputs({"a": np.arange(n, dtype=np.float32)[:, None], "b": -np.arange(n)[:, None]})
+    data = Dataset(x, np.arange(n))
+    for rank in range(3):
+        shard = World(rank, 3).shard(data)
+        assert shard.y.tolist() == list(range(rank, n, 3))
+        assert shard.x.arrays["a"][:, 0].tolist() == shard.y.tolist()
+        for (a, b), y in make_loader(data, 2, shuffle=True, seed=1, shard=(rank, 3)):
+            assert a[:, 0].tolist() == y.tolist() == (-b[:, 0]).tolist()

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from netlang.ops import REGISTRY
-from netlang.syntax.parser import _parser, keywords
+from netlang.syntax.lalr import lalr_parser
+from netlang.syntax.parser import keywords
 
 REPO = Path(__file__).resolve().parents[2]
 VSCODE = REPO / "editors" / "vscode"
@@ -90,7 +91,7 @@ def test_grammar_covers_every_keyword_string_comment_and_number_exactly(path: Pa
     lines = text.splitlines()
     scopes = {n: tokenise(line) for n, line in enumerate(lines, 1)}
     checked = 0
-    for token in _parser().lex(text, dont_ignore=True):
+    for token in lalr_parser().lex(text, dont_ignore=True):
         if token.value in keywords() and token.type not in ("NAME", "KWARG"):
             want = ("keyword.", "storage.type.", "constant.language.")
         elif token.type in SCOPE_OF:

@@ -79,7 +79,7 @@ def test_every_train_section_with_shipped_data_loads_it_in_a_fresh_copy(fresh: P
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["friedman_mlp.net", "digit_strips_gru.net"])
+@pytest.mark.parametrize("name", ["friedman_mlp.net", "digit_strips_gru.net", "two_inputs.net"])
 def test_an_example_with_shipped_data_trains_in_a_fresh_copy(
     fresh: Path, name: str, one_thread: None
 ) -> None:

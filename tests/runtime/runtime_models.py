@@ -16,9 +16,12 @@ CLASSES = ["ant", "bee", "cow", "doe", "elk"]
 WEIGHT = np.random.default_rng(0).standard_normal((3 * H * W, len(CLASSES))).astype(np.float32)
 
 
-def save_image_classifier(path: Path, *, softmax: bool = False, metadata: bool = True) -> Path:
-    """image FP32 [N, 3, H, W] -> Flatten -> MatMul -> logits (or Softmax probabilities)."""
-    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, H, W])
+def save_image_classifier(
+    path: Path, *, softmax: bool = False, metadata: bool = True, channels: int = 3
+) -> Path:
+    """image FP32 [N, channels, H, W] -> Flatten -> MatMul -> logits (or Softmax
+    probabilities)."""
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", channels, H, W])
     y = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", len(CLASSES)])
     nodes = [
         helper.make_node("Flatten", ["image"], ["flat"]),
@@ -26,10 +29,17 @@ def save_image_classifier(path: Path, *, softmax: bool = False, metadata: bool =
     ]
     if softmax:
         nodes.append(helper.make_node("Softmax", ["logits"], ["scores"], axis=1))
-    graph = helper.make_graph(nodes, "img", [x], [y], [numpy_helper.from_array(WEIGHT, "W")])
+    graph = helper.make_graph(
+        nodes, "img", [x], [y], [numpy_helper.from_array(WEIGHT[: channels * H * W], "W")]
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
     if metadata:
-        preprocess = {"size": [H, W], "channels": 3, "mean": MEAN, "std": STD}
+        preprocess = {
+            "size": [H, W],
+            "channels": channels,
+            "mean": MEAN[:channels],
+            "std": STD[:channels],
+        }
         helper.set_model_props(
             model,
             {

@@ -67,3 +67,43 @@ def test_predict_says_when_it_converts_an_image_mode(tmp_path: Path) -> None:
         "note: drawing.png: RGBA -> RGB, transparency composited onto white "
         "for the model's 3-channel input"
     ]
+
+
+def test_predict_on_a_folder_notes_each_kind_of_conversion_once_and_each_file_with_v(
+    tmp_path: Path,
+) -> None:
+    model = save_image_classifier(tmp_path / "grey.onnx", channels=1)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (8, 6), (40 * i, 0, 0)).save(folder / f"photo{i}.png")
+    _drawing().save(folder / "zdrawing.png")
+    Image.new("L", (8, 6)).save(folder / "grey.png")
+    (folder / "readme.md").write_text("not an image")
+    run = ["predict", str(model), str(folder), "--device", "cpu"]
+    result = CliRunner().invoke(main, run)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "note: 3 images: RGB -> L for the model's 1-channel input (-v names them)",
+        "note: zdrawing.png: RGBA -> L, transparency composited onto white "
+        "for the model's 1-channel input",
+    ]
+    named = [line for line in result.stdout.splitlines() if line.startswith(str(folder))]
+    assert named == [
+        str(folder / f)
+        for f in ("grey.png", "photo0.png", "photo1.png", "photo2.png", "zdrawing.png")
+    ]
+    verbose = CliRunner().invoke(main, [*run, "-v"])
+    assert verbose.exit_code == 0, verbose.output
+    assert verbose.stderr.splitlines()[:3] == [
+        f"note: photo{i}.png: RGB -> L for the model's 1-channel input" for i in range(3)
+    ]
+    assert len(verbose.stderr.splitlines()) == 4
+
+
+def test_predict_on_a_folder_without_images_says_so(tmp_path: Path) -> None:
+    model = save_image_classifier(tmp_path / "tiny.onnx")
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(main, ["predict", str(model), str(tmp_path / "empty")])
+    assert result.exit_code == 1
+    assert "empty: a folder without a file predict reads (" in result.output
