@@ -73,7 +73,8 @@ def _initial(
 
 
 CHUNK = 1 << 16  # elements drawn and scaled at a time, while they are still in cache
-PIECE = 4 * CHUNK  # elements per piece handed to a writer (1 MiB of float32)
+PIECE = 8 * CHUNK  # elements per piece handed to a writer (2 MiB of float32: under the 4 MiB
+# from which numpy asks for huge pages, and half the hand-offs of 1 MiB ones)
 RING = 3  # buffers a `Stream` cycles through: one piece written, one queued, one being drawn
 Law = tuple[str, float, float]  # ("uniform" | "normal", scale, shift): draw(x) * scale + shift
 
