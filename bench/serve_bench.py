@@ -14,9 +14,13 @@ start-up, about 2.5 minutes by default.
     python bench/serve_bench.py [--rounds 4] [--seconds 3] [--max-batch-size 16]
                                 [--device cpu|cuda|tensorrt] [--size 224] [--client python]
     python bench/serve_bench.py --model lenet --concurrency 32 --max-batch-size 32 [--workers 2]
+    python bench/serve_bench.py --model lenet --grpc
 
 `--model lenet` serves examples/lenet.net (compiled by `netlang compile`, 1x32x32 inputs): a
-small model, where the HTTP path rather than the model sets the pace.
+small model, where the HTTP path rather than the model sets the pace. `--grpc` also serves the
+gRPC API (`--grpc-port`) from the same two servers and measures it beside HTTP: the same rows in
+raw contents (tritonclient.grpc's form), from h2load over HTTP/2 (one call in flight a
+connection, as HTTP/1.1 has) or Python threads with grpcio stubs.
 """
 
 from __future__ import annotations
@@ -101,8 +105,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(path: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
+def start_server(
+    path: Path, extra: list[str], port: int | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    port = port or free_port()
     command = [sys.executable, "-c", "from netlang.cli import main; main()", "serve", str(path)]
     command += ["--name", "model", "--port", str(port), *extra]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -185,6 +191,67 @@ def h2load_slice(
     return rows * len(records), [int(micros) / 1e6 for *_, micros in records], seconds
 
 
+def grpc_request(served: Served, rows: int, size: int) -> bytes:
+    """The same rows as `binary_request`, as a ModelInferRequest with raw contents."""
+    from netlang.serve.grpc_v2 import grpc_predict_v2_pb2 as pb
+
+    shape = [rows, *served.row(size)]
+    blob = np.random.default_rng(1).standard_normal(shape).astype(np.float32).tobytes()
+    request = pb.ModelInferRequest(model_name="model", raw_input_contents=[blob])
+    request.inputs.add(name=served.input, datatype="FP32", shape=shape)
+    request.outputs.add(name=served.output)
+    return request.SerializeToString()
+
+
+GRPC_INFER = "/inference.GRPCInferenceService/ModelInfer"
+
+
+def grpc_slice(
+    port: int, served: Served, concurrency: int, rows: int, size: int, seconds: float
+) -> Slice:
+    """`server_slice` for the gRPC API: a channel and a blocking stub call per thread."""
+    import grpc
+
+    message = grpc_request(served, rows, size)
+    samples: list[tuple[float, float]] = []
+    measure_from = time.perf_counter() + WARM_UP_S
+    stop_at = measure_from + seconds
+
+    def client() -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary(GRPC_INFER)  # bytes in, bytes out
+            while (start := time.perf_counter()) < stop_at:
+                call(message, timeout=60)
+                samples.append((start, time.perf_counter()))
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows *= sum(measure_from <= done <= stop_at for _, done in samples)
+    return rows, [done - start for start, done in samples if start >= measure_from], seconds
+
+
+def h2load_grpc_slice(
+    port: int, served: Served, concurrency: int, rows: int, size: int, seconds: float
+) -> Slice:
+    """`h2load_slice` for the gRPC API: h2load speaks HTTP/2, so it posts the gRPC frame (a
+    flag byte, the length, the message) with gRPC's headers. gRPC reports failures in trailers,
+    which h2load does not read: the caller checks the server's success count instead."""
+    message = grpc_request(served, rows, size)
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file, log = Path(tmp) / "body", Path(tmp) / "log"
+        body_file.write_bytes(b"\0" + len(message).to_bytes(4, "big") + message)
+        command = ["h2load", "-c", str(concurrency), "-m", "1", "-D", f"{round(seconds * 1000)}ms"]
+        command += ["--warm-up-time", "1", "--log-file", str(log), "-d", str(body_file)]
+        command += ["-H", "content-type: application/grpc", "-H", "te: trailers"]
+        command.append(f"http://127.0.0.1:{port}{GRPC_INFER}")
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        records = [line.split("\t") for line in log.read_text().splitlines()]
+    return rows * len(records), [int(micros) / 1e6 for *_, micros in records], seconds
+
+
 def server_cost(process: subprocess.Popen[bytes], port: int) -> tuple[float, float]:
     """The server's CPU seconds so far, all its threads (Linux /proc; else NaN), and the infer
     requests it has answered (its /metrics), warm-up requests included in both."""
@@ -236,6 +303,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="clients of the busy slices")
     parser.add_argument("--request-rows", type=int, default=1, help="rows in each request")
     parser.add_argument("--workers", type=int, default=1, help="server processes (`--workers`)")
+    parser.add_argument("--grpc", action="store_true", help="measure the gRPC API beside HTTP")
     parser.add_argument(
         "--client",
         choices=["h2load", "python"],
@@ -244,6 +312,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     client_slice = h2load_slice if args.client == "h2load" else server_slice
+    grpc_client_slice = h2load_grpc_slice if args.client == "h2load" else grpc_slice
     import onnxruntime as ort
 
     from netlang.runtime.session import make_session
@@ -257,8 +326,12 @@ def main() -> None:
         # a lone caller's best: one intra-op thread (a small model's ops are too short to split)
         single = make_session(model, args.device, intra_op_threads=1)
         device = ["--device", args.device, "--workers", str(args.workers)]
-        off, off_port = start_server(model, device)
-        on, on_port = start_server(model, [*device, "--max-batch-size", str(args.max_batch_size)])
+        grpc_ports = (free_port(), free_port()) if args.grpc else (0, 0)
+        grpc_off = ["--grpc-port", str(grpc_ports[0])] if args.grpc else []
+        grpc_on = ["--grpc-port", str(grpc_ports[1])] if args.grpc else []
+        off, off_port = start_server(model, [*device, *grpc_off])
+        batching = ["--max-batch-size", str(args.max_batch_size)]
+        on, on_port = start_server(model, [*device, *batching, *grpc_on])
         s, b, z, c, r = (
             args.seconds,
             args.max_batch_size,
@@ -278,11 +351,22 @@ def main() -> None:
         }
         cpu: dict[str, list[float]] = {}  # server CPU us per request, each round
 
-        def costed(label: str, process: subprocess.Popen[bytes], port: int, clients: int) -> None:
+        def costed(
+            label: str,
+            process: subprocess.Popen[bytes],
+            port: int,
+            clients: int,
+            grpc_port: int = 0,
+        ) -> None:
             def measure() -> Slice:
                 cpu_before, answered_before = server_cost(process, port)
-                result = client_slice(port, served, clients, r, z, s)
+                if grpc_port:
+                    result = grpc_client_slice(grpc_port, served, clients, r, z, s)
+                else:
+                    result = client_slice(port, served, clients, r, z, s)
                 cpu_after, answered_after = server_cost(process, port)
+                if answered_after - answered_before < result[0] / r:  # (gRPC: see h2load's)
+                    raise RuntimeError(f"{label}: the server answered fewer calls than were sent")
                 per_request = (cpu_after - cpu_before) / max(1.0, answered_after - answered_before)
                 cpu.setdefault(label, []).append(per_request * 1e6)
                 return result
@@ -293,6 +377,11 @@ def main() -> None:
         costed(f"serve, batching off, concurrency {c}", off, off_port, c)
         costed(f"serve, batching on (max {b}), concurrency 1", on, on_port, 1)
         costed(f"serve, batching on (max {b}), concurrency {c}", on, on_port, c)
+        if args.grpc:
+            costed("serve gRPC, batching off, concurrency 1", off, off_port, 1, grpc_ports[0])
+            costed(f"serve gRPC, batching off, concurrency {c}", off, off_port, c, grpc_ports[0])
+            on_label = f"serve gRPC, batching on (max {b}), concurrency {c}"
+            costed(on_label, on, on_port, c, grpc_ports[1])
         pooled: dict[str, Slice] = {label: (0, [], 0.0) for label in slices}
         rates: dict[str, list[float]] = {label: [] for label in slices}  # rows/s of each round
         try:
@@ -336,6 +425,13 @@ def main() -> None:
             f"- batching {mode}: {ratios[0]:.2f} of the default session, {ratios[1]:.2f} of the "
             f"non-spinning session, {ratios[2]:.2f} of one intra-op thread"
         )
+    if args.grpc:
+        c, b = args.concurrency, args.max_batch_size
+        print(f"\ngRPC / HTTP at concurrency {c}: rows/s (server CPU per request):")
+        for mode in ("off", f"on (max {b})"):
+            http, grpc = (f"serve{api}, batching {mode}, concurrency {c}" for api in ("", " gRPC"))
+            cost = np.median(cpu[grpc]) / np.median(cpu[http])
+            print(f"- batching {mode}: {rate[grpc] / rate[http]:.2f} ({cost:.2f})")
 
 
 if __name__ == "__main__":

@@ -71,12 +71,9 @@ def export(
         emitted = emit_trained(trained, fold_bn=fold_bn, fp16=fp16)
         model_name = name or trained.graph.name.lower()
         if triton_repo:  # every Triton setting is checked before anything is written
-            from netlang.runtime.signature import signature_of_onnx
-            from netlang.serve.triton_repo import model_config
+            from netlang.serve.triton_repo import config_of_onnx
 
-            model_config(
-                signature_of_onnx(emitted.model), model_name, max_batch_size, instance_kind
-            )
+            config_of_onnx(emitted.model, model_name, max_batch_size, instance_kind)
     except (ExportError, ValueError) as exc:
         fail(str(exc))
     target = (

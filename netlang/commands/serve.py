@@ -29,6 +29,12 @@ from netlang.commands.common import (
     help="Address to bind; anything but loopback should come with --token-file.",
 )
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--grpc-port",
+    type=click.IntRange(1, 65535),
+    help="Also serve the protocol's gRPC API on this port, same --host (Triton uses 8001); "
+    "needs the grpc extra.",
+)
 @DEVICE_OPTION
 @click.option(
     "--max-batch-size",
@@ -111,6 +117,7 @@ def serve(
     names: tuple[str, ...],
     host: str,
     port: int,
+    grpc_port: int | None,
     device: str,
     max_batch_size: int,
     max_queue_delay_us: int,
@@ -126,7 +133,8 @@ def serve(
     quiet: bool,
     verbose: bool,
 ) -> None:
-    """Serve ONNX MODELS over HTTP for tritonclient, curl and KServe V2 clients."""
+    """Serve ONNX MODELS over HTTP (and gRPC with --grpc-port) for tritonclient, curl and
+    KServe V2 clients."""
     from netlang.runtime import DeviceError
     from netlang.serve.server import ServeConfig, serve_forever
     from netlang.serve.triton_repo import ascii_name, check_model_name
@@ -151,6 +159,7 @@ def serve(
             models=[(str(p), n) for p, n in zip(models, all_names, strict=True)],
             host=host,
             port=port,
+            grpc_port=grpc_port,
             device=device,
             max_batch_size=max_batch_size,
             max_queue_delay_us=max_queue_delay_us,

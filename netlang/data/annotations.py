@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from netlang.imaging import convert_mode
+from netlang.imaging import to_pixels
 from netlang.data.dataset import Dataset
 from netlang.data.targets import boxes_array, scale_boxes
 
@@ -191,13 +191,10 @@ def _decode(
     try:
         with Image.open(path) as image:
             original = (image.height, image.width)
-            image = convert_mode(image, _MODES[channels])[0]
-            if size is not None and original != size:
-                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            array = np.asarray(image, np.float32) / np.float32(255.0)
+            array = to_pixels(image, _MODES[channels], size)[0]
     except OSError as error:
         raise ValueError(f"{source}: cannot read image {path}: {error}") from None
-    return array.reshape(*array.shape[:2], -1).transpose(2, 0, 1), original
+    return array, original
 
 
 def _stack(images: list[np.ndarray], source: str) -> np.ndarray:

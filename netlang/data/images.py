@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from netlang.imaging import convert_mode
+from netlang.imaging import to_pixels
 from netlang.data.dataset import Dataset
 
 # torchvision's IMG_EXTENSIONS
@@ -89,19 +89,18 @@ def _files(
 
 def _decode(files: list[tuple[Path, int]], size: tuple[int, int] | None, mode: str) -> np.ndarray:
     """Images as float32 [n, C, H, W] in [0, 1]."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     pixels = []
     for path, _ in files:
-        with Image.open(path) as image:
-            image = convert_mode(image, mode)[0]
-            if size is not None and image.size != (size[1], size[0]):
-                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            pixels.append(np.asarray(image))
+        try:
+            with Image.open(path) as image:
+                pixels.append(to_pixels(image, mode, size)[0])
+        except UnidentifiedImageError:
+            raise ValueError(f"{path}: not an image Pillow can read (damaged?)") from None
     if len({p.shape for p in pixels}) > 1:
         raise ValueError(
             f"image_folder: images under {files[0][0].parent.parent} differ in "
             "size; set size=... to resize them"
         )
-    x = np.stack(pixels).reshape(len(pixels), *pixels[0].shape[:2], -1)
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
+    return np.stack(pixels)

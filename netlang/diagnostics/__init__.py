@@ -103,6 +103,11 @@ class InternalCompilerError(Exception):
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A "did you mean `x`?" hint for a misspelt name, or None."""
-    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    """A "did you mean `x`?" hint for a misspelt name, or None: the one that differs only in
+    case (`ReLU` -> `relu`, as PyTorch spells it), else the closest."""
+    ordered = sorted(set(candidates))
+    same = [c for c in ordered if c.lower() == name.lower() and c != name]
+    if same:
+        return f"did you mean `{same[0]}`?"
+    matches = difflib.get_close_matches(name, ordered, n=1, cutoff=0.6)
     return f"did you mean `{matches[0]}`?" if matches else None

@@ -4,5 +4,6 @@ Light on purpose (PIL is imported where an image is converted): `netlang predict
 without the data package's loaders."""
 
 from netlang.imaging.modes import convert_mode
+from netlang.imaging.pixels import to_pixels
 
-__all__ = ["convert_mode"]
+__all__ = ["convert_mode", "to_pixels"]

@@ -72,19 +72,16 @@ def image_to_array(
     image: object, recipe: Preprocess, notice: Callable[[str], object] | None = None
 ) -> np.ndarray:
     """A PIL image -> float32 C x H x W, resized, scaled to [0, 1] and, unless the graph does it,
-    standardised; its mode converted as the training data's was (`notice` is told how)."""
+    standardised; its mode converted and its pixels resized as the training data's were
+    (`netlang.imaging.to_pixels`; `notice` is told of a mode conversion)."""
     from PIL import Image
 
-    from netlang.imaging import convert_mode
+    from netlang.imaging import to_pixels
 
     assert isinstance(image, Image.Image)
-    height, width = recipe.size
-    converted, note = convert_mode(image, "L" if recipe.channels == 1 else "RGB")
+    array, note = to_pixels(image, "L" if recipe.channels == 1 else "RGB", recipe.size)
     if note is not None and notice is not None:
         notice(f"{note} for the model's {recipe.channels}-channel input")
-    pixels = converted.resize((width, height), Image.Resampling.BILINEAR)
-    array = np.asarray(pixels, dtype=np.float32) / 255.0
-    array = array.reshape(height, width, recipe.channels).transpose(2, 0, 1)
     if recipe.in_graph:
         return array
     mean = np.asarray(recipe.mean, dtype=np.float32).reshape(-1, 1, 1)
@@ -112,10 +109,16 @@ def load_input(
             return image_to_array(picture, image_recipe(info), notice)[None].astype(dtype)
         return standardized(_as_batch(array, spec, path), info).astype(dtype)
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        with Image.open(path) as image:
-            return image_to_array(image, image_recipe(info), notice)[None].astype(dtype)
+        try:
+            with Image.open(path) as image:
+                return image_to_array(image, image_recipe(info), notice)[None].astype(dtype)
+        except UnidentifiedImageError:
+            raise ValueError(
+                f"{path.name}: not an image Pillow can read (damaged, or another "
+                "kind of file with an image's name?)"
+            ) from None
     raise ValueError(f"{path.name}: unsupported input file type (use an image or a .npy array)")
 
 

@@ -24,7 +24,7 @@ from netlang.semantics.calls import Calls
 from netlang.semantics.evaluation import Expressions
 from netlang.semantics.frames import Failed, Frame, Scope, fail
 from netlang.semantics.instances import Instance
-from netlang.semantics.loader import Unit, header_span
+from netlang.semantics.loader import Unit, ambiguity, header_span
 from netlang.semantics.statements import Statements
 from netlang.semantics.values import POISON
 from netlang.syntax import ast
@@ -179,6 +179,9 @@ class Elaborator(Statements, Expressions, Calls, Binding):
     def _model_def(self, unit: Unit, name: str, span: Span) -> tuple[Unit, ast.ModelDef] | None:
         entry = unit.namespace.get(name)
         models = [k for k, (_, d) in unit.namespace.items() if isinstance(d, ast.ModelDef)]
+        if entry is None and name in unit.ambiguous:
+            self.sink.report(ambiguity(unit, name, span))
+            return None
         if entry is None or not isinstance(entry[1], ast.ModelDef):
             what = "a block" if entry and isinstance(entry[1], ast.BlockDef) else None
             message = f"`{name}` is {what}, not a model" if what else f"no model named `{name}`"

@@ -18,8 +18,8 @@ from netlang.ops.merge import SCALAR_OPS
 from netlang.ops.registry import describe
 from netlang.semantics.builtins import BUILTINS
 from netlang.semantics.expressions import EvalError, binary, unary
-from netlang.semantics.frames import Frame, Scope, fail
-from netlang.semantics.loader import Unit
+from netlang.semantics.frames import Failed, Frame, Scope, fail
+from netlang.semantics.loader import Unit, ambiguity
 from netlang.semantics.values import POISON, BlockRef, Builtin, Layer, Poison, Tensor
 from netlang.syntax import ast
 
@@ -87,6 +87,8 @@ class Expressions:
                 span,
                 f"declare the model's input first, e.g. `input {name}: float32[N, 784]`",
             )
+        if name in frame.unit.ambiguous:
+            raise Failed(ambiguity(frame.unit, name, span))
         if name in DTYPES:  # `cast(float16)`: an element type is named by a string
             hint = f'write the element type as a string: "{name}"'
         else:

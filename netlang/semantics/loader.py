@@ -37,6 +37,20 @@ class Unit:
     namespace: dict[str, tuple[Unit, ast.ModelDef | ast.BlockDef | ast.ConstDef]] = field(
         default_factory=dict
     )
+    # names two imports define differently -> those files: an error only where this file uses
+    # one (two stdlib families may each have their own helper block of the same name)
+    ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def ambiguity(unit: Unit, name: str, span: Span) -> Diagnostic:
+    """NL2006 where a file uses a name that two of its imports define differently."""
+    files = " and ".join(unit.ambiguous[name])
+    return error(
+        "NL2006",
+        f"`{name}` is imported twice, from {files}",
+        span,
+        hint=f"define `{name}` in this file, or import only one of them",
+    )
 
 
 class Loader:
@@ -94,6 +108,7 @@ class Loader:
                     continue
                 unit.definitions[item.name] = item
                 unit.namespace[item.name] = (unit, item)
+                unit.ambiguous.pop(item.name, None)
 
     def _import(self, unit: Unit, item: ast.Import) -> None:
         refusal = _refusal(item.path)
@@ -129,17 +144,13 @@ class Loader:
             return
         for key, definition in imported.definitions.items():
             clash = unit.namespace.get(key)
-            if clash is None:
+            if key in unit.ambiguous:
+                unit.ambiguous[key] += (imported.source.name,)
+            elif clash is None:
                 unit.namespace[key] = (imported, definition)
             elif clash[0] is not unit and clash[1] is not definition:
-                self.sink.report(
-                    error(
-                        "NL2006",
-                        f"`{key}` is imported twice, from "
-                        f"{clash[0].source.name} and {imported.source.name}",
-                        item.span,
-                    )
-                )
+                del unit.namespace[key]
+                unit.ambiguous[key] = (clash[0].source.name, imported.source.name)
 
     @staticmethod
     def _resolve(importer: str, path: str) -> str:

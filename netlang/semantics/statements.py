@@ -131,7 +131,7 @@ class Statements:
                 "NL2005",
                 f"unknown element type `{stmt.dtype}`",
                 stmt.span,
-                did_you_mean(stmt.dtype, DTYPES) or f"use one of {', '.join(DTYPES)}",
+                _dtype_hint(stmt.dtype),
             )
         if stmt.name in frame.variables:
             raise fail("NL2006", f"`{stmt.name}` is already defined", stmt.span)
@@ -233,3 +233,14 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return format_shape(tuple(value))
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# element types as C, PyTorch and NumPy name them, for the hint
+DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "int64"}
+
+
+def _dtype_hint(written: str) -> str:
+    alias = DTYPE_ALIASES.get(written.lower())
+    if alias is not None:
+        return f"did you mean `{alias}`?"
+    return did_you_mean(written, DTYPES) or f"use one of {', '.join(DTYPES)}"

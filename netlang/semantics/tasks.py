@@ -12,7 +12,7 @@ from netlang.diagnostics import DiagnosticSink, error
 from netlang.diagnostics.source import Span
 from netlang.ir import Graph
 from netlang.ir.types import TensorType, format_shape
-from netlang.semantics.train_schema import DATA
+from netlang.semantics.train_schema import CLASS_SOURCES, DATA
 from netlang.semantics.train_spec import Call, TrainSpec
 
 # (first input, first output) -> what is wrong, or None when the output fits the task
@@ -119,6 +119,52 @@ def data_target(data: Any) -> Any:
         return None
 
 
+# The loss each image task trains with, and the targets its data must bring.
+TASK_LOSSES = {"segmentation": ("cross_entropy", "dice"), "detection": ("yolo",)}
+# the targets each annotated source gives (default first)
+SOURCE_TARGETS = {"digit_scenes": ("boxes", "masks"), "coco": ("boxes", "masks"), "voc": ("boxes",)}
+TASK_TARGET = {"segmentation": "masks", "detection": "boxes"}
+
+
+def task_problems(task: str, entries: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, message) for a loss the task does not train with and data without the task's
+    targets: what `train` refuses, so `check` says it at that key's line."""
+    loss = entries.get("loss")
+    loss_name = loss.name if isinstance(loss, Call) else None
+    problems = []
+    if task in TASK_LOSSES and loss_name is not None and loss_name not in TASK_LOSSES[task]:
+        trains = " or ".join(TASK_LOSSES[task])
+        problems.append(("loss", f"train.loss: task {task} trains with {trains}, not {loss_name}"))
+    if task not in TASK_LOSSES and loss_name in ("yolo", "dice"):
+        problems.append(
+            ("loss", f"train.loss: {loss_name} is a loss for detection or segmentation")
+        )
+    data = entries.get("data")
+    if task not in TASK_TARGET or not isinstance(data, Call):
+        return problems
+    wanted, offered = TASK_TARGET[task], SOURCE_TARGETS.get(data.name)
+    if offered is None:
+        problems.append(
+            (
+                "data",
+                f"train.data: task {task} needs boxes or masks; {data.name} gives class labels "
+                f"(use {', '.join(sorted(SOURCE_TARGETS))})",
+            )
+        )
+        return problems
+    target = data_target(data) or offered[0]
+    if target != wanted:
+        problems.append(
+            (
+                "data",
+                f'train.data: task {task} trains on {wanted}: give {data.name}(target="{wanted}")'
+                if wanted in offered
+                else f"train.data: {data.name} has no {wanted} for task {task}",
+            )
+        )
+    return problems
+
+
 def check_task(graph: Graph, spec: TrainSpec, sink: DiagnosticSink) -> None:
     """Report, at the `task` entry, a model output that does not fit the declared task."""
     task = declared_task(spec)
@@ -127,10 +173,16 @@ def check_task(graph: Graph, spec: TrainSpec, sink: DiagnosticSink) -> None:
     x, out = graph.inputs[0].type, graph.outputs[0].type
     loss = spec.entries.get("loss")
     boxes = loss.kwargs.get("boxes", 2) if isinstance(loss, Call) else 2
+    hint = _hint(task)
     if task == "detection" and isinstance(boxes, int):
         problem = _detection(x, out, boxes)
+        if problem is None:
+            problem = _grid_classes(out, boxes, spec.entries.get("data"))
+            hint = "depth = 5 * boxes + classes: give the loss the head's boxes, yolo(boxes=...)"
     else:
         problem = TASK_RULES[task](x, out)
+    if problem is None:
+        problem, hint = _target_problem(task, spec.entries.get("data"), graph.outputs[0])
     if problem is not None:
         where: Span | None = spec.spans.get("task") or spec.spans.get("loss") or spec.span
         sink.report(
@@ -138,9 +190,87 @@ def check_task(graph: Graph, spec: TrainSpec, sink: DiagnosticSink) -> None:
                 "NL2005",
                 f"task {task}: {problem}",
                 where,
-                hint=_hint(task),
+                hint=hint,
             )
         )
+    for key, message in task_problems(task, spec.entries):
+        written = spec.spans.get(key) or spec.span
+        if written is not None:
+            sink.report(error("NL2052", message, written))
+    against = _loss_problem(task, spec.entries)
+    if against is not None:
+        where = spec.spans.get("loss") or spec.spans.get("task") or spec.span
+        sink.report(error("NL2052", against[0], where, hint=against[1]))
+
+
+# losses that take class ids as targets, never the numbers of a regression or a reconstruction
+CLASS_ID_LOSSES = ("cross_entropy", "nll")
+
+
+def _target_problem(task: str, data: Any, output: Any) -> tuple[str | None, str]:
+    """(problem, hint) for a data source whose targets are one class id per sample, trained as
+    a regression (one number per sample) or as sequence labelling (one class id per step)."""
+    hint = "for classes, leave `task` out: class ids make a classification"
+    if not isinstance(data, Call) or data.name not in (*CLASS_SOURCES, "csv"):
+        return None, hint
+    shape = output.type.shape
+    if task == "regression" and shape[1:] not in ((), (1,)):
+        what = "its label column" if data.name == "csv" else "its class id"
+        return (
+            f"{data.name}'s targets are one number per sample ({what}), and the output "
+            f"{output.name} is {format_shape(shape)}"
+        ), ("end the model with linear(1)" if data.name == "csv" else hint)
+    if task == "sequence":
+        return f"{data.name}'s targets are one class id per sample, not one per time step", hint
+    return None, hint
+
+
+def _loss_problem(task: str, entries: dict[str, Any]) -> tuple[str, str] | None:
+    """(message, hint) for a loss that cannot take the task's targets: class-id losses against
+    numbers, `bce` against a reconstruction of inputs that normalisation moved out of [0, 1]."""
+    loss = entries.get("loss")
+    if task not in ("regression", "reconstruction") or not isinstance(loss, Call):
+        return None
+    targets = "the input itself" if task == "reconstruction" else "numbers"
+    if loss.name in CLASS_ID_LOSSES:
+        return (
+            f"loss {loss.name} takes class ids, and a {task}'s targets are {targets}",
+            "use mse or mae",
+        )
+    normalize = entries.get("normalize", Call("standardize"))
+    kind = normalize.name if isinstance(normalize, Call) else None
+    if task == "reconstruction" and loss.name == "bce" and kind not in (None, "none"):
+        return (
+            f"loss bce takes targets in [0, 1], and `normalize {kind}` moves the inputs (a "
+            "reconstruction's targets) out of it",
+            "add `normalize none` (the built-in image sets lie in [0, 1]), or use mse",
+        )
+    data = entries.get("data")
+    count = CLASS_SOURCES.get(data.name) if isinstance(data, Call) else None
+    if task == "regression" and loss.name.startswith("bce") and count is not None and count > 2:
+        return (
+            f"loss {loss.name} takes targets in [0, 1], and {data.name}'s class ids go up to "
+            f"{count - 1}",
+            "for classes, leave `task` out and use cross_entropy; a regression takes mse or mae",
+        )
+    return None
+
+
+# annotated sources whose class count is fixed
+SCENE_CLASSES = {"digit_scenes": 10}
+
+
+def _grid_classes(out: TensorType, boxes: int, data: Any) -> str | None:
+    """A YOLO grid whose depth, less 5 numbers per box, leaves another class count than the
+    data's (the loss's `boxes` against the model's head)."""
+    count = SCENE_CLASSES.get(data.name) if isinstance(data, Call) else None
+    depth = out.shape[3] if out.rank == 4 else None
+    if count is None or not isinstance(depth, int) or depth - 5 * boxes == count:
+        return None
+    return (
+        f"the grid's depth {depth} is 5 * {boxes} boxes + {depth - 5 * boxes} classes, and "
+        f"{data.name} has {count} classes"
+    )
 
 
 def _hint(task: str) -> str:

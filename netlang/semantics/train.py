@@ -14,7 +14,7 @@ from netlang.semantics.values import Layer, Poison
 from netlang.diagnostics.source import Position, Span
 from netlang.syntax import ast
 from netlang.semantics import train_rules as rules
-from netlang.semantics.train_schema import SCHEMA
+from netlang.semantics.train_schema import SCHEMA, STAGE_KEYS
 from netlang.semantics.train_spec import Call, Stage, TrainSpec
 
 _PLAIN = {"int": int, "float": (int, float), "bool": bool, "str": str, "list": list, "dict": Call}
@@ -70,6 +70,14 @@ def _entries(
                 continue
             if item.key in entries:
                 raise fail("NL2006", f"`{item.key}` is given twice", item.span)
+            if not top and item.key in SCHEMA and item.key not in STAGE_KEYS:
+                raise fail(
+                    "NL2015",
+                    f"a stage cannot set `{item.key}`: it holds for the whole run",
+                    item.span,
+                    f"set it in the train section, outside the stage; a stage may set "
+                    f"{', '.join(STAGE_KEYS)}",
+                )
             value = elaborator.eval(item.value, frame)
             if isinstance(value, Poison):
                 continue

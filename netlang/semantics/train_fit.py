@@ -12,26 +12,16 @@ from netlang.ir import Graph
 from netlang.ir.types import format_shape
 from netlang.semantics.layer_patterns import Layers, TransferError
 from netlang.semantics import train_rules as rules
+from netlang.semantics.train_data import check_train_data
 from netlang.semantics.train_inputs import check_inputs
 from netlang.semantics.train_rules import as_list
-from netlang.semantics.train_schema import DATA
+from netlang.semantics.train_schema import CLASS_SOURCES, DATA
 from netlang.semantics.train_spec import Call, TrainSpec
 
 # Sources whose val part is cut by `split` (the others may bring a val folder of their own).
 VAL_BY_SPLIT = ("digits", "mnist", "notmnist", "cifar10", "idx", "npz", "csv", "text")
 IMAGE_AUGMENTS = ("random_crop", "hflip", "rotate", "translate")
 PATTERN_KEYS = ("replace", "freeze", "unfreeze")
-# Data sources whose targets are class ids, with their class count where it is fixed.
-CLASS_SOURCES: dict[str, int | None] = {
-    "digits": 10,
-    "mnist": 10,
-    "notmnist": 10,
-    "cifar10": 10,
-    "idx": None,
-    "image_folder": None,
-    "text": None,
-    "text_folder": None,
-}
 CLASS_LOSSES = ("cross_entropy", "nll", "mse")  # losses that take class ids against [N, C]
 BINARY_LOSSES = ("bce", "bce_with_logits")  # one score per sample against class ids 0 and 1
 # Layers whose outputs lie in [0, 1], and layers that only move values, for `bce`'s input.
@@ -52,6 +42,11 @@ def check_train_fit(spec: TrainSpec, graph: Graph, sink: DiagnosticSink) -> None
                 written = spec.item_spans.get(key, {}).get(problem.pattern or "")
                 where = written or spec.spans.get(key) or span or _no(spec)
                 sink.report(error("NL2051", problem.message, where, hint=problem.hint))
+    for name, where in _all_frozen(spec, layers, graph):
+        whom = f"stage {name} freezes" if name else "freeze names"
+        message = f"{whom} every layer that learns: nothing would train"
+        hint = "leave the new layers (the head) out of freeze, or unfreeze them"
+        sink.report(error("NL2051", message, where or _no(spec), hint=hint))
     check_inputs(spec, graph, sink)
     problem = _loss_problem(spec.entries, graph) or _probability_problem(spec.entries, graph)
     if problem is not None:
@@ -89,6 +84,28 @@ def check_train_fit(spec: TrainSpec, graph: Graph, sink: DiagnosticSink) -> None
         message = "the output comes out of `softmax`, and cross_entropy applies softmax itself"
         hint = "output the logits: drop the `softmax` (`netlang predict` prints probabilities)"
         sink.report(warning("NL2055", message, softmax, hint=hint))
+    check_train_data(spec, graph, sink)
+
+
+def _all_frozen(spec: TrainSpec, layers: Layers, graph: Graph) -> list[tuple[str, Span | None]]:
+    """(stage name, where) of each stage (or of the section, name "") whose freeze, less its
+    unfreeze, covers every layer with parameters; a stage's own patterns, else the section's."""
+    learning = {node.name for node in graph.nodes if node.params}
+    plans = [(s.name, s.entries, s.span) for s in spec.stages] or [("", spec.entries, None)]
+    found = []
+    for name, entries, span in plans:
+        chosen = {key: as_list(entries.get(key, spec.entries.get(key, []))) for key in PATTERN_KEYS}
+        if not learning or not chosen["freeze"]:
+            continue
+        try:
+            frozen = layers.match(chosen["freeze"], "freeze")
+            frozen -= layers.match(chosen["unfreeze"], "unfreeze")
+        except (TransferError, TypeError):  # reported above, or where the value is checked
+            continue
+        if learning <= frozen:
+            where = span if "freeze" in entries and span is not None else spec.spans.get("freeze")
+            found.append((name, where))
+    return found
 
 
 def _patterns(entries: dict[str, Any]) -> list[tuple[str, list[str]]]:

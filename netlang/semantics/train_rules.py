@@ -117,8 +117,31 @@ def betas(what: str, value: Any) -> tuple[float, float]:
 
 def boolean(what: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"{what} must be true or false, got {value!r}")
+        raise ValueError(f"{what} must be true or false, got {spelt(value)}")
     return value
+
+
+def image_size(what: str, value: Any) -> Any:
+    """`32` or `[height, width]`, as netlang.data.resize.parse_size takes it."""
+    pair = list(value) if isinstance(value, (list, tuple)) else [value, value]
+    if len(pair) != 2 or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in pair
+    ):
+        raise ValueError(f"{what}={spelt(value)}: expected a positive integer or [height, width]")
+    return value
+
+
+def image_channels(what: str, value: Any) -> int:
+    if value not in (1, 3) or isinstance(value, bool):
+        raise ValueError(f"{what}={spelt(value)}: expected 1 (grey) or 3 (RGB)")
+    return int(value)
+
+
+def kept_classes(what: str, value: Any) -> list[Any]:
+    """`keep`: a non-empty list of distinct class names or label numbers."""
+    if not isinstance(value, (list, tuple)) or not value or len(set(map(str, value))) != len(value):
+        raise ValueError(f"{what}={spelt(value)}: expected a list of distinct classes")
+    return list(value)
 
 
 def string(what: str, value: Any) -> str:
@@ -229,7 +252,15 @@ SETTINGS: dict[str, Check] = {
     "lr_mult": lr_mult,
 }
 
-_DATA = {"split": split, "limit": positive_int, "download": boolean}
+_DATA = {
+    "split": split,
+    "limit": positive_int,
+    "download": boolean,
+    "flatten": boolean,
+    "size": image_size,
+    "channels": image_channels,
+    "keep": kept_classes,
+}
 # Call arguments: "key" (every call of that key) or "key.call" -> {argument -> check}.
 ARGUMENTS: dict[str, dict[str, Check]] = {
     "data": _DATA,

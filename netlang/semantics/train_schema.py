@@ -25,6 +25,17 @@ DATA: CallTable = {
     "text_folder": ("root", "split"),
 }
 
+# Data sources whose targets are class ids, with their class count where it is fixed.
+CLASS_SOURCES: dict[str, int | None] = {
+    "digits": 10,
+    "mnist": 10,
+    "notmnist": 10,
+    "cifar10": 10,
+    "idx": None,
+    "image_folder": None,
+    "text": None,
+    "text_folder": None,
+}
 SCHEMA: dict[str, CallTable | str] = {
     # what the model is trained to do; inferred from the data's targets when absent
     "task": {
@@ -100,3 +111,16 @@ SCHEMA: dict[str, CallTable | str] = {
 
 # Keys that may be written as a bare call entry, `early_stop(patience=5)`.
 CALL_ENTRIES = {"early_stop"}
+
+# What a `stage { ... }` may set; everything else holds for the whole run.
+STAGE_KEYS = (
+    "epochs",
+    "optimizer",
+    "lr",
+    "schedule",
+    "freeze",
+    "unfreeze",
+    "lr_mult",
+    "bn",
+    "early_stop",
+)

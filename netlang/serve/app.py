@@ -22,21 +22,29 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 from netlang.runtime.signature import Signature
 from netlang.serve.guards import Guards, preflight_headers
 from netlang.serve.metrics import CONTENT_TYPE, Metrics, ModelMetrics
-from netlang.serve.protocol import Heads, Plans, ServeError, encode_infer, parse_infer
-from netlang.serve.scheduler import BatchScheduler, DirectScheduler
+from netlang.serve.protocol import (
+    Heads,
+    InferRequest,
+    Plans,
+    ServeError,
+    encode_infer,
+    parse_infer,
+)
+from netlang.serve.scheduler import Arrays, BatchScheduler, DirectScheduler
 
 log = logging.getLogger("netlang.serve")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+Answer = TypeVar("Answer")
 
 OFF_LOOP_BYTES = 1 << 20  # infer bodies larger than this are parsed in a worker thread
 _MODEL_PATH = re.compile(
@@ -83,6 +91,52 @@ class ServedModel:
         return document
 
 
+class Service(Protocol):
+    """Another listener beside HTTP on the app's event loop (the gRPC API, `grpc_server.py`),
+    started once every model is ready and stopped before the schedulers are."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def run_infer(
+    model: ServedModel,
+    message: Awaitable[tuple[bytes, str | None]],
+    encode: Callable[[InferRequest, Arrays], Answer],
+) -> Answer:
+    """One infer request, whichever protocol it came by: `message` gives its body as HTTP's
+    binary tensor extension carries it (and its Inference-Header-Content-Length), which is
+    parsed and checked against the model's signature, run by the model's scheduler and
+    `encode`d; the request is counted in the model's metrics."""
+    started = time.perf_counter()
+    try:
+        body, header_length = await message
+        parse = functools.partial(parse_infer, body, header_length, model.signature, model.plans)
+        if len(body) > OFF_LOOP_BYTES:  # parsing big JSON here would stall health probes
+            request = await asyncio.get_running_loop().run_in_executor(None, parse)
+        else:
+            request = parse()
+        outputs = await model.scheduler.submit(request.inputs)
+        answer = encode(request, outputs)
+    except ServeError as e:
+        reason = {503: "REJECTED", 500: "BACKEND"}.get(e.status, "BAD_REQUEST")
+        model.metrics.failed(reason)
+        raise
+    model.metrics.success.inc()
+    model.metrics.request_seconds.observe(time.perf_counter() - started)
+    return answer
+
+
+def server_metadata() -> dict[str, Any]:
+    try:
+        release = version("netlang")
+    except PackageNotFoundError:
+        release = "unknown"
+    extensions = ["binary_tensor_data", "classification", "model_configuration"]
+    return {"name": "netlang", "version": release, "extensions": extensions}
+
+
 def _json(status: int, document: Any) -> Response:
     body = json.dumps(document, separators=(",", ":")).encode()
     return status, [(b"content-type", b"application/json")], body
@@ -102,12 +156,23 @@ class App:
         self.guards = guards
         self.metrics = metrics
         self.executor = executor
+        self.services: list[Service] = []  # started with the models, stopped before them
         # the largest body the connection's fast path reads for `respond` (`fast_path.py`)
         self.fast_body_bytes = min(guards.max_body_bytes, OFF_LOOP_BYTES)
+        # each model's infer paths, found by a lookup instead of the pattern on every request
+        self._infer_paths = {
+            path: model
+            for model in models
+            for path in (
+                f"/v2/models/{model.name}/infer",
+                f"/v2/models/{model.name}/versions/1/infer",
+            )
+            if _infer_target(path) == model.name
+        }
         self._routes: dict[str, tuple[str, Callable[[], Response]]] = {
             "/v2/health/live": ("GET", lambda: _json(200, {"live": True})),
             "/v2/health/ready": ("GET", self._server_ready),
-            "/v2": ("GET", self._server_metadata),
+            "/v2": ("GET", lambda: _json(200, server_metadata())),
             "/metrics": ("GET", self._metrics),
         }
 
@@ -143,17 +208,14 @@ class App:
         self.metrics.response(status).inc()
         response_headers += self.guards.cors_headers(headers.get("origin"))
         response_headers.append((b"content-length", str(len(body)).encode()))
+        if method == "HEAD":  # GET's status and headers, no body (RFC 9110 9.3.2)
+            return status, response_headers, b""
         return status, response_headers, body
 
     def infer_route(self, method: str, path: str) -> ServedModel | None:
         """The served model that `method path` asks to infer with, if it names one (the
         requests the connection's fast path may take; `respond` still checks everything)."""
-        if method != "POST":
-            return None
-        match = _MODEL_PATH.fullmatch(path)
-        if match is None or match["action"] != "/infer" or match["version"] not in (None, "1"):
-            return None
-        return self.models.get(match["name"])
+        return self._infer_paths.get(path) if method == "POST" else None
 
     async def _handle(
         self,
@@ -175,10 +237,14 @@ class App:
             allowed, handler = self._routes[path]
             _check_method(method, allowed)
             return handler()
+        model = self._infer_paths.get(path)
+        if model is not None:  # (what the pattern below would find, without it)
+            _check_method(method, "POST")
+            return await self._infer(model, receive, headers)
         match = _MODEL_PATH.fullmatch(path)
         if match is None:
             raise ServeError(404, f"no such endpoint: {path[:200]}")
-        model = self._model(match["name"], match["version"])
+        model = self.find_model(match["name"], match["version"])
         action = match["action"]
         if action == "/infer":
             _check_method(method, "POST")
@@ -192,7 +258,7 @@ class App:
             return _json(200, model.config)
         return _json(200, model.metadata())
 
-    def _model(self, name: str, version_: str | None) -> ServedModel:
+    def find_model(self, name: str, version_: str | None) -> ServedModel:
         model = self.models.get(name)
         if model is None:
             raise ServeError(404, f"unknown model {name[:100]!r}")
@@ -205,41 +271,19 @@ class App:
             return _json(200, {"ready": True})
         return _error(400, "server is not ready")
 
-    def _server_metadata(self) -> Response:
-        try:
-            release = version("netlang")
-        except PackageNotFoundError:
-            release = "unknown"
-        extensions = ["binary_tensor_data", "classification", "model_configuration"]
-        return _json(200, {"name": "netlang", "version": release, "extensions": extensions})
-
     def _metrics(self) -> Response:
         return 200, [(b"content-type", CONTENT_TYPE.encode())], self.metrics.render()
 
     async def _infer(
         self, model: ServedModel, receive: Receive, headers: dict[str, str]
     ) -> Response:
-        started = time.perf_counter()
-        try:
-            body = await _read_body(receive, headers, self.guards.max_body_bytes)
-            header_length = headers.get("inference-header-content-length")
-            parse = functools.partial(
-                parse_infer, body, header_length, model.signature, model.plans
-            )
-            if len(body) > OFF_LOOP_BYTES:  # parsing big JSON here would stall health probes
-                request = await asyncio.get_running_loop().run_in_executor(None, parse)
-            else:
-                request = parse()
-            outputs = await model.scheduler.submit(request.inputs)
-            payload, json_length = encode_infer(
+        payload, json_length = await run_infer(
+            model,
+            _http_message(receive, headers, self.guards.max_body_bytes),
+            lambda request, outputs: encode_infer(
                 model.name, request, outputs, model.classes, model.heads
-            )
-        except ServeError as e:
-            reason = {503: "REJECTED", 500: "BACKEND"}.get(e.status, "BAD_REQUEST")
-            model.metrics.failed(reason)
-            raise
-        model.metrics.success.inc()
-        model.metrics.request_seconds.observe(time.perf_counter() - started)
+            ),
+        )
         if json_length is None:
             return 200, [(b"content-type", b"application/json")], payload
         response_headers = [
@@ -259,6 +303,8 @@ class App:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                for service in self.services:
+                    await service.stop()
                 for model in self.models.values():
                     await model.scheduler.stop()
                 self.executor.shutdown(wait=True)
@@ -275,11 +321,30 @@ class App:
                 log.warning("warm-up inference of %s failed; serving anyway", model.name)
             model.ready = True
             log.info("model %s ready on %s", model.name, model.provider)
+        for service in self.services:
+            await service.start()
+
+
+def _infer_target(path: str) -> str | None:
+    """The model name in an infer path of version 1 or none, as routing reads it."""
+    match = _MODEL_PATH.fullmatch(path)
+    if match is None or match["action"] != "/infer" or match["version"] not in (None, "1"):
+        return None
+    return match["name"]
 
 
 def _check_method(method: str, allowed: str) -> None:
-    if method != allowed:
-        raise ServeError(405, "Method Not Allowed", (("allow", allowed),))
+    """405 unless `method` is `allowed`; HEAD goes wherever GET does (health probes use it)."""
+    if method != allowed and not (method == "HEAD" and allowed == "GET"):
+        listed = "GET, HEAD" if allowed == "GET" else allowed
+        raise ServeError(405, "Method Not Allowed", (("allow", listed),))
+
+
+async def _http_message(
+    receive: Receive, headers: dict[str, str], limit: int
+) -> tuple[bytes, str | None]:
+    body = await _read_body(receive, headers, limit)
+    return body, headers.get("inference-header-content-length")
 
 
 async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:

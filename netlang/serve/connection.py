@@ -30,7 +30,8 @@ from netlang.serve.fast_path import FastCycle, fast_request, served_app
 
 log = logging.getLogger("netlang.serve")
 MAX_HEAD_BYTES = 16 * 1024  # a request head still incomplete past this gets a 431
-Phase = Literal["headers", "body"] | None  # the part of a request the client is sending
+# the part of a request the client is sending, or "idle" between requests (keep-alive)
+Phase = Literal["headers", "body", "idle"] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,7 @@ class GuardedProtocol(HttpToolsProtocol):
         # one timer per connection, not one per phase: re-armed only when it fires, so it may fire
         # before the deadline (then it waits again) but never after (see `_enter`)
         self._timer: asyncio.TimerHandle | None = None
-        self._tick = min(limits.header_timeout_s, limits.body_timeout_s)
+        self._tick = min(limits.header_timeout_s, limits.body_timeout_s, self.timeout_keep_alive)
         self._begun = False  # a request's first byte has arrived (else an idle connection)
         self._head_bytes = 0  # bytes fed while a head was incomplete
         # infer requests skip the ASGI cycle (`fast_path.py`), unless each must be logged
@@ -145,7 +146,8 @@ class GuardedProtocol(HttpToolsProtocol):
         else:
             previous = self.cycle
             super().on_headers_complete()
-            if self.cycle is not previous:
+            # (not for HEAD: uvicorn writes no body then, so a held head would never leave)
+            if self.cycle is not previous and self.cycle.scope["method"] != "HEAD":
                 self.cycle.transport = _OneWrite(self.transport, self.cycle)  # type: ignore[assignment]
         self._enter("body")
 
@@ -159,7 +161,24 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._begun = False
-        self._enter(None)  # the app is answering; uvicorn's keep-alive timer takes over after it
+        # the app is answering (the keep-alive deadline follows its response), or it answered
+        # before the body's end (a 413 on a declared size): then the connection is idle now
+        cycle = self.cycle
+        answered = cycle is not None and cycle.response_complete and not self.pipeline
+        self._enter("idle" if answered else None)
+
+    def on_response_complete(self) -> None:
+        """uvicorn's, but the keep-alive timeout is the idle phase's deadline on the connection's
+        one timer, not a timer armed after each response and cancelled by the next request."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif self._phase is None:  # (not when the next head has begun arriving)
+            self._enter("idle")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._enter(None)
@@ -190,11 +209,14 @@ class GuardedProtocol(HttpToolsProtocol):
         if phase is None or self.transport.is_closing():
             self._due = None
             return
-        limits = self.limits
-        timeout = limits.header_timeout_s if phase == "headers" else limits.body_timeout_s
-        self._due = self.loop.time() + timeout
+        self._due = self.loop.time() + self._timeout(phase)
         if self._timer is None:
             self._timer = self.loop.call_later(self._tick, self._check)
+
+    def _timeout(self, phase: Phase) -> float:
+        if phase == "idle":
+            return self.timeout_keep_alive
+        return self.limits.header_timeout_s if phase == "headers" else self.limits.body_timeout_s
 
     def _check(self) -> None:
         self._timer = None
@@ -216,10 +238,9 @@ class GuardedProtocol(HttpToolsProtocol):
         in_flight = answering and (phase == "headers" or cycle.response_started)
         log.debug("closing a connection whose request %s did not arrive in time", phase)
         if self._begun and not in_flight:
-            limits = self.limits
-            limit = limits.header_timeout_s if phase == "headers" else limits.body_timeout_s
+            limit = self._timeout(phase)
             self._refuse(
                 408, "Request Timeout", f"the request {phase} did not arrive within {limit:g} s"
             )
-        else:  # an idle connection, or a response is already on its way
+        else:  # an idle connection (keep-alive timeout), or a response is already on its way
             self.transport.close()

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from netlang.runtime.signature import DataType, Signature, TensorSpec, datatype_of_array
+from netlang.serve.binary_tensors import binary_tensor, in_place, to_binary
+from netlang.serve.errors import ServeError as ServeError  # (where callers have imported it)
+from netlang.serve.errors import bad
 from netlang.serve.json_tensors import (
     NumericText,
     check_frame,
@@ -35,19 +37,6 @@ _SHARED_MEMORY = ("shared_memory_region", "shared_memory_byte_size", "shared_mem
 _INTEGER_KINDS = "biu"
 _NUMBER_KINDS = "biuf"
 _NON_FINITE_JSON = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-
-
-class ServeError(Exception):
-    """A request the server refuses: `status` is the HTTP code, the message goes to the client,
-    `headers` (lower-case name, value) go with it (e.g. `allow` on a 405)."""
-
-    def __init__(
-        self, status: int, message: str, headers: tuple[tuple[str, str], ...] = ()
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +53,14 @@ class InferRequest:
     outputs: tuple[RequestedOutput, ...]
 
 
-def bad(message: str) -> ServeError:
-    return ServeError(400, message)
-
-
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """What a header of binary inputs says, checked once: each input's spec, shape, element
-    count and blob size, in body order, and the outputs asked for."""
+    count, blob size and wire dtype (when its blob is read in place as it is), in body order, and
+    the outputs asked for."""
 
     id: str | None
-    inputs: tuple[tuple[TensorSpec, tuple[int, ...], int, int], ...]
+    inputs: tuple[tuple[TensorSpec, tuple[int, ...], int, int, np.dtype | None], ...]
     outputs: tuple[RequestedOutput, ...]
     blob_bytes: int
 
@@ -120,7 +106,7 @@ def parse_infer(
         start = offset
         array, offset = _input_data(raw, spec, shape, body, offset, arrays)
         if "binary_data_size" in raw.get("parameters", {}):
-            steps.append((spec, shape, math.prod(shape), offset - start))
+            steps.append((spec, shape, math.prod(shape), offset - start, in_place(spec)))
         inputs[spec.name] = array
     if offset != len(body):
         raise bad(f"{len(body) - offset} bytes of binary data were not claimed by any input")
@@ -149,8 +135,12 @@ def _apply(plan: _Plan, body: bytes, offset: int) -> InferRequest:
     """A remembered header's request: each input's blob cut out of this body, without a copy."""
     view = memoryview(body)
     inputs = {}
-    for spec, shape, count, size in plan.inputs:
-        inputs[spec.name] = _binary_tensor(view[offset : offset + size], spec, shape, count)
+    for spec, shape, count, size, wire in plan.inputs:
+        blob = view[offset : offset + size]  # (its size was checked with the plan's header)
+        if wire is None:
+            inputs[spec.name] = binary_tensor(blob, spec, shape, count)
+        else:
+            inputs[spec.name] = np.frombuffer(blob, dtype=wire).reshape(shape)
         offset += size
     return InferRequest(plan.id, inputs, plan.outputs)
 
@@ -241,45 +231,7 @@ def _input_data(
             f"{len(body) - offset} remain"
         )
     blob = memoryview(body)[offset : offset + size]  # the array will read the body in place
-    return _binary_tensor(blob, spec, shape, count), offset + size
-
-
-def _binary_tensor(
-    blob: memoryview, spec: TensorSpec, shape: tuple[int, ...], count: int
-) -> np.ndarray:
-    datatype = spec.datatype
-    if datatype.v2 == "BYTES":
-        items = _split_bytes(bytes(blob), spec.name, count)
-        return np.array(items, dtype=object).reshape(shape)
-    if len(blob) != count * datatype.itemsize:
-        raise bad(
-            f"input {spec.name!r}: binary_data_size is {len(blob)} bytes but shape {list(shape)} "
-            f"of {datatype.v2} needs {count * datatype.itemsize}"
-        )
-    if datatype.v2 == "BOOL" and blob and max(blob) > 1:
-        raise bad(f"input {spec.name!r}: BOOL bytes must be 0 or 1")
-    array = np.frombuffer(blob, dtype=np.dtype(datatype.numpy).newbyteorder("<"))
-    return array.astype(datatype.numpy, copy=False).reshape(shape)
-
-
-def _split_bytes(blob: bytes, name: str, count: int) -> list[str]:
-    """BYTES elements: each a 4-byte little-endian length, then that many UTF-8 bytes."""
-    items, position = [], 0
-    while position < len(blob):
-        if position + 4 > len(blob):
-            raise bad(f"input {name!r}: truncated BYTES element length")
-        (length,) = struct.unpack_from("<I", blob, position)
-        position += 4
-        if position + length > len(blob):
-            raise bad(f"input {name!r}: BYTES element runs past binary_data_size")
-        try:
-            items.append(blob[position : position + length].decode("utf-8"))
-        except UnicodeDecodeError:
-            raise bad(f"input {name!r}: BYTES elements must be UTF-8 for this model") from None
-        position += length
-    if len(items) != count:
-        raise bad(f"input {name!r}: {len(items)} BYTES elements for a shape of {count}")
-    return items
+    return binary_tensor(blob, spec, shape, count), offset + size
 
 
 def _numeric_tensor(
@@ -422,7 +374,11 @@ def encode_infer(
             cut = heads.get(key)
             if cut is not None:
                 header = _with_id(cut, request.id)
-                blobs = [_to_binary(a, datatype_of_array(a)) for a in arrays]
+                # (numbers already little-endian: their C-order bytes are the wire's)
+                blobs = [
+                    a.tobytes() if a.dtype.str[0] != ">" else to_binary(a, datatype_of_array(a))
+                    for a in arrays
+                ]
                 return b"".join([header, *blobs]), len(header)
     entries, blobs = [], []
     for wanted in request.outputs:
@@ -436,7 +392,7 @@ def encode_infer(
             "shape": list(array.shape),
         }
         if wanted.binary:
-            blob = _to_binary(array, datatype)
+            blob = to_binary(array, datatype)
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:
@@ -466,17 +422,6 @@ def _with_id(cut: tuple[bytes, bytes], request_id: str | None) -> bytes:
     if request_id is None:
         return b"".join((head, b',"outputs":', outputs))
     return b"".join((head, b',"id":', json.dumps(request_id).encode(), b',"outputs":', outputs))
-
-
-def _to_binary(array: np.ndarray, datatype: DataType) -> bytes:
-    if datatype.v2 == "BYTES":
-        parts = []
-        for value in array.reshape(-1):
-            raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
-            parts.append(struct.pack("<I", len(raw)) + raw)
-        return b"".join(parts)
-    little = np.dtype(datatype.numpy).newbyteorder("<")
-    return np.ascontiguousarray(array, dtype=little).tobytes()
 
 
 def _to_json(array: np.ndarray, datatype: DataType) -> list[Any]:

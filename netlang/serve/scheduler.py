@@ -12,7 +12,10 @@ A small execution is run on the event loop itself: for LeNet a one-row call take
 handing it to a worker thread and back (a thread wake-up, the GIL passed twice, the loop woken
 through its self-pipe) cost the loop more than the call. `calibrate` gives the scheduler the
 model's measured time per row (the warm-up's median); an execution expected to take under
-`INLINE_S` runs inline, any other in the pool, beside the loop.
+`INLINE_S` runs inline, any other in the pool, beside the loop. When the server's processes
+already fill the machine's cores (`--workers` >= cores), a thread beside the loop has no core of
+its own: the hand-off then buys no parallelism and only costs, so executions up to
+`INLINE_ALONE_S` (a few milliseconds: health probes still answer in time) run inline too.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ SLOW_FIRST_CALL_S = 0.05  # a model whose first call is slower is timed once, no
 # thread and back costs the loop (more would hold the loop up longer than the hand-off saves it:
 # a batch of 17 LeNet rows, ~450 us, runs faster beside the loop than on it)
 INLINE_S = 0.0002
+INLINE_ALONE_S = 0.002  # the bound when no core is left for the pool (32 LeNet rows: ~1 ms)
 
 
 def rows_of(inputs: Arrays) -> int:
@@ -80,10 +84,13 @@ class _Scheduler(ABC):
         self._metrics = metrics
         self.held = 0  # requests admitted and not yet answered
         self.row_s = math.inf  # measured seconds per row (`calibrate`); unknown: never inline
+        self.inline_s = INLINE_S  # executions expected to take less run on the event loop
 
-    def calibrate(self, call_s: float) -> None:
-        """The model's time for a one-row execution, measured: decides which run inline."""
+    def calibrate(self, call_s: float, spare_core: bool = True) -> None:
+        """The model's time for a one-row execution, measured, and whether a core is left for
+        the pool beside the loop: together they decide which executions run inline."""
         self.row_s = call_s
+        self.inline_s = INLINE_S if spare_core else INLINE_ALONE_S
 
     async def submit(self, inputs: Arrays) -> Arrays:
         """The model's outputs for exactly these inputs' rows; 503 when too many are held."""
@@ -104,7 +111,7 @@ class _Scheduler(ABC):
     async def _execute(self, feeds: Arrays, rows: int) -> tuple[Arrays, float]:
         """Run off the event loop; record the execution; return outputs and its start time."""
         try:
-            if rows * self.row_s < INLINE_S:
+            if rows * self.row_s < self.inline_s:
                 outputs, started, finished = _timed(self._run, feeds)
             else:
                 outputs, started, finished = await asyncio.get_running_loop().run_in_executor(

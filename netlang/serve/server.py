@@ -39,6 +39,7 @@ class ServeConfig:
     models: list[tuple[str, str]]  # (onnx path, model name)
     host: str = "127.0.0.1"
     port: int = 8000
+    grpc_port: int | None = None  # the gRPC API's port (same host); None: HTTP only
     device: str = "auto"
     max_batch_size: int = 0  # 0: dynamic batching off
     max_queue_delay_us: int = 0
@@ -130,7 +131,7 @@ def load_served_model(
         )
     else:
         scheduler = DirectScheduler(run, executor, config.max_queue_size, model_metrics)
-    scheduler.calibrate(row_s)  # which executions run on the event loop
+    scheduler.calibrate(row_s, spare_core=config.workers < available_cores())
     log.info(
         "loaded %s from %s on %s (batching %s)",
         name,
@@ -160,6 +161,14 @@ def _one_row_call_s(run: Callable[[Arrays], Arrays], signature: Signature) -> fl
         return math.inf
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 def build_app(config: ServeConfig) -> App:
     """Load every model and assemble the app (sessions are created here, not at first request)."""
     guards = guards_for(config)
@@ -167,7 +176,20 @@ def build_app(config: ServeConfig) -> App:
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="netlang-infer")
     metrics = Metrics(max(1, config.max_batch_size))
     models = [load_served_model(p, n, config, executor, metrics) for p, n in config.models]
-    return App(models, guards, metrics, executor)
+    app = App(models, guards, metrics, executor)
+    if config.grpc_port is not None:
+        from netlang.serve.grpc_server import GrpcService
+
+        grpc = GrpcService(
+            app,
+            config.host,
+            config.grpc_port,
+            max_rpcs=config.max_connections,
+            handshake_s=config.header_timeout_s,
+            grace_s=GRACEFUL_SHUTDOWN_S,
+        )
+        app.services.append(grpc)
+    return app
 
 
 def app_from_environment() -> App:
@@ -183,6 +205,19 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(levelname)s:     %(message)s")
 
 
+def _check_grpc(config: ServeConfig) -> None:
+    """Refuse --grpc-port up front where it cannot be served (before any model loads)."""
+    from netlang.serve.grpc_v2 import unavailable
+
+    reason = unavailable()
+    if reason is not None:
+        raise ValueError(reason)
+    if config.workers > 1:
+        raise ValueError("--grpc-port is served by one process: use it without --workers")
+    if config.grpc_port == config.port:
+        raise ValueError(f"--grpc-port and --port are both {config.port}: give them two ports")
+
+
 def serve_forever(config: ServeConfig) -> None:
     """Run uvicorn until SIGTERM/SIGINT, then drain in-flight requests and stop."""
     import uvicorn
@@ -190,6 +225,8 @@ def serve_forever(config: ServeConfig) -> None:
     _configure_logging(config.log_level)
     if config.token_file:
         read_token(config.token_file)  # refuse a bad token file before any worker starts
+    if config.grpc_port is not None:
+        _check_grpc(config)
     if not is_loopback(config.host) and not config.token_file:
         log.warning(
             "listening on %s without --token-file: anyone who can reach it may infer", config.host

@@ -111,6 +111,30 @@ def _scalar(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def config_of_onnx(
+    model: Any, name: str, max_batch_size: int, instance_kind: str, max_queue_delay_us: int = 0
+) -> dict[str, Any]:
+    """`model_config` of an ONNX model (an `onnx.ModelProto`), by its signature and metadata: a
+    detector's outputs are rows over the whole batch (`batch_index` says whose), so it gets no
+    Triton batching whatever `max_batch_size` asks."""
+    props = {p.key: p.value for p in model.metadata_props}
+    if props.get("netlang.task") == "detection":
+        max_batch_size = 0
+    return model_config(
+        signature_of_onnx(model),
+        name,
+        max_batch_size,
+        instance_kind,
+        max_queue_delay_us,
+        classes=_classes(model),
+    )
+
+
+def _classes(model: Any) -> tuple[str, ...] | None:
+    props = {p.key: p.value for p in model.metadata_props}
+    return tuple(json.loads(props["netlang.classes"])) if "netlang.classes" in props else None
+
+
 def write_triton_repo(
     onnx_path: str | Path,
     repo_dir: str | Path,
@@ -125,20 +149,8 @@ def write_triton_repo(
 
     onnx_path = Path(onnx_path)
     model = onnx.load(str(onnx_path), load_external_data=False)
-    props = {p.key: p.value for p in model.metadata_props}
-    classes = tuple(json.loads(props["netlang.classes"])) if "netlang.classes" in props else None
-    if (
-        props.get("netlang.task") == "detection"
-    ):  # detections are rows over the whole batch: no Triton batching
-        max_batch_size = 0
-    config = model_config(
-        signature_of_onnx(model),
-        name,
-        max_batch_size,
-        instance_kind,
-        max_queue_delay_us,
-        classes=classes,
-    )
+    config = config_of_onnx(model, name, max_batch_size, instance_kind, max_queue_delay_us)
+    classes = _classes(model)
     model_dir = Path(repo_dir) / check_model_name(name)
     version_dir = model_dir / "1"
     version_dir.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ parser stopped at (a flow ending in `->`, outputs without a comma)."""
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from typing import Any
@@ -59,11 +60,56 @@ def unclosed_bracket(text: str, position: int) -> tuple[int, int, str] | None:
     return stack[-1] if stack else None
 
 
+# Characters that word processors, PDFs and keyboard layouts put for ASCII ones (a course's
+# slides pasted into an editor): what to write instead.
+LOOKALIKES = {
+    "\u2212": "-",  # minus sign
+    "\u2010": "-",  # hyphen
+    "\u2013": "-",  # en dash
+    "\u2014": "-",  # em dash
+    "\u201c": '"',  # left double quotation mark
+    "\u201d": '"',  # right double quotation mark
+    "\u201e": '"',  # double low-9 quotation mark
+    "\u00ab": '"',  # left-pointing double angle quotation mark
+    "\u00bb": '"',  # right-pointing double angle quotation mark
+    "\u2018": '"',  # left single quotation mark (strings take double quotes)
+    "\u2019": '"',  # right single quotation mark
+    "\u2192": "->",  # rightwards arrow
+    "\u00d7": "*",  # multiplication sign
+    "\u00a0": " ",  # no-break space
+    "\u2009": " ",  # thin space
+    "\u202f": " ",  # narrow no-break space
+    "\u200b": "",  # zero width space
+    "\u2060": "",  # word joiner
+    "\uff08": "(",  # fullwidth parentheses, comma, colon, equals
+    "\uff09": ")",
+    "\uff0c": ",",
+    "\uff1a": ":",
+    "\uff1d": "=",
+}
+
+
+def lookalike_hint(char: str) -> str | None:
+    """`−` (U+2212 MINUS SIGN) is not `-`: the name of the character and what to write."""
+    ascii_form = LOOKALIKES.get(char)
+    if ascii_form is None:
+        return None
+    name = unicodedata.name(char, f"U+{ord(char):04X}").lower()
+    instead = f"write `{ascii_form}`" if ascii_form.strip() else "delete it"
+    if ascii_form == " ":
+        instead = "write a plain space"
+    return f"this is the {name} (U+{ord(char):04X}), not ASCII: {instead}"
+
+
 def character_hint(text: str, position: int) -> str | None:
-    """For a character the language lacks: `'` (strings take `"`), or a letter outside ASCII
-    (`características`: names are ASCII, so the word unaccented)."""
+    """For a character the language lacks: `'` (strings take `"`), a look-alike of an ASCII
+    character (`−`, `“`, `→`, a no-break space), or a letter outside ASCII (`características`:
+    names are ASCII, so the word unaccented)."""
     if text[position : position + 1] == "'":
         return "strings use double quotes"
+    lookalike = lookalike_hint(text[position : position + 1])
+    if lookalike is not None:
+        return lookalike
     if position >= len(text) or text[position].isascii() or not text[position].isalpha():
         return None
     start, end = position, position
@@ -107,6 +153,8 @@ def token_hint(token: str, expected: list[str]) -> str | None:
         return "use `==` to compare"
     if token in {"'"}:
         return "strings use double quotes"
+    if token == ":" and "`{`" in expected:
+        return "a body goes in braces, `{ ... }`, not after `:`"
     return None
 
 
@@ -130,9 +178,20 @@ Place = tuple[int, int]  # (line, column), 1-based, as lark counts
 def misplaced(
     text: str, position: int, expected: list[str]
 ) -> tuple[Place, Place, str, str] | None:
-    """(start, end, message, hint) for a mistake that lies before where the parser stopped:
-    a flow ending in `->` (the parser stops at the next line's `output`, so point at the arrow)
-    and names after `output` without a comma (it stops at the `}` after them)."""
+    """(start, end, message, hint) for a mistake that lies elsewhere than where the parser
+    stopped: a look-alike character later on its line (`lr=1e−3`), a flow ending in `->` (the
+    parser stops at the next line's `output`, so point at the arrow) and names after `output`
+    without a comma (it stops at the `}` after them)."""
+    rest = text[position:].split("\n", 1)[0].split("#", 1)[0].split('"', 1)[0]
+    odd = next((i for i, char in enumerate(rest) if char in LOOKALIKES), None)
+    if odd is not None:  # `1e−3`: the parser stops at `e`, before the lexer meets the `−`
+        start = position + odd
+        hint = lookalike_hint(text[start])
+        assert hint is not None
+        return _place(text, start), _place(text, start + 1), f"unexpected `{text[start]}`", hint
+    word = misspelt_keyword(text, position)
+    if word is not None:
+        return word
     before = text[:position]
     arrow = _DANGLING_ARROW.search(before)
     if arrow is not None and expected == _STAGE_START:
@@ -148,6 +207,47 @@ def misplaced(
         hint = f"a `,` is missing between outputs: `{outputs.group(1)}, {name}`"
         return _place(text, start), _place(text, end), f"unexpected `{name}`", hint
     return None
+
+
+# The words a statement starts with: at the top level, and inside a model or block's body.
+TOP_KEYWORDS = ("model", "block", "train", "import")
+BODY_KEYWORDS = ("input", "output", "return", "assert", "for", "if", "test")
+# A line's first word, then blanks and (perhaps) a second word.
+_FIRST_WORDS = re.compile(r"[ \t]*([A-Za-z_]\w*)[ \t]*([A-Za-z_]\w*)?[ \t]*")
+
+
+def misspelt_keyword(text: str, position: int) -> tuple[Place, Place, str, str] | None:
+    """A line that starts with a word that is no keyword, where the parser stops at that word or
+    at the name after it (`modelo Net {`, `outputs y`, `trian Net {`): said at the first word,
+    with the keyword it is closest to, else the words a statement there may start with. In a
+    train section, whose settings are words of their own, only `data = ...` (no `=` there)."""
+    line_start = text.rfind("\n", 0, position) + 1
+    match = _FIRST_WORDS.match(text, line_start)
+    if match is None:
+        return None
+    first = match.group(1)
+    sections = re.findall(r"(?m)^([A-Za-z_]\w*)", text[:line_start])
+    if sections and sections[-1] == "train" and line_start != match.start(1):
+        if position != match.end() or not text.startswith("=", position):
+            return None
+        value = text[position + 1 :].split("\n", 1)[0].strip()
+        hint = f"a train setting takes no `=`: write `{first} {value}`"
+        return _place(text, position), _place(text, position + 1), "unexpected `=`", hint
+    if position not in (match.start(1), match.start(2)) or first in BODY_KEYWORDS + TOP_KEYWORDS:
+        return None
+    opened = unclosed_bracket(text, line_start)
+    if opened is not None and opened[2] in "([":  # a list or arguments, written on lines
+        return None
+    top = opened is None
+    words = TOP_KEYWORDS if top else BODY_KEYWORDS
+    close = difflib.get_close_matches(first.lower(), TOP_KEYWORDS + BODY_KEYWORDS, n=1)
+    if close:
+        hint = f"did you mean `{close[0]}`?"
+    else:
+        where = "at the top level of a file" if top else "in a model's body"
+        hint = f"a line {where} starts with {', '.join(f'`{w}`' for w in words)} or `name =`"
+    message = f"`{first}` is not a keyword"
+    return _place(text, match.start(1)), _place(text, match.end(1)), message, hint
 
 
 def _place(text: str, offset: int) -> Place:

@@ -19,7 +19,7 @@ from netlang.semantics.train_rules import (
     positive_int,
 )
 from netlang.semantics.train_schema import SCHEMA
-from netlang.semantics.tasks import data_target, infer_task
+from netlang.semantics.tasks import infer_task, task_problems
 from netlang.semantics.train_spec import Call
 from netlang.train.settings import (
     DEFAULT_LR,
@@ -81,49 +81,15 @@ def loss(entries: dict[str, Any]) -> LossConfig | None:
     return LossConfig(name, check_arguments("loss", name, options))
 
 
-# The loss each image task trains with, and the targets its data must bring.
-TASK_LOSSES = {"segmentation": ("cross_entropy", "dice"), "detection": ("yolo",)}
-
-
-# the targets each annotated source gives (default first)
-SOURCE_TARGETS = {"digit_scenes": ("boxes", "masks"), "coco": ("boxes", "masks"), "voc": ("boxes",)}
-TASK_TARGET = {"segmentation": "masks", "detection": "boxes"}
-
-
-def _check_targets(task_name: str, data: Any) -> None:
-    """An annotated source must be asked for the targets the task trains on."""
-    if task_name not in TASK_TARGET or not isinstance(data, Call):
-        return
-    wanted, offered = TASK_TARGET[task_name], SOURCE_TARGETS.get(data.name)
-    if offered is None:
-        raise ValueError(
-            f"train.data: task {task_name} needs boxes or masks; {data.name} gives class labels "
-            f"(use {', '.join(sorted(SOURCE_TARGETS))})"
-        )
-    target = data_target(data) or offered[0]
-    if target != wanted:
-        raise ValueError(
-            f'train.data: task {task_name} trains on {wanted}: give {data.name}(target="{wanted}")'
-            if wanted in offered
-            else f"train.data: {data.name} has no {wanted} for task {task_name}"
-        )
-
-
 def task(entries: dict[str, Any]) -> str | None:
     """The declared task, or the image task the loss or the data's `target` implies (None:
     inferred from the data's targets when the run starts, netlang.tasks.infer_task)."""
     name = infer_task(entries)
     if name is None:
         return None
-    loss = entries.get("loss")
-    loss_name = bind("loss", loss)[0] if loss is not None else None
-    if name in TASK_LOSSES and loss_name is not None and loss_name not in TASK_LOSSES[name]:
-        raise ValueError(
-            f"train.loss: task {name} trains with {' or '.join(TASK_LOSSES[name])}, not {loss_name}"
-        )
-    if name not in TASK_LOSSES and loss_name in ("yolo", "dice"):
-        raise ValueError(f"train.loss: {loss_name} is a loss for detection or segmentation")
-    _check_targets(name, entries.get("data"))
+    problems = task_problems(name, entries)
+    if problems:
+        raise ValueError(problems[0][1])
     return name
 
 

@@ -11,12 +11,11 @@ from dataclasses import replace
 from typing import Any
 
 from netlang.semantics import train_rules as rules
-from netlang.semantics.train_schema import SCHEMA
+from netlang.semantics.train_schema import SCHEMA, STAGE_KEYS
 from netlang.semantics.train_spec import Call, Stage, TrainSpec
 from netlang.train import builders
 from netlang.train.settings import (
     OVERRIDES,
-    STAGE_KEYS,
     EarlyStopConfig,
     LossConfig,
     OptimizerConfig,

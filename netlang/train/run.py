@@ -20,6 +20,7 @@ from netlang.ops import REGISTRY
 from netlang.train import distributed, transfer
 from netlang.train.config import TrainConfig, resolve_config
 from netlang.train.loop import TrainResult, fit
+from netlang.semantics.layer_patterns import TransferError
 from netlang.semantics.train_spec import Call
 
 if TYPE_CHECKING:
@@ -82,7 +83,14 @@ def train_file(
         if verbose and world.is_main:
             _describe(graph, config, splits, log)
         if config.weights is not None or config.staged:
-            report = transfer.prepare(module, graph, config, Path(path).parent, load=not resume)
+            try:
+                report = transfer.prepare(module, graph, config, Path(path).parent, load=not resume)
+            except TransferError as problem:  # the checkpoint: said at the `weights` line
+                span = graph.train.spans.get("weights") if graph.train else None
+                if span is None:
+                    raise
+                diagnostic = error("NL2053", problem.message, span, hint=problem.hint)
+                raise CompileError([diagnostic], program.sources) from None
             if world.is_main:
                 log(report)
         run_dir = Path(world.broadcast(str(_run_dir(config, resume)) if world.is_main else ""))
@@ -297,6 +305,10 @@ def _check_class_count(
 
     task = infer_task(config.task, config.loss.name if config.loss else None, splits)
     shape, y = graph.outputs[0].type.shape, splits.train.y
+    if task == "regression":
+        _check_target_width(
+            graph, y, graph.train.spans.get("data") if graph.train else None, sources
+        )
     axis = CLASS_AXIS.get(task)
     if axis is None or len(shape) <= axis or not isinstance(shape[axis], int) or y.size == 0:
         return
@@ -314,6 +326,27 @@ def _check_class_count(
         message += f": its class ids go up to {int(np.max(labels))}"
     hint = f"set the model's class count to {count}"
     span = graph.train.spans.get("data") if graph.train else None
+    if span is None:
+        raise ValueError(f"{message}; {hint}")
+    raise CompileError([error("NL2052", message, span, hint=hint)], sources)
+
+
+def _check_target_width(graph: ir.Graph, y: Any, span: Any, sources: Mapping[str, Any]) -> None:
+    """A regression's output gives one number per target: [N, 2] against one label column is
+    the user's, said at the `data` line, not a view error in the loss."""
+    import math
+
+    shape = graph.outputs[0].type.shape
+    if not all(isinstance(d, int) for d in shape[1:]):
+        return
+    width, targets = math.prod(shape[1:]), math.prod(y.shape[1:])
+    if width == targets:
+        return
+    message = (
+        f"the output {graph.outputs[0].name} gives {width} numbers a sample, and the data's "
+        f"targets are {targets}"
+    )
+    hint = f"end the model with linear({targets})"
     if span is None:
         raise ValueError(f"{message}; {hint}")
     raise CompileError([error("NL2052", message, span, hint=hint)], sources)

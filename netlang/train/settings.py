@@ -12,18 +12,6 @@ from typing import Any
 
 from netlang.semantics.train_spec import Call, to_json
 
-# What a `stage { ... }` may set; everything else holds for the whole run.
-STAGE_KEYS = (
-    "epochs",
-    "optimizer",
-    "lr",
-    "schedule",
-    "freeze",
-    "unfreeze",
-    "lr_mult",
-    "bn",
-    "early_stop",
-)
 OVERRIDES = ("epochs", "batch", "lr", "device", "amp", "channels_last", "compile", "seed", "out")
 DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
 

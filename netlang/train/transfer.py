@@ -133,7 +133,11 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], str]:
             "or last.safetensors; is it a netlang run directory?"
         )
     if not path.is_file():
-        raise TransferError(f"weights: no such file or run directory: {path}")
+        raise TransferError(
+            f"weights: no such file or run directory: {path}",
+            "the path is relative to the .net file; train the model the weights come from "
+            "first, with --out that folder",
+        )
     if path.suffix == ".safetensors":
         return _load(path), f"{path} (safetensors)"
     try:

@@ -81,7 +81,7 @@ CHOICES = [
     ("early_stop mode=mx", "mx", "did you mean `max`?"),
     ("schedule plateau(monitor=val_acuracy)", "val_acuracy", "did you mean `val_accuracy`?"),
     ('device "cdua"', '"cdua"', "did you mean `cuda`?"),
-    ('data mnist(part="tset")', '"tset"', "did you mean `test`?"),
+    ('data mnist(size=8, part="tset")', '"tset"', "did you mean `test`?"),
     ("early_stop mode=lowest", "lowest", "expected one of min, max"),
     ('freeze ["features", "haed"]', '"haed"', "did you mean `head`?"),
 ]

@@ -85,6 +85,17 @@ def test_an_empty_class_folder_is_an_error_not_a_class_never_seen(tmp_path: Path
         load_data(Call("image_folder", ("fotos",), {"split": 1.0}), base_dir=tmp_path)
 
 
+def test_a_damaged_image_in_a_class_folder_is_named(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for name in ("gato", "perro"):
+        (tmp_path / "fotos" / name).mkdir(parents=True)
+        Image.new("L", (4, 4)).save(tmp_path / "fotos" / name / "a.png")
+    (tmp_path / "fotos" / "perro" / "b.png").write_bytes(b"\x89PNG cut short")
+    with pytest.raises(ValueError, match=r"perro/b\.png: not an image Pillow can read"):
+        load_data(Call("image_folder", ("fotos",), {"split": 1.0}), base_dir=tmp_path)
+
+
 def test_a_csv_from_a_spanish_excel_reads_semicolons_and_decimal_commas(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_bytes("\ufeffárea;precio\r\n1,5;2\r\n-2,25;3\r\n".encode())
     splits = load_data(Call("csv", ("t.csv",), {"label": "área", "split": 1.0}), base_dir=tmp_path)

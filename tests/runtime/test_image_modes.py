@@ -107,3 +107,48 @@ def test_predict_on_a_folder_without_images_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["predict", str(model), str(tmp_path / "empty")])
     assert result.exit_code == 1
     assert "empty: a folder without a file predict reads (" in result.output
+
+
+def _sixteen_bit_ramp(tmp_path: Path) -> Path:
+    path = tmp_path / "ramp16.png"
+    Image.fromarray(np.linspace(0, 65535, 48).reshape(6, 8).astype(np.uint16)).save(path)
+    with Image.open(path) as image:
+        assert image.mode == "I;16"  # what PIL opens a 16-bit grey PNG as
+    return path
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_a_16_bit_grey_png_is_scaled_to_8_bits_not_clipped_white(tmp_path: Path, mode: str) -> None:
+    with Image.open(_sixteen_bit_ramp(tmp_path)) as image:
+        converted, note = convert_mode(image, mode)
+    pixels = np.asarray(converted, np.int16).reshape(6, 8, -1)
+    expected = np.rint(np.linspace(0, 65535, 48) / 257).reshape(6, 8, 1)  # by hand
+    assert np.abs(pixels - expected).max() == 0
+    assert note == f"I;16 -> {mode}, 16-bit values scaled to 8 bits"
+
+
+def test_predict_and_image_folder_read_a_16_bit_png_alike(tmp_path: Path) -> None:
+    for name in ("ramp", "other"):
+        (tmp_path / name).mkdir()
+        _sixteen_bit_ramp(tmp_path / name)
+    splits = load_data(Call("image_folder", (str(tmp_path),), {"channels": 1, "split": 1.0}))
+    with Image.open(tmp_path / "ramp" / "ramp16.png") as image:
+        predicted = image_to_array(image, Preprocess((6, 8), 1, (0.0,), (1.0,)))
+    np.testing.assert_array_equal(splits.train.x[0], predicted)
+    assert 0.4 < predicted.mean() < 0.6  # a ramp, not a white page
+
+
+@pytest.mark.parametrize("size", [(32, 32), (20, 13)], ids=["enlarged", "shrunk"])
+def test_predict_resizes_a_png_as_array_data_sets_are_resized_in_training(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    from netlang.data.dataset import image_dataset
+
+    digit = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    Image.fromarray(digit).save(tmp_path / "digit.png")
+    trained = image_dataset(
+        digit[None, None].astype(np.float32) / 255, np.zeros(1, np.int64), size=size, flatten=False
+    ).x[0]  # how mnist(size=...), idx and cifar10 resize
+    with Image.open(tmp_path / "digit.png") as image:
+        predicted = image_to_array(image, Preprocess(size, 1, (0.0,), (1.0,)))
+    np.testing.assert_allclose(predicted, trained, atol=1e-6)  # 8-bit resizing was 1/255 off

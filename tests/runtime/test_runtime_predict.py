@@ -41,9 +41,9 @@ def png(tmp_path_factory: pytest.TempPathFactory, pixels: np.ndarray) -> Path:
 
 
 def reference_probabilities(pixels: np.ndarray, normalize: bool = True) -> np.ndarray:
-    steps = [
-        transforms.Resize((H, W), interpolation=transforms.InterpolationMode.BILINEAR),
+    steps = [  # resized as floats, as training resizes its data sets (not as 8-bit pixels)
         transforms.ToTensor(),
+        transforms.Resize((H, W), transforms.InterpolationMode.BILINEAR, antialias=True),
     ]
     if normalize:
         steps.append(transforms.Normalize(MEAN, STD))
@@ -186,6 +186,13 @@ def test_auto_device_probe_prints_nothing(model: Path) -> None:
     assert done.stderr == ""
     want = "CUDAExecutionProvider" if provider_usable(CUDA) else "CPUExecutionProvider"
     assert done.stdout.strip() == want
+
+
+def test_a_file_named_like_an_image_that_is_none_is_said_so(model: Path, tmp_path: Path) -> None:
+    (tmp_path / "digit.png").write_text("not a picture")
+    result = CliRunner().invoke(main, ["predict", str(model), str(tmp_path / "digit.png")])
+    assert result.exit_code == 1 and "internal error" not in result.output
+    assert "digit.png: not an image Pillow can read" in result.output
 
 
 def test_a_missing_file_for_an_image_model_is_said_so_and_a_sentence_is_told_why(

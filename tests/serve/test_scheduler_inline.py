@@ -1,5 +1,6 @@
 """Where a scheduler runs an execution: on the event loop when the model's measured time per
-row says it takes less than a hand-off to a worker thread (`INLINE_S`), else in the pool."""
+row says it takes less than a hand-off to a worker thread (`INLINE_S`, or `INLINE_ALONE_S` when
+the server's processes fill the cores), else in the pool."""
 
 from __future__ import annotations
 
@@ -15,11 +16,19 @@ from onnx import TensorProto, helper
 from serve_models import IR_VERSION, OPSET
 
 from netlang.serve.metrics import Metrics
-from netlang.serve.server import ServeConfig, load_served_model
-from netlang.serve.scheduler import INLINE_S, BatchScheduler, DirectScheduler, time_calls
+from netlang.serve.scheduler import (
+    INLINE_ALONE_S,
+    INLINE_S,
+    BatchScheduler,
+    DirectScheduler,
+    time_calls,
+)
+from netlang.serve.server import ServeConfig, available_cores, load_served_model
 
 
-def _threads_used(scheduler_of, row_s: float | None, rows: int) -> set[str]:
+def _threads_used(
+    scheduler_of, row_s: float | None, rows: int, spare_core: bool = True
+) -> set[str]:
     seen: set[str] = set()
 
     def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -30,7 +39,7 @@ def _threads_used(scheduler_of, row_s: float | None, rows: int) -> set[str]:
         with ThreadPoolExecutor(1, thread_name_prefix="pool") as pool:
             scheduler = scheduler_of(run, pool)
             if row_s is not None:
-                scheduler.calibrate(row_s)
+                scheduler.calibrate(row_s, spare_core)
             await scheduler.start()
             x = np.ones((rows, 3), np.float32)
             out = await scheduler.submit({"x": x})
@@ -60,6 +69,24 @@ def test_a_slow_or_unmeasured_model_or_a_big_execution_runs_in_the_pool() -> Non
     assert _threads_used(_direct, None, 1) == {"pool_0"}  # never calibrated
     assert _threads_used(_direct, INLINE_S * 2, 1) == {"pool_0"}
     assert _threads_used(_direct, INLINE_S / 10, 20) == {"pool_0"}  # 20 rows: 2x INLINE_S
+
+
+def test_without_a_spare_core_executions_up_to_a_few_milliseconds_run_on_the_event_loop() -> None:
+    loop_thread = threading.current_thread().name
+    row_s = INLINE_S / 10  # 20 rows: 2x INLINE_S, well under INLINE_ALONE_S
+    assert _threads_used(_direct, row_s, 20, spare_core=False) == {loop_thread}
+    assert _threads_used(_batching, row_s, 4, spare_core=False) == {loop_thread}
+    assert _threads_used(_direct, INLINE_ALONE_S * 2, 1, spare_core=False) == {"pool_0"}
+
+
+def test_a_server_with_as_many_processes_as_cores_has_no_core_to_spare(tmp_path: Path) -> None:
+    path = _identity(tmp_path / "id.onnx", ["N", 4])
+    with ThreadPoolExecutor(1) as pool:
+        for workers in (1, available_cores()):
+            bound = INLINE_S if workers < available_cores() else INLINE_ALONE_S
+            config = ServeConfig(models=[], workers=workers)
+            model = load_served_model(str(path), "m", config, pool, Metrics())
+            assert model.scheduler.inline_s == bound
 
 
 def test_time_calls_is_the_median_after_a_first_call() -> None:

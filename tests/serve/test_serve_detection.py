@@ -87,3 +87,15 @@ def test_the_triton_repository_of_a_detector_has_no_batch_dimension(
     model_dir = write_triton_repo(detector, tmp_path, "det", 8, "cpu")
     config = (model_dir / "config.pbtxt").read_text()
     assert "max_batch_size: 0" in config and '"batch_index"' in config
+
+
+def test_exports_triton_check_of_a_detector_asks_for_no_batching(detector: Path) -> None:
+    """`netlang export --triton` checks the config before writing anything, with this function:
+    with its default --max-batch-size 8 a detector was refused ('scores' has no dims left)."""
+    import onnx
+
+    from netlang.serve.triton_repo import config_of_onnx
+
+    config = config_of_onnx(onnx.load(str(detector)), "det", 8, "gpu")
+    assert config["max_batch_size"] == 0 and "dynamic_batching" not in config
+    assert [o["dims"] for o in config["output"]] == [[-1, 4], [-1], [-1], [-1]]

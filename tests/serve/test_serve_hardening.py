@@ -5,8 +5,10 @@ the protocol's JSON error (or is dropped at its deadline) while other clients ar
 from __future__ import annotations
 
 import http.client
+import inspect
 import json
 import os
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+import uvicorn
 
 from tests.serve.servers import Server, start_server
 
@@ -233,3 +236,49 @@ def test_broken_requests_are_answered_without_filling_the_log(server: Server) ->
         assert exchange(server.port, b"GARBAGE\r\n\r\n")[0] == 400
     assert os.fstat(server.log.fileno()).st_size - logged < 1024
     assert authorized_infer_works(server)
+
+
+def test_an_idle_keep_alive_connection_closes_at_uvicorns_timeout_and_a_busy_one_stays(
+    server: Server,
+) -> None:
+    keep_alive_s = inspect.signature(uvicorn.Config).parameters["timeout_keep_alive"].default
+    request = http_request("POST", INFER, {"Authorization": f"Bearer {TOKEN}"}, BODY)
+
+    def answered(sock: socket.socket) -> bool:
+        sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status == 200 and bool(response.read())
+
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=30) as idle,
+        socket.create_connection(("127.0.0.1", server.port), timeout=30) as busy,
+    ):
+        assert answered(idle) and answered(busy)
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < keep_alive_s + 1.5:  # busy past it
+            if elapsed < keep_alive_s - 0.5:  # nothing to read yet: the idle one is still open
+                assert select.select([idle], [], [], 0)[0] == []
+            time.sleep(0.5)
+            assert answered(busy)
+        assert idle.recv(1) == b""  # closed without a word
+
+
+def test_a_connection_answered_before_its_body_ended_is_idle_once_the_body_has_arrived(
+    model_dir: Path,
+) -> None:
+    keep_alive_s = inspect.signature(uvicorn.Config).parameters["timeout_keep_alive"].default
+    small = start_server([str(model_dir / "clf.onnx"), "--max-body-bytes", "64"])
+    try:
+        with socket.create_connection(("127.0.0.1", small.port), timeout=30) as sock:
+            body = b"x" * 1000
+            sock.sendall(http_request("POST", INFER, {}, body)[: -len(body)])
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            assert response.status == 413 and json.loads(response.read())["error"]
+            sock.sendall(body)  # the rest, which the server ignores: then nothing more
+            started = time.monotonic()
+            assert sock.recv(1) == b""  # closed at the keep-alive timeout, not held forever
+            assert keep_alive_s - 0.5 < time.monotonic() - started < keep_alive_s + 3
+    finally:
+        small.stop()

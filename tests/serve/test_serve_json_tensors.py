@@ -111,6 +111,19 @@ def test_integer_and_nesting_refusals_agree(
     assert _both_paths(body, datatype, monkeypatch) == [400, 400]
 
 
+@pytest.mark.parametrize("rows", [10**12, 2**63], ids=["10**12 rows", "2**63 rows"])
+def test_a_huge_claimed_shape_is_refused_without_building_its_brackets(
+    rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = _body([0.5] * (ROWS * COLUMNS), shape=[rows, COLUMNS])  # holds ROWS rows, far fewer
+    assert _both_paths(body, "FP32", monkeypatch) == [400, 400]
+
+
+@pytest.mark.parametrize("shape", [(0,), (3,), (2, 0), (2, 3, 4), (1, 1, 1)])
+def test_skeleton_length_is_the_length_of_the_skeleton(shape: tuple[int, ...]) -> None:
+    assert json_tensors.skeleton_length(shape) == len(json_tensors.skeleton(shape))
+
+
 def test_a_data_key_inside_a_string_is_left_alone() -> None:
     text = '"data": [' + ", ".join(["1"] * 5000) + "]"
     inputs = [{"name": "x", "shape": [ROWS, COLUMNS], "datatype": "FP32", "data": [0.5] * 6400}]

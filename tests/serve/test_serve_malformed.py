@@ -193,6 +193,14 @@ CASES = {
     "unknown route": ("GET", "/v2/repository/index", b"", {}, 404, "no such endpoint"),
     "post to health": ("POST", "/v2/health/live", b"{}", {}, 405, "Method Not Allowed"),
     "get on infer": ("GET", INFER, b"", {}, 405, "Method Not Allowed"),
+    "a shape of 10**12 rows with 1,000 numbers": (
+        "POST",
+        INFER,
+        infer_body([clf_input(shape=[10**12, 8], data=[0.5] * 1000)]),
+        {},
+        400,
+        "shape",
+    ),
     "browser origin": (
         "POST",
         INFER,
@@ -285,7 +293,24 @@ def test_wrong_method_names_the_allowed_one(plain_server: Server) -> None:
     response = connection.getresponse()
     response.read()
     connection.close()
-    assert response.status == 405 and response.getheader("allow") == "GET"
+    assert response.status == 405 and response.getheader("allow") == "GET, HEAD"
+
+
+def test_head_is_answered_like_get_without_a_body_on_a_kept_alive_connection(
+    plain_server: Server,
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", plain_server.port, timeout=10)
+    try:
+        for path in ("/v2/health/ready", "/v2/models/clf", "/v2/models/clf/versions/1/ready"):
+            connection.request("GET", path)
+            got = connection.getresponse()
+            body = got.read()
+            connection.request("HEAD", path)  # the same connection: the head must not be held
+            head = connection.getresponse()
+            assert head.status == got.status == 200 and head.read() == b""
+            assert head.getheader("content-length") == str(len(body))
+    finally:
+        connection.close()
 
 
 def test_refusals_are_counted_in_metrics(plain_server: Server) -> None:

@@ -218,6 +218,7 @@ def test_inputs_of_different_sample_counts_are_refused_at_check(tmp_path: Path) 
 
 
 def test_a_one_input_source_is_refused_with_a_hint_naming_npz(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("1,0\n")  # there (a missing file is an error of its own)
     (found,) = _check(_program(tmp_path, 'csv("t.csv")'))
     assert found.code == "NL2054" and found.span.start.line == 10
     assert (
@@ -226,11 +227,12 @@ def test_a_one_input_source_is_refused_with_a_hint_naming_npz(tmp_path: Path) ->
     assert found.hint is not None and "npz(path)" in found.hint
 
 
-def test_a_missing_file_is_a_located_error_at_train_before_any_epoch(tmp_path: Path) -> None:
+def test_a_missing_file_is_a_located_error_at_check_and_at_train(tmp_path: Path) -> None:
     from netlang.diagnostics import CompileError
 
     net = _program(tmp_path)
-    assert _check(net) == []  # check cannot read it: train says so, at the data line
+    (said,) = _check(net)  # at the data line, as train says it
+    assert said.code == "NL2053" and said.span.start.line == 10
     with pytest.raises(CompileError) as raised:
         train_file(net, overrides={"out": str(tmp_path / "run")}, log=lambda _: None, quiet=True)
     (found,) = raised.value.diagnostics
@@ -246,6 +248,8 @@ def test_a_pixel_move_with_no_image_input_is_refused(tmp_path: Path) -> None:
         'train M {\n    data npz("t.npz")\n    augment [hflip]\n}\n',
         encoding="utf-8",
     )
+    rows = np.zeros((4, 3), np.float32)
+    np.savez(tmp_path / "t.npz", a=rows, b=rows[:, :2], y=np.zeros(4, np.int64))
     (found,) = _check(path)
     assert found.code == "NL2050" and "no input is one (a [N, 3], b [N, 2])" in found.message
 

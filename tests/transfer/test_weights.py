@@ -3,6 +3,8 @@ checked by hand on the small model), and errors that name the layer and both sha
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +169,21 @@ train Small {
         "layer features.0: features.0.weight is [8, 6] in the checkpoint but [8, 64] in the model"
     ) in result.output
     assert 'replace ["features.0", "head"]' in result.output
+    assert not (tmp_path / "run" / "metrics.csv").exists()
+
+
+def test_a_missing_checkpoint_is_said_at_the_weights_line(tmp_path: Path) -> None:
+    (tmp_path / "small.net").write_text(
+        SMALL.replace("float32[N, 6]", "float32[N, 64]").replace("int = 3", "int = 10")
+        + '\ntrain Small {\n    data digits(flatten=true)\n    weights "runs/source"\n}\n'
+    )
+    result = CliRunner().invoke(
+        main, ["train", str(tmp_path / "small.net"), "--out", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 1
+    assert re.search(r"small\.net:\d+:5: error\[NL2053\]: weights: no such file", result.stderr)
+    assert 'weights "runs/source"\n     |     ^^^^' in result.stderr
+    assert "train the model the weights come from first" in result.stderr
     assert not (tmp_path / "run" / "metrics.csv").exists()
 
 
