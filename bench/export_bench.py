@@ -34,9 +34,10 @@ Rounds alternate all contenders; medians are quoted. Every contender starts afte
 so none pays for writing back the files of the one before (0.5 GB each: left dirty, they made
 the next writer wait on the kernel's writeback, and the order of contenders decided the
 figures). Also given: netlang's stage times in process (parse+elaborate, plan+emit, draw+write,
-and the draws alone; for export, reading the run and emitting, then copying and writing) and
-peak RSS over the weights' size, gross and above the interpreter's
-baseline (the peak RSS of compiling LeNet-5).
+and the draws alone; for export, reading the run and emitting, then copying and writing), the
+CPU seconds (user + system) of netlang's processes and of the floors (on a host shared with
+other jobs the wall times mostly measure the wait for a core), and peak RSS over the weights'
+size, gross and above the interpreter's baseline (the peak RSS of compiling LeNet-5).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -97,19 +99,23 @@ def use_bytecode(cache: Path) -> None:
     CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(cache)
 
 
-def process(args: list[str], tree: Path = TREE) -> tuple[float, float]:
-    """Wall seconds of a fresh process (importing netlang from `tree`), and its peak RSS in MB
+def process(args: list[str], tree: Path = TREE) -> tuple[float, float, float]:
+    """Wall seconds of a fresh process (importing netlang from `tree`), its CPU seconds (user +
+    system, all its threads: what a loaded host's wall time hides), and its peak RSS in MB
     where it reports one."""
     env = {**CHILD_ENV, "PYTHONPATH": str(tree)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(  # in `tree`: `python -c` puts the working directory first on the path
         args, env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if done.returncode:
         raise RuntimeError(f"{args} failed: {done.stderr.decode()[-2000:]}")
     peak = [line.split()[1] for line in done.stderr.decode().splitlines() if "peak-rss-kb" in line]
-    return seconds, int(peak[-1]) / 1024 if peak else float("nan")
+    return seconds, cpu, int(peak[-1]) / 1024 if peak else float("nan")
 
 
 def netlang(*args: str) -> list[str]:
@@ -174,14 +180,15 @@ def torch_export(module: torch.nn.Module, out: Path, dynamo: bool) -> None:
     )
 
 
-def floor_write(path: Path, buffer: np.ndarray, *, new: bool) -> float:
-    """Seconds to write `buffer` to `path`: a new file, or over the one there (truncated)."""
+def floor_write(path: Path, buffer: np.ndarray, *, new: bool) -> tuple[float, float]:
+    """Wall and CPU seconds to write `buffer` to `path`: a new file, or over the one there
+    (truncated)."""
     if new:
         path.unlink(missing_ok=True)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with open(path, "wb") as out:
         out.write(memoryview(buffer))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def bench_model(
@@ -214,12 +221,17 @@ def bench_model(
     seconds: dict[str, list[float]] = {}
     trees = {"": TREE, **({" (reference tree)": reference} if reference else {})}
     memory: dict[str, list[float]] = {}
+    cpu_seconds: dict[str, list[float]] = {}
     stage_runs = []
     floor = workdir / "floor.bin"
 
     def timed(key: str, seconds_of: Callable[[], float]) -> None:
         os.sync()  # each starts with nothing left to write back from the one before
         seconds.setdefault(key, []).append(seconds_of())
+
+    def record(key: str, wall: float, cpu: float) -> None:
+        seconds.setdefault(key, []).append(wall)
+        cpu_seconds.setdefault(key, []).append(cpu)
 
     def torch_seconds(dynamo: bool) -> float:
         start = time.perf_counter()
@@ -231,15 +243,20 @@ def bench_model(
         for name, args in (("compile", compile_args), ("export", export_args)):
             for tag, tree in list(trees.items())[:: 1 if number % 2 else -1]:  # each first by turns
                 os.sync()
-                wall, peak = process(args, tree)
-                seconds.setdefault(f"netlang {name}{tag}", []).append(wall)
+                wall, cpu, peak = process(args, tree)
+                record(f"netlang {name}{tag}", wall, cpu)
                 memory.setdefault(f"{name}{tag}", []).append(peak)
         timed("torch.onnx.export dynamo (default)", lambda: torch_seconds(True))
         timed("torch.onnx.export TorchScript (legacy)", lambda: torch_seconds(False))
-        timed("floor: write in process", lambda: floor_write(floor, buffer, new=True))
-        timed("floor: write over the old file", lambda: floor_write(floor, buffer, new=False))
+        for key, new in (
+            ("floor: write in process", True),
+            ("floor: write over the old file", False),
+        ):
+            os.sync()
+            record(key, *floor_write(floor, buffer, new=new))
         floor.unlink()
-        timed("floor: write as a process", lambda: process(floor_args)[0])
+        os.sync()
+        record("floor: write as a process", *process(floor_args)[:2])
         floor.unlink()
         os.sync()
         stage_runs.append(stages(net_file, model, out["compile"], run_dir))
@@ -248,6 +265,7 @@ def bench_model(
         "weights_mb": weights_mb,
         "file_mb": size / 2**20,
         "seconds": {k: statistics.median(v) for k, v in seconds.items()},
+        "cpu_s": {k: statistics.median(v) for k, v in cpu_seconds.items()},
         "stages_s": {k: statistics.median(run[k] for run in stage_runs) for k in stage_runs[0]},
         "peak_rss_mb": {k: statistics.median(v) for k, v in memory.items()},
         "peak_over_weights": {k: statistics.median(v) / weights_mb for k, v in memory.items()},
@@ -275,6 +293,8 @@ def report(results: dict[str, Any]) -> str:
             f"{s['netlang export'] / s['floor: write over the old file']:.2f}x. "
             "Stages in process: "
             + ", ".join(f"{k} {v:.3f} s" for k, v in r["stages_s"].items())
+            + ". CPU of the processes (user + system): "
+            + ", ".join(f"{k} {v:.3f} s" for k, v in r["cpu_s"].items())
             + ". Peak RSS: "
             + ", ".join(
                 f"{k} {r['peak_rss_mb'][k]:.0f} MB = {r['peak_over_weights'][k]:.2f}x weights "
@@ -307,7 +327,7 @@ def main() -> None:
             use_bytecode(Path(tmp) / "pycache")
         results["bytecode"] = not args.no_bytecode
         lenet = [str(STDLIB / "lenet.net"), "-o", str(Path(tmp) / "lenet.onnx")]
-        baseline_mb = statistics.median(process(netlang("compile", *lenet))[1] for _ in range(3))
+        baseline_mb = statistics.median(process(netlang("compile", *lenet))[2] for _ in range(3))
         results["baseline_rss_mb"] = baseline_mb
         for label in args.models:
             results["models"][label] = bench_model(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import gc
 import importlib
 import os
 import sys
@@ -37,6 +38,12 @@ COMMANDS: dict[str, str] = {
 # process 40-60 ms on this project's host, a sixth of writing VGG-16's weights.
 QUICK_EXIT = frozenset({"check", "summary", "explain", "compile", "export"})
 
+# The cycle collector's thresholds while a QUICK_EXIT command runs as a program. What such a
+# process allocates (the imported modules, the grammar, the AST and IR) lives until it ends, yet
+# at Python's defaults (700, 10, 10) the collector scans it ~120 times: 35-80 ms of VGG-16's
+# `netlang compile` on this project's host. mypy's main raises them the same way.
+RARE_COLLECTIONS = (200_000, 30, 30)
+
 # Errors of the machine, not of netlang or the input: a full disk or quota, a read-only or
 # forbidden path, a failing device. Said as what they are (EX_IOERR), never as a bug to report.
 MACHINE_ERRNOS = frozenset(
@@ -49,6 +56,7 @@ REPORT_TO = "the netlang issue tracker (see README, 'Reporting a bug')"
 
 class LazyGroup(click.Group):
     invoked: str | None = None  # the command this process ran (for `run`)
+    program = False  # running as the `netlang` program (`run`), not called in a process
 
     def invoke(self, ctx: click.Context) -> Any:
         """The last line of defence: an exception no command expected is a compiler bug, said
@@ -77,6 +85,8 @@ class LazyGroup(click.Group):
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         name, command, rest = super().resolve_command(ctx, args)
         LazyGroup.invoked = name
+        if LazyGroup.program and name in QUICK_EXIT:
+            gc.set_threshold(*RARE_COLLECTIONS)
         return name, command, rest
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -100,10 +110,12 @@ def main() -> None:
 
 def run() -> None:
     """The `netlang` program (console script and `python -m netlang`). A QUICK_EXIT command's
-    process ends as Python's own exit would, less the teardown: atexit handlers run, output is
-    flushed, then `os._exit` with the command's status. Anything else (another command, a
-    thread still running, a status that is not a number) exits the ordinary way."""
+    process collects cycles rarely (RARE_COLLECTIONS) and ends as Python's own exit would, less
+    the teardown: atexit handlers run, output is flushed, then `os._exit` with the command's
+    status. Anything else (another command, a thread still running, a status that is not a
+    number) exits the ordinary way."""
     code: object = 0
+    LazyGroup.program = True
     try:
         main(prog_name="netlang")
     except SystemExit as done:

@@ -149,12 +149,13 @@ def emit(
         statistics,
         doc_string=graph.doc,
     )
+    release = version("netlang")  # read once: each call parses the installed METADATA file
     model = helper.make_model(
         onnx_graph,
         opset_imports=[helper.make_opsetid("", opset)],
         ir_version=ir_version(opset),
         producer_name="netlang",
-        producer_version=version("netlang"),
+        producer_version=release,
         doc_string=graph.doc,
     )
     names = list(torch_state(nodes))
@@ -162,7 +163,7 @@ def emit(
     scopes = _scopes_json(graph)
     helper.set_model_props(
         model,
-        {"netlang.version": version("netlang"), **scopes, **(metadata or {})},
+        {"netlang.version": release, **scopes, **(metadata or {})},
     )
     return Emitted(model, initializers)
 

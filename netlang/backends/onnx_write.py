@@ -160,8 +160,8 @@ def _memory(array: Array) -> Iterator[memoryview | Stored]:
 def _write_all(out: BinaryIO, pieces: Iterable[bytes | memoryview | Stored]) -> None:
     """Write `pieces` to the unbuffered `out`, produced one ahead by a second thread: both the
     draws and the write release the GIL, so they overlap. The queue holds one piece, which with
-    the one being written and the one being drawn is what a `Drawn` tensor's ring of buffers
-    allows. Pieces under GATHER bytes are copied together into one write."""
+    the one being written and the one being drawn is what the RING buffers of a `Drawn`
+    tensor's stream allow. Pieces under GATHER bytes are copied together into one write."""
     ready: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=1)
     stop = threading.Event()
 

@@ -153,6 +153,30 @@ def test_uniform_draws_continue_numpys_float32_stream_across_odd_sizes_and_laws(
         np.testing.assert_array_equal(np.asarray(drawn), expected, err_msg=f"{law} {size}")
 
 
+def test_a_streams_pieces_share_its_ring_and_stay_valid_for_ring_minus_one_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """All the tensors of a stream are drawn into the same RING buffers (made once, not per
+    tensor: fresh memory costs page faults), and a piece is intact until RING - 1 more pieces
+    have been drawn, across tensor boundaries too (what the writer's thread relies on)."""
+    monkeypatch.setattr(weights, "CHUNK", 4)
+    monkeypatch.setattr(weights, "PIECE", 8)
+    stream = weights.Stream(5)
+    tensors = [stream.add((size,), "uniform", 1.0, 0.0, zero_row=None) for size in (13, 8, 3, 21)]
+    expected = [np.asarray(t) for t in tensors]  # drawn once: the stream keeps their states
+    drawn, recent, buffers = [], [], set()
+    for tensor in tensors:
+        for piece in tensor.pieces():
+            buffers.add(piece.base.__array_interface__["data"][0])
+            recent.append((piece, piece.copy()))
+            if len(recent) == weights.RING:  # the oldest has lived through RING - 1 more
+                oldest, copy = recent.pop(0)
+                np.testing.assert_array_equal(oldest, copy)
+            drawn.append(piece.copy())
+    assert len(buffers) == weights.RING
+    np.testing.assert_array_equal(np.concatenate(drawn), np.concatenate(expected))
+
+
 def test_state_order_is_torchs_own_tensors_first_then_submodules() -> None:
     """A free tensor made after a layer still comes first at its level, as in torch's
     state_dict; a submodule's tensors follow its parent's own (window attention's table and

@@ -3,12 +3,16 @@ QUICK_EXIT) still end as Python's exit would: status, every byte of output, atex
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import onnx
+from click.testing import CliRunner
+
+from netlang import cli
 
 REPO = Path(__file__).resolve().parents[2]
 LENET = str(REPO / "examples" / "lenet.net")
@@ -21,10 +25,15 @@ WRAPPED = (
 )
 
 
-def netlang(*args: str) -> subprocess.CompletedProcess[str]:
+def netlang(*args: str, first: str = "") -> subprocess.CompletedProcess[str]:
+    """`netlang ARGS` as a process, running the Python code `first` before the CLI starts."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-c", WRAPPED, *args], env=env, capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-c", first + WRAPPED, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
 
 
@@ -45,3 +54,17 @@ def test_compile_as_a_process_leaves_a_whole_model(tmp_path: Path) -> None:
     assert done.returncode == 0 and f"wrote {out}" in done.stdout
     onnx.checker.check_model(onnx.load(str(out)))
     assert not [p.name for p in tmp_path.iterdir() if p.name != out.name]  # no temporary left
+
+
+# Prints the collector's thresholds as the process ends (after the command has run).
+THRESHOLDS = "import atexit, gc; atexit.register(lambda: print('gc', gc.get_threshold()))\n"
+
+
+def test_only_a_quick_exit_program_collects_rarely() -> None:
+    summary = netlang("summary", LENET, first=THRESHOLDS)
+    assert summary.returncode == 0 and summary.stdout.endswith(f"gc {cli.RARE_COLLECTIONS}\n")
+    fmt = netlang("fmt", "--check", LENET, first=THRESHOLDS)  # not a QUICK_EXIT command
+    assert fmt.returncode == 0 and fmt.stdout.endswith(f"gc {gc.get_threshold()}\n")
+    before = gc.get_threshold()
+    assert CliRunner().invoke(cli.main, ["summary", LENET]).exit_code == 0  # called in a process
+    assert gc.get_threshold() == before
