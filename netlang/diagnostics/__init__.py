@@ -111,9 +111,51 @@ class InternalCompilerError(Exception):
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A "did you mean `x`?" hint for a misspelt name, or None: the one that differs only in
     case (`ReLU` -> `relu`, as PyTorch spells it), else the closest."""
-    ordered = sorted(set(candidates))
-    same = [c for c in ordered if c.lower() == name.lower() and c != name]
-    if same:
-        return f"did you mean `{same[0]}`?"
-    matches = difflib.get_close_matches(name, ordered, n=1, cutoff=0.6)
-    return f"did you mean `{matches[0]}`?" if matches else None
+    return NameHints(candidates).hint(name)
+
+
+_CUTOFF = 0.6  # difflib.get_close_matches' default: a ratio below it is no suggestion
+
+
+class NameHints:
+    """`did_you_mean` over a fixed set of names, indexed once (a file's namespace and every op):
+    a file with thousands of misspellings asks difflib only about names of a length that can
+    reach the cutoff, once per distinct misspelling. The answer is get_close_matches(n=1)'s."""
+
+    def __init__(self, candidates: Iterable[str]) -> None:
+        self._by_lower: dict[str, list[str]] = {}
+        self._by_length: dict[int, list[str]] = {}
+        for c in sorted(set(candidates)):
+            self._by_lower.setdefault(c.lower(), []).append(c)
+            self._by_length.setdefault(len(c), []).append(c)
+        self._memo: dict[str, tuple[str | None, tuple[float, str] | None]] = {}
+
+    def hint(self, name: str, extra: Iterable[str] = ()) -> str | None:
+        """The hint for `name` among these names and `extra` (a scope's few local names)."""
+        same, close = self._best(name)
+        if extra:
+            more_same, more_close = NameHints(extra)._best(name)
+            same = min(filter(None, (same, more_same)), default=None)
+            close = max(filter(None, (close, more_close)), default=None)
+        if same is not None:
+            return f"did you mean `{same}`?"
+        return f"did you mean `{close[1]}`?" if close else None
+
+    def _best(self, name: str) -> tuple[str | None, tuple[float, str] | None]:
+        """(the first name differing only in case, (ratio, name) of the closest): difflib's
+        ranking, so ties go to the name that sorts last, as get_close_matches breaks them."""
+        if name in self._memo:
+            return self._memo[name]
+        same = next((c for c in self._by_lower.get(name.lower(), ()) if c != name), None)
+        matcher = difflib.SequenceMatcher()
+        matcher.set_seq2(name)
+        close: tuple[float, str] | None = None
+        for length, names in self._by_length.items():
+            if 2.0 * min(length, len(name)) / (length + len(name)) < _CUTOFF:
+                continue  # real_quick_ratio: the length ratio bounds the ratio
+            for c in names:
+                matcher.set_seq1(c)
+                if matcher.quick_ratio() >= _CUTOFF and (ratio := matcher.ratio()) >= _CUTOFF:
+                    close = max(close, (ratio, c)) if close else (ratio, c)
+        self._memo[name] = same, close
+        return same, close

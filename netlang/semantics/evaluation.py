@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netlang.diagnostics import did_you_mean
+from netlang.diagnostics import NameHints
 from netlang.diagnostics.source import Span
 from netlang.ir import DTYPES
 from netlang.ops import REGISTRY
@@ -92,8 +92,10 @@ class Expressions:
         if name in DTYPES:  # `cast(float16)`: an element type is named by a string
             hint = f'write the element type as a string: "{name}"'
         else:
-            candidates = [*frame.variables, *frame.unit.namespace, *REGISTRY, *BUILTINS]
-            hint = did_you_mean(name, candidates)
+            unit = frame.unit
+            if unit.name_hints is None:
+                unit.name_hints = NameHints([*unit.namespace, *REGISTRY, *BUILTINS])
+            hint = unit.name_hints.hint(name, frame.variables)
         raise fail("NL2001", f"`{name}` is not defined", span, hint)
 
     def _lookup(self, name: str, frame: Frame, span: Span) -> Any:

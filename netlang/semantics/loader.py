@@ -13,7 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netlang.diagnostics import Diagnostic, DiagnosticSink, Label, did_you_mean, error, warning
+from netlang.diagnostics import (
+    Diagnostic,
+    DiagnosticSink,
+    Label,
+    NameHints,
+    did_you_mean,
+    error,
+    warning,
+)
 from netlang.diagnostics.source import Position, SourceFile, Span
 from netlang.syntax import ast
 from netlang.syntax.assets import read_stdlib, stdlib_names
@@ -40,6 +48,8 @@ class Unit:
     # names two imports define differently -> those files: an error only where this file uses
     # one (two stdlib families may each have their own helper block of the same name)
     ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # "did you mean" over the namespace, every op and builtin: built at the first unknown name
+    name_hints: NameHints | None = field(default=None, compare=False, repr=False)
 
 
 def ambiguity(unit: Unit, name: str, span: Span) -> Diagnostic:
