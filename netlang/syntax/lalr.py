@@ -13,7 +13,8 @@ import lark
 
 from netlang.diagnostics import Diagnostic, Label, error
 from netlang.diagnostics.source import SourceFile, split_lines
-from netlang.syntax.scans import CLOSERS, character_hint, comma_hint, eof_hint, misplaced
+from netlang.syntax.scans import CLOSERS, argument_comma, character_hint, comma_hint, eof_hint
+from netlang.syntax.scans import misplaced
 from netlang.syntax.scans import reserved_hint, token_hint, unclosed_bracket
 from netlang.syntax.assets import grammar_text
 
@@ -110,7 +111,9 @@ def syntax_error(source: SourceFile, exc: lark.exceptions.UnexpectedInput) -> Di
         )
     assert token is not None
     expected = sorted({_describe(t) for t in getattr(exc, "expected", ())})
-    earlier = misplaced(source.text, exc.pos_in_stream, expected)
+    earlier = misplaced(source.text, exc.pos_in_stream, expected) or argument_comma(
+        source.text, exc.pos_in_stream, expected
+    )
     if earlier is not None:
         (s_line, s_column), (e_line, e_column), message, hint = earlier
         return error("NL1002", message, source.span(s_line, s_column, e_line, e_column), hint=hint)

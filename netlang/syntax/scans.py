@@ -151,6 +151,28 @@ def comma_hint(text: str, position: int, expected: list[str]) -> str | None:
     return "a `,` is missing before it" if text[position : position + 1].isalnum() else None
 
 
+def argument_comma(
+    text: str, position: int, expected: list[str]
+) -> tuple[Place, Place, str, str] | None:
+    """(start, end, message, hint) for an argument that starts a line after another inside a
+    call's `(` where `,` could come (`conv2d(16,\n kernel=3\n stride=2)`): the `,` at the end
+    of the line before is missing, not the `)`, so point at the second argument."""
+    before = text[:position]
+    if "`,`" not in expected or "\n" not in before[len(before.rstrip()) :]:
+        return None
+    word = re.match(r'"[^"\n]*"?|\w+', text[position:])
+    opened = unclosed_bracket(text, position)
+    if word is None or opened is None or opened[2] != "(":
+        return None
+    opener = text.split("\n", opened[0])[opened[0] - 1]
+    if _place(text, position)[1] - 1 <= len(opener) - len(opener.lstrip()):
+        return None  # a statement as indented as the call's line: the `)` is what is missing
+    line = _place(text, len(before.rstrip()))[0]
+    message = "a `,` is probably missing between the arguments"
+    hint = f"add `,` at the end of line {line}"
+    return _place(text, position), _place(text, position + word.end()), message, hint
+
+
 def reserved_hint(text: str, position: int, reserved: list[str]) -> str | None:
     """A reserved word named as a tensor or layer (`train = ...`, `test = ...`, `input: linear`),
     whether the parser stops at the word or at the `=` or `:` after it."""

@@ -39,3 +39,23 @@ def test_a_lookalike_inside_a_string_or_comment_is_text() -> None:
     text = 'model M {\n    "\u201cquoted\u201d \u2212 fine"  # \u2192 too\n'
     text += "    input x: float32[N, 4]\n    y = x -> linear(2)\n    output y\n}\n"
     assert netlang.load(text).check() == []
+
+
+def test_a_statement_after_an_unclosed_call_is_a_missing_paren_not_a_missing_comma() -> None:
+    text = "model M {\n    input x: float32[N, 4]\n    y = x -> linear(8\n    output y\n}\n"
+    with pytest.raises(CompileError) as caught:
+        netlang.load(text).check()
+    (found,) = caught.value.diagnostics
+    assert found.message == "unexpected `output`"
+    assert found.hint == "close the `(` opened at line 3 with `)`"
+
+
+def test_a_string_argument_on_the_next_line_without_a_comma_is_located_whole() -> None:
+    text = "model M {\n    input x: float32[N, 4]\n    y = x -> linear(8,\n        bias=false\n"
+    text += '        "zeros")\n    output y\n}\n'
+    with pytest.raises(CompileError) as caught:
+        netlang.load(text).check()
+    (found,) = caught.value.diagnostics
+    assert found.message == "a `,` is probably missing between the arguments"
+    assert (found.span.start.line, found.span.start.column, found.span.end.column) == (5, 9, 16)
+    assert found.hint == "add `,` at the end of line 4"
