@@ -183,6 +183,15 @@ CODES: dict[str, Code] = {
         "Swap the two axes first. (A warning.)\n\n"
         "    tokens -> embedding(8000, 64) -> permute([0, 2, 1]) -> conv1d(128, kernel=3)",
     ),
+    "NL2057": Code(
+        "nll on an output that is not log-probabilities",
+        "`loss nll` takes log-probabilities, and the model's output does not come out of a "
+        "`log_softmax`: on raw scores (logits) it pushes the right class's score up without "
+        "bound instead of learning the classes, and on probabilities it learns slowly. Use "
+        "`cross_entropy`, which applies log_softmax to logits itself, or end the model with "
+        "`log_softmax`. (A warning.)\n\n"
+        "    logits = x -> linear(10) -> log_softmax     # or keep the logits: loss cross_entropy",
+    ),
     "NL2017": Code(
         "too many arguments", "More positional arguments than the layer or block takes."
     ),

@@ -1,6 +1,7 @@
 """A train section against its model: layer patterns resolved on the IR's layer names (NL2051),
 the loss against the model's output and the data's targets (NL2052), so `check` refuses what
-train would refuse before its first batch; and a `softmax` fed to cross_entropy (NL2055)."""
+train would refuse before its first batch; and a `softmax` fed to cross_entropy (NL2055), or
+anything but a `log_softmax` to nll (NL2057)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,12 @@ def check_train_fit(spec: TrainSpec, graph: Graph, sink: DiagnosticSink) -> None
         message = "the output comes out of `softmax`, and cross_entropy applies softmax itself"
         hint = "output the logits: drop the `softmax` (`netlang predict` prints probabilities)"
         sink.report(warning("NL2055", message, softmax, hint=hint))
+    last = _nll_of_scores(spec.entries, graph)
+    if last is not None:
+        made = "probabilities" if last == "softmax" else "raw scores (logits)"
+        message = f"the output is {made}, and nll takes log-probabilities"
+        hint = "use cross_entropy on logits, or end the model with `log_softmax`"
+        sink.report(warning("NL2057", message, spec.spans.get("loss") or _no(spec), hint=hint))
     check_train_data(spec, graph, sink)
 
 
@@ -276,6 +283,19 @@ def _softmax_into_cross_entropy(entries: dict[str, Any], graph: Graph) -> Span |
         return None
     last = next((n for n in graph.nodes if graph.outputs[0].name in n.outputs), None)
     return last.origin if last is not None and last.op == "softmax" else None
+
+
+def _nll_of_scores(entries: dict[str, Any], graph: Graph) -> str | None:
+    """The op that makes the one output `loss nll` is given, when it is no `log_softmax`
+    (through layers that only move values): nll of logits trains towards ever larger scores."""
+    loss = entries.get("loss")
+    if not (isinstance(loss, Call) and loss.name == "nll") or len(graph.outputs) != 1:
+        return None
+    producers = {name: node for node in graph.nodes for name in node.outputs}
+    last = producers.get(graph.outputs[0].name)
+    while last is not None and last.op in MOVES and last.inputs:
+        last = producers.get(last.inputs[0])
+    return last.op if last is not None and last.op != "log_softmax" else None
 
 
 def _class_count(entries: dict[str, Any], data: Call) -> int | None:

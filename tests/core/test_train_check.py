@@ -151,4 +151,26 @@ def test_a_softmax_output_fed_to_cross_entropy_is_a_warning_at_the_softmax(
     program, diagnostics, _ = compile_source(SourceFile("net.net", text))
     assert program is not None, diagnostics
     found = [(d.code, d.severity.name, d.span.start.line) for d in program.check()]
-    assert found == ([("NL2055", "WARNING", 3)] if warned else [])
+    assert [f for f in found if f[0] == "NL2055"] == ([("NL2055", "WARNING", 3)] if warned else [])
+
+
+@pytest.mark.parametrize(
+    ("last", "made"),
+    [("", "raw scores (logits)"), (" -> softmax", "probabilities"), (" -> log_softmax", None)],
+)
+def test_nll_of_an_output_that_is_no_log_softmax_is_a_warning_at_the_loss(
+    last: str, made: str | None
+) -> None:
+    model = MODEL.replace("head: linear(classes)", f"head: linear(classes){last}")
+    text = model + "\ntrain Net {\n    data digits(size=8)\n    loss nll\n}\n"
+    program, diagnostics, _ = compile_source(SourceFile("net.net", text))
+    assert program is not None, diagnostics
+    found = program.check()
+    if made is None:
+        assert found == []
+        return
+    (warned,) = found
+    assert (warned.code, warned.severity.name) == ("NL2057", "WARNING")
+    assert (warned.span.start.line, warned.span.start.column) == (9, 5)
+    assert warned.message == f"the output is {made}, and nll takes log-probabilities"
+    assert warned.hint == "use cross_entropy on logits, or end the model with `log_softmax`"
