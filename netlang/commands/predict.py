@@ -5,6 +5,7 @@ and segmenters; numbers, PNGs or .npy files for other models."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from netlang.commands.common import DEVICE_OPTION, JSON_OPTION, ONNX_FILE, VERBO
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Where a model that is not a classifier writes its outputs (PNG or .npy; pictures of "
-    "boxes or masks).",
+    "boxes or masks): INPUT.output.png|npy, or with several outputs INPUT.NAME.png|npy each.",
 )
 @DEVICE_OPTION
 @JSON_OPTION
@@ -47,6 +48,7 @@ def predict(
 ) -> None:
     """Run an exported ONNX MODEL on INPUTS: images, .npy arrays, folders of them, or sentences.
 
+    A model with several outputs gets each answered by name (--json: "outputs": {NAME: ...}).
     Sentences (written out, or .txt files of them) are for a model trained on text. An image
     converted to the model's channels is noted on stderr, once per kind of conversion (-v: per
     file)."""
@@ -77,22 +79,27 @@ def predict(
             )
             _show_located(kind, names, batch, results, info, out_dir, as_json)
             return
-        (output,) = session.run([info.signature.outputs[0].name], feeds)
-        if not runtime.is_classifier(info, output):
-            _answer(output, info, names, out_dir, as_json)
+        heads = [o.name for o in info.signature.outputs]
+        outputs = dict(zip(heads, session.run(heads, feeds), strict=True))
+        provider = runtime.provider_of(session)
+        if len(outputs) > 1:
+            _answer_each(outputs, info, names, out_dir, k, model, provider, as_json)
             return
-        rows = runtime.predict(session, info, batch, k)
+        (output,) = outputs.values()
+        document = _document_of(output, heads[0], "output", info, names, out_dir, k, info.classes)
     except (runtime.DeviceError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-    provider = runtime.provider_of(session)
-    if as_json:
-        click.echo(json.dumps(_document(model, provider, names, rows), indent=2))
+    if any("top" in entry for entry in document.get("predictions", [])):
+        if as_json:
+            whole = {"model": str(model), "provider": provider, **document}
+            click.echo(json.dumps(whole, indent=2))
+            return
+        click.echo(f"provider: {provider}")
+    if as_json:  # a file list on one line, as it always was
+        click.echo(json.dumps(document, indent=2 if "predictions" in document else None))
         return
-    click.echo(f"provider: {provider}")
-    for name, row in zip(names, rows, strict=True):
-        click.echo(name)
-        for g in row:
-            click.echo(f"  {g.probability:8.4f}  {g.label}")
+    for line in _lines_of(document):
+        click.echo(line)
 
 
 def _joined(batches: list[Any]) -> Any:
@@ -160,53 +167,81 @@ def _load(item: str, info: Any, converted: dict[str, list[str]]) -> Any:
     )
 
 
-def _answer(output: Any, info: Any, names: list[str], out_dir: Path, as_json: bool) -> None:
-    """A regression's numbers or a sequence labeller's tags on the console; other outputs as
-    files in `out_dir`."""
+def _answer_each(
+    outputs: dict[str, Any],
+    info: Any,
+    names: list[str],
+    out_dir: Path,
+    k: int,
+    model: Path,
+    provider: str,
+    as_json: bool,
+) -> None:
+    """Every output of a model with several, by name: each as a model with only that output
+    would show it, its files named INPUT.OUTPUT (the class names label the outputs they fit)."""
+    documents = {}
+    for name, output in outputs.items():
+        fits = (
+            info.classes is not None and output.ndim == 2 and len(info.classes) == output.shape[1]
+        )
+        classes = info.classes if fits else None
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        documents[name] = _document_of(output, name, stem, info, names, out_dir, k, classes)
+    if as_json:
+        whole = {"model": str(model), "provider": provider, "outputs": documents}
+        click.echo(json.dumps(whole, indent=2))
+        return
+    click.echo(f"provider: {provider}")
+    for name, document in documents.items():
+        click.echo(f"output {name}:")
+        for line in _lines_of(document):
+            click.echo(f"  {line}")
+
+
+def _document_of(
+    output: Any,
+    name: str,
+    stem: str,
+    info: Any,
+    names: list[str],
+    out_dir: Path,
+    k: int,
+    classes: tuple[str, ...] | None,
+) -> dict[str, Any]:
+    """Output `name`'s answer per input: a classifier's top-k, a regression's numbers or a
+    sequence labeller's tags; other outputs as files in `out_dir` named INPUT.`stem`."""
     from netlang import runtime
 
-    if info.task == "sequence" and output.ndim == 3:
+    if runtime.is_classifier(info, output):
+        rows = runtime.guesses(output, name, classes, k)
+        answers = [
+            {"top": [{"label": g.label, "index": g.index, "probability": g.probability} for g in r]}
+            for r in rows
+        ]
+    elif info.task == "sequence" and output.ndim == 3:
         labels = info.classes or [str(i) for i in range(output.shape[-1])]
-        tags = [[labels[i] for i in row.argmax(-1)] for row in output]
-        if as_json:
-            predictions = [{"input": n, "tags": t} for n, t in zip(names, tags, strict=True)]
-            click.echo(json.dumps({"predictions": predictions}, indent=2))
-        else:
-            for name, row in zip(names, tags, strict=True):
-                click.echo(f"{name}: " + " ".join(row))
-        return
-    if info.task == "regression" and output.ndim == 2:
-        rows = [[float(v) for v in row] for row in output]
-        if as_json:
-            predictions = [{"input": n, "values": r} for n, r in zip(names, rows, strict=True)]
-            click.echo(json.dumps({"predictions": predictions}, indent=2))
-        else:
-            for name, row in zip(names, rows, strict=True):
-                click.echo(f"{name}: " + "  ".join(f"{v:.6g}" for v in row))
-        return
-    written = runtime.write_outputs(output, names, out_dir)
-    if as_json:
-        pairs = zip(names, written, strict=True)
-        click.echo(json.dumps({"outputs": [{"input": n, "file": str(w)} for n, w in pairs]}))
-        return
-    for name, path in zip(names, written, strict=True):
-        click.echo(f"{name} -> {path}")
+        answers = [{"tags": [labels[i] for i in row.argmax(-1)]} for row in output]
+    elif info.task == "regression" and output.ndim == 2:
+        answers = [{"values": [float(v) for v in row]} for row in output]
+    else:
+        written = runtime.write_outputs(output, names, out_dir, stem=stem)
+        return {"outputs": [{"input": n, "file": str(w)} for n, w in zip(names, written)]}
+    return {"predictions": [{"input": n, **a} for n, a in zip(names, answers, strict=True)]}
 
 
-def _document(model: Path, provider: str, names: list[str], rows: list[Any]) -> dict[str, Any]:
-    return {
-        "model": str(model),
-        "provider": provider,
-        "predictions": [
-            {
-                "input": name,
-                "top": [
-                    {"label": g.label, "index": g.index, "probability": g.probability} for g in row
-                ],
-            }
-            for name, row in zip(names, rows, strict=True)
-        ],
-    }
+def _lines_of(document: dict[str, Any]) -> list[str]:
+    """A `_document_of` answer as the console shows it."""
+    lines = []
+    for entry in document.get("predictions", []):
+        if "top" in entry:
+            lines.append(entry["input"])
+            lines += [f"  {g['probability']:8.4f}  {g['label']}" for g in entry["top"]]
+        elif "tags" in entry:
+            lines.append(f"{entry['input']}: " + " ".join(entry["tags"]))
+        else:
+            lines.append(f"{entry['input']}: " + "  ".join(f"{v:.6g}" for v in entry["values"]))
+    lines += [f"{o['input']} -> {o['file']}" for o in document.get("outputs", [])]
+    return lines
 
 
 def _show_located(

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from netlang.runtime.device import DeviceError, providers_for
 from netlang.runtime.outputs import is_classifier, write_outputs
-from netlang.runtime.predict import Guess, predict
+from netlang.runtime.predict import Guess, guesses, predict
 from netlang.runtime.preprocess import load_input, load_texts
 from netlang.runtime.session import ModelInfo, Preprocess, make_session, model_info, provider_of
 
 __all__ = [
     "DeviceError",
     "Guess",
+    "guesses",
     "is_classifier",
     "write_outputs",
     "ModelInfo",

@@ -57,17 +57,26 @@ def predict(
 ) -> list[list[Guess]]:
     """Run a classifier on `batch` (its one input's, or a batch per input name) and return its
     top-k guesses per row."""
+    feeds = batch if isinstance(batch, dict) else {info.signature.inputs[0].name: batch}
+    name = info.signature.outputs[0].name
+    (scores,) = session.run([name], feeds)
+    return guesses(scores, name, info.classes, k)
+
+
+def guesses(
+    scores: np.ndarray, name: str, classes: tuple[str, ...] | None, k: int = 5
+) -> list[list[Guess]]:
+    """The top-k guesses per row of the classifier output `name` ([N, classes] scores), labelled
+    by `classes` (which must then name every class)."""
     if k < 1:
         raise ValueError("top-k must be at least 1")
-    feeds = batch if isinstance(batch, dict) else {info.signature.inputs[0].name: batch}
-    (scores,) = session.run([info.signature.outputs[0].name], feeds)
     if scores.ndim != 2:
         raise ValueError(
-            f"predict needs a classifier output [N, classes]; {info.signature.outputs[0].name!r} "
+            f"predict needs a classifier output [N, classes]; {name!r} "
             f"has shape {list(scores.shape)}"
         )
-    if info.classes is not None and len(info.classes) != scores.shape[1]:
+    if classes is not None and len(classes) != scores.shape[1]:
         raise ValueError(
-            f"model metadata names {len(info.classes)} classes but the output has {scores.shape[1]}"
+            f"model metadata names {len(classes)} classes but the output has {scores.shape[1]}"
         )
-    return top_k(as_probabilities(scores), k, info.classes)
+    return top_k(as_probabilities(scores), k, classes)

@@ -269,7 +269,22 @@ def _json_tensor(data: Any, spec: TensorSpec, shape: tuple[int, ...], count: int
         if not all(isinstance(v, str) for v in array.flat):
             raise bad(f"input {spec.name!r}: BYTES data must be strings")
         return array
+    if datatype.v2 != "BOOL" and array.dtype.kind in "biuf" and _holds_bool(data):
+        raise bad(f"input {spec.name!r}: JSON true/false cannot be {datatype.v2} data")
     return _coerce(array, datatype, spec.name)
+
+
+def _holds_bool(data: list[Any]) -> bool:
+    """Whether a nested list holds a JSON true or false: numpy reads [1.5, true] as floats, but
+    Triton refuses a boolean in a numeric tensor (and a number in a BOOL one: `_coerce`)."""
+    rows = [data]
+    while rows:
+        for value in rows.pop():
+            if type(value) is bool:
+                return True
+            if type(value) is list:
+                rows.append(value)
+    return False
 
 
 def _coerce(array: np.ndarray, datatype: DataType, name: str) -> np.ndarray:

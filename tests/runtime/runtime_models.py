@@ -51,3 +51,28 @@ def save_image_classifier(
         )
     onnx.save(model, str(path))
     return path
+
+
+def save_three_output_model(path: Path) -> Path:
+    """image FP32 [N, 3, H, W] -> three outputs, as an autoencoder with a head has: `recon`
+    (Sigmoid, image-shaped), `code` (MatMul, [N, 4]) and `planes` (Reshape, [N, 2, 36])."""
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, H, W])
+    outputs = [
+        helper.make_tensor_value_info("recon", TensorProto.FLOAT, ["N", 3, H, W]),
+        helper.make_tensor_value_info("code", TensorProto.FLOAT, ["N", 4]),
+        helper.make_tensor_value_info("planes", TensorProto.FLOAT, ["N", 2, 3 * H * W // 2]),
+    ]
+    nodes = [
+        helper.make_node("Sigmoid", ["image"], ["recon"]),
+        helper.make_node("Flatten", ["image"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "W"], ["code"]),
+        helper.make_node("Reshape", ["flat", "planes_shape"], ["planes"]),
+    ]
+    weights = [
+        numpy_helper.from_array(WEIGHT[:, :4].copy(), "W"),
+        numpy_helper.from_array(np.array([-1, 2, 3 * H * W // 2], np.int64), "planes_shape"),
+    ]
+    graph = helper.make_graph(nodes, "three", [x], outputs, weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
+    onnx.save(model, str(path))
+    return path

@@ -81,6 +81,11 @@ REQUESTS = {
     "refused Origin": request(json_infer(), headers={"Origin": "http://evil.example"}),
     "allowed Origin": request(json_infer(), headers={"Origin": ORIGIN}),
     "malformed JSON": request(b'{"inputs": ['),
+    "JSON booleans for FP32": request(
+        json.dumps(
+            {"inputs": [{"name": "input", "shape": [1, 8], "datatype": "FP32", "data": [True] * 8}]}
+        ).encode()
+    ),
     "unknown input": request(json.dumps({"inputs": [{"name": "nope"}]}).encode()),
     "short blob": request(
         binary_infer(size_delta=4)[0][:-4],

@@ -139,6 +139,14 @@ CASES = {
         400,
         "cannot be FP32",
     ),
+    "JSON booleans for FP32": (
+        "POST",
+        INFER,
+        infer_body([clf_input(data=[0.5] * 7 + [True])]),
+        {},
+        400,
+        "input 'input': JSON true/false cannot be FP32",
+    ),
     "float data for INT64": (
         "POST",
         "/v2/models/mixed/infer",

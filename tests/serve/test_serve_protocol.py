@@ -116,7 +116,7 @@ def test_inputs_disagreeing_on_the_batch_size_are_refused() -> None:
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [([1, 2, 300], "out of range"), ([True, 1, 2], None), ([1, 2, 3], None)],
+    [([1, 2, 300], "out of range"), ([True, 1, 2], "true/false cannot be INT8"), ([1, 2, 3], None)],
 )
 def test_integer_json_data_is_range_checked(data: list[object], message: str | None) -> None:
     sig = Signature(
@@ -129,6 +129,35 @@ def test_integer_json_data_is_range_checked(data: list[object], message: str | N
     else:
         with pytest.raises(ServeError, match=message):
             parse_infer(body.encode(), None, sig)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[0.5, True, 1.0], [[0.5], [False], [1.0]], [0.25] * 1500 + [True] + [0.25] * 1499],
+    ids=["flat", "nested", "past the cut size"],
+)
+def test_json_booleans_in_a_float_tensor_are_refused_naming_input_and_datatype(
+    data: list[object],
+) -> None:
+    shape = [3, 1] if isinstance(data[0], list) else [len(data)]
+    sig = Signature(
+        inputs=(TensorSpec("x", BY_V2["FP32"], tuple(shape)),),
+        outputs=(TensorSpec("y", BY_V2["FP32"], tuple(shape)),),
+    )
+    tensor = {"name": "x", "shape": shape, "datatype": "FP32", "data": data}
+    body = json.dumps({"inputs": [tensor]}).encode()
+    with pytest.raises(ServeError, match="input 'x': JSON true/false cannot be FP32") as e:
+        parse_infer(body, None, sig)
+    assert e.value.status == 400
+
+
+def test_json_numbers_in_a_bool_tensor_are_refused_naming_input_and_datatype() -> None:
+    body = json.dumps({"inputs": [{"name": "b", "shape": [2], "datatype": "BOOL", "data": [1, 0]}]})
+    with pytest.raises(ServeError, match="input 'b'.*BOOL") as e:
+        parse_infer(body.encode(), None, BOOLS)
+    assert e.value.status == 400
+    good = body.replace("[1, 0]", "[true, false]").encode()
+    assert parse_infer(good, None, BOOLS).inputs["b"].tolist() == [True, False]
 
 
 BOOLS = Signature(
