@@ -6,6 +6,7 @@ outputs ([N, K] of a model trained for regression) numbers, anything else one .n
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,8 @@ def write_outputs(
     """One file per input: a PNG when the output is an image, else a .npy array."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, value in zip(names, output, strict=True):
-        base = out_dir / f"{Path(name).stem or 'input'}.{stem}"
+    for base_name, value in zip(_file_stems(names), output, strict=True):
+        base = out_dir / f"{base_name}.{stem}"
         if value.ndim == 3 and value.shape[0] in (1, 3):
             written.append(_png(value, base.with_suffix(base.suffix + ".png")))
         else:
@@ -35,6 +36,22 @@ def write_outputs(
             np.save(path, value)
             written.append(path)
     return written
+
+
+def _file_stems(names: list[str]) -> list[str]:
+    """A distinct file stem per input: the row of an array file (`b.npy[1]`) adds `-1`, and a
+    stem met again (`a/x.png`, `b/x.png`) adds a count, so no output overwrites another."""
+    stems, seen = [], set()
+    for name in names:
+        row = re.fullmatch(r"(.*)\[(\d+)\]", name)
+        stem = (Path(row[1]).stem or "input") + f"-{row[2]}" if row else Path(name).stem or "input"
+        unique, count = stem, 1
+        while unique in seen:
+            count += 1
+            unique = f"{stem}-{count}"
+        seen.add(unique)
+        stems.append(unique)
+    return stems
 
 
 def _png(value: np.ndarray, path: Path) -> Path:

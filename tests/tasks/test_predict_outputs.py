@@ -39,6 +39,22 @@ def test_image_outputs_become_pngs_and_others_npy_files(tmp_path: Path) -> None:
     assert np.load(vectors[0]).shape == (7,)
 
 
+def test_rows_of_one_array_file_and_same_named_files_each_get_their_own_output(
+    tmp_path: Path,
+) -> None:
+    images = np.stack([np.full((1, 4, 4), v, np.float32) for v in (0.0, 0.5, 1.0, 0.25)])
+    names = ["b.npy[0]", "b.npy[1]", "one/x.png", "two/x.png"]
+    written = write_outputs(images, names, tmp_path)
+    assert [p.name for p in written] == [
+        "b-0.output.png",
+        "b-1.output.png",
+        "x.output.png",
+        "x-2.output.png",
+    ]
+    means = [np.asarray(Image.open(p)).mean() for p in written]
+    assert means == [0.0, 128.0, 255.0, 64.0]  # each file holds its own row
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("normalize", ["none", "standardize"])
 def test_a_regression_trains_and_predict_prints_its_number(tmp_path: Path, normalize: str) -> None:
