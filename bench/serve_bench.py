@@ -112,6 +112,13 @@ def start_server(
     command = [sys.executable, "-c", "from netlang.cli import main; main()", "serve", str(path)]
     command += ["--name", "model", "--port", str(port), *extra]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return wait_ready(process, port, "netlang serve")
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes], port: int, what: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    """The server once /v2/health/ready answers (killed if it does not within two minutes)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -120,7 +127,7 @@ def start_server(
         except OSError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError("netlang serve did not become ready")
+    raise RuntimeError(f"{what} did not become ready")
 
 
 def binary_request(served: Served, rows: int, size: int) -> tuple[bytes, dict[str, str]]:

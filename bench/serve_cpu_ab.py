@@ -21,12 +21,10 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
-from serve_bench import _children, compile_lenet, free_port
+from serve_bench import _children, compile_lenet, free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 TREES = ["netlang", "grammar", "stdlib"]  # what a server needs from a revision
@@ -49,15 +47,7 @@ def start(code: Path, model: Path, extra: list[str]) -> tuple[subprocess.Popen[b
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1):
-                return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"the server of {code} did not become ready")
+    return wait_ready(process, port, f"the server of {code}")
 
 
 def user_system(pid: int) -> tuple[float, float]:
