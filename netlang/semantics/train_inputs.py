@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import ast
 import struct
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netlang.diagnostics import DiagnosticSink, error
 from netlang.ir import Graph
@@ -22,6 +21,9 @@ from netlang.ir.types import format_shape
 from netlang.semantics.tasks import declared_task
 from netlang.semantics.train_schema import DATA
 from netlang.semantics.train_spec import Call, TrainSpec
+
+if TYPE_CHECKING:
+    import zipfile
 
 MULTI_INPUT_SOURCES = ("npz",)  # sources that give each model input its own array
 # tasks whose targets or pictures are one image input's (masks, boxes, the input itself)
@@ -175,6 +177,8 @@ def npz_headers(path: Path) -> dict[str, tuple[tuple[int, ...], str | None] | No
     """Array name -> (shape, what the data layer loads it as: "f" floats, "i" token ids) of an
     .npz (None where its header cannot be read), read from its zip directory and each `.npy`
     header alone; None when the file is not a readable zip."""
+    import zipfile  # only when a model of several inputs meets an npz: not on every check
+
     try:
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.namelist() if m.endswith(".npy")]
